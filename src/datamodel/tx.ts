@@ -1,0 +1,245 @@
+// Transactions: validate every change of a batch (types, access, unique keys, maxEntries, handler vetoes),
+// collecting every error, and only then build one write set. A batch with one bad item changes nothing.
+// Like obuspa dm_trans.c: the caller commits the write set in one SQLite transaction, then emits events.
+import { DmError, type DmErrorDetail } from './errors.ts';
+import { Path } from './path.ts';
+import { emptyWriteSet, type WriteSet } from './store.ts';
+import { schemaOf, type InstanceIndex, type Resolver } from './tree.ts';
+import { Schema, tablePathOf, type ObjectDef, type Protocol } from './schema.ts';
+import { canonical, TypeError_, zeroValue } from './types.ts';
+
+/** Who makes a change. "system" is the agent itself writing status back: it may write read-only values. */
+export type Origin = 'system' | 'cwmp' | 'usp' | 'snmp' | 'web' | 'cli';
+
+export type Change =
+  | { op: 'set'; path: string; value: string }
+  | { op: 'add'; table: string; values?: Record<string, string>; instance?: number }
+  | { op: 'delete'; path: string };
+
+export interface ValueChange { path: string; old: string; value: string }
+
+/** What a committed transaction did; listeners get it after the commit. */
+export interface ChangeEvent {
+  origin: Origin;
+  changes: ValueChange[];
+  added: string[]; // object paths, parents first
+  deleted: string[]; // object paths, children first
+}
+
+/** A handler's view of one object instance touched by a transaction, before commit. */
+export interface ValidateContext {
+  origin: Origin;
+  path: string; // object instance path
+  kind: 'set' | 'add' | 'delete';
+  changed: ReadonlyMap<string, string>; // param -> new value
+  /** The value a parameter of this object will have after the transaction. */
+  value(param: string): string;
+}
+
+export interface Planned {
+  ws: WriteSet;
+  event: ChangeEvent;
+  added: { table: string; path: string; instance: number }[];
+  touched: Map<string, { def: ObjectDef; kind: 'set' | 'add' | 'delete'; changed: Map<string, string> }>;
+}
+
+export interface TxEnv {
+  schema: Schema;
+  index: InstanceIndex;
+  resolver: Resolver;
+  values: ReadonlyMap<string, string>;
+  nextInstance: ReadonlyMap<string, number>;
+  objects: ReadonlySet<string>;
+  protocol?: Protocol;
+  validators: (objectSchemaPath: string) => ((ctx: ValidateContext) => void)[];
+}
+
+const detail = (path: string, kind: DmErrorDetail['kind'], message: string): DmErrorDetail => ({ path, kind, message });
+
+export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Planned {
+  const errors: DmErrorDetail[] = [];
+  const ws = emptyWriteSet();
+  const next = new Map<string, string>(); // pending values (path -> value)
+  const removed = new Set<string>(); // pending removed object paths
+  const addedObjs: string[] = [];
+  const added: Planned['added'] = [];
+  const touched: Planned['touched'] = new Map();
+  const system = origin === 'system';
+  const seenSet = new Set<string>();
+
+  const current = (p: string) => (next.has(p) ? next.get(p) : env.values.get(p));
+  const touch = (path: string, def: ObjectDef, kind: 'set' | 'add' | 'delete') => {
+    let t = touched.get(path);
+    if (!t) touched.set(path, (t = { def, kind, changed: new Map() }));
+    return t;
+  };
+  const alive = (objectPath: string) =>
+    ![...removed].some((r) => objectPath.startsWith(r)) && (env.resolver.exists(objectPath) || addedObjs.includes(objectPath));
+
+  /** Creates an instance's values (and its single-instance sub-objects') with defaults. */
+  const materialize = (objectPath: string, def: ObjectDef) => {
+    for (const [name, p] of def.params) {
+      if (def.counters.has(name)) continue;
+      next.set(`${objectPath}${name}`, zeroValue(p));
+    }
+    for (const child of def.children) if (!child.multi) materialize(`${objectPath}${child.name}.`, child);
+  };
+
+  for (const ch of changes) {
+    try {
+      if (ch.op === 'set') {
+        const path = Path.parse(ch.path);
+        if (!path.isConcrete && !path.segments.some((s) => s.k === 'alias')) throw new DmError('InvalidArgument', 'a set needs one concrete parameter path');
+        const node = env.resolver.one(path, env.protocol);
+        if (node.kind !== 'param') throw new DmError('InvalidPath', 'not a parameter');
+        if (!alive(node.objectPath)) throw new DmError('InvalidPath', 'no such object instance');
+        if (seenSet.has(node.path)) throw new DmError('InvalidArgument', 'parameter named twice in one set');
+        seenSet.add(node.path);
+        if (node.object.counters.has(node.def.name)) throw new DmError('NotWritable', 'parameter is read-only');
+        const isNew = addedObjs.includes(node.objectPath);
+        if (!system && node.def.access === 'readOnly') throw new DmError('NotWritable', 'parameter is read-only');
+        if (!system && !isNew && node.def.access === 'writeOnceReadOnly' && (env.values.get(node.path) ?? '') !== '')
+          throw new DmError('NotWritable', 'parameter can be written only once');
+        let value: string;
+        try {
+          value = canonical(node.def, ch.value);
+        } catch (e) {
+          if (e instanceof TypeError_) throw new DmError('InvalidValue', `invalid ${typeLabel(node.def)}: ${e.message}`);
+          throw e;
+        }
+        next.set(node.path, value);
+        touch(node.objectPath, node.object, isNew ? 'add' : 'set').changed.set(node.def.name, value);
+      } else if (ch.op === 'add') {
+        const tpath = Path.parse(ch.table.endsWith('.') ? ch.table : `${ch.table}.`);
+        const node = env.resolver.one(tpath, env.protocol);
+        if (node.kind !== 'table') throw new DmError('NotCreatable', node.kind === 'object' ? 'not a table: an instance cannot be added here' : 'not a table');
+        const def = node.def;
+        if (!system && !def.writable) throw new DmError('NotCreatable', 'instances of this table cannot be added');
+        const parent = node.path.slice(0, node.path.slice(0, -1).lastIndexOf('.') + 1);
+        if (!alive(parent)) throw new DmError('InvalidPath', 'no such parent object');
+        const live = env.index.instances(node.path).filter((n) => !removed.has(`${node.path}${n}.`)).length
+          + addedObjs.filter((o) => o.startsWith(node.path) && /^\d+\.$/.test(o.slice(node.path.length))).length;
+        if (def.maxEntries !== null && live >= def.maxEntries)
+          throw new DmError('ResourcesExceeded', `at most ${def.maxEntries} instances`);
+        const pending = ws.nextInstance.get(node.path) ?? env.nextInstance.get(node.path) ?? 1;
+        const used = Math.max(0, ...env.index.instances(node.path));
+        let n = Math.max(pending, used + 1);
+        if (ch.instance !== undefined) {
+          // Only the agent chooses numbers (factory defaults); they still never go backwards.
+          if (!system || ch.instance < n) throw new DmError('InvalidArgument', `instance ${ch.instance} cannot be created`);
+          n = ch.instance;
+        }
+        ws.nextInstance.set(node.path, n + 1);
+        const objectPath = `${node.path}${n}.`;
+        addedObjs.push(objectPath);
+        materialize(objectPath, def);
+        // TR-069 Appendix II / TR-181 Alias: a CPE-assigned alias starts with "cpe-".
+        if (def.params.has('Alias') && !(ch.values && 'Alias' in ch.values)) next.set(`${objectPath}Alias`, `cpe-${n}`);
+        touch(objectPath, def, 'add');
+        added.push({ table: node.path, path: objectPath, instance: n });
+        for (const [name, value] of Object.entries(ch.values ?? {})) {
+          const sub: Change = { op: 'set', path: `${objectPath}${name}`, value };
+          const inner = planSetInto(env, sub, origin, next, objectPath);
+          if (inner) errors.push(inner);
+          else touch(objectPath, def, 'add').changed.set(name, next.get(`${objectPath}${name}`)!);
+        }
+      } else {
+        const path = Path.parse(ch.path.endsWith('.') ? ch.path : `${ch.path}.`);
+        const node = env.resolver.one(path, env.protocol);
+        if (node.kind !== 'object' || !node.def.multi) throw new DmError('NotCreatable', 'only table instances can be deleted');
+        if (!system && !node.def.writable) throw new DmError('NotCreatable', 'instances of this table cannot be deleted');
+        if (removed.has(node.path)) continue;
+        removed.add(node.path);
+        touch(node.path, node.def, 'delete');
+      }
+    } catch (e) {
+      if (!(e instanceof DmError)) throw e;
+      const p = ch.op === 'add' ? ch.table : ch.path;
+      errors.push(detail(p, e.kind, e.message.replace(/^.*?: (?=[^:]*$)/, '')));
+    }
+  }
+
+  if (errors.length === 0) checkUniqueKeys(env, next, removed, touched, errors);
+  if (errors.length === 0) {
+    for (const [path, t] of touched) {
+      for (const validate of env.validators(schemaOf(path))) {
+        try {
+          validate({
+            origin, path, kind: t.kind, changed: t.changed,
+            value: (param) => current(`${path}${param}`) ?? '',
+          });
+        } catch (e) {
+          if (!(e instanceof DmError)) throw e;
+          errors.push(...(e.details.length ? e.details : [detail(e.path ?? path, e.kind, e.message)]));
+        }
+      }
+    }
+  }
+  if (errors.length) throw DmError.from(errors);
+
+  // Build the write set and the event.
+  const event: ChangeEvent = { origin, changes: [], added: addedObjs, deleted: [] };
+  const removedList = [...removed];
+  for (const r of removedList) {
+    for (const o of [...env.objects].filter((o) => o.startsWith(r)).sort((a, b) => b.length - a.length)) {
+      ws.removedObjects.push(o);
+      event.deleted.push(o);
+    }
+    for (const p of env.values.keys()) if (p.startsWith(r)) ws.removedValues.push(p);
+  }
+  ws.addedObjects.push(...addedObjs);
+  for (const [p, v] of next) {
+    if (removedList.some((r) => p.startsWith(r))) continue;
+    ws.values.set(p, v);
+    const old = env.values.get(p);
+    const inNew = addedObjs.some((o) => p.startsWith(o));
+    if (!inNew && old !== v) event.changes.push({ path: p, old: old ?? '', value: v });
+  }
+  return { ws, event, added, touched };
+}
+
+function planSetInto(env: TxEnv, ch: { path: string; value: string }, origin: Origin, next: Map<string, string>, objectPath: string): DmErrorDetail | undefined {
+  const name = ch.path.slice(objectPath.length);
+  const def = env.schema.object(schemaOf(objectPath))!;
+  const p = def.params.get(name);
+  if (!p || def.counters.has(name)) return detail(ch.path, 'InvalidPath', 'no such parameter');
+  if (origin !== 'system' && p.access === 'readOnly') return detail(ch.path, 'NotWritable', 'parameter is read-only');
+  try {
+    next.set(ch.path, canonical(p, ch.value));
+  } catch (e) {
+    if (e instanceof TypeError_) return detail(ch.path, 'InvalidValue', `invalid ${typeLabel(p)}: ${e.message}`);
+    throw e;
+  }
+  return undefined;
+}
+
+export const typeLabel = (p: { type: string; dataType?: string; list?: unknown }) =>
+  `${p.list ? 'list of ' : ''}${p.dataType ?? p.type}`;
+
+/** TR-106 §3.5.1: unique keys stay unique within each table (empty string values are not yet keys). */
+function checkUniqueKeys(env: TxEnv, next: Map<string, string>, removed: Set<string>, touched: Planned['touched'], errors: DmErrorDetail[]) {
+  const tables = new Set<string>();
+  for (const [path, t] of touched) if (t.def.multi && t.def.uniqueKeys.length && t.kind !== 'delete') tables.add(path.replace(/\d+\.$/, ''));
+  for (const table of tables) {
+    const def = env.schema.object(schemaOf(`${table}1.`))!;
+    const rows = new Set([...env.index.instances(table).map((n) => `${table}${n}.`)]);
+    for (const p of touched.keys()) if (p.startsWith(table) && /^\d+\.$/.test(p.slice(table.length))) rows.add(p);
+    for (const key of def.uniqueKeys) {
+      const seen = new Map<string, string>();
+      for (const row of rows) {
+        if (removed.has(row)) continue;
+        const vals = key.params.map((k) => next.get(`${row}${k}`) ?? env.values.get(`${row}${k}`) ?? '');
+        if (vals.some((v) => v === '')) continue;
+        const k = JSON.stringify(vals);
+        const other = seen.get(k);
+        if (other !== undefined) {
+          const culprit = touched.has(row) ? row : other;
+          errors.push(detail(`${culprit}${key.params[0]}`, 'UniqueKeyConflict',
+            `${key.params.join('+')} "${vals.join('", "')}" is already used by ${culprit === row ? other : row}`));
+        } else seen.set(k, row);
+      }
+    }
+  }
+}
+
+export { tablePathOf };

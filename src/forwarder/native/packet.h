@@ -1,0 +1,124 @@
+// DS-Lite B4 packet transforms (RFC 6333, RFC 2473): the per-packet fast path, shared by the tun data
+// plane threads (dataplane.cc) and by the addon's `process()` test hook, so golden tests exercise the
+// very code that forwards packets. No N-API, no I/O here: input is one packet from the tun, output is
+// zero or more packets to write back into the tun, a counter bump, and optionally one ICMPv6 event.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace fw {
+
+// Totals (not drops). They feed Device.IP.Interface.{i}.Stats of the tunnel interface: byte counts are
+// the IPv4 packets carried (what the tunnel interface sends and receives), not the outer IPv6 bytes.
+#define FW_TOTALS(X)                                                                                       \
+  X(tx_packets) X(tx_bytes) X(rx_packets) X(rx_bytes) X(tx_fragments) X(icmp4_sent) X(icmpv6_errors)     \
+  X(mss_clamped)
+
+// One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
+#define FW_DROPS(X)                                                                                        \
+  X(mode_off)              /* forwarder configured off */                                                 \
+  X(unknown_version)       /* neither IPv4 nor IPv6 (or empty) */                                          \
+  X(v4_truncated)          /* shorter than its IPv4 header or total length */                              \
+  X(v4_bad_ihl)            /* IHL < 5 */                                                                   \
+  X(v4_bad_length)         /* total length < header length */                                              \
+  X(v4_bad_checksum)       /* IPv4 header checksum wrong */                                                \
+  X(v4_df_too_big)         /* DF set and larger than the tunnel MTU: ICMP frag-needed sent (RFC 1191) */   \
+  X(v6_truncated)          /* shorter than 40 bytes or than its payload length */                          \
+  X(v6_not_softwire)       /* IPv6 destination is not our softwire address */                              \
+  X(v6_spoofed_source)     /* IPv4-in-IPv6 whose outer source is not the AFTR in use (RFC 6333 §6.4) */    \
+  X(v6_unexpected_next_header) /* neither IPv4 (4), ICMPv6 (58) nor fragment (44) */                       \
+  X(v6_fragment_bad)       /* malformed fragment header, or fragment of something else than IPv4 */       \
+  X(v6_fragment_expired)   /* reassembly not completed in time, or displaced by a newer datagram */        \
+  X(v6_fragment_overflow)  /* reassembled datagram larger than 65535 or overlapping fragments */            \
+  X(inner_truncated)       /* decapsulated IPv4 shorter than its header/total length */                    \
+  X(inner_bad_version)     /* decapsulated payload is not IPv4 */                                          \
+  X(inner_bad_ihl)                                                                                         \
+  X(inner_bad_length)                                                                                      \
+  X(inner_bad_checksum)                                                                                    \
+  X(inner_ecn_ce_not_ect)  /* outer CE over a not-ECT inner packet (RFC 6040 §4.2) */                      \
+  X(icmpv6_truncated)      /* ICMPv6 too short, or error quoting less than an IPv6 header */               \
+  X(icmpv6_bad_checksum)                                                                                   \
+  X(icmpv6_informational)  /* echo and other informational messages to the softwire address */             \
+  X(icmpv6_other_type)     /* error types we do not act on (e.g. parameter problem codes > 3) */           \
+  X(icmpv6_other_flow)     /* error quoting a packet that is not softwire -> current AFTR IPv4-in-IPv6 */  \
+  X(event_overflow)        /* ICMPv6 event dropped: the control plane is not draining events */            \
+  X(write_error)           /* the tun refused a packet */
+
+enum Total {
+#define FW_ENUM(n) T_##n,
+  FW_TOTALS(FW_ENUM) T_COUNT
+};
+enum Drop { FW_DROPS(FW_ENUM) D_COUNT };
+#undef FW_ENUM
+
+extern const char *const kTotalNames[T_COUNT];
+extern const char *const kDropNames[D_COUNT];
+
+// The whole configuration, replaced as one value on reconfigure (never mutated in place).
+struct Config {
+  uint8_t softwire[16];
+  uint8_t aftr[16];
+  uint8_t b4_ipv4[4];  // source of ICMPv4 we generate: 192.0.0.2 (RFC 6333 §5.7)
+  int mtu;             // tunnel MTU: the largest IPv4 packet carried unfragmented (default 1460)
+  int hop_limit;       // outer IPv6 hop limit
+  int mss_clamp;       // 0 = off; else TCP MSS option values above it are lowered on SYNs both ways
+  bool enabled;        // mode 'dslite' (true) or 'off'
+};
+
+// Per-thread counters: only the owning thread writes, any thread may read (relaxed atomics, no locks).
+struct Counters {
+  std::atomic<uint64_t> total[T_COUNT];
+  std::atomic<uint64_t> drop[D_COUNT];
+  void add(Total t, uint64_t n = 1) { total[t].store(total[t].load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void inc(Drop d) { drop[d].store(drop[d].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+};
+
+// An ICMPv6 error about the softwire, raised to the control plane (failover detectors, DESIGN §2d).
+struct Icmp6Event {
+  uint8_t type, code;
+  uint8_t source[16];      // who sent the error
+  uint8_t quoted_src[16];  // the invoking packet's outer source (our softwire) ...
+  uint8_t quoted_dst[16];  // ... and destination (the AFTR)
+  uint32_t mtu;            // packet too big only; 0 otherwise
+  uint32_t pointer;        // parameter problem only
+};
+
+// The mutable state shared by all threads of one forwarder.
+struct Shared {
+  std::atomic<const Config *> config{nullptr};
+  std::atomic<int> path_mtu_limit{65535};  // tunnel MTU lowered by packet-too-big (RFC 2473 §7.1)
+  std::atomic<int64_t> last_rx_from_aftr_ms{0};
+  std::atomic<uint32_t> frag_id{0};
+};
+
+// Bytes that must be free and writable before every input packet (room for the outer header).
+constexpr size_t kHeadroom = 64;
+constexpr size_t kMaxPacket = 65535;
+class Reassembler;
+
+// Where the results of one packet go; implemented by the data plane (tun writes) and the test hook.
+struct Sink {
+  virtual void emit(const uint8_t *pkt, size_t len) = 0;
+  virtual bool event(const Icmp6Event &ev) = 0;  // false: queue full (counted as event_overflow)
+  virtual ~Sink() = default;
+};
+
+struct Context {
+  Shared *shared;
+  Counters *counters;
+  Reassembler *reasm;
+  uint8_t *scratch;  // kMaxPacket + kHeadroom bytes, for ICMP replies, fragments and reassembly output
+  int64_t now_ms;    // wall clock, refreshed once per batch
+};
+
+// Process one packet read from the tun. `pkt` has kHeadroom writable bytes before it and may be modified.
+void handle_packet(Context &ctx, uint8_t *pkt, size_t len, Sink &out);
+
+// RFC 6437 flow label from the inner IPv4 5-tuple (3-tuple for non-first fragments and other protocols).
+uint32_t flow_label(const uint8_t *ip4, size_t len);
+
+Reassembler *reassembler_new();
+void reassembler_free(Reassembler *r);
+
+}  // namespace fw
