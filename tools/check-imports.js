@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
-const FRONT_ENDS = ['cwmp', 'usp', 'snmp', 'web'];
+const FRONT_ENDS = ['cwmp', 'usp', 'snmp', 'web', 'cli'];
 const problems = [];
 
 function walk(dir, out = []) {

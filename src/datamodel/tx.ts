@@ -104,7 +104,7 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
         try {
           value = canonical(node.def, ch.value);
         } catch (e) {
-          if (e instanceof TypeError_) throw new DmError('InvalidValue', `invalid ${typeLabel(node.def)}: ${e.message}`);
+          if (e instanceof TypeError_) throw new DmError('InvalidValue', `${e.message} (type ${typeLabel(node.def)})`);
           throw e;
         }
         next.set(node.path, value);
@@ -155,7 +155,8 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
     } catch (e) {
       if (!(e instanceof DmError)) throw e;
       const p = ch.op === 'add' ? ch.table : ch.path;
-      errors.push(detail(p, e.kind, e.message.replace(/^.*?: (?=[^:]*$)/, '')));
+      const prefix = `${e.path ?? p}: `;
+      errors.push(detail(e.path ?? p, e.kind, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message));
     }
   }
 
@@ -207,7 +208,7 @@ function planSetInto(env: TxEnv, ch: { path: string; value: string }, origin: Or
   try {
     next.set(ch.path, canonical(p, ch.value));
   } catch (e) {
-    if (e instanceof TypeError_) return detail(ch.path, 'InvalidValue', `invalid ${typeLabel(p)}: ${e.message}`);
+    if (e instanceof TypeError_) return detail(ch.path, 'InvalidValue', `${e.message} (type ${typeLabel(p)})`);
     throw e;
   }
   return undefined;
