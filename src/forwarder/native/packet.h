@@ -45,12 +45,12 @@ namespace fw {
   X(event_overflow)        /* ICMPv6 event dropped: the control plane is not draining events */            \
   X(write_error)           /* the tun refused a packet */
 
-enum Total {
-#define FW_ENUM(n) T_##n,
-  FW_TOTALS(FW_ENUM) T_COUNT
-};
-enum Drop { FW_DROPS(FW_ENUM) D_COUNT };
-#undef FW_ENUM
+#define FW_TOTAL_ENUM(n) T_##n,
+#define FW_DROP_ENUM(n) D_##n,
+enum Total { FW_TOTALS(FW_TOTAL_ENUM) T_COUNT };
+enum Drop { FW_DROPS(FW_DROP_ENUM) D_COUNT };
+#undef FW_TOTAL_ENUM
+#undef FW_DROP_ENUM
 
 extern const char *const kTotalNames[T_COUNT];
 extern const char *const kDropNames[D_COUNT];

@@ -1,0 +1,15 @@
+{
+  "targets": [
+    {
+      "target_name": "forwarder",
+      "sources": [
+        "src/forwarder/native/addon.cc",
+        "src/forwarder/native/dataplane.cc",
+        "src/forwarder/native/packet.cc"
+      ],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

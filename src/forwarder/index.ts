@@ -1,0 +1,126 @@
+// The bundled DS-Lite B4 forwarder (RFC 6333): public API. It runs in its own worker thread, whose native
+// addon forwards packets between the tun and itself in its own threads. It imports nothing from the rest of
+// src/: it takes a whole config and reports counters (one named counter for every kind of drop) and events.
+//
+// Events:
+//   'icmpv6-error' (Icmpv6ErrorEvent): an ICMPv6 error about the softwire (failover detector input).
+//   'error' (Error): the worker died; the forwarder is gone and must be started again.
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import pino, { type Logger } from 'pino';
+import { resolveConfig, type Counters, type ForwarderConfig, type ResolvedConfig } from './types.ts';
+import type { Request, WorkerMessage } from './worker.ts';
+
+export * from './types.ts';
+
+export interface ForwarderOptions {
+  logger?: Logger;
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+
+export class Forwarder extends EventEmitter {
+  #worker: Worker;
+  #config: ResolvedConfig;
+  #log: Logger;
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+  #stopped = false;
+
+  private constructor(worker: Worker, config: ResolvedConfig, log: Logger) {
+    super();
+    this.#worker = worker;
+    this.#config = config;
+    this.#log = log;
+  }
+
+  /** Spawns the worker, opens the tun `config.tunName` (MTU = tunnel MTU, up) and starts forwarding. */
+  static async start(config: ForwarderConfig, options: ForwarderOptions = {}): Promise<Forwarder> {
+    const resolved = resolveConfig(config);
+    const log = (options.logger ?? pino({ level: 'info' })).child({ module: 'forwarder', tun: resolved.tunName });
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+      workerData: resolved,
+      execArgv: process.execArgv,
+    });
+    const fwd = new Forwarder(worker, resolved, log);
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (m: WorkerMessage) => {
+        if (m.kind === 'ready') {
+          worker.off('message', onMessage);
+          worker.off('error', reject);
+          resolve();
+        } else if (m.kind === 'failed') {
+          void worker.terminate();
+          reject(new Error(`forwarder: cannot start: ${m.error}`));
+        }
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+    worker.on('message', (m: WorkerMessage) => fwd.#onMessage(m));
+    worker.on('error', (err) => fwd.#onExit(err));
+    worker.on('exit', (code) => fwd.#onExit(new Error(`forwarder worker exited (${code})`)));
+    log.info({ softwire: resolved.softwire, aftr: resolved.aftr, mtu: resolved.mtu, mode: config.mode }, 'forwarder started');
+    return fwd;
+  }
+
+  get config(): ResolvedConfig {
+    return this.#config;
+  }
+
+  /** Replaces the whole config (e.g. the next AFTR on failover); the tun name and queue count cannot change. */
+  async reconfigure(config: ForwarderConfig): Promise<void> {
+    const resolved = resolveConfig(config);
+    if (resolved.tunName !== this.#config.tunName || resolved.queues !== this.#config.queues)
+      throw new Error('forwarder: tunName and queues need stop() and start()');
+    await this.#call({ op: 'reconfigure', config: resolved });
+    this.#config = resolved;
+    this.#log.info({ aftr: resolved.aftr, mtu: resolved.mtu, mode: config.mode }, 'forwarder reconfigured');
+  }
+
+  async counters(): Promise<Counters> {
+    return (await this.#call({ op: 'counters' })) as Counters;
+  }
+
+  /** Stops forwarding, closes the tun (the kernel deletes it) and ends the worker. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    await this.#call({ op: 'stop' });
+    this.#stopped = true;
+    await this.#worker.terminate();
+    this.#log.info('forwarder stopped');
+  }
+
+  #call(req: Omit<Request, 'id'>): Promise<unknown> {
+    if (this.#stopped) return Promise.reject(new Error('forwarder: stopped'));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...req, id } as Request);
+    });
+  }
+
+  #onMessage(m: WorkerMessage): void {
+    if (m.kind === 'event') {
+      this.#log.debug({ event: m.event }, 'icmpv6 error about the softwire');
+      this.emit('icmpv6-error', m.event);
+    } else if (m.kind === 'reply') {
+      const p = this.#pending.get(m.id);
+      this.#pending.delete(m.id);
+      if (!p) return;
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(`forwarder: ${m.error}`));
+    }
+  }
+
+  #onExit(err: Error): void {
+    const wasStopped = this.#stopped;
+    this.#stopped = true;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+    if (!wasStopped) {
+      this.#log.error({ err }, 'forwarder worker died');
+      if (this.listenerCount('error')) this.emit('error', err);
+    }
+  }
+}

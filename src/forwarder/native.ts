@@ -1,0 +1,56 @@
+// Typed loader of the forwarder's N-API addon (src/forwarder/native/*.cc, built by node-gyp at
+// `npm install` from binding.gyp into build/Release). Used by the worker thread and by the tests.
+import { createRequire } from 'node:module';
+import type { DropName, Icmpv6ErrorEvent } from './types.ts';
+
+declare const handleBrand: unique symbol;
+export type NativeHandle = { readonly [handleBrand]: true };
+
+/** What the addon's configure() takes: ResolvedConfig without the tun fields. */
+export interface NativeConfig {
+  softwire: string;
+  aftr: string;
+  b4Ipv4: string;
+  mtu: number;
+  hopLimit: number;
+  mssClamp: number;
+  enabled: boolean;
+}
+
+export interface NativeCounters {
+  totals: {
+    tx_packets: number;
+    tx_bytes: number;
+    rx_packets: number;
+    rx_bytes: number;
+    tx_fragments: number;
+    icmp4_sent: number;
+    icmpv6_errors: number;
+    mss_clamped: number;
+  };
+  drops: Record<DropName, number>;
+  lastRxFromAftrMs: number;
+  tunnelMtu: number;
+}
+
+export interface NativeAddon {
+  create(): NativeHandle;
+  configure(h: NativeHandle, config: NativeConfig): void;
+  /** Returns the name the kernel gave the tun. */
+  open(h: NativeHandle, name: string, queues: number, linkMtu: number): string;
+  start(h: NativeHandle, onEvent: (ev: Icmpv6ErrorEvent) => void): void;
+  stop(h: NativeHandle): void;
+  counters(h: NativeHandle): NativeCounters;
+  /** Test hook: one packet through the data-plane stages; what would be written to the tun, and events. */
+  inject(h: NativeHandle, packet: Buffer, nowMs: number): { out: Buffer[]; events: Icmpv6ErrorEvent[] };
+}
+
+let cached: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (!cached) {
+    const require = createRequire(import.meta.url);
+    cached = require('../../build/Release/forwarder.node') as NativeAddon;
+  }
+  return cached;
+}

@@ -1,0 +1,298 @@
+// N-API surface of the forwarder addon (plain C N-API, no node-addon-api dependency). Loaded only by the
+// forwarder's worker thread (src/forwarder/worker.ts) and by its tests. Functions:
+//   create() -> handle                      configure(handle, config)
+//   open(handle, name, queues, linkMtu) -> actual name
+//   start(handle, onEvent)                  stop(handle)
+//   counters(handle) -> { totals, drops, lastRxFromAftrMs, tunnelMtu }
+//   inject(handle, packet, nowMs) -> { out: Buffer[], events: object[] }   (test hook, same stages)
+#include <arpa/inet.h>
+#include <node_api.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dataplane.h"
+
+using fw::Dataplane;
+
+namespace {
+
+#define CHECK(call)                                                                  \
+  do {                                                                               \
+    if ((call) != napi_ok) {                                                         \
+      napi_throw_error(env, nullptr, "forwarder addon: N-API call failed: " #call); \
+      return nullptr;                                                                \
+    }                                                                                \
+  } while (0)
+
+napi_value throw_msg(napi_env env, const std::string &m) {
+  napi_throw_error(env, nullptr, m.c_str());
+  return nullptr;
+}
+
+struct Handle {
+  Dataplane dp;
+  napi_threadsafe_function tsfn = nullptr;
+  napi_env env = nullptr;
+};
+
+void cleanup_hook(void *arg) {
+  Handle *h = static_cast<Handle *>(arg);
+  h->dp.stop();
+}
+
+void finalize(napi_env env, void *data, void *) {
+  Handle *h = static_cast<Handle *>(data);
+  napi_remove_env_cleanup_hook(env, cleanup_hook, h);
+  h->dp.stop();
+  if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
+  delete h;
+}
+
+Handle *get_handle(napi_env env, napi_value v) {
+  void *p = nullptr;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, nullptr, "forwarder addon: not a forwarder handle");
+    return nullptr;
+  }
+  return static_cast<Handle *>(p);
+}
+
+std::string get_string(napi_env env, napi_value v) {
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &n) != napi_ok) return {};
+  std::string s(n, '\0');
+  napi_get_value_string_utf8(env, v, s.data(), n + 1, &n);
+  return s;
+}
+
+bool prop(napi_env env, napi_value obj, const char *key, napi_value *out) {
+  bool has = false;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return false;
+  return napi_get_named_property(env, obj, key, out) == napi_ok;
+}
+
+bool get_int(napi_env env, napi_value obj, const char *key, int *out) {
+  napi_value v;
+  int32_t i;
+  if (!prop(env, obj, key, &v) || napi_get_value_int32(env, v, &i) != napi_ok) return false;
+  *out = i;
+  return true;
+}
+
+bool get_addr(napi_env env, napi_value obj, const char *key, int family, uint8_t *out) {
+  napi_value v;
+  if (!prop(env, obj, key, &v)) return false;
+  return inet_pton(family, get_string(env, v).c_str(), out) == 1;
+}
+
+// Config object: { softwire, aftr, b4Ipv4 (strings), mtu, hopLimit, mssClamp, enabled }. Validation of
+// ranges is the TypeScript side's job; here only what would make a packet malformed is refused.
+bool parse_config(napi_env env, napi_value obj, fw::Config &c, std::string &err) {
+  memset(&c, 0, sizeof c);
+  if (!get_addr(env, obj, "softwire", AF_INET6, c.softwire)) return err = "config.softwire: not IPv6", false;
+  if (!get_addr(env, obj, "aftr", AF_INET6, c.aftr)) return err = "config.aftr: not IPv6", false;
+  if (!get_addr(env, obj, "b4Ipv4", AF_INET, c.b4_ipv4)) return err = "config.b4Ipv4: not IPv4", false;
+  if (!get_int(env, obj, "mtu", &c.mtu) || c.mtu < 68 || c.mtu > 65535 - 40) return err = "config.mtu", false;
+  if (!get_int(env, obj, "hopLimit", &c.hop_limit) || c.hop_limit < 1 || c.hop_limit > 255)
+    return err = "config.hopLimit", false;
+  if (!get_int(env, obj, "mssClamp", &c.mss_clamp) || c.mss_clamp < 0 || c.mss_clamp > 65535)
+    return err = "config.mssClamp", false;
+  napi_value v;
+  if (!prop(env, obj, "enabled", &v) || napi_get_value_bool(env, v, &c.enabled) != napi_ok)
+    return err = "config.enabled", false;
+  return true;
+}
+
+napi_value ipv6_string(napi_env env, const uint8_t *a) {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, a, buf, sizeof buf);
+  napi_value s;
+  napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+napi_value event_object(napi_env env, const fw::Icmp6Event &ev) {
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_create_uint32(env, ev.type, &v), napi_set_named_property(env, o, "type", v);
+  napi_create_uint32(env, ev.code, &v), napi_set_named_property(env, o, "code", v);
+  napi_set_named_property(env, o, "source", ipv6_string(env, ev.source));
+  napi_set_named_property(env, o, "quotedSrc", ipv6_string(env, ev.quoted_src));
+  napi_set_named_property(env, o, "quotedDst", ipv6_string(env, ev.quoted_dst));
+  if (ev.type == 2) napi_create_uint32(env, ev.mtu, &v), napi_set_named_property(env, o, "mtu", v);
+  if (ev.type == 4) napi_create_uint32(env, ev.pointer, &v), napi_set_named_property(env, o, "pointer", v);
+  return o;
+}
+
+void call_js(napi_env env, napi_value cb, void *, void *data) {
+  fw::Icmp6Event *ev = static_cast<fw::Icmp6Event *>(data);
+  if (env && cb) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_value arg = event_object(env, *ev);
+    napi_call_function(env, undef, cb, 1, &arg, nullptr);
+  }
+  delete ev;
+}
+
+napi_value args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  napi_value self;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, nullptr) != napi_ok || argc < want)
+    return throw_msg(env, "forwarder addon: missing arguments");
+  return self;
+}
+
+napi_value Create(napi_env env, napi_callback_info) {
+  Handle *h = new Handle();
+  h->env = env;
+  napi_value ext;
+  CHECK(napi_create_external(env, h, finalize, nullptr, &ext));
+  napi_add_env_cleanup_hook(env, cleanup_hook, h);
+  return ext;
+}
+
+napi_value Configure(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Handle *h = get_handle(env, argv[0]);
+  if (!h) return nullptr;
+  fw::Config c;
+  std::string err;
+  if (!parse_config(env, argv[1], c, err)) return throw_msg(env, "forwarder addon: invalid " + err);
+  h->dp.configure(c);
+  return nullptr;
+}
+
+napi_value Open(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!args(env, info, 4, argv)) return nullptr;
+  Handle *h = get_handle(env, argv[0]);
+  if (!h) return nullptr;
+  int32_t queues = 0, mtu = 0;
+  CHECK(napi_get_value_int32(env, argv[2], &queues));
+  CHECK(napi_get_value_int32(env, argv[3], &mtu));
+  std::string actual;
+  std::string err = h->dp.open(get_string(env, argv[1]), queues, mtu, actual);
+  if (!err.empty()) return throw_msg(env, "forwarder addon: " + err);
+  napi_value s;
+  CHECK(napi_create_string_utf8(env, actual.c_str(), actual.size(), &s));
+  return s;
+}
+
+napi_value Start(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Handle *h = get_handle(env, argv[0]);
+  if (!h) return nullptr;
+  napi_value name;
+  CHECK(napi_create_string_utf8(env, "forwarder-icmpv6-events", NAPI_AUTO_LENGTH, &name));
+  // A bounded queue: a stalled control plane costs events (counted), never packets.
+  CHECK(napi_create_threadsafe_function(env, argv[1], nullptr, name, 256, 1, nullptr, nullptr, nullptr, call_js,
+                                        &h->tsfn));
+  CHECK(napi_unref_threadsafe_function(env, h->tsfn));
+  napi_threadsafe_function tsfn = h->tsfn;
+  std::string err = h->dp.start([tsfn](const fw::Icmp6Event &ev) {
+    fw::Icmp6Event *copy = new fw::Icmp6Event(ev);
+    if (napi_call_threadsafe_function(tsfn, copy, napi_tsfn_nonblocking) == napi_ok) return true;
+    delete copy;
+    return false;
+  });
+  if (!err.empty()) return throw_msg(env, "forwarder addon: " + err);
+  return nullptr;
+}
+
+napi_value Stop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return nullptr;
+  Handle *h = get_handle(env, argv[0]);
+  if (!h) return nullptr;
+  h->dp.stop();
+  if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
+  h->tsfn = nullptr;
+  return nullptr;
+}
+
+napi_value Counters(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return nullptr;
+  Handle *h = get_handle(env, argv[0]);
+  if (!h) return nullptr;
+  uint64_t totals[fw::T_COUNT], drops[fw::D_COUNT];
+  h->dp.sum(totals, drops);
+  napi_value o, t, d, v;
+  CHECK(napi_create_object(env, &o));
+  CHECK(napi_create_object(env, &t));
+  CHECK(napi_create_object(env, &d));
+  // Doubles are exact to 2^53: years of line rate.
+  for (int i = 0; i < fw::T_COUNT; i++)
+    napi_create_double(env, double(totals[i]), &v), napi_set_named_property(env, t, fw::kTotalNames[i], v);
+  for (int i = 0; i < fw::D_COUNT; i++)
+    napi_create_double(env, double(drops[i]), &v), napi_set_named_property(env, d, fw::kDropNames[i], v);
+  napi_set_named_property(env, o, "totals", t);
+  napi_set_named_property(env, o, "drops", d);
+  napi_create_double(env, double(h->dp.last_rx_from_aftr_ms()), &v);
+  napi_set_named_property(env, o, "lastRxFromAftrMs", v);
+  napi_create_int32(env, h->dp.tunnel_mtu(), &v);
+  napi_set_named_property(env, o, "tunnelMtu", v);
+  return o;
+}
+
+struct CollectSink : fw::Sink {
+  napi_env env;
+  napi_value out, events;
+  uint32_t n_out = 0, n_ev = 0;
+  void emit(const uint8_t *pkt, size_t len) override {
+    napi_value b;
+    void *data;
+    napi_create_buffer_copy(env, len, pkt, &data, &b);
+    napi_set_element(env, out, n_out++, b);
+  }
+  bool event(const fw::Icmp6Event &ev) override {
+    napi_set_element(env, events, n_ev++, event_object(env, ev));
+    return true;
+  }
+};
+
+napi_value Inject(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args(env, info, 3, argv)) return nullptr;
+  Handle *h = get_handle(env, argv[0]);
+  if (!h) return nullptr;
+  void *data;
+  size_t len;
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  double now;
+  CHECK(napi_get_value_double(env, argv[2], &now));
+  if (len > fw::kMaxPacket) return throw_msg(env, "forwarder addon: packet too large");
+  std::vector<uint8_t> buf(fw::kHeadroom + len);
+  memcpy(buf.data() + fw::kHeadroom, data, len);
+  CollectSink sink;
+  sink.env = env;
+  CHECK(napi_create_array(env, &sink.out));
+  CHECK(napi_create_array(env, &sink.events));
+  h->dp.inject(buf.data() + fw::kHeadroom, len, int64_t(now), sink);
+  napi_value o;
+  CHECK(napi_create_object(env, &o));
+  napi_set_named_property(env, o, "out", sink.out);
+  napi_set_named_property(env, o, "events", sink.events);
+  return o;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"create", nullptr, Create, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"configure", nullptr, Configure, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"start", nullptr, Start, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"stop", nullptr, Stop, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"counters", nullptr, Counters, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"inject", nullptr, Inject, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

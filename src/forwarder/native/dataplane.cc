@@ -1,0 +1,167 @@
+// Tun I/O for the B4. See dataplane.h. Readiness is poll(2) in each queue's own thread (no timers: an
+// idle forwarder sleeps, a busy one never sleeps between packets), then a batch of non-blocking reads,
+// each packet transformed in place and written straight back into the tun (the one-tun design, DESIGN.md).
+#include "dataplane.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace fw {
+
+namespace {
+
+constexpr int kBatch = 64;  // packets per wake-up before checking for stop again
+
+int64_t wall_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+std::string errmsg(const char *what) { return std::string(what) + ": " + strerror(errno); }
+
+struct TunSink : Sink {
+  int fd;
+  Counters *c;
+  const Dataplane::EventFn *on_event;
+  void emit(const uint8_t *pkt, size_t len) override {
+    if (write(fd, pkt, len) < 0) c->inc(D_write_error);
+  }
+  bool event(const Icmp6Event &ev) override { return (*on_event)(ev); }
+};
+
+}  // namespace
+
+Dataplane::Dataplane() : inject_reasm_(reassembler_new()), inject_scratch_(kMaxPacket + kHeadroom) {}
+
+Dataplane::~Dataplane() {
+  stop();
+  reassembler_free(inject_reasm_);
+  for (Config *c : configs_) delete c;
+}
+
+std::string Dataplane::open(const std::string &name, int queues, int link_mtu, std::string &actual) {
+  if (!fds_.empty()) return "tun already open";
+  if (queues < 1 || queues > kMaxQueues) return "queues out of range";
+  if (name.size() >= IFNAMSIZ) return "tun name too long";
+  ifreq ifr{};
+  for (int q = 0; q < queues; q++) {
+    int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return stop(), errmsg("open /dev/net/tun");
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+      std::string m = errmsg("TUNSETIFF");
+      ::close(fd);
+      stop();
+      return m;
+    }
+    fds_.push_back(fd);
+  }
+  actual = ifr.ifr_name;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return stop(), errmsg("socket");
+  std::string err;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, actual.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_mtu = link_mtu;
+  if (ioctl(s, SIOCSIFMTU, &ifr) < 0) err = errmsg("SIOCSIFMTU");
+  if (err.empty() && ioctl(s, SIOCGIFFLAGS, &ifr) < 0) err = errmsg("SIOCGIFFLAGS");
+  ifr.ifr_flags |= IFF_UP;
+  if (err.empty() && ioctl(s, SIOCSIFFLAGS, &ifr) < 0) err = errmsg("SIOCSIFFLAGS");
+  ::close(s);
+  if (!err.empty()) stop();
+  return err;
+}
+
+void Dataplane::configure(const Config &c) {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  Config *copy = new Config(c);
+  configs_.push_back(copy);
+  shared_.path_mtu_limit.store(65535);  // a new AFTR is a new path: forget what PTB taught us
+  shared_.config.store(copy, std::memory_order_release);
+}
+
+int Dataplane::tunnel_mtu() const {
+  const Config *c = shared_.config.load();
+  int limit = shared_.path_mtu_limit.load();
+  int mtu = c ? c->mtu : 0;
+  return mtu < limit ? mtu : limit;
+}
+
+std::string Dataplane::start(EventFn on_event) {
+  if (fds_.empty()) return "tun not open";
+  if (!threads_.empty()) return "already started";
+  on_event_ = std::move(on_event);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) return errmsg("eventfd");
+  for (int q = 0; q < int(fds_.size()); q++) threads_.emplace_back(&Dataplane::run, this, q);
+  return "";
+}
+
+void Dataplane::stop() {
+  if (stop_fd_ >= 0) {
+    uint64_t one = 1;
+    if (write(stop_fd_, &one, sizeof one) < 0) {
+      // eventfd write cannot fail short of a counter overflow; the join below would then hang,
+      // so fall through to closing the fds, which makes poll() report POLLNVAL.
+    }
+  }
+  for (std::thread &t : threads_) t.join();
+  threads_.clear();
+  for (int fd : fds_) ::close(fd);
+  fds_.clear();
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+  stop_fd_ = -1;
+}
+
+void Dataplane::run(int q) {
+  int fd = fds_[q];
+  Counters &counters = states_[q].counters;
+  std::vector<uint8_t> buf(kMaxPacket + kHeadroom), scratch(kMaxPacket + kHeadroom);
+  Reassembler *reasm = reassembler_new();
+  Context ctx{&shared_, &counters, reasm, scratch.data(), 0};
+  TunSink sink;
+  sink.fd = fd;
+  sink.c = &counters;
+  sink.on_event = &on_event_;
+  pollfd pfd[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  for (;;) {
+    if (poll(pfd, 2, -1) < 0 && errno != EINTR) break;
+    if (pfd[1].revents || (pfd[0].revents & (POLLERR | POLLNVAL | POLLHUP))) break;
+    ctx.now_ms = wall_ms();
+    for (int i = 0; i < kBatch; i++) {
+      ssize_t n = read(fd, buf.data() + kHeadroom, kMaxPacket);
+      if (n < 0) break;  // EAGAIN: queue drained, back to poll
+      handle_packet(ctx, buf.data() + kHeadroom, size_t(n), sink);
+    }
+  }
+  reassembler_free(reasm);
+}
+
+void Dataplane::inject(uint8_t *pkt, size_t len, int64_t now_ms, Sink &out) {
+  Context ctx{&shared_, &states_[kMaxQueues].counters, inject_reasm_, inject_scratch_.data(), now_ms};
+  handle_packet(ctx, pkt, len, out);
+}
+
+void Dataplane::sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const {
+  for (int t = 0; t < T_COUNT; t++) totals[t] = 0;
+  for (int d = 0; d < D_COUNT; d++) drops[d] = 0;
+  for (const ThreadState &s : states_) {
+    for (int t = 0; t < T_COUNT; t++) totals[t] += s.counters.total[t].load(std::memory_order_relaxed);
+    for (int d = 0; d < D_COUNT; d++) drops[d] += s.counters.drop[d].load(std::memory_order_relaxed);
+  }
+}
+
+}  // namespace fw

@@ -1,0 +1,57 @@
+// The tun data plane: one multi-queue tun (IFF_TUN|IFF_NO_PI|IFF_MULTI_QUEUE), one native thread per
+// queue, each waiting in poll(2) and then draining its queue in a batch through handle_packet().
+// JavaScript never touches a packet; it configures, reads counters and receives ICMPv6 events.
+#pragma once
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "packet.h"
+
+namespace fw {
+
+struct alignas(64) ThreadState {
+  Counters counters{};
+};
+
+class Dataplane {
+ public:
+  using EventFn = std::function<bool(const Icmp6Event &)>;
+  static constexpr int kMaxQueues = 16;
+
+  Dataplane();
+  ~Dataplane();
+
+  // Creates (or attaches to) the tun `name` with `queues` queues, sets its MTU and brings it up.
+  // Returns an errno-style message on failure, "" on success; `actual` receives the kernel's name.
+  std::string open(const std::string &name, int queues, int link_mtu, std::string &actual);
+  void configure(const Config &c);  // whole config, swapped atomically; resets the PTB-learned MTU
+  std::string start(EventFn on_event);
+  void stop();  // joins the threads and closes the tun (the kernel then deletes it)
+
+  // Test hook: runs one packet through the same stages on the caller's thread.
+  void inject(uint8_t *pkt, size_t len, int64_t now_ms, Sink &out);
+
+  void sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const;
+  int64_t last_rx_from_aftr_ms() const { return shared_.last_rx_from_aftr_ms.load(); }
+  int tunnel_mtu() const;
+  int queues() const { return int(fds_.size()); }
+
+ private:
+  void run(int q);
+
+  Shared shared_;
+  std::vector<Config *> configs_;  // every config ever installed; freed at destruction (reconfig is rare)
+  std::mutex config_mu_;
+  std::vector<int> fds_;
+  int stop_fd_ = -1;
+  std::vector<std::thread> threads_;
+  ThreadState states_[kMaxQueues + 1];  // last one belongs to inject()
+  Reassembler *inject_reasm_;
+  std::vector<uint8_t> inject_scratch_;
+  EventFn on_event_;
+};
+
+}  // namespace fw

@@ -1,0 +1,374 @@
+// DS-Lite B4 per-packet stages. See packet.h. Each stage either passes the packet on or drops it with
+// exactly one named counter. Byte offsets are the RFC 791 / RFC 8200 header layouts.
+#include "packet.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace fw {
+
+#define FW_NAME(n) #n,
+const char *const kTotalNames[T_COUNT] = {FW_TOTALS(FW_NAME)};
+const char *const kDropNames[D_COUNT] = {FW_DROPS(FW_NAME)};
+#undef FW_NAME
+
+namespace {
+
+constexpr uint8_t kProtoIcmp = 1, kProtoIpip = 4, kProtoTcp = 6, kProtoUdp = 17, kProtoFrag = 44,
+                  kProtoIcmp6 = 58, kProtoSctp = 132;
+constexpr int kMinIpv6Mtu = 1280;       // RFC 8200 §5
+constexpr int kIcmp4QuoteMax = 576 - 28;  // RFC 1812 §4.3.2.3: error datagram at most 576 bytes
+constexpr int64_t kReassemblyTimeoutMs = 5000;  // shorter than RFC 8200's 60 s: a CPE has little memory
+
+inline uint16_t rd16(const uint8_t *p) { return uint16_t(p[0] << 8 | p[1]); }
+inline uint32_t rd32(const uint8_t *p) { return uint32_t(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+inline void wr16(uint8_t *p, uint16_t v) { p[0] = uint8_t(v >> 8); p[1] = uint8_t(v); }
+inline void wr32(uint8_t *p, uint32_t v) { wr16(p, uint16_t(v >> 16)); wr16(p + 2, uint16_t(v)); }
+
+// RFC 1071 one's-complement sum, not yet folded or inverted.
+uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc = 0) {
+  for (; n >= 2; p += 2, n -= 2) acc += rd16(p);
+  if (n) acc += uint32_t(p[0]) << 8;
+  return acc;
+}
+uint16_t fold(uint32_t acc) {
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  return uint16_t(~acc);
+}
+// RFC 1624 eqn. 3: update a checksum field when one 16-bit word changes from old to neu.
+void csum_replace(uint8_t *field, uint16_t old, uint16_t neu) {
+  uint32_t acc = uint16_t(~rd16(field)) + uint16_t(~old) + neu;
+  wr16(field, fold(acc));
+}
+
+int effective_mtu(const Context &ctx, const Config &c) {
+  int limit = ctx.shared->path_mtu_limit.load(std::memory_order_relaxed);
+  return c.mtu < limit ? c.mtu : limit;
+}
+
+// Checks shared by both directions (RFC 791 §3.1; RFC 1812 §5.2.2). Returns the total length or -1.
+struct V4Drops { Drop truncated, ihl, length, checksum; };
+int check_ipv4(const uint8_t *p, size_t len, Counters &c, const V4Drops &d, bool exact) {
+  if (len < 20) return c.inc(d.truncated), -1;
+  size_t ihl = (p[0] & 0x0f) * 4u;
+  if (ihl < 20) return c.inc(d.ihl), -1;
+  if (ihl > len) return c.inc(d.truncated), -1;
+  size_t tot = rd16(p + 2);
+  if (tot < ihl) return c.inc(d.length), -1;
+  if (tot > len) return c.inc(d.truncated), -1;
+  if (exact && tot != len) return c.inc(d.length), -1;  // trailing bytes inside the tunnel payload
+  if (fold(sum16(p, ihl)) != 0) return c.inc(d.checksum), -1;
+  return int(tot);
+}
+
+// Optional TCP MSS clamping on SYN segments (RFC 879 §6; RFC 6333 leaves it to the B4).
+void clamp_mss(const Context &ctx, const Config &cfg, uint8_t *ip, size_t tot) {
+  if (cfg.mss_clamp <= 0 || ip[9] != kProtoTcp || (rd16(ip + 6) & 0x3fff) != 0) return;
+  size_t ihl = (ip[0] & 0x0f) * 4u;
+  if (tot < ihl + 20) return;
+  uint8_t *tcp = ip + ihl;
+  size_t doff = (tcp[12] >> 4) * 4u;
+  if (!(tcp[13] & 0x02) || doff < 20 || ihl + doff > tot) return;
+  for (size_t i = 20; i < doff;) {
+    uint8_t kind = tcp[i];
+    if (kind == 0) break;
+    if (kind == 1) { i++; continue; }
+    if (i + 1 >= doff || tcp[i + 1] < 2 || i + tcp[i + 1] > doff) break;
+    if (kind == 2 && tcp[i + 1] == 4) {
+      uint16_t mss = rd16(tcp + i + 2);
+      if (mss > cfg.mss_clamp) {
+        uint16_t neu = uint16_t(cfg.mss_clamp);
+        wr16(tcp + i + 2, neu);
+        // At an odd offset the value straddles two checksum words: the one's-complement sum is
+        // byte-order independent, so the swapped values update it correctly (RFC 1071 §2(B)).
+        if ((i + 2) & 1) mss = uint16_t(mss << 8 | mss >> 8), neu = uint16_t(neu << 8 | neu >> 8);
+        csum_replace(tcp + 16, mss, neu);
+        ctx.counters->add(T_mss_clamped);
+      }
+      break;
+    }
+    i += tcp[i + 1];
+  }
+}
+
+// ICMPv4 destination unreachable, fragmentation needed (RFC 792, RFC 1191 §4), back to the LAN host.
+void send_frag_needed(Context &ctx, const Config &cfg, const uint8_t *ip, size_t tot, int mtu, Sink &out) {
+  // RFC 1812 §4.3.2.7: no errors about non-first fragments, ICMP errors, or non-unicast sources.
+  if (rd16(ip + 6) & 0x1fff) return;
+  if (ip[12] == 0 || ip[12] >= 224) return;
+  size_t ihl = (ip[0] & 0x0f) * 4u;
+  if (ip[9] == kProtoIcmp && tot > ihl) {
+    uint8_t t = ip[ihl];
+    if (t == 3 || t == 4 || t == 5 || t == 11 || t == 12) return;
+  }
+  size_t quote = tot < size_t(kIcmp4QuoteMax) ? tot : size_t(kIcmp4QuoteMax);
+  uint8_t *r = ctx.scratch + kHeadroom;
+  size_t rlen = 28 + quote;
+  memset(r, 0, 28);
+  r[0] = 0x45;
+  r[1] = 0xc0;  // precedence 6, internetwork control (RFC 1812 §4.3.2.5)
+  wr16(r + 2, uint16_t(rlen));
+  r[8] = 64;
+  r[9] = kProtoIcmp;
+  memcpy(r + 12, cfg.b4_ipv4, 4);
+  memcpy(r + 16, ip + 12, 4);
+  wr16(r + 10, fold(sum16(r, 20)));
+  uint8_t *icmp = r + 20;
+  icmp[0] = 3;
+  icmp[1] = 4;
+  wr16(icmp + 6, uint16_t(mtu));
+  memcpy(icmp + 8, ip, quote);
+  wr16(icmp + 2, fold(sum16(icmp, 8 + quote)));
+  out.emit(r, rlen);
+  ctx.counters->add(T_icmp4_sent);
+}
+
+void write_ipv6_header(uint8_t *h, const Config &cfg, uint8_t tclass, uint32_t label, size_t payload,
+                       uint8_t next) {
+  wr32(h, 6u << 28 | uint32_t(tclass) << 20 | label);
+  wr16(h + 4, uint16_t(payload));
+  h[6] = next;
+  h[7] = uint8_t(cfg.hop_limit);
+  memcpy(h + 8, cfg.softwire, 16);
+  memcpy(h + 24, cfg.aftr, 16);
+}
+
+// RFC 6333 §5.3 / RFC 2473 §7.1: a DF=0 packet larger than the tunnel MTU is carried in IPv6 fragments
+// no larger than the tunnel MTU + 40 (the path MTU towards the AFTR).
+void encap_fragmented(Context &ctx, const Config &cfg, const uint8_t *ip, size_t tot, int mtu,
+                      uint8_t tclass, uint32_t label, Sink &out) {
+  size_t chunk = (size_t(mtu) + 40 - 48) & ~size_t(7);
+  uint32_t id = ctx.shared->frag_id.fetch_add(1, std::memory_order_relaxed);
+  uint8_t *f = ctx.scratch + kHeadroom;
+  for (size_t off = 0; off < tot; off += chunk) {
+    size_t n = tot - off < chunk ? tot - off : chunk;
+    bool more = off + n < tot;
+    write_ipv6_header(f, cfg, tclass, label, 8 + n, kProtoFrag);
+    f[40] = kProtoIpip;
+    f[41] = 0;
+    wr16(f + 42, uint16_t(off | (more ? 1 : 0)));  // offset in 8-byte units sits in the top 13 bits
+    wr32(f + 44, id);
+    memcpy(f + 48, ip + off, n);
+    out.emit(f, 48 + n);
+    ctx.counters->add(T_tx_fragments);
+  }
+}
+
+// LAN -> AFTR: IPv4 routed into the tun becomes IPv4-in-IPv6 (RFC 6333 §5.2, RFC 2473 §3).
+void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, Sink &out) {
+  Counters &c = *ctx.counters;
+  int tot = check_ipv4(ip, len, c, {D_v4_truncated, D_v4_bad_ihl, D_v4_bad_length, D_v4_bad_checksum}, false);
+  if (tot < 0) return;
+  clamp_mss(ctx, cfg, ip, size_t(tot));
+  int mtu = effective_mtu(ctx, cfg);
+  uint8_t tclass = ip[1];  // DSCP (RFC 2983 uniform model) and ECN (RFC 6040 §4.1 normal mode) copied
+  uint32_t label = flow_label(ip, size_t(tot));
+  if (tot > mtu && (rd16(ip + 6) & 0x4000)) {
+    c.inc(D_v4_df_too_big);
+    return send_frag_needed(ctx, cfg, ip, size_t(tot), mtu, out);
+  }
+  c.add(T_tx_packets);
+  c.add(T_tx_bytes, uint64_t(tot));
+  if (tot > mtu) return encap_fragmented(ctx, cfg, ip, size_t(tot), mtu, tclass, label, out);
+  uint8_t *h = ip - 40;
+  write_ipv6_header(h, cfg, tclass, label, size_t(tot), kProtoIpip);
+  out.emit(h, size_t(tot) + 40);
+}
+
+// AFTR -> LAN: strip the outer header of an IPv4-in-IPv6 packet from the AFTR in use.
+void decap_inner(Context &ctx, const Config &cfg, uint8_t outer_tclass, uint8_t *ip, size_t len, Sink &out) {
+  Counters &c = *ctx.counters;
+  if (len < 1 || (ip[0] >> 4) != 4) return c.inc(D_inner_bad_version);
+  int tot = check_ipv4(ip, len, c, {D_inner_truncated, D_inner_bad_ihl, D_inner_bad_length, D_inner_bad_checksum}, true);
+  if (tot < 0) return;
+  // RFC 6040 §4.2: propagate congestion experienced from the outer header.
+  if ((outer_tclass & 3) == 3 && (ip[1] & 3) != 3) {
+    if ((ip[1] & 3) == 0) return c.inc(D_inner_ecn_ce_not_ect);
+    uint16_t old = rd16(ip);
+    ip[1] |= 3;
+    csum_replace(ip + 10, old, rd16(ip));
+  }
+  clamp_mss(ctx, cfg, ip, size_t(tot));
+  ctx.shared->last_rx_from_aftr_ms.store(ctx.now_ms, std::memory_order_relaxed);
+  c.add(T_rx_packets);
+  c.add(T_rx_bytes, uint64_t(tot));
+  out.emit(ip, size_t(tot));
+}
+
+// ICMPv6 errors about the softwire (RFC 4443 §3): validated, turned into events, never forwarded.
+void handle_icmpv6(Context &ctx, const Config &cfg, const uint8_t *v6, size_t plen, Sink &out) {
+  Counters &c = *ctx.counters;
+  const uint8_t *icmp = v6 + 40;
+  if (plen < 8) return c.inc(D_icmpv6_truncated);
+  uint32_t acc = sum16(v6 + 8, 32);  // pseudo-header, RFC 8200 §8.1
+  acc += uint32_t(plen >> 16) + uint32_t(plen & 0xffff) + kProtoIcmp6;
+  if (fold(sum16(icmp, plen, acc)) != 0) return c.inc(D_icmpv6_bad_checksum);
+  uint8_t type = icmp[0], code = icmp[1];
+  if (type >= 128) return c.inc(D_icmpv6_informational);
+  if (type < 1 || type > 4) return c.inc(D_icmpv6_other_type);
+  if (plen < 8 + 40) return c.inc(D_icmpv6_truncated);
+  const uint8_t *q = icmp + 8;
+  // Only errors about our own tunnel traffic count: a forged or misrouted error quoting another flow
+  // must not be able to trigger a failover (RFC 4443 §5.2 asks to check what the error quotes).
+  if ((q[0] >> 4) != 6 || (q[6] != kProtoIpip && q[6] != kProtoFrag) || memcmp(q + 8, cfg.softwire, 16) != 0 ||
+      memcmp(q + 24, cfg.aftr, 16) != 0)
+    return c.inc(D_icmpv6_other_flow);
+  Icmp6Event ev{};
+  ev.type = type;
+  ev.code = code;
+  memcpy(ev.source, v6 + 8, 16);
+  memcpy(ev.quoted_src, q + 8, 16);
+  memcpy(ev.quoted_dst, q + 24, 16);
+  if (type == 2) {
+    // Packet too big (RFC 4443 §3.2): the tunnel MTU becomes the path MTU minus our 40-byte header
+    // (RFC 2473 §7.1), never below what IPv6 guarantees (RFC 8200 §5).
+    ev.mtu = rd32(icmp + 4);
+    int pmtu = ev.mtu < uint32_t(kMinIpv6Mtu) ? kMinIpv6Mtu : ev.mtu > 65535 ? 65535 : int(ev.mtu);
+    int limit = pmtu - 40;
+    int cur = ctx.shared->path_mtu_limit.load(std::memory_order_relaxed);
+    while (limit < cur && !ctx.shared->path_mtu_limit.compare_exchange_weak(cur, limit)) {
+    }
+  }
+  if (type == 4) ev.pointer = rd32(icmp + 4);
+  c.add(T_icmpv6_errors);
+  if (!out.event(ev)) c.inc(D_event_overflow);
+}
+
+}  // namespace
+
+// ---- IPv6 reassembly of fragmented tunnel packets (RFC 8200 §4.5, overlaps discarded per RFC 5722) ----
+
+struct FragSlot {
+  bool used = false;
+  uint8_t src[16], dst[16];
+  uint32_t id = 0;
+  int64_t start_ms = 0;
+  size_t total = 0;  // known once the last fragment arrived
+  size_t got = 0;
+  uint8_t map[65536 / 8 / 8];  // one bit per 8-byte block
+  uint8_t data[65536];
+};
+
+class Reassembler {
+ public:
+  static constexpr int kSlots = 4;
+  FragSlot slots[kSlots];
+};
+
+Reassembler *reassembler_new() { return new Reassembler(); }
+void reassembler_free(Reassembler *r) { delete r; }
+
+namespace {
+
+void handle_fragment(Context &ctx, const Config &cfg, uint8_t *v6, size_t plen, Sink &out) {
+  Counters &c = *ctx.counters;
+  Reassembler &r = *ctx.reasm;
+  if (plen < 8) return c.inc(D_v6_truncated);
+  const uint8_t *fh = v6 + 40;
+  if (fh[0] != kProtoIpip) return c.inc(D_v6_fragment_bad);
+  if (memcmp(v6 + 8, cfg.aftr, 16) != 0) return c.inc(D_v6_spoofed_source);
+  size_t off = rd16(fh + 2) & 0xfff8;
+  bool more = rd16(fh + 2) & 1;
+  uint32_t id = rd32(fh + 4);
+  size_t n = plen - 8;
+  if ((more && n % 8 != 0) || n == 0) return c.inc(D_v6_fragment_bad);
+  if (off + n > 65535) return c.inc(D_v6_fragment_overflow);
+  FragSlot *slot = nullptr, *victim = &r.slots[0];
+  for (FragSlot &s : r.slots) {
+    if (s.used && ctx.now_ms - s.start_ms > kReassemblyTimeoutMs) {
+      s.used = false;
+      c.inc(D_v6_fragment_expired);
+    }
+    if (s.used && s.id == id && !memcmp(s.src, v6 + 8, 16) && !memcmp(s.dst, v6 + 24, 16)) slot = &s;
+    if (!s.used || (victim->used && s.start_ms < victim->start_ms)) victim = &s;
+  }
+  if (!slot) {
+    if (victim->used) c.inc(D_v6_fragment_expired);
+    slot = victim;
+    slot->used = true;
+    memcpy(slot->src, v6 + 8, 16);
+    memcpy(slot->dst, v6 + 24, 16);
+    slot->id = id;
+    slot->start_ms = ctx.now_ms;
+    slot->total = slot->got = 0;
+    memset(slot->map, 0, sizeof slot->map);
+  }
+  size_t b0 = off / 8, b1 = (off + n + 7) / 8;
+  for (size_t b = b0; b < b1; b++)
+    if (slot->map[b / 8] & (1 << (b % 8))) {
+      slot->used = false;
+      return c.inc(D_v6_fragment_overflow);
+    }
+  if (!more) {
+    if (slot->total && slot->total != off + n) {
+      slot->used = false;
+      return c.inc(D_v6_fragment_bad);
+    }
+    slot->total = off + n;
+  }
+  if (slot->total && off + n > slot->total) {
+    slot->used = false;
+    return c.inc(D_v6_fragment_bad);
+  }
+  for (size_t b = b0; b < b1; b++) slot->map[b / 8] |= uint8_t(1 << (b % 8));
+  memcpy(slot->data + off, fh + 8, n);
+  slot->got += n;
+  if (!slot->total || slot->got != slot->total) return;
+  slot->used = false;
+  uint8_t tclass = uint8_t(rd16(v6) >> 4);
+  decap_inner(ctx, cfg, tclass, slot->data, slot->total, out);
+}
+
+}  // namespace
+
+uint32_t flow_label(const uint8_t *ip, size_t len) {
+  // FNV-1a over source, destination, protocol and, for unfragmented TCP/UDP/SCTP, the two ports, folded
+  // to 20 bits and never 0 (RFC 6437 §2: 0 means "no label"). All fragments of a datagram share a label.
+  uint32_t h = 2166136261u;
+  auto mix = [&h](const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  };
+  mix(ip + 12, 8);
+  mix(ip + 9, 1);
+  size_t ihl = (ip[0] & 0x0f) * 4u;
+  uint8_t proto = ip[9];
+  bool fragmented = (rd16(ip + 6) & 0x3fff) != 0;
+  if (!fragmented && (proto == kProtoTcp || proto == kProtoUdp || proto == kProtoSctp) && len >= ihl + 4)
+    mix(ip + ihl, 4);
+  uint32_t label = (h ^ (h >> 20)) & 0xfffff;
+  return label ? label : 1;
+}
+
+void handle_packet(Context &ctx, uint8_t *pkt, size_t len, Sink &out) {
+  Counters &c = *ctx.counters;
+  const Config *cfg = ctx.shared->config.load(std::memory_order_acquire);
+  if (!cfg || !cfg->enabled) return c.inc(D_mode_off);
+  if (len == 0) return c.inc(D_unknown_version);
+  switch (pkt[0] >> 4) {
+    case 4:
+      return encapsulate(ctx, *cfg, pkt, len, out);
+    case 6: {
+      if (len < 40) return c.inc(D_v6_truncated);
+      size_t plen = rd16(pkt + 4);
+      if (plen + 40 > len) return c.inc(D_v6_truncated);
+      if (memcmp(pkt + 24, cfg->softwire, 16) != 0) return c.inc(D_v6_not_softwire);
+      switch (pkt[6]) {
+        case kProtoIpip:
+          // RFC 6333 §6.4 / RFC 2473 §3.6: only the configured tunnel end point may send us IPv4.
+          if (memcmp(pkt + 8, cfg->aftr, 16) != 0) return c.inc(D_v6_spoofed_source);
+          return decap_inner(ctx, *cfg, uint8_t(rd16(pkt) >> 4), pkt + 40, plen, out);
+        case kProtoIcmp6:
+          return handle_icmpv6(ctx, *cfg, pkt, plen, out);
+        case kProtoFrag:
+          return handle_fragment(ctx, *cfg, pkt, plen, out);
+        default:
+          return c.inc(D_v6_unexpected_next_header);
+      }
+    }
+    default:
+      return c.inc(D_unknown_version);
+  }
+}
+
+}  // namespace fw

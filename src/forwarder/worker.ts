@@ -1,0 +1,85 @@
+// The forwarder's worker thread: owns the addon handle. Packets never reach JavaScript (the addon's own
+// threads forward them), so management load in the main thread cannot stall packets, and a busy main
+// thread only delays counters replies and events. Protocol: index.ts sends Request, receives Reply/Event.
+import { writeFile } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadAddon, type NativeConfig } from './native.ts';
+import type { Counters, Icmpv6ErrorEvent, ResolvedConfig } from './types.ts';
+
+export type Request =
+  | { id: number; op: 'reconfigure'; config: ResolvedConfig }
+  | { id: number; op: 'counters' }
+  | { id: number; op: 'stop' };
+export type Reply = { kind: 'reply'; id: number; ok: true; value?: unknown } | { kind: 'reply'; id: number; ok: false; error: string };
+export type WorkerMessage =
+  | Reply
+  | { kind: 'ready'; tunName: string }
+  | { kind: 'failed'; error: string }
+  | { kind: 'event'; event: Icmpv6ErrorEvent };
+
+const port = parentPort!;
+const addon = loadAddon();
+const handle = addon.create();
+
+const nativeConfig = (c: ResolvedConfig): NativeConfig => ({
+  softwire: c.softwire,
+  aftr: c.aftr,
+  b4Ipv4: c.b4Ipv4,
+  mtu: c.mtu,
+  hopLimit: c.hopLimit,
+  mssClamp: c.mssClamp,
+  enabled: c.enabled,
+});
+
+function counters(): Counters {
+  const n = addon.counters(handle);
+  return {
+    txPackets: n.totals.tx_packets,
+    txBytes: n.totals.tx_bytes,
+    rxPackets: n.totals.rx_packets,
+    rxBytes: n.totals.rx_bytes,
+    txFragments: n.totals.tx_fragments,
+    icmp4Sent: n.totals.icmp4_sent,
+    icmpv6Errors: n.totals.icmpv6_errors,
+    mssClamped: n.totals.mss_clamped,
+    drops: n.drops,
+    lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,
+    tunnelMtu: n.tunnelMtu,
+  };
+}
+
+async function start(config: ResolvedConfig): Promise<void> {
+  try {
+    addon.configure(handle, nativeConfig(config));
+    const tunName = addon.open(handle, config.tunName, config.queues, config.mtu);
+    // The ICMPv4 errors we write into the tun come from 192.0.0.2, which the host itself holds on the
+    // tun (RFC 6333 §5.7): without accept_local the kernel drops them as martians (fib_validate_source).
+    await writeFile(`/proc/sys/net/ipv4/conf/${tunName}/accept_local`, '1').catch(() => undefined);
+    addon.start(handle, (event) => port.postMessage({ kind: 'event', event } satisfies WorkerMessage));
+    port.postMessage({ kind: 'ready', tunName } satisfies WorkerMessage);
+  } catch (err) {
+    port.postMessage({ kind: 'failed', error: (err as Error).message } satisfies WorkerMessage);
+  }
+}
+
+port.on('message', (req: Request) => {
+  const reply = (value?: unknown) => port.postMessage({ kind: 'reply', id: req.id, ok: true, value } satisfies Reply);
+  try {
+    switch (req.op) {
+      case 'reconfigure':
+        addon.configure(handle, nativeConfig(req.config));
+        return reply();
+      case 'counters':
+        return reply(counters());
+      case 'stop':
+        addon.stop(handle);
+        reply();
+        port.close();
+        return;
+    }
+  } catch (err) {
+    port.postMessage({ kind: 'reply', id: req.id, ok: false, error: (err as Error).message } satisfies Reply);
+  }
+});
+
+void start(workerData as ResolvedConfig);
