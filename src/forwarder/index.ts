@@ -17,6 +17,8 @@ export interface ForwarderOptions {
   logger?: Logger;
 }
 
+// Omit over each member of a union (plain Omit would merge the members).
+type RequestBody = Request extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
 export class Forwarder extends EventEmitter {
@@ -91,7 +93,7 @@ export class Forwarder extends EventEmitter {
     this.#log.info('forwarder stopped');
   }
 
-  #call(req: Omit<Request, 'id'>): Promise<unknown> {
+  #call(req: RequestBody): Promise<unknown> {
     if (this.#stopped) return Promise.reject(new Error('forwarder: stopped'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
