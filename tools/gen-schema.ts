@@ -267,6 +267,11 @@ async function main() {
     }
   }
 
+  // TR-181 2.18+ CWMP files import Alias as _AliasCWMP (readWrite; tr-106-types.xml). The 2.17 full file still
+  // has writeOnceReadOnly; serve the newer definition everywhere in the CWMP flavour.
+  const aliasCWMP = paramOf(kids(components.get('_AliasCWMP'), 'parameter')[0], types);
+  for (const o of objects.values()) o.params = o.params.map((p: X) => (p.name === 'Alias' ? { ...aliasCWMP } : p));
+
   const usp = await load('usp/tr-181-2-16-0-usp-full.xml');
   const uspTypes = new TypeTable();
   uspTypes.add(tr106);
