@@ -89,8 +89,11 @@ export function loadConfig(argv: string[] = [], schemaDir = SCHEMA_DIR): Config 
   }
   const data = merge(fromFile, overrides);
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-  for (const f of readdirSync(join(schemaDir, 'config')).filter((f) => f.endsWith('.schema.json')))
-    ajv.addSchema(JSON.parse(readFileSync(join(schemaDir, 'config', f), 'utf8')));
+  // Each area's fragment is registered under urn:twinstack:config:<area>, named by its file.
+  for (const f of readdirSync(join(schemaDir, 'config')).filter((f) => f.endsWith('.schema.json'))) {
+    const { $id: _ignored, ...fragment } = JSON.parse(readFileSync(join(schemaDir, 'config', f), 'utf8'));
+    ajv.addSchema(fragment, `urn:twinstack:config:${f.slice(0, -'.schema.json'.length)}`);
+  }
   const validate = ajv.compile(JSON.parse(readFileSync(join(schemaDir, 'config.schema.json'), 'utf8')));
   if (!validate(data)) {
     throw new ConfigError((validate.errors ?? []).map((e) =>
