@@ -87,7 +87,9 @@ export function createWebServer(opts: WebServerOptions): WebServer {
   const sessions = new Sessions(config.sessionTimeout * 1000);
   const lockout = new Lockout(config.lockoutAttempts, config.lockoutTime * 1000);
   const state = dm.state('web');
-  const app = Fastify({ bodyLimit: 256 * 1024, trustProxy: false });
+  const app = Fastify({ bodyLimit: 256 * 1024, trustProxy: false,
+    // Unknown fields are errors, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } } });
   // Only JSON bodies: an HTML form cannot send application/json cross-site without a CORS preflight.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('session', null);

@@ -1,7 +1,7 @@
 // Read-only views of the data model in the JSON shapes the page (and scripts) use: tree levels, one
 // object with its parameters' details, search hits, and the failover status panel. Values are canonical
 // TR-106 text; secured parameters read "" (the core never returns them).
-import { DmError, schemaOf, type DataModel, type ParamDef, type ParamValue } from '../datamodel/index.ts';
+import { DmError, Path, schemaOf, type DataModel, type ParamDef, type ParamValue } from '../datamodel/index.ts';
 
 export interface TreeNode {
   path: string;
@@ -47,7 +47,8 @@ export interface ObjectView {
 /** The one node a concrete object or table path names; anything else is an InvalidArgument. */
 function objectNode(dm: DataModel, path: string) {
   if (!path.endsWith('.')) throw new DmError('InvalidArgument', `${path}: an object path ends with "."`, [], path);
-  const nodes = dm.resolve(path);
+  const parsed = Path.parse(path);
+  const nodes = parsed.isConcrete ? dm.resolve(parsed) : [];
   const node = nodes[0];
   if (nodes.length !== 1 || (node.kind !== 'object' && node.kind !== 'table'))
     throw new DmError('InvalidArgument', `${path}: not one object or table`, [], path);
