@@ -14,7 +14,7 @@ import { parseStringPromise } from 'xml2js';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SPECS = process.env.TWINSTACK_SPECS ?? join(here, '../../shared/specs');
-const OUT = join(here, '../schema/tr181.json');
+const OUT = process.env.TWINSTACK_SCHEMA_OUT ?? join(here, '../schema/tr181.json');
 
 /** Objects served, by exact schema path. Sub-objects not listed are left out (with their counters). */
 const SUBSET = [

@@ -57,8 +57,9 @@ export class DataModel {
   readonly resolver: Resolver;
   private readonly handlers = new Map<string, Handler[]>();
   private readonly commands = new Map<string, CommandFn>();
-  private readonly changeEmitter = new Emitter<ChangeEvent>();
-  private readonly eventEmitter = new Emitter<EventOccurrence>();
+  // A failing listener is logged, never allowed to take the agent down or stop the other listeners.
+  private readonly changeEmitter = new Emitter<ChangeEvent>((err) => this.log?.error({ err }, 'change listener failed'));
+  private readonly eventEmitter = new Emitter<EventOccurrence>((err) => this.log?.error({ err }, 'event listener failed'));
   readonly attributes: AttributeTable;
   private readonly log?: Logger;
   /** Live values cached for the duration of one read operation (one snapshot per object). */
