@@ -83,26 +83,30 @@ export class Store {
       this.state.set(`${r.ns}\0${r.key}`, r.value);
   }
 
+  /** The SQL side of a write set; prepared once (better-sqlite3 transaction functions are reusable). */
+  private readonly writeTx = (ws: WriteSet, now: number) => {
+    for (const o of ws.removedObjects) this.stmts.delObject.run(o);
+    for (const p of ws.removedValues) this.stmts.delValue.run(p);
+    for (const o of ws.addedObjects) this.stmts.addObject.run(o);
+    for (const [p, v] of ws.values) this.stmts.putValue.run(p, v, now);
+    for (const [t, n] of ws.nextInstance) this.stmts.putNext.run(t, n);
+    for (const [p, a] of ws.attributes) {
+      if (a === null) this.stmts.delAttr.run(p);
+      else this.stmts.putAttr.run(p, a.notification, a.accessList.join(','));
+    }
+    for (const [k, v] of ws.state) {
+      const [ns, key] = k.split('\0');
+      if (v === null) this.stmts.delState.run(ns, key);
+      else this.stmts.putState.run(ns, key, v);
+    }
+  };
+  private sqlTx?: Database.Transaction<(ws: WriteSet, now: number) => void>;
+
   /** Applies a write set in one SQLite transaction, then to the cache. Throws (and changes nothing) on failure. */
   write(ws: WriteSet): void {
     const now = Date.now();
-    const tx = this.db.transaction(() => {
-      for (const o of ws.removedObjects) this.stmts.delObject.run(o);
-      for (const p of ws.removedValues) this.stmts.delValue.run(p);
-      for (const o of ws.addedObjects) this.stmts.addObject.run(o);
-      for (const [p, v] of ws.values) this.stmts.putValue.run(p, v, now);
-      for (const [t, n] of ws.nextInstance) this.stmts.putNext.run(t, n);
-      for (const [p, a] of ws.attributes) {
-        if (a === null) this.stmts.delAttr.run(p);
-        else this.stmts.putAttr.run(p, a.notification, a.accessList.join(','));
-      }
-      for (const [k, v] of ws.state) {
-        const [ns, key] = k.split('\0');
-        if (v === null) this.stmts.delState.run(ns, key);
-        else this.stmts.putState.run(ns, key, v);
-      }
-    });
-    tx.immediate();
+    this.sqlTx ??= this.db.transaction(this.writeTx);
+    this.sqlTx.immediate(ws, now);
     for (const o of ws.removedObjects) this.objects.delete(o);
     for (const p of ws.removedValues) { this.values.delete(p); this.changedAt.delete(p); }
     for (const o of ws.addedObjects) this.objects.add(o);

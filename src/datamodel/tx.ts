@@ -217,28 +217,23 @@ function planSetInto(env: TxEnv, ch: { path: string; value: string }, origin: Or
 export const typeLabel = (p: { type: string; dataType?: string; list?: unknown }) =>
   `${p.list ? 'list of ' : ''}${p.dataType ?? p.type}`;
 
-/** TR-106 §3.5.1: unique keys stay unique within each table (empty string values are not yet keys). */
+/**
+ * TR-106 §3.5.1: unique keys stay unique within each table (empty values are not yet keys). Only rows this
+ * transaction adds or whose key parameters it changes are compared, each against the table's other rows.
+ */
 function checkUniqueKeys(env: TxEnv, next: Map<string, string>, removed: Set<string>, touched: Planned['touched'], errors: DmErrorDetail[]) {
-  const tables = new Set<string>();
-  for (const [path, t] of touched) if (t.def.multi && t.def.uniqueKeys.length && t.kind !== 'delete') tables.add(path.replace(/\d+\.$/, ''));
-  for (const table of tables) {
-    const def = env.schema.object(schemaOf(`${table}1.`))!;
-    const rows = new Set([...env.index.instances(table).map((n) => `${table}${n}.`)]);
-    for (const p of touched.keys()) if (p.startsWith(table) && /^\d+\.$/.test(p.slice(table.length))) rows.add(p);
-    for (const key of def.uniqueKeys) {
-      const seen = new Map<string, string>();
-      for (const row of rows) {
-        if (removed.has(row)) continue;
-        const vals = key.params.map((k) => next.get(`${row}${k}`) ?? env.values.get(`${row}${k}`) ?? '');
-        if (vals.some((v) => v === '')) continue;
-        const k = JSON.stringify(vals);
-        const other = seen.get(k);
-        if (other !== undefined) {
-          const culprit = touched.has(row) ? row : other;
-          errors.push(detail(`${culprit}${key.params[0]}`, 'UniqueKeyConflict',
-            `${key.params.join('+')} "${vals.join('", "')}" is already used by ${culprit === row ? other : row}`));
-        } else seen.set(k, row);
-      }
+  const valueOf = (row: string, param: string) => next.get(`${row}${param}`) ?? env.values.get(`${row}${param}`) ?? '';
+  for (const [row, t] of touched) {
+    if (t.kind === 'delete' || !t.def.multi || t.def.uniqueKeys.length === 0) continue;
+    const table = row.replace(/\d+\.$/, '');
+    const others = env.index.instances(table).map((n) => `${table}${n}.`);
+    for (const [p, o] of touched) if (o.kind === 'add' && p !== row && p.startsWith(table) && /^\d+\.$/.test(p.slice(table.length))) others.push(p);
+    for (const key of t.def.uniqueKeys) {
+      if (t.kind === 'set' && !key.params.some((k) => t.changed.has(k))) continue;
+      const mine = key.params.map((k) => valueOf(row, k));
+      if (mine.includes('')) continue;
+      const clash = others.find((o) => o !== row && !removed.has(o) && key.params.every((k, i) => valueOf(o, k) === mine[i]));
+      if (clash) errors.push(detail(`${row}${key.params[0]}`, 'UniqueKeyConflict', `${key.params.join('+')} "${mine.join('", "')}" is already used by ${clash}`));
     }
   }
 }
