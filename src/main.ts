@@ -22,6 +22,8 @@ try {
 
 const log = pino({
   level: config.log.level,
+  // A person at a terminal reads lines; a supervisor collecting stdout gets JSON.
+  transport: process.stdout.isTTY ? { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } : undefined,
   // Credentials never reach a log line (STYLE §11).
   redact: { paths: ['*.password', '*.Password', '*.adminPassword', '*.authKey', '*.privKey', '*.community'], censor: '[redacted]' },
 });
