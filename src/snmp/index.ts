@@ -1,0 +1,146 @@
+// The SNMP front-end as a plug-in: the command responder (agent.ts) over the MIB providers, and the
+// notification originator (traps.ts) driven by data-model changes. The engineID and engineBoots persist in
+// dm.state('snmp') (RFC 3414 §2.2.2: boots count restarts, the engineID never changes; gap 11).
+import type { Logger } from 'pino';
+import type { ChangeEvent, DataModel, Plugin } from '../datamodel/index.ts';
+import { type Oid } from './ber.ts';
+import { SnmpAgent, type Community } from './agent.ts';
+import { failoverMib, MODE_CHANGE, MODE_CHANGE_OBJECTS } from './failover-mib.ts';
+import { IF_ENTRY, ifMib, routeMib, snmpGroup, system, tunnelMib } from './providers.ts';
+import { LINK_DOWN, LINK_UP, notificationHeader, Notifier, type TrapTarget } from './traps.ts';
+import { Engine, type AuthProtocol, type PrivProtocol, type SecurityLevel, type UsmUser } from './usm.ts';
+import type { Provider } from './view.ts';
+
+export interface SnmpUserConfig {
+  name: string;
+  authProtocol?: AuthProtocol;
+  authPassword?: string;
+  privProtocol?: PrivProtocol;
+  privPassword?: string;
+  level?: SecurityLevel;
+  access?: 'ro' | 'rw';
+}
+
+export interface SnmpTargetConfig {
+  host: string;
+  port?: number;
+  version?: 'v2c' | 'v3';
+  community?: string;
+  user?: string;
+  inform?: boolean;
+  timeoutMs?: number;
+  retries?: number;
+}
+
+/** config.snmp (schema/config/snmp.schema.json); every field has a default there. */
+export interface SnmpConfig {
+  enable?: boolean;
+  address?: string;
+  port?: number;
+  maxMessageSize?: number;
+  cacheMs?: number;
+  communities?: readonly { name: string; access?: 'ro' | 'rw' }[];
+  users?: readonly SnmpUserConfig[];
+  trapTargets?: readonly SnmpTargetConfig[];
+}
+
+export const PROVIDERS: readonly Provider[] = [system, snmpGroup, ifMib, tunnelMib, routeMib, failoverMib];
+
+/** Loads (or makes) the persistent engineID and counts this start in engineBoots. */
+export function loadEngine(dm: DataModel, clock?: () => number): Engine {
+  const st = dm.state('snmp');
+  let id = st.get('engineID');
+  if (!id) st.set('engineID', (id = Engine.newID().toString('hex')));
+  const boots = Number(st.get('engineBoots') ?? '0') + 1;
+  st.set('engineBoots', String(boots));
+  return new Engine(Buffer.from(id, 'hex'), boots, clock);
+}
+
+function toUser(u: SnmpUserConfig): UsmUser {
+  const auth = !!(u.authProtocol && u.authPassword);
+  const priv = auth && !!(u.privProtocol && u.privPassword);
+  return {
+    name: u.name, access: u.access ?? 'ro',
+    authProtocol: auth ? u.authProtocol : undefined, authPassword: u.authPassword,
+    privProtocol: priv ? u.privProtocol : undefined, privPassword: u.privPassword,
+    level: u.level ?? (priv ? 'authPriv' : auth ? 'authNoPriv' : 'noAuthNoPriv'),
+  };
+}
+
+/** The agent and its notifier, wired to one data model (the plug-in's body; tests use it directly). */
+export class SnmpService {
+  readonly agent: SnmpAgent;
+  readonly notifier: Notifier;
+  private sub?: { dispose(): void };
+
+  constructor(private readonly dm: DataModel, config: SnmpConfig, opts: { log?: Logger; clock?: () => number; providers?: readonly Provider[] } = {}) {
+    const users = (config.users ?? []).map(toUser);
+    const communities: Community[] = (config.communities ?? [{ name: 'public' }]).map((c) => ({ name: c.name, access: c.access ?? 'ro' }));
+    this.agent = new SnmpAgent(dm, {
+      address: config.address ?? '127.0.0.1', port: config.port ?? 1161, communities, users,
+      maxMessageSize: config.maxMessageSize ?? 65507, cacheMs: config.cacheMs ?? 1000,
+      engine: loadEngine(dm, opts.clock), providers: opts.providers ?? PROVIDERS, log: opts.log,
+    });
+    const targets: TrapTarget[] = (config.trapTargets ?? []).map((t) => ({
+      host: t.host, port: t.port ?? 162, version: t.version ?? 'v2c', community: t.community ?? 'public',
+      user: t.user !== undefined ? users.find((u) => u.name === t.user) : undefined,
+      inform: t.inform ?? false, timeoutMs: t.timeoutMs ?? 1000, retries: t.retries ?? 3,
+    }));
+    for (const t of targets) if (t.version === 'v3' && !t.user) throw new Error(`snmp: trap target ${t.host} names unknown user`);
+    this.notifier = new Notifier(this.agent.usm, targets, opts.log);
+  }
+
+  async start(): Promise<{ address: string; port: number }> {
+    await this.notifier.start();
+    this.sub = this.dm.onChange((ev) => this.onChange(ev));
+    return this.agent.start();
+  }
+
+  async stop(): Promise<void> {
+    this.sub?.dispose();
+    await this.agent.stop();
+    await this.notifier.stop();
+  }
+
+  /** Mode switches and interface status changes become notifications (data model -> SNMP). */
+  private onChange(ev: ChangeEvent): void {
+    for (const c of ev.changes) {
+      if (c.path === 'Device.X_TWINSTACK-ORG_Failover.Mode' && c.old !== c.value) this.send(MODE_CHANGE, MODE_CHANGE_OBJECTS);
+      const m = /^Device\.IP\.Interface\.(\d+)\.Status$/.exec(c.path);
+      if (!m || ev.added.includes(`Device.IP.Interface.${m[1]}.`)) continue;
+      if ((c.value === 'Up') !== (c.old === 'Up')) {
+        const i = Number(m[1]);
+        // IF-MIB linkUp/linkDown OBJECTS { ifIndex, ifAdminStatus, ifOperStatus } (RFC 2863 §6).
+        this.send(c.value === 'Up' ? LINK_UP : LINK_DOWN, [1, 7, 8].map((col) => [...IF_ENTRY, col, i]));
+      }
+    }
+  }
+
+  private send(trapOid: Oid, objects: Oid[]): void {
+    const view = this.agent.currentView(true);
+    const vbs = notificationHeader(this.agent.uptime(), trapOid);
+    for (const o of objects) {
+      const idx = view.find(o);
+      if (idx >= 0) vbs.push(view.entries[idx].vb);
+    }
+    void this.notifier.notify(vbs);
+  }
+}
+
+/** The plug-in src/main.ts wires: `snmpPlugin(config.snmp)`. */
+export function snmpPlugin(config: SnmpConfig): Plugin {
+  let service: SnmpService | undefined;
+  return {
+    name: 'snmp',
+    register() {},
+    async start({ dm, log }) {
+      if (config.enable === false) return;
+      service = new SnmpService(dm, config, { log });
+      await service.start();
+    },
+    async stop() {
+      await service?.stop();
+      service = undefined;
+    },
+  };
+}

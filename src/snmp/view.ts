@@ -1,0 +1,192 @@
+// The agent's MIB view: every instance the agent serves, sorted by OID, each with its varbind already
+// encoded. GET is a binary search, GETNEXT/GETBULK walk the array (O(log n) per request, not O(rows) as in
+// net-snmp's MIB tables, gap 17). Providers fill a builder from the data model; the agent rebuilds the view
+// when the data model changes or the live values (counters) are older than the cache time.
+import { compareOid, encOidContent, encValue, lenSize, Tag, type Oid, type Value } from './ber.ts';
+import type { ErrorStatusName } from './message.ts';
+import type { Change, DataModel } from '../datamodel/index.ts';
+
+/** Turns an SNMP SET value into data-model changes, or names the RFC 3416 §4.2.5 error to return. */
+export type SetMapper = (v: Value) => Change[] | ErrorStatusName;
+
+export interface Entry {
+  readonly oid: Oid;
+  /** The encoded VarBind SEQUENCE. */
+  readonly vb: Buffer;
+  /** Counter64 objects are invisible to SNMPv1 (RFC 3584 §4.2.2.1). */
+  readonly c64: boolean;
+  readonly set?: SetMapper;
+}
+
+export class MibView {
+  private readonly objects: Set<string>;
+
+  constructor(readonly entries: readonly Entry[], objects: Iterable<string>, readonly builtAt: number) {
+    this.objects = new Set(objects);
+  }
+
+  /** Index of the entry with exactly this OID, or -1. */
+  find(oid: Oid): number {
+    let lo = 0, hi = this.entries.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = compareOid(this.entries[mid].oid, oid);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Index of the first entry after `oid` (entries.length at the end of the view). */
+  next(oid: Oid): number {
+    let lo = 0, hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareOid(this.entries[mid].oid, oid) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** RFC 3416 §4.2.1: noSuchInstance when the OID names an instance of an object type we implement. */
+  isObjectType(oid: Oid): boolean {
+    for (let n = oid.length - 1; n >= 6; n--) if (this.objects.has(oid.slice(0, n).join('.'))) return true;
+    return false;
+  }
+}
+
+export class ViewBuilder {
+  private readonly entries: Entry[] = [];
+  private readonly objects = new Set<string>();
+
+  /** One instance: `object` is the OBJECT-TYPE's OID, `index` the instance suffix. */
+  add(object: Oid, index: readonly number[], value: Value, set?: SetMapper): void {
+    const oid = [...object, ...index];
+    this.objects.add(object.join('.'));
+    const o = encOidContent(oid);
+    const v = encValue(value);
+    const inner = 1 + lenSize(o.length) + o.length + v.length;
+    const vb = Buffer.allocUnsafe(1 + lenSize(inner) + inner);
+    let p = 0;
+    vb[p++] = Tag.Sequence;
+    p = writeLen(vb, p, inner);
+    vb[p++] = Tag.OID;
+    p = writeLen(vb, p, o.length);
+    o.copy(vb, p);
+    v.copy(vb, p + o.length);
+    this.entries.push({ oid, vb, c64: value.type === 'Counter64', set });
+  }
+
+  /** A row of a table: `entry` is the xxxEntry OID, columns by number. */
+  row(entry: Oid, index: readonly number[], columns: Record<number, Value | [Value, SetMapper]>): void {
+    for (const [col, c] of Object.entries(columns)) {
+      if (Array.isArray(c)) this.add([...entry, Number(col)], index, c[0], c[1]);
+      else this.add([...entry, Number(col)], index, c);
+    }
+  }
+
+  build(now: number): MibView {
+    this.entries.sort((a, b) => compareOid(a.oid, b.oid));
+    return new MibView(this.entries, this.objects, now);
+  }
+}
+
+function writeLen(b: Buffer, p: number, n: number): number {
+  if (n < 0x80) b[p++] = n;
+  else if (n < 0x100) { b[p++] = 0x81; b[p++] = n; }
+  else { b[p++] = 0x82; b[p++] = n >> 8; b[p++] = n & 0xff; }
+  return p;
+}
+
+/** What providers see: the data model and the agent's own clock (sysUpTime is the SNMP engine's uptime). */
+export interface ProviderContext {
+  dm: DataModel;
+  /** Hundredths of a second since the agent started (RFC 3418 sysUpTime). */
+  uptime(): number;
+  /** Epoch ms when the agent started; converts data-model times to TimeTicks. */
+  startedAt: number;
+  engine: { engineID: Buffer; boots: number; time: number; maxMessageSize: number };
+  counters: Record<string, number>;
+}
+
+export type Provider = (b: ViewBuilder, ctx: ProviderContext) => void;
+
+// ---- helpers shared by the providers ----------------------------------------------------------------
+
+/** Values of a table's instances, one read: instance number -> {"Name": .., "Stats.BytesSent": ..}. */
+export function rows(dm: DataModel, table: string): Map<number, Record<string, string>> {
+  const out = new Map<number, Record<string, string>>();
+  let values;
+  try {
+    values = dm.get(table);
+  } catch {
+    return out; // the schema lacks the table (a trimmed schema): serve nothing
+  }
+  for (const v of values) {
+    const rel = v.path.slice(table.length);
+    const dot = rel.indexOf('.');
+    const n = Number(rel.slice(0, dot));
+    let r = out.get(n);
+    if (!r) out.set(n, (r = {}));
+    r[rel.slice(dot + 1)] = v.value;
+  }
+  return out;
+}
+
+export const int = (value: number): Value => ({ type: 'Integer', value });
+export const str = (s: string, max = 255): Value => ({ type: 'OctetString', value: Buffer.from(s, 'utf8').subarray(0, max) });
+export const gauge = (value: number): Value => ({ type: 'Gauge32', value: Math.min(value, 0xffffffff) });
+export const ticks = (value: number): Value => ({ type: 'TimeTicks', value: Math.max(0, Math.min(Math.floor(value), 0xffffffff)) });
+export const c32 = (s: string | undefined): Value => ({ type: 'Counter32', value: Number(BigInt.asUintN(32, big(s))) });
+export const c64 = (s: string | undefined): Value => ({ type: 'Counter64', value: BigInt.asUintN(64, big(s)) });
+export const oidv = (value: Oid): Value => ({ type: 'OID', value });
+const big = (s: string | undefined) => (s && /^\d+$/.test(s) ? BigInt(s) : 0n);
+export const truth = (s: string | undefined) => int(s === 'true' || s === '1' ? 1 : 2);
+
+/** "Device.IP.Interface.3" or "Device.IP.Interface.3." -> 3. */
+export function instanceOf(ref: string | undefined, table: string): number | undefined {
+  if (!ref) return undefined;
+  const m = ref.startsWith(table) ? /^(\d+)\.?$/.exec(ref.slice(table.length)) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/** RFC 2579 DateAndTime (11 octets, UTC) from a TR-106 dateTime. */
+export function dateAndTime(s: string | undefined): Value {
+  const d = s ? new Date(s) : new Date(NaN);
+  const b = Buffer.alloc(11);
+  if (!Number.isNaN(d.getTime())) {
+    b.writeUInt16BE(d.getUTCFullYear(), 0);
+    b[2] = d.getUTCMonth() + 1; b[3] = d.getUTCDate(); b[4] = d.getUTCHours(); b[5] = d.getUTCMinutes(); b[6] = d.getUTCSeconds();
+    b[7] = Math.floor(d.getUTCMilliseconds() / 100);
+  } else {
+    b.writeUInt16BE(1, 0); b[2] = 1; b[3] = 1; // TR-106 "unknown time" 0001-01-01T00:00:00Z
+  }
+  b[8] = 0x2b; // '+' 0:0 — UTC
+  return { type: 'OctetString', value: b };
+}
+
+// ---- SET mappers -----------------------------------------------------------------------------------
+
+const set = (path: string, value: string): Change[] => [{ op: 'set', path, value }];
+
+/** A DisplayString-like object backed by a string parameter (RFC 3416 §4.2.5: wrongType, wrongLength). */
+export const textSetter = (path: string, maxLen: number): SetMapper => (v) => {
+  if (v.type !== 'OctetString') return 'wrongType';
+  if (v.value.length > maxLen) return 'wrongLength';
+  const s = v.value.toString('utf8');
+  if (!Buffer.from(s, 'utf8').equals(v.value)) return 'wrongValue'; // not valid UTF-8 text
+  return set(path, s);
+};
+
+/** An INTEGER enumeration backed by a string or boolean parameter. */
+export const enumSetter = (path: string, values: Record<number, string>): SetMapper => (v) => {
+  if (v.type !== 'Integer') return 'wrongType';
+  const s = values[v.value];
+  return s === undefined ? 'wrongValue' : set(path, s);
+};
+
+/** Unsigned32 (encoded as Gauge32, RFC 2578 §7.1.11) backed by an unsignedInt parameter. */
+export const unsignedSetter = (path: string): SetMapper => (v) => (v.type !== 'Gauge32' ? 'wrongType' : set(path, String(v.value)));
+
+export const truthSetter = (path: string) => enumSetter(path, { 1: 'true', 2: 'false' });
