@@ -21,6 +21,14 @@ export interface ForwarderOptions {
 type RequestBody = Request extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
+// On Node 20 a worker does not inherit the tsx loader hooks (`--import tsx` in execArgv is not applied to
+// the worker's module loader), so the worker registers tsx itself before importing worker.ts.
+function workerBootstrap(): string {
+  const entry = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  return `import(${tsx}).then((m) => { m.register(); return import(${entry}); })`;
+}
+
 export class Forwarder extends EventEmitter {
   #worker: Worker;
   #config: ResolvedConfig;
@@ -40,10 +48,7 @@ export class Forwarder extends EventEmitter {
   static async start(config: ForwarderConfig, options: ForwarderOptions = {}): Promise<Forwarder> {
     const resolved = resolveConfig(config);
     const log = (options.logger ?? pino({ level: 'info' })).child({ module: 'forwarder', tun: resolved.tunName });
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
-      workerData: resolved,
-      execArgv: process.execArgv,
-    });
+    const worker = new Worker(workerBootstrap(), { eval: true, workerData: resolved });
     const fwd = new Forwarder(worker, resolved, log);
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: WorkerMessage) => {

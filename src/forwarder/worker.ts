@@ -55,6 +55,8 @@ async function start(config: ResolvedConfig): Promise<void> {
     // The ICMPv4 errors we write into the tun come from 192.0.0.2, which the host itself holds on the
     // tun (RFC 6333 §5.7): without accept_local the kernel drops them as martians (fib_validate_source).
     await writeFile(`/proc/sys/net/ipv4/conf/${tunName}/accept_local`, '1').catch(() => undefined);
+    // The tun is a tunnel, not a LAN: no router solicitations out of it (each would count as v6_not_softwire).
+    await writeFile(`/proc/sys/net/ipv6/conf/${tunName}/router_solicitations`, '0').catch(() => undefined);
     addon.start(handle, (event) => port.postMessage({ kind: 'event', event } satisfies WorkerMessage));
     port.postMessage({ kind: 'ready', tunName } satisfies WorkerMessage);
   } catch (err) {

@@ -1,0 +1,112 @@
+// End to end in namespaces (PEERS.md §3): lan -> cpe (our B4 on a tun) -> aftr (fixture, NAT44) -> inet.
+// Ping and an iperf3 TCP transfer cross the tunnel; tcpdump shows IPv4-in-IPv6 on the cpe-aftr link;
+// killing the AFTR raises an ICMPv6 destination-unreachable event; a blackholed AFTR only goes silent.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { AftrFixture } from '../fixtures/aftr/aftr.ts';
+import { LabB4 } from '../lab/b4.ts';
+import { ADDR, createLab, waitFor, type Lab } from '../lab/lab.ts';
+
+let lab: Lab;
+let aftr: AftrFixture;
+let b4: LabB4;
+
+before(async () => {
+  lab = await createLab(`fw${process.pid}`);
+  aftr = await AftrFixture.start(lab);
+  b4 = await LabB4.start(lab, { mssClamp: 1420 });
+});
+after(async () => {
+  await lab?.cleanup();
+});
+
+// busybox ping: iputils is not among the Debian peers. -w bounds the whole run.
+const ping = (count = 3) => lab.tryExec('lan', 'busybox', 'ping', '-c', String(count), '-i', '0.2', '-W', '2', '-w', '4', ADDR.inet);
+const T = { timeout: 30_000 };
+
+test('ping from lan reaches inet through the B4 and the AFTR', T, async () => {
+  const r = await ping();
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /3 packets transmitted, 3 packets received/);
+  const c = await b4.counters();
+  assert.ok(c.txPackets >= 3 && c.rxPackets >= 3, JSON.stringify(c));
+  assert.ok(c.lastRxFromAftr !== null && Date.now() - c.lastRxFromAftr < 5000);
+});
+
+test('tcpdump on the cpe-aftr link shows IPv4-in-IPv6 from the softwire to the AFTR', T, async () => {
+  const dump = lab.spawn('cpe', 'tcpdump', '-l', '-n', '-i', 'cpe-wan', '-c', '2', 'ip6 and ip6[6] == 4');
+  let stdout = '';
+  let stderr = '';
+  dump.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  dump.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitFor('tcpdump to listen', async () => stderr.includes('listening on'), 5000);
+  const done = new Promise((r) => dump.once('exit', r));
+  await ping(1);
+  await done;
+  assert.match(stdout, /IP6 2001:db8:b4::1 > 2001:db8:ff::1: IP 192\.0\.2\.2 > 198\.51\.100\.2: ICMP echo request/);
+  assert.match(stdout, /IP6 2001:db8:ff::1 > 2001:db8:b4::1: IP 198\.51\.100\.2 > 192\.0\.2\.2: ICMP echo reply/);
+});
+
+test('iperf3 TCP from lan to inet through the tunnel, MSS clamped', T, async () => {
+  const server = lab.spawn('inet', 'iperf3', '-s', '-1', '--forceflush', '-B', ADDR.inet);
+  let listening = '';
+  server.stdout!.on('data', (d: Buffer) => (listening += d.toString()));
+  await waitFor('iperf3 server', async () => listening.includes('Server listening'), 5000);
+  const before = await b4.counters();
+  const out = await lab.exec('lan', 'iperf3', '-c', ADDR.inet, '-t', '2', '-J');
+  const res = JSON.parse(out) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
+  assert.ok(res.end.sum_received.bytes > 1_000_000, `received ${res.end.sum_received.bytes} bytes`);
+  const c = await b4.counters();
+  assert.ok(c.txBytes - before.txBytes >= res.end.sum_received.bytes, 'every byte went through the B4');
+  assert.ok(c.mssClamped - before.mssClamped >= 2, 'SYN and SYN-ACK clamped');
+  // The kernel's own IPv6 chatter on the tun (MLD reports, router solicitations) is not for the softwire.
+  const drops = Object.entries(c.drops).filter(([name, n]) => n > 0 && name !== 'v6_not_softwire');
+  assert.deepEqual(drops, []);
+  assert.ok(c.drops.v6_not_softwire < 20, `${c.drops.v6_not_softwire} v6_not_softwire`);
+});
+
+test('killing the AFTR makes ICMPv6 destination unreachable arrive as an event', T, async () => {
+  await aftr.kill();
+  const r = await ping(2);
+  assert.notEqual(r.code, 0);
+  const ev = await b4.waitEvent((e) => e.type === 1);
+  assert.deepEqual(ev, { type: 1, code: 0, source: ADDR.aftrWan6, quotedSrc: ADDR.softwire, quotedDst: ADDR.aftr });
+  const c = await b4.counters();
+  assert.ok(c.icmpv6Errors >= 1);
+  await aftr.restart();
+  assert.equal((await ping(2)).code, 0, 'recovers once the AFTR is back');
+});
+
+test('a blackholed AFTR goes silent: packets sent, none received, no event', T, async () => {
+  await aftr.blackhole(true);
+  const before = await b4.counters();
+  const events = b4.events.length;
+  assert.notEqual((await ping(2)).code, 0);
+  const c = await b4.counters();
+  assert.ok(c.txPackets - before.txPackets >= 2);
+  assert.equal(c.rxPackets, before.rxPackets);
+  assert.equal(c.lastRxFromAftr, before.lastRxFromAftr);
+  assert.equal(b4.events.length, events);
+  await aftr.blackhole(false);
+  assert.equal((await ping(2)).code, 0);
+});
+
+test('reconfigure to another AFTR: traffic follows the new address', T, async () => {
+  const other = '2001:db8:ff::2';
+  await b4.reconfigure({ tunName: 'b4tun', softwire: ADDR.softwire, aftr: other, mode: 'dslite' });
+  const dump = lab.spawn('cpe', 'tcpdump', '-l', '-n', '-i', 'cpe-wan', '-c', '1', 'ip6 and ip6[6] == 4');
+  let stdout = '';
+  let stderr = '';
+  dump.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  dump.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitFor('tcpdump to listen', async () => stderr.includes('listening on'), 5000);
+  const done = new Promise((r) => dump.once('exit', r));
+  await ping(1);
+  await done;
+  assert.match(stdout, /IP6 2001:db8:b4::1 > 2001:db8:ff::2: IP 192\.0\.2\.2 > 198\.51\.100\.2/);
+  // The aftr namespace has no route to ...ff::2: the kernel there says so, about the new AFTR.
+  const ev = await b4.waitEvent((e) => e.quotedDst === other);
+  assert.equal(ev.type, 1);
+  await b4.reconfigure({ tunName: 'b4tun', softwire: ADDR.softwire, aftr: ADDR.aftr, mode: 'dslite', mssClamp: 1420 });
+  assert.equal((await ping(1)).code, 0);
+});
