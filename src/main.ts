@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { DataModel, PluginHost, type Plugin } from './datamodel/index.ts';
 import { cliPlugin } from './cli/server.ts';
 import { devicePlugin } from './device/index.ts';
+import { failoverPlugins } from './dslite/index.ts';
 
 let config;
 try {
@@ -59,6 +60,7 @@ const hooks = {
 const plugins: Plugin[] = [
   devicePlugin(config.device, hooks),
   cliPlugin(config.cli.socket ?? join(dataDir, 'twinstack.sock')),
+  ...failoverPlugins(config.wan),
 ];
 
 const host = new PluginHost(dm, plugins, log);

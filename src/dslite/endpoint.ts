@@ -1,0 +1,47 @@
+// AFTR selection (TR-181 Device.DSLite.InterfaceSetting.{i}, RFC 6333 §5, RFC 6334): where the AFTR
+// comes from (DHCPv6 option 64 or static), whether the FQDN or the IPv6 address is preferred, and its
+// resolution over the DNS servers DHCPv6 gave.
+import { isIPv6 } from 'node:net';
+import { canonicalIPv6 } from '../datamodel/index.ts';
+import type { Lease6 } from '../wan/platform.ts';
+
+export interface EndpointSettings {
+  enable: boolean;
+  /** EndpointAssignmentPrecedence: DHCPv6 (option 64 wins when present) or Static. */
+  assignment: 'DHCPv6' | 'Static';
+  /** EndpointAddressTypePrecedence: which static value to use, FQDN (EndpointName) or IPv6Address. */
+  addressType: 'FQDN' | 'IPv6Address';
+  name: string;
+  address: string;
+}
+
+export interface Endpoint {
+  /** FQDN or IPv6 address, as configured or learnt. */
+  aftr: string;
+  origin: 'DHCPv6' | 'Static';
+}
+
+/** The primary AFTR; null when none is known (an establishment failure: "no AFTR"). */
+export function primaryEndpoint(s: EndpointSettings, lease: Lease6 | null): Endpoint | null {
+  if (!s.enable) return null;
+  const fromDhcp = lease?.aftrName ? { aftr: lease.aftrName, origin: 'DHCPv6' as const } : null;
+  const staticValue = s.addressType === 'IPv6Address' ? s.address || s.name : s.name || s.address;
+  const fromStatic = staticValue ? { aftr: staticValue, origin: 'Static' as const } : null;
+  // TR-181 EndpointAssignmentPrecedence: the preferred source, the other one as a fallback.
+  return s.assignment === 'DHCPv6' ? (fromDhcp ?? fromStatic) : (fromStatic ?? fromDhcp);
+}
+
+/** The ordered candidates: the primary, then the backups (vendor BackupAFTRs), without duplicates. */
+export function candidates(primary: Endpoint | null, backups: readonly string[]): Endpoint[] {
+  const out: Endpoint[] = primary ? [primary] : [];
+  for (const b of backups) {
+    const v = b.trim();
+    if (v && !out.some((e) => e.aftr === v)) out.push({ aftr: v, origin: 'Static' });
+  }
+  return out;
+}
+
+/** An IPv6 literal in canonical form, or null for an FQDN. */
+export function literal(aftr: string): string | null {
+  return isIPv6(aftr) ? canonicalIPv6(aftr) : null;
+}

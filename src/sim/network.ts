@@ -1,0 +1,231 @@
+// The simulated WAN of the embedded default (DESIGN "The embedded default"): `npm start` without root or
+// network runs the same policy and detectors against this in-process model of the ISP side:
+//   - AFTRs that are Up, Down (the process is dead: the network answers ICMPv6 destination unreachable,
+//     code 3, rate-limited like the kernel's 1/s) or Blackhole (silence);
+//   - a DHCPv6 server (IA_NA, IA_PD, DNS, option 64 AFTR-Name) and a DHCPv4 server handing out one public
+//     IPv4 address, with DHCPRELEASE counted;
+//   - a DNS server for the AFTR names;
+//   - a forwarder with the same counters and events as src/forwarder, fed by a LAN that sends IPv4 at a
+//     steady rate, so the Silence detector has traffic to watch.
+import type { Logger } from 'pino';
+import { Emitter, type Disposable } from '../datamodel/index.ts';
+import type {
+  Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort,
+} from '../wan/platform.ts';
+
+export type AftrState = 'Up' | 'Down' | 'Blackhole';
+
+export interface SimOptions {
+  log: Logger;
+  /** LAN IPv4 packets per second sent while running. */
+  lanPps?: number;
+  /** One-way delay of each simulated exchange (ms). */
+  delayMs?: number;
+  /** Names of the simulated AFTRs: the first is handed out by DHCPv6 (AFTR-Name). */
+  aftrs?: { name: string; address: string }[];
+  interfaces?: { lan: string; wan: string; tunnel: string };
+  lanIPv4?: { address: string; subnetMask: string };
+}
+
+export const SIM_AFTRS = [
+  { name: 'aftr.example.net', address: '2001:db8:ff::1' },
+  { name: 'aftr2.example.net', address: '2001:db8:ff::2' },
+];
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class SimNetwork implements Platform {
+  readonly simulated = true;
+  readonly interfaces: { lan: string; wan: string; tunnel: string };
+  readonly lanIPv4: { address: string; subnetMask: string };
+  readonly dhcp6: Dhcp6Port;
+  readonly dhcp4: Dhcp4Port;
+  readonly tunnel: TunnelPort;
+  readonly ipv4: Ipv4Port;
+  /** What the simulated ISP saw (tests and the log): DHCPv4 leases granted and released. */
+  readonly isp = { dhcp4Leases: 0, dhcp4Releases: 0, dhcp6Replies: 0 };
+  /** Where the LAN's IPv4 goes, and the packets it lost on the way. */
+  readonly lan = { route: 'none' as 'none' | 'tunnel' | 'wan', sent: 0, delivered: 0, lost: 0, nat: false };
+
+  private readonly log: Logger;
+  private readonly delay: number;
+  private readonly aftrs: { name: string; address: string }[];
+  private readonly state = new Map<string, AftrState>();
+  private lease6: Lease6 | null = null;
+  private lease4: Lease4 | null = null;
+  private dhcp4State: Dhcp4State = 'Init';
+  private aftr: string | null = null;
+  private readonly counters: TunnelCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, drops: 0, lastRxFromAftr: null };
+  private lastIcmp = 0;
+  private readonly lease6Emitter = new Emitter<Lease6 | null>();
+  private readonly lease4Emitter = new Emitter<Lease4 | null>();
+  private readonly errorEmitter = new Emitter<SoftwireError>();
+  private traffic: NodeJS.Timeout | null = null;
+  private readonly pps: number;
+
+  constructor(opts: SimOptions) {
+    this.log = opts.log;
+    this.delay = opts.delayMs ?? 2;
+    this.pps = opts.lanPps ?? 50;
+    this.aftrs = opts.aftrs ?? SIM_AFTRS;
+    for (const a of this.aftrs) this.state.set(a.address, 'Up');
+    this.interfaces = opts.interfaces ?? { lan: 'br-lan', wan: 'wan', tunnel: 'dslite0' };
+    this.lanIPv4 = opts.lanIPv4 ?? { address: '192.168.1.1', subnetMask: '255.255.255.0' };
+    this.dhcp6 = {
+      lease: () => this.lease6,
+      onLease: (fn) => this.lease6Emitter.on(fn),
+      renew: async () => { await sleep(this.delay * 2); this.grant6(); },
+    };
+    this.dhcp4 = {
+      state: () => this.dhcp4State,
+      lease: () => this.lease4,
+      onLease: (fn) => this.lease4Emitter.on(fn),
+      acquire: (timeoutMs) => this.acquire4(timeoutMs),
+      release: async () => this.release4(),
+      renew: async () => {
+        if (!this.lease4) return;
+        this.dhcp4State = 'Renewing';
+        await sleep(this.delay * 2);
+        this.lease4 = { ...this.lease4, obtained: Date.now() };
+        this.dhcp4State = 'Bound';
+        this.lease4Emitter.fire(this.lease4);
+      },
+    };
+    this.tunnel = {
+      up: async (aftr) => { this.aftr = aftr; },
+      down: async () => { this.aftr = null; },
+      aftr: () => this.aftr,
+      counters: async () => ({ ...this.counters }),
+      echo: (timeoutMs, aftr) => this.echo(timeoutMs, aftr),
+      onError: (fn) => this.errorEmitter.on(fn),
+    };
+    this.ipv4 = {
+      routeVia: async (path) => { this.lan.route = path; },
+      nat: async (lease) => { this.lan.nat = lease !== null; },
+      flushConntrack: async () => 0,
+    };
+  }
+
+  /** Simulation.AFTRState: the state of the AFTR named by DHCPv6 (the primary), or of one address. */
+  setAftrState(state: AftrState, address = this.aftrs[0].address): void {
+    if (this.state.get(address) === state) return;
+    this.state.set(address, state);
+    this.log.info({ aftr: address, state }, 'simulated AFTR state');
+  }
+
+  aftrState(address = this.aftrs[0].address): AftrState {
+    return this.state.get(address) ?? 'Down';
+  }
+
+  async resolve(name: string, servers: string[], timeoutMs: number): Promise<string[]> {
+    if (!servers.length) throw new Error('no DNS server');
+    await sleep(Math.min(this.delay * 2, timeoutMs));
+    const a = this.aftrs.find((x) => x.name === name.replace(/\.$/, ''));
+    if (!a) throw new Error(`NXDOMAIN ${name}`);
+    return [a.address];
+  }
+
+  async start(): Promise<void> {
+    setTimeout(() => this.grant6(), this.delay * 4).unref?.();
+    if (this.pps > 0) {
+      this.traffic = setInterval(() => this.lanPacket(), Math.max(1, Math.round(1000 / this.pps)));
+      this.traffic.unref?.();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.traffic) clearInterval(this.traffic);
+    this.traffic = null;
+  }
+
+  private grant6() {
+    this.isp.dhcp6Replies++;
+    const aftrName = this.aftrs[0].name;
+    this.lease6 = {
+      addresses: [{ address: '2001:db8:1::2', preferred: 3600, valid: 7200 }],
+      prefixes: [{ prefix: '2001:db8:100::/56', preferred: 3600, valid: 7200 }],
+      dnsServers: ['2001:db8:5::53'],
+      aftrName,
+      options: [
+        { tag: 23, value: '20010db8000500000000000000000053' },
+        { tag: 64, value: Buffer.concat([...aftrName.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]).toString('hex') },
+      ],
+      serverDuid: '000200000009c0de',
+      clientDuid: '00030001020000000001',
+      t1: 1800,
+      t2: 2880,
+      obtained: Date.now(),
+    };
+    this.lease6Emitter.fire(this.lease6);
+  }
+
+  private async acquire4(timeoutMs: number): Promise<Lease4> {
+    if (this.lease4) return this.lease4;
+    this.dhcp4State = 'Selecting';
+    await sleep(Math.min(this.delay * 2, timeoutMs));
+    this.dhcp4State = 'Requesting';
+    await sleep(Math.min(this.delay * 2, timeoutMs));
+    this.isp.dhcp4Leases++;
+    this.lease4 = { address: '203.0.113.2', subnetMask: '255.255.255.0', routers: ['203.0.113.1'], dnsServers: ['203.0.113.53'], server: '203.0.113.1', leaseTime: 3600, obtained: Date.now() };
+    this.dhcp4State = 'Bound';
+    this.log.info({ address: this.lease4.address }, 'simulated DHCPv4 lease');
+    this.lease4Emitter.fire(this.lease4);
+    return this.lease4;
+  }
+
+  private release4() {
+    if (!this.lease4) return;
+    this.isp.dhcp4Releases++;
+    this.log.info({ address: this.lease4.address }, 'simulated DHCPRELEASE');
+    this.lease4 = null;
+    this.dhcp4State = 'Init';
+    this.lease4Emitter.fire(null);
+  }
+
+  /** One packet into the softwire to `to`; true when the AFTR answers. */
+  private viaTunnel(to: string | null, bytes: number): AftrState | 'NoTunnel' {
+    if (!to) return 'NoTunnel';
+    this.counters.txPackets++;
+    this.counters.txBytes += bytes;
+    const st = this.state.get(to) ?? 'Down';
+    if (st === 'Up') {
+      this.counters.rxPackets++;
+      this.counters.rxBytes += bytes;
+      this.counters.lastRxFromAftr = Date.now();
+    } else if (st === 'Down') {
+      // The AFTR's node answers for the dead process (RFC 4443 §3.1 code 3), at most once a second.
+      const now = Date.now();
+      if (now - this.lastIcmp >= 1000) {
+        this.lastIcmp = now;
+        this.errorEmitter.fire({ type: 1, code: 3, source: to, quotedDst: to });
+      }
+    }
+    return st;
+  }
+
+  private lanPacket() {
+    this.lan.sent++;
+    if (this.lan.route === 'wan') this.lan.delivered++;
+    else if (this.lan.route === 'tunnel' && this.viaTunnel(this.aftr, 100) === 'Up') this.lan.delivered++;
+    else this.lan.lost++;
+  }
+
+  private async echo(timeoutMs: number, target?: string): Promise<EchoResult> {
+    const to = target ?? this.aftr;
+    const t0 = process.hrtime.bigint();
+    const st = this.viaTunnel(to, 84);
+    if (st === 'NoTunnel') return { ok: false, rttUs: 0, reason: 'no softwire' };
+    if (st === 'Blackhole') {
+      await sleep(timeoutMs);
+      return { ok: false, rttUs: 0, reason: `no echo reply within ${timeoutMs} ms` };
+    }
+    await sleep(Math.min(this.delay * 2, timeoutMs));
+    const rttUs = Number((process.hrtime.bigint() - t0) / 1000n);
+    if (st === 'Down') return { ok: false, rttUs, reason: `ICMPv6 destination unreachable from ${to}` };
+    return { ok: true, rttUs, reason: '' };
+  }
+
+  onIcmpv6Error(fn: (e: SoftwireError) => void): Disposable {
+    return this.errorEmitter.on(fn);
+  }
+}

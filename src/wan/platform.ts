@@ -1,0 +1,118 @@
+// The seam between the failover policy (src/dslite) and the system it drives. Two implementations: the
+// simulated WAN of the embedded default (src/sim, in-process, no root) and the Linux WAN (src/wan/linux.ts:
+// the tun forwarder, busybox udhcpc, our DHCPv6 client, ip/nft/conntrack). The policy and the detectors
+// see only this interface, so the same code runs in both.
+import type { Disposable } from '../datamodel/index.ts';
+
+/** A DHCPv6 lease (RFC 8415): what the WAN learnt, including option 64 AFTR-Name (RFC 6334). */
+export interface Lease6 {
+  /** IA_NA addresses ("2001:db8:1::2/128"). */
+  addresses: { address: string; preferred: number; valid: number }[];
+  /** IA_PD prefixes ("2001:db8:100::/56"). */
+  prefixes: { prefix: string; preferred: number; valid: number }[];
+  /** OPTION_DNS_SERVERS (23), RFC 3646. */
+  dnsServers: string[];
+  /** OPTION_AFTR_NAME (64), RFC 6334 §3, decoded from DNS wire format; '' when absent. */
+  aftrName: string;
+  /** Every option received, for Device.DHCPv6.Client.{i}.ReceivedOption (value as hex). */
+  options: { tag: number; value: string }[];
+  serverDuid: string;
+  clientDuid: string;
+  t1: number;
+  t2: number;
+  /** ms epoch when the Reply was received. */
+  obtained: number;
+}
+
+/** A DHCPv4 lease (RFC 2131). */
+export interface Lease4 {
+  address: string;
+  subnetMask: string;
+  routers: string[];
+  dnsServers: string[];
+  server: string;
+  leaseTime: number; // seconds
+  obtained: number; // ms epoch
+}
+
+export type Dhcp4State = 'Init' | 'Selecting' | 'Requesting' | 'Rebinding' | 'Bound' | 'Renewing';
+
+export interface Dhcp6Port {
+  lease(): Lease6 | null;
+  /** Fires on every new or changed lease, and with null when it is lost. */
+  onLease(fn: (lease: Lease6 | null) => void): Disposable;
+  renew(): Promise<void>;
+}
+
+export interface Dhcp4Port {
+  state(): Dhcp4State;
+  lease(): Lease4 | null;
+  /** Discover/request (RFC 2131 §4.4.1); resolves with the bound lease or rejects after timeoutMs. */
+  acquire(timeoutMs: number): Promise<Lease4>;
+  /** DHCPRELEASE (RFC 2131 §4.4.6) and stop: the public IPv4 goes back to the ISP. */
+  release(): Promise<void>;
+  renew(): Promise<void>;
+  onLease(fn: (lease: Lease4 | null) => void): Disposable;
+}
+
+/** Counters of the softwire (the forwarder's, or the simulation's). */
+export interface TunnelCounters {
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+  drops: number;
+  /** ms epoch of the last packet decapsulated from the AFTR, null if none yet. */
+  lastRxFromAftr: number | null;
+}
+
+/** An ICMPv6 error about the softwire (RFC 4443 §3). */
+export interface SoftwireError {
+  type: number;
+  code: number;
+  source: string;
+  /** The AFTR the quoted packet was sent to. */
+  quotedDst: string;
+}
+
+export interface EchoResult {
+  ok: boolean;
+  rttUs: number;
+  reason: string;
+}
+
+export interface TunnelPort {
+  /** Points the softwire at an AFTR (starts the forwarder, or reconfigures it: no gap). */
+  up(aftr: string): Promise<void>;
+  /** Stops carrying IPv4 in the tunnel. */
+  down(): Promise<void>;
+  aftr(): string | null;
+  counters(): Promise<TunnelCounters>;
+  /** ICMP echo through the softwire to the AFTR (RFC 6333 §5.7: 192.0.0.1), or to `aftr` if given. */
+  echo(timeoutMs: number, aftr?: string): Promise<EchoResult>;
+  onError(fn: (e: SoftwireError) => void): Disposable;
+}
+
+/** Where IPv4 leaves the gateway: into the softwire (DS-Lite) or natively out of the WAN (dual-stack). */
+export interface Ipv4Port {
+  /** Moves the IPv4 default route; make-before-break callers bring the new path up first. */
+  routeVia(path: 'tunnel' | 'wan', lease?: Lease4): Promise<void>;
+  /** NAT44 of the LAN behind the leased address (dual-stack), or none. */
+  nat(lease: Lease4 | null): Promise<void>;
+  /** Drops conntrack entries of the LAN's IPv4 flows so they re-bind on the new path (DESIGN step 3). */
+  flushConntrack(): Promise<number>;
+}
+
+export interface Platform {
+  readonly simulated: boolean;
+  readonly interfaces: { lan: string; wan: string; tunnel: string };
+  readonly lanIPv4: { address: string; subnetMask: string };
+  readonly dhcp6: Dhcp6Port;
+  readonly dhcp4: Dhcp4Port;
+  readonly tunnel: TunnelPort;
+  readonly ipv4: Ipv4Port;
+  /** AAAA lookup of the AFTR name over the given DNS servers (RFC 6334 §5). */
+  resolve(name: string, servers: string[], timeoutMs: number): Promise<string[]>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
