@@ -11,6 +11,8 @@ export interface TreeNode {
   writable: boolean;
   /** An instance's Alias, shown beside its number. */
   alias?: string;
+  /** An object without sub-objects or tables: nothing to expand. */
+  leaf: boolean;
 }
 
 export interface ParamView {
@@ -59,14 +61,15 @@ function objectNode(dm: DataModel, path: string) {
 export function treeChildren(dm: DataModel, path: string): TreeNode[] {
   const node = objectNode(dm, path);
   const out: TreeNode[] = [];
+  const leaf = (path: string) => !dm.schema.object(schemaOf(path))?.children.length;
   for (const n of dm.names(node.path, true)) {
     if (n.kind === 'param') continue;
     const name = n.path.slice(node.path.length, -1);
     if (node.kind === 'table') {
-      const aliasDef = node.def.params.get('Alias');
-      const alias = aliasDef ? dm.getValue(`${n.path}Alias`) : undefined;
-      out.push({ path: n.path, name, kind: 'instance', writable: n.writable, ...(alias ? { alias } : {}) });
-    } else if (n.kind === 'table' || n.kind === 'object') out.push({ path: n.path, name, kind: n.kind, writable: n.writable });
+      const alias = node.def.params.has('Alias') ? dm.getValue(`${n.path}Alias`) : undefined;
+      out.push({ path: n.path, name, kind: 'instance', writable: n.writable, leaf: leaf(n.path), ...(alias ? { alias } : {}) });
+    } else if (n.kind === 'table') out.push({ path: n.path, name, kind: 'table', writable: n.writable, leaf: false });
+    else if (n.kind === 'object') out.push({ path: n.path, name, kind: 'object', writable: n.writable, leaf: leaf(n.path) });
   }
   return out;
 }

@@ -6,7 +6,6 @@ import { api, el } from './api.js';
 const FAILOVER = 'Device.X_TWINSTACK-ORG_Failover.';
 const SVG = 'http://www.w3.org/2000/svg';
 const MODE_LABEL = { DSLite: 'DS-Lite', DualStack: 'Dual-stack', None: 'None' };
-const W = 640;
 const H = 120;
 
 function svg(tag, attrs = {}, text) {
@@ -42,6 +41,9 @@ export class StatusPanel {
     doc.getElementById('sim-fail').addEventListener('click', setSim('Down'));
     doc.getElementById('sim-blackhole').addEventListener('click', setSim('Blackhole'));
     doc.getElementById('sim-restore').addEventListener('click', setSim('Up'));
+    // The chart is drawn in CSS pixels of its box (text stays legible on a phone): redraw on resize.
+    let resize;
+    window.addEventListener('resize', () => { clearTimeout(resize); resize = setTimeout(() => this.last && this.drawTimeline(this.last), 150); });
   }
 
   async load() {
@@ -76,6 +78,7 @@ export class StatusPanel {
     this.history.replaceChildren(...[...s.history].reverse().map((h) => el('tr', {},
       el('td', { text: fmtTime(h.time) }), el('td', { text: MODE_LABEL[h.from] ?? h.from }), el('td', { text: MODE_LABEL[h.to] ?? h.to }),
       el('td', { text: h.aftr }), el('td', { text: fmtMs(h.outageMs) }), el('td', { text: h.reason }))));
+    this.last = s;
     this.drawTimeline(s);
   }
 
@@ -83,14 +86,15 @@ export class StatusPanel {
   drawTimeline(s) {
     const hist = s.history.filter((h) => !unknownTime(h.time)).map((h) => ({ ...h, t: Date.parse(h.time) }));
     const now = Date.now();
-    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'tl-title tl-desc', class: 'chart', preserveAspectRatio: 'none' });
+    const W = Math.max(this.chart.clientWidth, 200);
+    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-labelledby': 'tl-title tl-desc', class: 'chart' });
     const desc = hist.length
       ? `${hist.length} switch${hist.length === 1 ? '' : 'es'}; now ${MODE_LABEL[s.mode] ?? s.mode}. ` + hist.map((h) => `${fmtTime(h.time)}: ${MODE_LABEL[h.from] ?? h.from} to ${MODE_LABEL[h.to] ?? h.to}, outage ${fmtMs(h.outageMs)}`).join('; ')
       : `No switches yet; mode ${MODE_LABEL[s.mode] ?? s.mode}.`;
     chart.append(svg('title', { id: 'tl-title' }, 'Failover timeline'), svg('desc', { id: 'tl-desc' }, desc));
     const start = hist.length ? Math.min(hist[0].t, now - 60_000) : now - 3_600_000;
     const span = Math.max(now - start, 1);
-    const x = (t) => 40 + ((t - start) / span) * (W - 60);
+    const x = (t) => 20 + ((t - start) / span) * (W - 40);
     const bandY = 30;
     const bandH = 40;
     // The mode before the first switch is that switch's "from".
@@ -99,18 +103,31 @@ export class StatusPanel {
     let from = start;
     for (const h of hist) { segments.push([from, h.t, mode]); from = h.t; mode = h.to; }
     segments.push([from, now, s.mode || mode]);
-    for (const [a, b, m] of segments)
-      chart.append(svg('rect', { x: x(a), y: bandY, width: Math.max(x(b) - x(a), 0.5), height: bandH, class: `band band-${m}` }, undefined));
+    for (const [a, b, m] of segments) {
+      // At least 3 px, so a mode entered a moment ago is still visible at the right edge.
+      const w = Math.max(x(b) - x(a), 3);
+      const band = svg('rect', { x: Math.min(x(a), x(now) - w), y: bandY, width: w, height: bandH, class: `band band-${m}` });
+      band.append(svg('title', {}, `${MODE_LABEL[m] ?? m} from ${fmtTime(new Date(a).toISOString())}`));
+      chart.append(band);
+      if (w > 70) chart.append(svg('text', { x: x(a) + 6, y: bandY + bandH / 2 + 4, class: 'band-label' }, MODE_LABEL[m] ?? m));
+    }
     for (const h of hist) {
-      const w = Math.max((h.outageMs / span) * (W - 60), 3);
+      const w = Math.max((h.outageMs / span) * (W - 40), 3);
       const mark = svg('rect', { x: x(h.t) - w, y: bandY - 8, width: w, height: bandH + 16, class: 'outage' });
       mark.append(svg('title', {}, `${fmtTime(h.time)} ${MODE_LABEL[h.from] ?? h.from} → ${MODE_LABEL[h.to] ?? h.to}, outage ${fmtMs(h.outageMs)}${h.reason ? `: ${h.reason}` : ''}`));
       chart.append(mark);
     }
-    chart.append(svg('line', { x1: 40, x2: W - 20, y1: bandY + bandH + 14, y2: bandY + bandH + 14, class: 'axis' }));
-    const fmtShort = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-    chart.append(svg('text', { x: 40, y: H - 4, class: 'tick' }, fmtShort(start)), svg('text', { x: W - 20, y: H - 4, class: 'tick end' }, 'now'));
-    chart.append(svg('text', { x: 40, y: 18, class: 'tick' }, `${hist.length} switch${hist.length === 1 ? '' : 'es'}`));
+    const axisY = bandY + bandH + 14;
+    chart.append(svg('line', { x1: 20, x2: W - 20, y1: axisY, y2: axisY, class: 'axis' }));
+    const fmtShort = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const ticks = Math.max(2, Math.min(6, Math.floor(W / 120)));
+    for (let i = 0; i < ticks; i++) {
+      const t = start + (span * i) / (ticks - 1);
+      const last = i === ticks - 1;
+      chart.append(svg('line', { x1: x(t), x2: x(t), y1: axisY - 3, y2: axisY + 3, class: 'axis' }),
+        svg('text', { x: x(t), y: H - 4, class: `tick${last ? ' end' : i ? ' mid' : ''}` }, last ? 'now' : fmtShort(t)));
+    }
+    chart.append(svg('text', { x: 20, y: 18, class: 'tick' }, `${MODE_LABEL[s.mode] ?? s.mode} now · ${s.switchCount || 0} switches`));
     this.chart.replaceChildren(chart);
     this.legend.replaceChildren(
       el('span', { class: 'key key-DSLite', text: 'DS-Lite' }), el('span', { class: 'key key-DualStack', text: 'Dual-stack' }),

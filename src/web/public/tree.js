@@ -14,18 +14,20 @@ export class Tree {
   async load() {
     this.root.replaceChildren();
     this.items.clear();
-    const item = this.item({ path: 'Device.', name: 'Device', kind: 'object' }, 1);
+    const item = this.item({ path: 'Device.', name: 'Device', kind: 'object', leaf: false }, 1);
     this.root.append(item);
     this.focus(item);
     await this.expand(item);
   }
 
   item(node, level) {
-    const label = el('span', { class: `label ${node.kind}`, id: idFor('tl', node.path),
-      text: node.kind === 'instance' ? `${node.name}${node.alias ? ` (${node.alias})` : ''}` : node.kind === 'table' ? `${node.name}.{i}` : node.name });
+    // The twisty is decoration: aria-hidden keeps it out of the item's accessible name.
+    const label = el('span', { class: `label ${node.kind}`, id: idFor('tl', node.path) }, el('span', { class: 'twisty', 'aria-hidden': 'true' }),
+      node.kind === 'instance' ? `${node.name}${node.alias ? ` (${node.alias})` : ''}` : node.kind === 'table' ? `${node.name}.{i}` : node.name);
     const li = el('li', { role: 'treeitem', 'aria-level': level, 'aria-selected': 'false', 'aria-labelledby': label.id, tabindex: '-1' }, label);
     li.dataset.path = node.path;
-    li.setAttribute('aria-expanded', 'false');
+    // Only items with something below carry aria-expanded (WAI-ARIA: end nodes have none).
+    if (!node.leaf) li.setAttribute('aria-expanded', 'false');
     label.addEventListener('click', (e) => {
       e.stopPropagation();
       this.focus(li);
@@ -37,7 +39,7 @@ export class Tree {
   }
 
   async expand(li) {
-    if (li.getAttribute('aria-expanded') === 'true') return;
+    if (li.getAttribute('aria-expanded') !== 'false') return;
     li.setAttribute('aria-expanded', 'true');
     await this.refresh(li);
   }
@@ -80,7 +82,7 @@ export class Tree {
     }
   }
 
-  /** Expands the ancestors of a path, then selects and opens it. */
+  /** Expands a path and its ancestors, then selects and opens it. */
   async reveal(path) {
     const parts = path.replace(/\.$/, '').split('.');
     let li = this.items.get('Device.');
@@ -90,7 +92,11 @@ export class Tree {
       li = this.items.get(p) ?? li;
       if (li.dataset.path !== p) break;
     }
-    if (li) { this.focus(li); this.open(li); }
+    if (li) {
+      await this.expand(li);
+      this.focus(li);
+      this.open(li);
+    }
   }
 
   open(li) {
