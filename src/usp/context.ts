@@ -1,0 +1,35 @@
+// What every message handler receives (one handler file per message, like obuspa handle_*.c).
+import type { DataModel } from '../datamodel/index.ts';
+import type { Permissions } from './trust.ts';
+
+export interface Controller {
+  /** "Device.LocalAgent.Controller.1." or undefined for an untrusted sender. */
+  path?: string;
+  endpointId: string;
+}
+
+export interface HandlerContext {
+  dm: DataModel;
+  controller: Controller;
+  perms: Permissions;
+}
+
+/** Splits "Device.IP.Interface.1.Enable" into its object path and parameter name. */
+export function splitParam(path: string): { object: string; param: string } {
+  const cut = path.lastIndexOf('.') + 1;
+  return { object: path.slice(0, cut), param: path.slice(cut) };
+}
+
+/** Values of the unique-key parameters of one instance (AddResp, ObjectCreation, GetInstancesResp). */
+export function uniqueKeysOf(dm: DataModel, objectPath: string): Record<string, string> {
+  const def = dm.schema.object(objectPath.replace(/\.\d+(?=\.)/g, '.{i}'));
+  const out: Record<string, string> = {};
+  for (const key of def?.uniqueKeys ?? []) for (const p of key.params) {
+    try {
+      out[p] = dm.getValue(`${objectPath}${p}`);
+    } catch {
+      /* a key of a sub-object; not reported */
+    }
+  }
+  return out;
+}
