@@ -1,0 +1,291 @@
+// The CWMP client: decides when sessions happen (boot, periodic inform, connection requests, active
+// notifications, scheduled informs, transfers), retries failed sessions with the TR-069 §3.2.1.1 backoff,
+// and runs one session at a time.
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ChangeEvent, DataModel, Disposable } from '../datamodel/index.ts';
+import type { CwmpConfig, CwmpHooks } from './config.ts';
+import { ConnectionRequestServer } from './connreq.ts';
+import { fetchFile, TransferError } from './download.ts';
+import { EV, PendingEvents, type PendingDownload } from './events.ts';
+import type { HttpOptions } from './http.ts';
+import type { AcsRequest } from './messages.ts';
+import { runSession, type SessionResult } from './session.ts';
+import type { RpcContext } from './rpc/index.ts';
+
+const MS = 'Device.ManagementServer.';
+const DOWNLOAD_TYPES = ['1 Firmware Upgrade Image', '3 Vendor Configuration File'];
+const MAX_TIMER = 2 ** 31 - 1;
+
+/**
+ * TR-069 §3.2.1.1 Table 3: after the n-th failed attempt the next one waits a random time in
+ * [m·(k/1000)^(n-1), m·(k/1000)^n) seconds, n capped at 10.
+ */
+export function retryWindow(n: number, m: number, k: number): [number, number] {
+  const c = Math.min(Math.max(n, 1), 10);
+  const f = k / 1000;
+  return [m * f ** (c - 1), m * f ** c];
+}
+
+export class CwmpClient {
+  readonly events: PendingEvents;
+  private running?: Promise<void>;
+  private wanted = false;
+  private retries = 0;
+  private stopped = false;
+  private acsWriting = false;
+  private wakeBackoff?: () => void;
+  private periodicTimer?: NodeJS.Timeout;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly downloading = new Set<string>();
+  private post: (() => void | Promise<void>)[] = [];
+  private readonly subs: Disposable[] = [];
+  private readonly crServer?: ConnectionRequestServer;
+  private readonly http: HttpOptions;
+  /** Outcome of the last session (tests and the bench read it). */
+  lastSession?: SessionResult | { error: string };
+  /** Resolves whenever a session ends (tests wait on it). */
+  private sessionWaiters: (() => void)[] = [];
+
+  constructor(private readonly dm: DataModel, private readonly log: Logger, private readonly cfg: CwmpConfig, private readonly hooks: CwmpHooks) {
+    this.events = new PendingEvents(dm);
+    const ca = cfg.tls.caFile ? readFileSync(cfg.tls.caFile) : undefined;
+    this.http = { timeoutMs: cfg.sessionTimeoutSeconds * 1000, maxBodyBytes: cfg.maxMessageBytes, ca };
+    if (cfg.connectionRequest.enable) {
+      this.crServer = new ConnectionRequestServer({
+        ...cfg.connectionRequest, log,
+        credentials: () => ({ username: dm.getValue(`${MS}ConnectionRequestUsername`), password: dm.getSecret(`${MS}ConnectionRequestPassword`) }),
+        enabled: () => dm.getValue(`${MS}HTTPConnectionRequestEnable`) === 'true',
+        onRequest: () => this.requestSession(EV.CONNECTION_REQUEST, true),
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    this.seed();
+    this.subs.push(this.dm.onChange((ev) => this.onChange(ev)));
+    if (this.crServer) {
+      const url = await this.crServer.start();
+      if (this.dm.getValue(`${MS}ConnectionRequestURL`) !== url) this.dm.set({ [`${MS}ConnectionRequestURL`]: url }, 'system');
+    }
+    this.checkBootstrap();
+    this.events.add(EV.BOOT);
+    this.schedulePeriodic();
+    for (const s of this.events.scheduledInforms()) this.armScheduledInform(s);
+    this.scheduleDownloads();
+    this.requestSession();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const s of this.subs) s.dispose();
+    clearTimeout(this.periodicTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.wakeBackoff?.();
+    await this.crServer?.stop();
+    await this.running;
+  }
+
+  /** Sets the ManagementServer factory defaults once (first start, or after a factory reset wiped the store). */
+  private seed() {
+    if (this.events.get('seeded')) return;
+    const fd = this.cfg.factoryDefaults;
+    const v: Record<string, string> = {
+      [`${MS}CWMPRetryMinimumWaitInterval`]: '5', // TR-069 §3.2.1.1 defaults: m = 5 s, k = 2000
+      [`${MS}CWMPRetryIntervalMultiplier`]: '2000',
+      [`${MS}PeriodicInformEnable`]: String(fd.periodicInformEnable),
+      [`${MS}PeriodicInformInterval`]: String(fd.periodicInformInterval),
+    };
+    if (fd.url !== undefined) v[`${MS}URL`] = fd.url;
+    if (fd.username !== undefined) v[`${MS}Username`] = fd.username;
+    if (fd.password !== undefined) v[`${MS}Password`] = fd.password;
+    if (fd.connectionRequestUsername !== undefined) v[`${MS}ConnectionRequestUsername`] = fd.connectionRequestUsername;
+    if (fd.connectionRequestPassword !== undefined) v[`${MS}ConnectionRequestPassword`] = fd.connectionRequestPassword;
+    this.dm.set(v, 'system');
+    this.events.set('seeded', new Date().toISOString());
+  }
+
+  /** 0 BOOTSTRAP: first contact with this ACS URL (new device, factory reset, or a changed URL). */
+  private checkBootstrap() {
+    const url = this.dm.getValue(`${MS}URL`);
+    if (url && this.events.get('bootstrapUrl') !== url) this.events.add(EV.BOOTSTRAP);
+  }
+
+  private onChange(ev: ChangeEvent) {
+    let passive: string[] = [];
+    let active = false;
+    let periodic = false;
+    let bootstrap = false;
+    let diagnostics = false;
+    for (const c of ev.changes) {
+      if (c.path.startsWith(MS) && /PeriodicInform(Enable|Interval|Time)$/.test(c.path)) periodic = true;
+      if (c.path === `${MS}URL`) bootstrap = true;
+      // TR-069 Table 7 "8 DIAGNOSTICS COMPLETE": the agent reports a finished diagnostic test.
+      if (ev.origin === 'system' && c.path.endsWith('.DiagnosticsState') && /^(Complete|Error)/.test(c.value)) diagnostics = true;
+      // A.3.2.4: changes the ACS made itself are not notified back to it.
+      if (this.acsWriting || ev.origin === 'cwmp') continue;
+      const n = this.dm.attributes.get([c.path])[0]?.notification ?? 0;
+      if (n > 0) passive.push(c.path);
+      if (n === 2) active = true;
+    }
+    if (periodic) this.schedulePeriodic();
+    if (bootstrap) { this.checkBootstrap(); this.requestSession(); }
+    if (diagnostics) { this.events.add(EV.DIAGNOSTICS_COMPLETE); this.requestSession(); }
+    if (passive.length) {
+      this.events.addValueChanges(passive);
+      passive = [];
+      if (active) this.requestSession();
+    }
+  }
+
+  /** Asks for a session; one runs at a time, a request during a session gets a new one after it. */
+  requestSession(event?: string, urgent = false): void {
+    if (this.stopped) return;
+    if (event) this.events.add(event);
+    this.wanted = true;
+    if (urgent) this.wakeBackoff?.();
+    // Started on the next turn so that triggers arriving together (boot, URL, notifications) share one Inform.
+    this.running ??= new Promise<void>((r) => setImmediate(r)).then(() => this.loop()).finally(() => { this.running = undefined; });
+  }
+
+  /** Resolves when the next session (or failed attempt) ends. */
+  nextSessionEnd(): Promise<void> {
+    return new Promise((resolve) => this.sessionWaiters.push(resolve));
+  }
+
+  private rpcContext(): Omit<RpcContext, 'log'> {
+    return {
+      dm: this.dm, events: this.events, hooks: this.hooks, downloadTypes: DOWNLOAD_TYPES,
+      afterSession: (fn) => { this.post.push(fn); },
+      acsCommit: (fn) => {
+        this.acsWriting = true;
+        try { return fn(); } finally { this.acsWriting = false; }
+      },
+      scheduleInform: (delay, key) => {
+        const s = { at: Date.now() + delay * 1000, CommandKey: key };
+        this.events.setScheduledInforms([...this.events.scheduledInforms(), s]);
+        this.armScheduledInform(s);
+      },
+      queueDownload: (req) => this.queueDownload(req),
+    };
+  }
+
+  private async loop(): Promise<void> {
+    while (this.wanted && !this.stopped) {
+      this.wanted = false;
+      if (this.dm.getValue(`${MS}EnableCWMP`) !== 'true' || !this.dm.getValue(`${MS}URL`) || !this.cfg.enable) break;
+      try {
+        this.lastSession = await runSession({
+          dm: this.dm, log: this.log, events: this.events, http: this.http, rpc: this.rpcContext(), onSend: this.hooks.onSend,
+        }, this.retries);
+        this.retries = 0;
+      } catch (err) {
+        this.retries++;
+        this.lastSession = { error: err instanceof Error ? err.message : String(err) };
+        this.log.warn({ err: this.lastSession.error, retries: this.retries }, 'session failed');
+        this.wanted = true;
+      }
+      const post = this.post;
+      this.post = [];
+      for (const w of this.sessionWaiters.splice(0)) w();
+      for (const fn of post) {
+        try { await fn(); } catch (err) { this.log.error({ err }, 'post-session action failed'); }
+      }
+      if (this.retries > 0 && this.wanted && !this.stopped) await this.backoff();
+    }
+  }
+
+  private backoff(): Promise<void> {
+    const m = Number(this.dm.getValue(`${MS}CWMPRetryMinimumWaitInterval`)) || 5;
+    const k = Number(this.dm.getValue(`${MS}CWMPRetryIntervalMultiplier`)) || 2000;
+    const [lo, hi] = retryWindow(this.retries, m, k);
+    const ms = (lo + Math.random() * (hi - lo)) * 1000;
+    this.log.info({ retries: this.retries, waitMs: Math.round(ms) }, 'session retry scheduled');
+    return new Promise((resolve) => {
+      const t = setTimeout(done, Math.min(ms, MAX_TIMER));
+      function done() { clearTimeout(t); resolve(); }
+      this.wakeBackoff = () => { this.wakeBackoff = undefined; done(); };
+    });
+  }
+
+  /** PeriodicInformTime sets the phase; the unknown time (0001-01-01) means "from now" (TR-181). */
+  private schedulePeriodic() {
+    clearTimeout(this.periodicTimer);
+    if (this.stopped || this.dm.getValue(`${MS}PeriodicInformEnable`) !== 'true') return;
+    const interval = Number(this.dm.getValue(`${MS}PeriodicInformInterval`)) * 1000;
+    if (!interval) return;
+    const now = Date.now();
+    const phase = Date.parse(this.dm.getValue(`${MS}PeriodicInformTime`));
+    let next = now + interval;
+    if (phase > 0) {
+      next = phase + Math.ceil((now - phase) / interval) * interval;
+      if (next <= now) next += interval;
+    }
+    this.periodicTimer = setTimeout(() => {
+      this.requestSession(EV.PERIODIC);
+      this.schedulePeriodic();
+    }, Math.min(next - now, MAX_TIMER));
+    this.periodicTimer.unref();
+  }
+
+  private armScheduledInform(s: { at: number; CommandKey: string }) {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.events.setScheduledInforms(this.events.scheduledInforms().filter((x) => !(x.at === s.at && x.CommandKey === s.CommandKey)));
+      this.events.add(EV.SCHEDULED);
+      this.events.add(EV.M_SCHEDULE_INFORM, s.CommandKey);
+      this.requestSession();
+    }, Math.min(Math.max(0, s.at - Date.now()), MAX_TIMER));
+    t.unref();
+    this.timers.add(t);
+  }
+
+  private queueDownload(req: Extract<AcsRequest, { method: 'Download' }>) {
+    const job: PendingDownload = {
+      CommandKey: req.CommandKey, FileType: req.FileType, URL: req.URL, Username: req.Username, Password: req.Password,
+      FileSize: req.FileSize, TargetFileName: req.TargetFileName, notBefore: Date.now() + req.DelaySeconds * 1000,
+    };
+    this.events.setDownloads([...this.events.downloads(), job]);
+    this.post.push(() => this.scheduleDownloads());
+  }
+
+  private scheduleDownloads() {
+    for (const job of this.events.downloads()) {
+      const id = `${job.CommandKey}\0${job.notBefore}`;
+      if (this.downloading.has(id)) continue;
+      this.downloading.add(id);
+      const t = setTimeout(() => { this.timers.delete(t); void this.runDownload(job, id); }, Math.min(Math.max(0, job.notBefore - Date.now()), MAX_TIMER));
+      this.timers.add(t);
+    }
+  }
+
+  private async runDownload(job: PendingDownload, id: string) {
+    const start = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    let FaultCode = 0;
+    let FaultString = '';
+    let reboot = false;
+    try {
+      const path = await fetchFile(job, { dir: this.hooks.downloadsDir, timeoutMs: this.http.timeoutMs, maxBytes: this.cfg.maxDownloadBytes, ca: this.http.ca });
+      try {
+        reboot = !!(await this.hooks.install?.({ fileType: job.FileType, path, targetFileName: job.TargetFileName }))?.reboot;
+      } catch (err) {
+        throw new TransferError(9010, err instanceof Error ? err.message : String(err));
+      }
+    } catch (err) {
+      FaultCode = err instanceof TransferError ? err.code : 9010;
+      FaultString = (err instanceof Error ? err.message : String(err)).slice(0, 256); // A.3.3.2: at most 256 characters
+    }
+    this.log.info({ commandKey: job.CommandKey, fault: FaultCode }, 'download finished');
+    this.events.setDownloads(this.events.downloads().filter((j) => `${j.CommandKey}\0${j.notBefore}` !== id));
+    this.downloading.delete(id);
+    this.events.addTransfer({ CommandKey: job.CommandKey, FaultCode, FaultString, StartTime: start, CompleteTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+    if (this.stopped) return;
+    if (reboot) await this.hooks.reboot();
+    else this.requestSession();
+  }
+
+  /** The connection request URL in use ('' without a server). */
+  get connectionRequestUrl(): string {
+    return this.crServer?.url ?? '';
+  }
+}
