@@ -77,6 +77,11 @@ export class Sessions {
     this.byId.delete(id);
   }
 
+  /** Ends every session but one (after a password change, other logins must not survive it). */
+  deleteOthers(id: string): void {
+    for (const k of [...this.byId.keys()]) if (k !== id) this.byId.delete(k);
+  }
+
   clear(): void {
     this.byId.clear();
   }

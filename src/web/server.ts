@@ -177,6 +177,7 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     const body = req.body as { current: string; password: string };
     if (!(await checkPassword(req, reply, body.current))) return reply;
     state.set(HASH_KEY, await hashPassword(body.password));
+    sessions.deleteOthers(req.session!.id);
     log.info({ client: req.ip }, 'web admin password changed');
     return {};
   });

@@ -200,8 +200,11 @@ test('passwords and the hash are never returned by any route', async (t) => {
   assert.equal(wrongCurrent.statusCode, 401);
   const tooShort = await f.app.inject({ method: 'PUT', url: '/api/password', headers: h, payload: { current: PASSWORD, password: 'short' } });
   assert.equal(tooShort.statusCode, 400);
+  const other = await f.login();
   const change = await f.app.inject({ method: 'PUT', url: '/api/password', headers: h, payload: { current: PASSWORD, password: 'new-password-1' } });
   assert.deepEqual([change.statusCode, change.body], [200, '{}']);
+  assert.equal((await f.app.inject({ url: '/api/session', headers: { cookie: other.cookie } })).statusCode, 401, 'other sessions end');
+  assert.equal((await f.app.inject({ url: '/api/session', headers: { cookie: s.cookie } })).statusCode, 200, 'this one stays');
   assert.equal((await f.login(PASSWORD)).status, 401);
   assert.equal((await f.login('new-password-1')).status, 200);
   assert.ok(!JSON.stringify(f.lines).includes('new-password-1') && !JSON.stringify(f.lines).includes(PASSWORD), 'never logged');
