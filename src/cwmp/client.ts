@@ -153,6 +153,11 @@ export class CwmpClient {
     return new Promise((resolve) => this.sessionWaiters.push(resolve));
   }
 
+  /** Resolves when no session is running or wanted. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
   private rpcContext(): Omit<RpcContext, 'log'> {
     return {
       dm: this.dm, events: this.events, hooks: this.hooks, downloadTypes: DOWNLOAD_TYPES,
