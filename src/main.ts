@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { DataModel, PluginHost, type Plugin } from './datamodel/index.ts';
 import { cliPlugin } from './cli/server.ts';
 import { devicePlugin } from './device/index.ts';
+import { webPlugin, type WebConfig } from './web/index.ts';
 import { failoverPlugins } from './dslite/index.ts';
 
 let config;
