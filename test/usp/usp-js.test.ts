@@ -1,0 +1,197 @@
+// The agent driven by usp-js (npm) as the controller over a private mosquitto (MQTT 5): every message type,
+// success and error cases, subscriptions fired by another front-end and by the failover's system write.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Mosquitto, sleep, startAgent, until, uspJs, type Agent, type UspJs } from './fixture.ts';
+
+const FO = 'Device.X_TWINSTACK-ORG_Failover.';
+const errOf = async (p: Promise<unknown>) => p.then(() => assert.fail('expected a USP error'), (e) => e as { errCode: number; errMsg: string });
+
+describe('USP agent driven by usp-js over MQTT 5', () => {
+  let m: Mosquitto;
+  let a: Agent;
+  let usp: UspJs;
+  before(async () => {
+    m = await Mosquitto.start();
+    a = await startAgent(m.port);
+    // The failover engineer registers ForceSwitch(); the agent serves whatever is registered.
+    a.dm.registerCommand(`${FO}ForceSwitch()`, ({ input }) => {
+      a.dm.set({ [`${FO}Mode`]: input.Mode }, 'system');
+      return { Result: `switched to ${input.Mode}` };
+    });
+    usp = await uspJs(m.port);
+  });
+  after(async () => {
+    await usp?.disconnect();
+    await a?.stop();
+    await m?.stop();
+  });
+
+  test('Get: plain, wildcard, search (== != < > <= >= &&), reference following', async () => {
+    const cases: [string, unknown][] = [
+      ['Device.LocalAgent.EndpointID', 'os::twinstack-test'],
+      ['Device.LocalAgent.Controller.*.EndpointID', 'proto::test-controller'],
+      ['Device.LocalAgent.Controller.[Enable==true].EndpointID', 'proto::test-controller'],
+      ['Device.LocalAgent.Controller.[Enable!=true].EndpointID', []],
+      ['Device.LocalAgent.ControllerTrust.Role.[Enable==true&&Name=="Read Only"].Name', 'Read Only'],
+      ['Device.LocalAgent.ControllerTrust.Role.2.Permission.[Order>1].Targets', 'Device.LocalAgent.Subscription.'],
+      ['Device.LocalAgent.ControllerTrust.Role.2.Permission.[Order<2].Targets', 'Device.'],
+      ['Device.LocalAgent.ControllerTrust.Role.2.Permission.[Order>=2].Order', '2'],
+      ['Device.LocalAgent.ControllerTrust.Role.2.Permission.[Order<=1].Order', '1'],
+      ['Device.LocalAgent.Controller.1.AssignedRole+.Name', 'Full Access'],
+    ];
+    for (const [path, want] of cases) {
+      const r = await usp.get(path, { raw: true });
+      const got = (r.body.response.getResp.reqPathResults[0].resolvedPathResults ?? []).flatMap((x: { resultParams: Record<string, string> }) => Object.values(x.resultParams));
+      assert.deepEqual(got.length === 1 ? got[0] : got, want, path);
+    }
+  });
+
+  test('Get: max_depth and grouping by object', async () => {
+    const depth = async (d: number) => {
+      const r = await usp.get('Device.LocalAgent.ControllerTrust.', { raw: true, max_depth: d });
+      return r.body.response.getResp.reqPathResults[0].resolvedPathResults.map((x: { resolvedPath: string }) => x.resolvedPath);
+    };
+    assert.deepEqual(await depth(1), ['Device.LocalAgent.ControllerTrust.']);
+    assert.deepEqual(await depth(2), ['Device.LocalAgent.ControllerTrust.', 'Device.LocalAgent.ControllerTrust.Role.1.', 'Device.LocalAgent.ControllerTrust.Role.2.']);
+    assert.equal((await depth(0)).length, 6); // unlimited: 1 + 2 roles + 3 permissions
+  });
+
+  test('Get: errors', async () => {
+    const cases: [string, number][] = [
+      ['Device.Nope.', 7026],
+      ['Device.LocalAgent.Controller.9.', 7026],
+      ['Device.LocalAgent.Controller.1.Nope', 7026],
+      ['Device..X', 7004],
+    ];
+    for (const [path, code] of cases) assert.equal((await errOf(usp.get(path))).errCode, code, path);
+  });
+
+  test('Set: success, wildcard, allow_partial, required and non-required failures', async () => {
+    assert.deepEqual(await usp.set(`${FO}RecoveryInterval`, '20'), [{ affectedPath: FO, updatedParams: { RecoveryInterval: '20' } }]);
+    assert.equal(a.dm.getValue(`${FO}RecoveryInterval`), '20');
+    // A non-required failure is reported, the rest is written.
+    // usp-js rejects any answer carrying an err_msg, even inside a success: the param error is what it returns.
+    const partial = await errOf(usp.set(FO, { RecoveryInterval: '21', HoldDownTime: { value: 'abc', required: false } }));
+    assert.deepEqual([(partial as unknown as { param: string }).param, partial.errCode], ['HoldDownTime', 7012]);
+    assert.equal(a.dm.getValue(`${FO}RecoveryInterval`), '21');
+    assert.equal(a.dm.getValue(`${FO}HoldDownTime`), '30');
+    const errors: [string, Record<string, unknown>, number, number][] = [
+      // path, values, message/oper err_code, param err_code
+      [FO, { RecoveryInterval: 'abc' }, 7021, 7012],
+      [FO, { Mode: 'DSLite' }, 7021, 7013],
+      [FO, { RecoveryInterval: '99999999' }, 7021, 7012],
+      [FO, { RecoveryInterval: 'abc', allowPartial: false }, 7012, 7012],
+      [FO, { Nope: '1', allowPartial: false }, 7026, 7026],
+    ];
+    for (const [path, values, code, paramCode] of errors) {
+      const e = (await errOf(usp.set(path, values))) as unknown as { errCode: number; updatedInstFailures?: { paramErrs: { errCode: number }[] }[]; paramErrs?: { errCode: number }[] };
+      assert.equal(e.errCode, code, JSON.stringify(values));
+      const pe = e.updatedInstFailures?.[0].paramErrs[0] ?? e.paramErrs?.[0];
+      assert.equal(pe?.errCode, paramCode, JSON.stringify(values));
+    }
+    assert.equal(a.dm.getValue(`${FO}RecoveryInterval`), '21'); // nothing of the failed sets was written
+    assert.equal((await errOf(usp.set('Device.LocalAgent.Controller.7.', { Enable: 'true' }))).errCode, 7016);
+  });
+
+  test('Add and Delete: success, search/wildcard, errors', async () => {
+    const p1 = await usp.add('Device.NAT.InterfaceSetting.', { Enable: 'true' });
+    const p2 = await usp.add('Device.NAT.InterfaceSetting.', { Enable: 'false' });
+    assert.match(p1, /^Device\.NAT\.InterfaceSetting\.\d+\.$/);
+    const set = await usp.set('Device.NAT.InterfaceSetting.[Enable==false].', { Status: 'x', Alias: 'second' }, { raw: true }).catch((e: unknown) => e);
+    assert.ok(set, 'search set answered');
+    await usp.set('Device.NAT.InterfaceSetting.*.', { Enable: 'true' });
+    assert.equal(a.dm.getValue(`${p2}Enable`), 'true');
+    const addErrors: [string, Record<string, string>, number][] = [
+      ['Device.LocalAgent.Request.', {}, 7019],
+      ['Device.LocalAgent.', {}, 7018],
+      ['Device.Nope.', {}, 7026],
+      ['Device.LocalAgent.Controller.', { EndpointID: 'proto::test-controller' }, 7025],
+      ['Device.NAT.InterfaceSetting.', { Enable: 'maybe' }, 7012],
+    ];
+    for (const [path, values, code] of addErrors) {
+      const e = (await errOf(usp.add(path, values))) as { errCode: number };
+      assert.equal(e.errCode, code, path);
+    }
+    assert.deepEqual(await usp.del(p1), [p1]);
+    assert.deepEqual(await usp.del('Device.NAT.InterfaceSetting.99.'), []);
+    assert.equal((await errOf(usp.del('Device.LocalAgent.'))).errCode, 7024);
+    assert.deepEqual(a.dm.instances('Device.NAT.InterfaceSetting.'), [p2]);
+  });
+
+  test('Operate: sync Reboot()/FactoryReset()/ForceSwitch(), async IPPing() with Request and OperationComplete', async () => {
+    const [reboot] = await usp.operate('Device.Reboot()', { isAsync: false });
+    assert.deepEqual(await reboot({}), {});
+    const [reset] = await usp.operate('Device.FactoryReset()', { isAsync: false });
+    assert.deepEqual(await reset({}), {});
+    await until(() => a.hooks.reboots === 1 && a.hooks.resets === 1, 2000, 'hooks called');
+    const [force] = await usp.operate(`${FO}ForceSwitch()`, { isAsync: false });
+    assert.deepEqual(await force({ Mode: 'DSLite' }), { outputArgs: { Result: 'switched to DSLite' } });
+    const [ping, cleanup] = await usp.operate('Device.IP.Diagnostics.IPPing()', { isAsync: true });
+    const requests: string[][] = [];
+    const watch = setInterval(() => requests.push(a.dm.instances('Device.LocalAgent.Request.', 'usp')), 5);
+    const out = await ping({ Host: '127.0.0.1', ProtocolVersion: 'IPv4', NumberOfRepetitions: '2', Timeout: '1000', DataBlockSize: '56', DSCP: '0' });
+    clearInterval(watch);
+    assert.equal(out.Status, 'Complete');
+    assert.equal(out.SuccessCount, '2');
+    assert.equal(out.IPAddressUsed, '127.0.0.1');
+    assert.ok(requests.some((r) => r.length === 1), 'a Device.LocalAgent.Request instance existed while running');
+    assert.deepEqual(a.dm.instances('Device.LocalAgent.Request.', 'usp'), []);
+    const bad = await errOf(ping({ Host: '127.0.0.1' })); // mandatory arguments missing
+    assert.equal((bad as { errCode: number }).errCode, 7027);
+    await cleanup();
+    const [unknown] = await usp.operate('Device.Nope()', { isAsync: false });
+    assert.equal((await errOf(unknown({}))).errCode, 7026);
+    const [unsupported] = await usp.operate('Device.LocalAgent.AddCertificate()', { isAsync: false });
+    assert.equal((await errOf(unsupported({}))).errCode, 7022);
+  });
+
+  test('GetSupportedDM, GetInstances, GetSupportedProtocol', async () => {
+    const [dm] = await usp.supportedDM(FO, { firstLevelOnly: true, returnCommands: true, returnEvents: true, returnParams: true });
+    const root = dm.supportedObjs.find((o: { supportedObjPath: string }) => o.supportedObjPath === FO);
+    assert.ok(root.supportedParams.some((p: { paramName: string; access: string }) => p.paramName === 'Mode' && p.access === 'PARAM_READ_ONLY'));
+    assert.deepEqual(root.supportedCommands.map((c: { commandName: string }) => c.commandName), ['ForceSwitch()']); // TestAFTR() has no handler here
+    assert.deepEqual(root.supportedEvents.map((e: { eventName: string }) => e.eventName), ['ModeChange!']);
+    assert.ok(dm.supportedObjs.some((o: { supportedObjPath: string; isMultiInstance: boolean }) => o.supportedObjPath === `${FO}Detector.{i}.` && o.isMultiInstance));
+    assert.equal((await errOf(usp.supportedDM('Device.Nope.'))).errCode, 7026);
+    const [inst] = await usp.instances('Device.LocalAgent.ControllerTrust.Role.');
+    assert.deepEqual(inst.currInsts.map((i: { instantiatedObjPath: string; uniqueKeys: Record<string, string> }) => [i.instantiatedObjPath, i.uniqueKeys.Name]),
+      [['Device.LocalAgent.ControllerTrust.Role.1.', 'Full Access'], ['Device.LocalAgent.ControllerTrust.Role.1.Permission.1.', undefined],
+        ['Device.LocalAgent.ControllerTrust.Role.2.', 'Read Only'], ['Device.LocalAgent.ControllerTrust.Role.2.Permission.1.', undefined],
+        ['Device.LocalAgent.ControllerTrust.Role.2.Permission.2.', undefined]]);
+    const [first] = await usp.instances('Device.LocalAgent.ControllerTrust.Role.', { firstLevelOnly: true });
+    assert.equal(first.currInsts.length, 2);
+    assert.deepEqual(await usp.supportedProto('1.3,1.4'), ['1.3', '1.4']);
+  });
+
+  test('Notify: ValueChange from the CLI front-end and from a failover switch, ObjectCreation/Deletion, Event', async () => {
+    const got: Record<string, unknown[]> = { vc: [], fo: [], oc: [], od: [], ev: [] };
+    const subs = [
+      await usp.subscribe({ id: 'vc', notif: 'ValueChange', reference: `${FO}RecoveryInterval` }, (msg: unknown) => got.vc.push(msg)),
+      await usp.subscribe({ id: 'fo', notif: 'ValueChange', reference: `${FO}Mode` }, (msg: unknown) => got.fo.push(msg)),
+      await usp.subscribe({ id: 'oc', notif: 'ObjectCreation', reference: 'Device.NAT.InterfaceSetting.' }, (msg: unknown) => got.oc.push(msg)),
+      await usp.subscribe({ id: 'od', notif: 'ObjectDeletion', reference: 'Device.NAT.InterfaceSetting.' }, (msg: unknown) => got.od.push(msg)),
+      await usp.subscribe({ id: 'ev', notif: 'Event', reference: 'Device.Boot!' }, (msg: unknown) => got.ev.push(msg)),
+    ];
+    const subsRows = await usp.get('Device.LocalAgent.Subscription.*.Recipient');
+    assert.ok([subsRows].flat().length >= 5);
+    a.dm.set({ [`${FO}RecoveryInterval`]: '42' }, 'cli'); // the CLI's write
+    a.dm.set({ [`${FO}Mode`]: 'DualStack' }, 'system'); // the failover handler's write
+    const added = a.dm.add('Device.NAT.InterfaceSetting.', 'web');
+    a.dm.delete(added.path, 'web');
+    a.dm.emitEvent('Device.Boot!', { CommandKey: '', Cause: 'LocalReboot', FirmwareUpdated: 'false', ParameterMap: '{}' });
+    await until(() => Object.values(got).every((l) => l.length > 0), 3000, 'all notifications');
+    assert.deepEqual(got.vc, [{ paramPath: `${FO}RecoveryInterval`, paramValue: '42' }]);
+    assert.deepEqual(got.fo, [{ paramPath: `${FO}Mode`, paramValue: 'DualStack' }]);
+    assert.equal((got.oc[0] as { objPath: string }).objPath, added.path);
+    assert.deepEqual(got.od, [{ objPath: added.path }]);
+    assert.deepEqual(got.ev, [{ objPath: 'Device.', eventName: 'Boot!', params: { CommandKey: '', Cause: 'LocalReboot', FirmwareUpdated: 'false', ParameterMap: '{}' } }]);
+    // usp-js acknowledges notifications of its own subscriptions (NotifRetry): nothing left to retry.
+    await until(() => a.plugin.agent!.notifier.pendingCount === 0, 3000, 'NotifyResp for every Notify');
+    for (const unsub of subs) await unsub();
+    assert.deepEqual(a.dm.instances('Device.LocalAgent.Subscription.', 'usp'), []);
+    a.dm.set({ [`${FO}RecoveryInterval`]: '43' }, 'cli');
+    await sleep(200);
+    assert.equal(got.vc.length, 1, 'no notification after the subscription is deleted');
+  });
+});
