@@ -26,9 +26,13 @@ export const getParameterNames: RpcHandler<'GetParameterNames'> = (req, { dm }) 
   return { method: 'GetParameterNamesResponse', ParameterList: names.map((n) => ({ Name: n.path, Writable: n.writable })) };
 };
 
+/** Largest GetParameterValues answer: an ACS naming "Device." thousands of times gets 9004, not an OOM. */
+const MAX_VALUES = 50_000;
+
 export const getParameterValues: RpcHandler<'GetParameterValues'> = (req, { dm }) => {
   const out: ParameterValueStruct[] = [];
   for (const name of req.ParameterNames) {
+    if (out.length > MAX_VALUES) throw new CwmpFault(9004, `more than ${MAX_VALUES} values requested`);
     const path = cwmpPath(dm, rootOr(name));
     // A name that matches nothing (a deleted instance) is an invalid name, not an empty answer.
     if (dm.resolve(path, 'cwmp').length === 0) throw new CwmpFault(9005, `${name}: no such object or parameter`);
