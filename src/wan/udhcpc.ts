@@ -1,0 +1,165 @@
+// DHCPv4 through busybox udhcpc, driven the way OpenWrt's netifd drives it: udhcpc does the protocol
+// (RFC 2131 discover/request, renew at T1, rebind at T2), its hook script only reports each event back to
+// us, and we apply the lease (the address here; NAT and routes in the policy). Control is exact:
+//   acquire  = start `udhcpc -f -R` (discover/request); 'bound' resolves it;
+//   renew    = SIGUSR1 (RFC 2131 §4.4.5 renew now);
+//   release  = SIGTERM with -R: DHCPRELEASE (§4.4.6), then exit (PEERS.md §5: Kea logs DHCP4_RELEASE).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import { Emitter, type Disposable } from '../datamodel/index.ts';
+import type { Dhcp4Port, Dhcp4State, Lease4 } from './platform.ts';
+
+const MARK = '@twinstack-udhcpc ';
+
+/** The hook script: one JSON line per event on stdout (udhcpc's environment, busybox udhcpc(8)). */
+const HOOK = `#!/bin/sh
+printf '${MARK}{"event":"%s","ip":"%s","subnet":"%s","router":"%s","dns":"%s","serverid":"%s","lease":"%s"}\\n' \\
+  "$1" "$ip" "$subnet" "$router" "$dns" "$serverid" "$lease"
+`;
+
+export interface UdhcpcOptions {
+  iface: string;
+  log: Logger;
+  /** 'busybox' runs `busybox udhcpc`; anything else is the udhcpc binary. */
+  command?: string;
+  /** Applies or removes the address on the interface. */
+  apply?: (lease: Lease4 | null, old: Lease4 | null) => Promise<void>;
+}
+
+interface HookEvent { event: string; ip: string; subnet: string; router: string; dns: string; serverid: string; lease: string }
+
+export function leaseOf(e: HookEvent, now = Date.now()): Lease4 {
+  const list = (s: string) => s.split(/\s+/).filter(Boolean);
+  return {
+    address: e.ip, subnetMask: e.subnet || '255.255.255.255', routers: list(e.router), dnsServers: list(e.dns),
+    server: e.serverid, leaseTime: Number(e.lease) || 0, obtained: now,
+  };
+}
+
+export class Udhcpc implements Dhcp4Port {
+  private proc: ChildProcess | null = null;
+  private current: Lease4 | null = null;
+  private st: Dhcp4State = 'Init';
+  private readonly emitter = new Emitter<Lease4 | null>();
+  private readonly dir = mkdtempSync(join(tmpdir(), 'twinstack-udhcpc-'));
+  private readonly hook = join(this.dir, 'hook.sh');
+  private waiters: { resolve: (l: Lease4) => void }[] = [];
+
+  constructor(private readonly o: UdhcpcOptions) {
+    writeFileSync(this.hook, HOOK, { mode: 0o700 });
+  }
+
+  state(): Dhcp4State {
+    return this.st;
+  }
+
+  lease(): Lease4 | null {
+    return this.current;
+  }
+
+  onLease(fn: (l: Lease4 | null) => void): Disposable {
+    return this.emitter.on(fn);
+  }
+
+  acquire(timeoutMs: number): Promise<Lease4> {
+    if (this.current) return Promise.resolve(this.current);
+    if (!this.proc) this.spawn();
+    return new Promise((resolve, reject) => {
+      const w = { resolve: (l: Lease4) => { clearTimeout(t); resolve(l); } };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        void this.kill('SIGKILL'); // no lease: nothing to release
+        reject(new Error(`dhcpv4: no lease within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  async renew(): Promise<void> {
+    if (this.proc && this.current) {
+      this.st = 'Renewing';
+      this.proc.kill('SIGUSR1');
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.kill('SIGTERM');
+    if (this.current) await this.set(null);
+  }
+
+  async stop(): Promise<void> {
+    // Leaving the agent keeps the lease (-R releases only on SIGTERM): SIGKILL, then forget it.
+    await this.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private spawn() {
+    const cmd = this.o.command ?? 'busybox';
+    // -f foreground, -R release on SIGTERM, -s our hook, -t/-T/-A: 3 discovers 1 s apart, retry after 1 s.
+    const args = ['-f', '-R', '-i', this.o.iface, '-s', this.hook, '-t', '3', '-T', '1', '-A', '1', '-O', 'dns', '-O', 'router', '-O', 'subnet'];
+    const p = spawn(cmd === 'busybox' ? 'busybox' : cmd, cmd === 'busybox' ? ['udhcpc', ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = p;
+    this.st = 'Selecting';
+    createInterface({ input: p.stdout! }).on('line', (line) => this.onLine(line));
+    createInterface({ input: p.stderr! }).on('line', (line) => this.o.log.debug({ line }, 'udhcpc'));
+    p.once('exit', (code, signal) => {
+      if (this.proc === p) this.proc = null;
+      this.o.log.info({ code, signal }, 'udhcpc exited');
+    });
+    this.o.log.info({ pid: p.pid, iface: this.o.iface }, 'udhcpc started');
+  }
+
+  private kill(signal: NodeJS.Signals): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => p.kill('SIGKILL'), 3000);
+      p.once('exit', () => { clearTimeout(t); resolve(); });
+      p.kill(signal);
+    });
+  }
+
+  private onLine(line: string) {
+    if (!line.startsWith(MARK)) return this.o.log.debug({ line }, 'udhcpc');
+    let e: HookEvent;
+    try {
+      e = JSON.parse(line.slice(MARK.length));
+    } catch {
+      return;
+    }
+    this.o.log.info({ event: e.event, ip: e.ip || undefined }, 'udhcpc event');
+    switch (e.event) {
+      case 'bound':
+      case 'renew':
+        void this.set(leaseOf(e));
+        break;
+      case 'deconfig':
+        this.st = this.proc ? 'Selecting' : 'Init';
+        if (this.current) void this.set(null);
+        break;
+      case 'leasefail':
+        this.st = 'Selecting';
+        break;
+      case 'nak':
+        this.st = 'Init';
+        break;
+    }
+  }
+
+  private async set(l: Lease4 | null) {
+    const old = this.current;
+    this.current = l;
+    this.st = l ? 'Bound' : 'Init';
+    try {
+      await this.o.apply?.(l, old);
+    } catch (err) {
+      this.o.log.error({ err }, 'dhcpv4 lease not applied');
+    }
+    this.emitter.fire(l);
+    if (l) for (const w of this.waiters.splice(0)) w.resolve(l);
+  }
+}

@@ -1,0 +1,22 @@
+// Runs the failover part of the agent inside a namespace (spawned by the end-to-end tests and the bench):
+// the data model on a file, the CLI socket, and the failover plug-in on the Linux WAN. Usage:
+//   node --import tsx test/failover/agent-runner.ts CONFIG.json     (logs: pino JSON on stdout)
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { cliPlugin } from '../../src/cli/server.ts';
+import { DataModel, PluginHost } from '../../src/datamodel/index.ts';
+import { failoverPlugins } from '../../src/dslite/index.ts';
+
+const config = JSON.parse(readFileSync(process.argv[2], 'utf8')) as { db: string; socket: string; wan: Record<string, unknown> };
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+const dm = new DataModel({ file: config.db, log });
+const host = new PluginHost(dm, [cliPlugin(config.socket), ...failoverPlugins(config.wan)], log);
+const stop = async () => {
+  await host.stop();
+  dm.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+await host.start();
+log.info({ socket: config.socket }, 'agent ready');
