@@ -25,7 +25,7 @@ export interface MqttEvents {
   /** A record arrived; `replyTo` is where the sender wants the answer, if it said so. */
   record(bytes: Buffer, replyTo: string | undefined): void;
   connected(topic: string): void;
-  status(status: 'Connecting' | 'Connected' | 'Disconnected' | 'Error_BrokerUnreachable', topic?: string): void;
+  status(status: 'Connecting' | 'Connected' | 'Error_BrokerUnreachable', topic?: string): void;
 }
 
 const REPLY_TO = /\/reply-to=([^/]*)$/;
@@ -75,10 +75,9 @@ export class MqttMtp {
     });
     client.on('error', (err) => this.log.warn({ err: err.message, url: s.url }, 'mqtt error'));
     client.on('close', () => {
-      const was = this.up;
       this.up = false;
       if (this.stopped) return;
-      this.events.status(was ? 'Disconnected' : 'Error_BrokerUnreachable');
+      this.events.status('Error_BrokerUnreachable');
       this.scheduleReconnect();
     });
   }

@@ -33,8 +33,12 @@ export class MtpManager {
   }
 
   private writeStatus(values: Record<string, string>): void {
-    const changed = Object.fromEntries(Object.entries(values).filter(([p, v]) => { try { return this.dm.getValue(p) !== v; } catch { return false; } }));
-    if (Object.keys(changed).length) this.dm.set(changed, 'system', 'usp');
+    try {
+      const changed = Object.fromEntries(Object.entries(values).filter(([p, v]) => this.dm.getValue(p) !== v));
+      if (Object.keys(changed).length) this.dm.set(changed, 'system', 'usp');
+    } catch (err) {
+      this.log.warn({ err, values }, 'status write failed'); // the row was deleted meanwhile
+    }
   }
 
   /** Brings connections in line with the data model; unchanged settings keep their connection. */
