@@ -46,7 +46,7 @@ export class UspAgent {
   constructor(private readonly dm: DataModel, private readonly log: Logger, private readonly opts: AgentOptions) {
     this.notifier = new Notifier(dm, log.child({ part: 'notify' }), (c, m) => this.deliver(c, m));
     this.mtps = new MtpManager(dm, log, {
-      record: (bytes, from) => void this.receive(bytes, from),
+      record: (bytes, from) => void this.receive(bytes, from).catch((err) => this.log.error({ err, mtp: from.mtp }, 'record handling failed')),
       connected: (kind, key) => this.onConnected(kind, key),
     });
   }
@@ -149,6 +149,8 @@ export class UspAgent {
       return undefined;
     }
     const req = msg.body.request;
+    if (typeof msg_type !== 'string') return error(new UspError(USP_ERR.MESSAGE_NOT_SUPPORTED, `unknown msg_type ${String(msg_type)}`));
+    if (!msg.body.msg_body) return error(new UspError(USP_ERR.INVALID_ARGUMENTS, 'message has no body'));
     if (!req || !req.req_type) return error(new UspError(USP_ERR.MESSAGE_NOT_SUPPORTED, `message type ${msg_type} is not supported`));
     if (REQUEST_TYPE[req.req_type] !== msg_type)
       return error(new UspError(USP_ERR.INVALID_ARGUMENTS, `msg_type ${msg_type} does not match body ${req.req_type}`));
