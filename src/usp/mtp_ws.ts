@@ -33,6 +33,7 @@ export class WsMtp {
     const ws = (this.ws = new WebSocket(this.settings.url, 'v1.usp', {
       headers: { 'Sec-WebSocket-Extensions': `bbf-usp-protocol; eid="${this.endpointId}"` },
       handshakeTimeout: 10_000,
+      perMessageDeflate: false, // otherwise ws replaces our Sec-WebSocket-Extensions header
     }));
     ws.binaryType = 'nodebuffer';
     ws.on('open', () => {
