@@ -76,7 +76,7 @@ test('OnBoardRequest is retried until a NotifyResp; Periodic! follows PeriodicNo
   const onboards = () => notifies().filter((x) => (x.body.request as { notify: { on_board_req?: unknown } }).notify.on_board_req);
   await until(() => onboards().length >= 2, 5000, 'OnBoardRequest sent twice');
   const ob = onboards()[0];
-  const n = ob.body.request as { notify: { send_resp: boolean; subscription_id: string; on_board_req: { agent_supported_protocol_versions: string } } };
+  const n = ob.body.request as unknown as { notify: { send_resp: boolean; subscription_id: string; on_board_req: { agent_supported_protocol_versions: string } } };
   assert.equal(n.notify.send_resp, true);
   assert.equal(n.notify.on_board_req.agent_supported_protocol_versions, '1.3,1.4');
   assert.equal(new Set(onboards().map((x) => x.header.msg_id)).size, 1, 'retries keep the msg_id');
