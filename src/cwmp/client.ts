@@ -36,6 +36,8 @@ export class CwmpClient {
   private acsWriting = false;
   private wakeBackoff?: () => void;
   private periodicTimer?: NodeJS.Timeout;
+  private throttleTimer?: NodeJS.Timeout;
+  private lastSessionEnd = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly downloading = new Set<string>();
   private post: (() => void | Promise<void>)[] = [];
@@ -80,6 +82,7 @@ export class CwmpClient {
     this.stopped = true;
     for (const s of this.subs) s.dispose();
     clearTimeout(this.periodicTimer);
+    clearTimeout(this.throttleTimer);
     for (const t of this.timers) clearTimeout(t);
     this.wakeBackoff?.();
     await this.crServer?.stop();
@@ -134,8 +137,17 @@ export class CwmpClient {
     if (passive.length) {
       this.events.addValueChanges(passive);
       passive = [];
-      if (active) this.requestSession();
+      if (active) this.activeNotification();
     }
+  }
+
+  /** DefaultActiveNotificationThrottle (TR-181): at least this long after the last session before a new one. */
+  private activeNotification() {
+    const wait = this.lastSessionEnd + Number(this.dm.getValue(`${MS}DefaultActiveNotificationThrottle`)) * 1000 - Date.now();
+    if (wait <= 0 || this.running) return this.requestSession();
+    if (this.throttleTimer) return;
+    this.throttleTimer = setTimeout(() => { this.throttleTimer = undefined; this.requestSession(); }, wait);
+    this.throttleTimer.unref();
   }
 
   /** Asks for a session; one runs at a time, a request during a session gets a new one after it. */
@@ -190,6 +202,7 @@ export class CwmpClient {
         this.log.warn({ err: this.lastSession.error, retries: this.retries }, 'session failed');
         this.wanted = true;
       }
+      this.lastSessionEnd = Date.now();
       const post = this.post;
       this.post = [];
       for (const w of this.sessionWaiters.splice(0)) w();

@@ -117,6 +117,15 @@ test('ScheduleInform, periodic inform and active notification start sessions', a
   assert.deepEqual(events(s), ['4 VALUE CHANGE|']);
   assert.equal(valueMap(s.inform.body.ParameterList).get('Device.DeviceInfo.HostName'), 'gw-1');
 
+  // DefaultActiveNotificationThrottle: the next active-notification session waits out the throttle.
+  await agent.client.idle();
+  agent.dm.set({ 'Device.ManagementServer.DefaultActiveNotificationThrottle': '1' }, 'web');
+  const ended = Date.now();
+  const throttled = acs.nextSession();
+  agent.dm.set({ 'Device.DeviceInfo.HostName': 'gw-1b' }, 'web');
+  await throttled;
+  assert.ok(Date.now() - ended >= 900, `throttled session after ${Date.now() - ended} ms`);
+
   // Passive notification waits for the next session; periodic inform every second brings it.
   agent.dm.setAttributes([{ path: 'Device.DeviceInfo.HostName', notification: 1 }]);
   agent.dm.set({ 'Device.DeviceInfo.HostName': 'gw-2' }, 'web');
