@@ -1,0 +1,54 @@
+// The enterprise MIB module: smilint at level 4 prints nothing (smilint exits 0 even on errors, PEERS §14),
+// snmptranslate resolves our names, and every object the agent serves has a definition in a MIB module.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAgent, tool } from './fixture.ts';
+
+const run = promisify(execFile);
+const SMIPATH = '/work/shared/specs/mibs:mibs';
+const MODULES = 'TWINSTACK-FAILOVER-MIB:SNMPv2-MIB:IF-MIB:TUNNEL-MIB:IP-FORWARD-MIB:SNMP-FRAMEWORK-MIB';
+
+test('smilint -s -l 4 on TWINSTACK-FAILOVER-MIB prints nothing', async () => {
+  const { stdout, stderr } = await run('smilint', ['-s', '-l', '4', 'mibs/TWINSTACK-FAILOVER-MIB.txt'], { env: { ...process.env, SMIPATH } });
+  assert.equal(stdout + stderr, '');
+});
+
+const names: [string, string][] = [
+  ['TWINSTACK-FAILOVER-MIB::tsFailoverMode', '.1.3.6.1.4.1.32473.6333.1.2'],
+  ['TWINSTACK-FAILOVER-MIB::tsFailoverSwitchCount', '.1.3.6.1.4.1.32473.6333.1.12'],
+  ['TWINSTACK-FAILOVER-MIB::tsFailoverLastSwitchReason', '.1.3.6.1.4.1.32473.6333.1.14'],
+  ['TWINSTACK-FAILOVER-MIB::tsFailoverDetectorState', '.1.3.6.1.4.1.32473.6333.2.1.1.7'],
+  ['TWINSTACK-FAILOVER-MIB::tsFailoverHistoryTo', '.1.3.6.1.4.1.32473.6333.2.2.1.4'],
+  ['TWINSTACK-FAILOVER-MIB::tsFailoverModeChange', '.1.3.6.1.4.1.32473.6333.0.1'],
+  ['TWINSTACK-FAILOVER-MIB::twinstackGateway', '.1.3.6.1.4.1.32473.6333.4.1'],
+];
+for (const [name, oid] of names) {
+  test(`snmptranslate ${name} -> ${oid}`, async () => {
+    const { stdout } = await run('snmptranslate', ['-M', SMIPATH, '-m', 'TWINSTACK-FAILOVER-MIB', '-On', name]);
+    assert.equal(stdout.trim(), oid);
+  });
+}
+
+test('every object the agent serves is defined in a MIB module (snmptranslate of each walked OID)', async () => {
+  const a = await startAgent();
+  try {
+    const oids = (await tool('snmpwalk', ['-v2c', '-c', 'public', a.target, '1.3'])).split('\n').filter((l) => l.startsWith('.')).map((l) => l.split(' ')[0])
+      // usmStats (SNMP-USER-BASED-SM-MIB) is not among the shared MIB texts.
+      .filter((o) => !o.startsWith('.1.3.6.1.6.3.15.'));
+    assert.ok(oids.length > 150);
+    const { stdout } = await run('snmptranslate', ['-M', SMIPATH, '-m', MODULES, '-OS', ...oids], { maxBuffer: 1 << 24 });
+    const lines = stdout.split('\n').filter(Boolean);
+    assert.equal(lines.length, oids.length);
+    // An OID no module defines prints as a numeric tail under SNMPv2-SMI (e.g. "SNMPv2-SMI::enterprises.32473.9.0").
+    const unresolved = lines.filter((l) => /^(\.?\d+\.)+\d+$|^SNMPv2-SMI::/.test(l));
+    assert.deepEqual(unresolved, []);
+    assert.ok(lines.includes('TWINSTACK-FAILOVER-MIB::tsFailoverMode.0'));
+    assert.ok(lines.some((l) => l.startsWith('TUNNEL-MIB::tunnelIfEncapsMethod.')));
+    assert.ok(lines.some((l) => l.startsWith('IP-FORWARD-MIB::inetCidrRouteIfIndex.')));
+  } finally {
+    await a.svc.stop();
+    a.dm.close();
+  }
+});
