@@ -206,9 +206,8 @@ export class CwmpClient {
       const post = this.post;
       this.post = [];
       for (const w of this.sessionWaiters.splice(0)) w();
-      for (const fn of post) {
-        try { await fn(); } catch (err) { this.log.error({ err }, 'post-session action failed'); }
-      }
+      // Not awaited: a reboot hook that stops the agent (and so this plug-in) must not wait on this loop.
+      for (const fn of post) Promise.resolve().then(fn).catch((err) => this.log.error({ err }, 'post-session action failed'));
       if (this.retries > 0 && this.wanted && !this.stopped) await this.backoff();
     }
   }
