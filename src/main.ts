@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { DataModel, PluginHost, type Plugin } from './datamodel/index.ts';
 import { cliPlugin } from './cli/server.ts';
 import { devicePlugin } from './device/index.ts';
+import { uspPlugin, type UspConfig } from './usp/index.ts';
 import { webPlugin, type WebConfig } from './web/index.ts';
 import { failoverPlugins } from './dslite/index.ts';
 
@@ -62,6 +63,8 @@ const plugins: Plugin[] = [
   devicePlugin(config.device, hooks),
   cliPlugin(config.cli.socket ?? join(dataDir, 'twinstack.sock')),
   ...failoverPlugins(config.wan),
+  uspPlugin(config.usp as unknown as UspConfig, hooks),
+  webPlugin(config.web as WebConfig),
 ];
 
 const host = new PluginHost(dm, plugins, log);
