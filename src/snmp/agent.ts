@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { encOid, seq, Tag, type Oid } from './ber.ts';
 import { DmError, type Change, type DataModel, type Disposable } from '../datamodel/index.ts';
 import { DM_ERROR_STATUS, errorStatus } from './errors.ts';
-import { decodeMessage, encodeCommunity, encodePdu, encodeVarbinds, type ErrorStatusName, type Pdu } from './message.ts';
+import { BadVersion, decodeMessage, encodeCommunity, encodePdu, encodeVarbinds, type ErrorStatusName, type Pdu } from './message.ts';
 import { Engine, Usm, type UsmUser } from './usm.ts';
 import { MibView, ViewBuilder, type Provider, type ProviderContext } from './view.ts';
 
@@ -105,8 +105,10 @@ export class SnmpAgent {
     let msg;
     try {
       msg = decodeMessage(buf);
-    } catch {
-      this.counters.inASNParseErrs++; // RFC 3412 §7.2 step 2: count and drop
+    } catch (err) {
+      // RFC 3412 §7.2 steps 2-3: count and drop.
+      if (err instanceof BadVersion) this.counters.inBadVersions++;
+      else this.counters.inASNParseErrs++;
       return;
     }
     try {

@@ -61,6 +61,9 @@ export interface V3Message {
 
 export type Message = CommunityMessage | V3Message;
 
+/** A well-formed message of a version we do not speak (counted as snmpInBadVersions, RFC 3418). */
+export class BadVersion extends BerError {}
+
 export function decodePdu(r: Reader): Pdu {
   const tag = r.peekTag();
   const type = pduName.get(tag);
@@ -86,7 +89,7 @@ export function decodeMessage(buf: Buffer): Message {
     const community = m.octets();
     return { version, community, pdu: decodePdu(m) };
   }
-  if (version !== 3) throw new BerError(`unsupported version ${version}`);
+  if (version !== 3) throw new BadVersion(`unsupported version ${version}`);
   const h = m.sequence();
   const msgID = h.int();
   const msgMaxSize = h.int();

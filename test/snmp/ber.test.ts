@@ -57,7 +57,6 @@ for (const [name, h] of bad) {
 test('a community message round-trips with binary octets intact', () => {
   const vbs = [{ oid: [1, 3, 6, 1, 2, 1, 1, 5, 0], value: { type: 'OctetString' as const, value: Buffer.from('20010db8ff00', 'hex') } }];
   const m = decodeMessage(encodeCommunity(1, Buffer.from('private'), encodePdu('SetRequest', 42, 0, 0, encodeVarbinds(vbs))));
-  assert.equal(m.version, 1);
-  if (m.version === 3) return;
+  assert.ok(m.version === 1, 'SNMPv2c');
   assert.deepEqual([m.community.toString(), m.pdu.type, m.pdu.requestId, m.pdu.varbinds], ['private', 'SetRequest', 42, vbs]);
 });
