@@ -223,16 +223,25 @@ export class DataModel {
 
   // ---- writes ---------------------------------------------------------------------------------------
 
+  private plan(changes: readonly Change[], origin: Origin, protocol?: Protocol) {
+    return this.reading(() => plan({
+      schema: this.schema, index: this.index, resolver: this.resolver, values: this.store.values,
+      nextInstance: this.store.nextInstance, objects: this.store.objects, protocol,
+      validators: (sp) => (this.handlers.get(sp) ?? []).flatMap((h) => (h.validate ? [h.validate.bind(h)] : [])),
+    }, changes, origin));
+  }
+
+  /** Runs every check of `commit` without writing: throws the DmError a commit would throw. */
+  validate(changes: readonly Change[], origin: Origin, protocol?: Protocol): void {
+    this.plan(changes, origin, protocol);
+  }
+
   /**
    * Applies a batch atomically: validates everything, commits in one SQLite transaction, emits one change
    * event, then runs the handlers' apply callbacks. Throws a DmError naming every bad item; nothing changes.
    */
   commit(changes: readonly Change[], origin: Origin, protocol?: Protocol) {
-    const planned = this.reading(() => plan({
-      schema: this.schema, index: this.index, resolver: this.resolver, values: this.store.values,
-      nextInstance: this.store.nextInstance, objects: this.store.objects, protocol,
-      validators: (sp) => (this.handlers.get(sp) ?? []).flatMap((h) => (h.validate ? [h.validate.bind(h)] : [])),
-    }, changes, origin));
+    const planned = this.plan(changes, origin, protocol);
     for (const o of planned.ws.removedObjects) planned.ws.attributes.set(o, null);
     for (const a of this.store.attributes.keys())
       if (planned.ws.removedObjects.some((o) => a.startsWith(o))) planned.ws.attributes.set(a, null);

@@ -12,7 +12,11 @@ import { canonical, TypeError_, zeroValue } from './types.ts';
 export type Origin = 'system' | 'cwmp' | 'usp' | 'snmp' | 'web' | 'cli';
 
 export type Change =
-  | { op: 'set'; path: string; value: string }
+  /**
+   * `privileged`: this one value is written with the agent's own authority inside a caller's transaction,
+   * e.g. CWMP's read-only ParameterKey committed atomically with the ACS's values (TR-069 A.3.2.1).
+   */
+  | { op: 'set'; path: string; value: string; privileged?: boolean }
   | { op: 'add'; table: string; values?: Record<string, string>; instance?: number }
   | { op: 'delete'; path: string };
 
@@ -97,8 +101,9 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
         seenSet.add(node.path);
         if (node.object.counters.has(node.def.name)) throw new DmError('NotWritable', 'parameter is read-only');
         const isNew = addedObjs.includes(node.objectPath);
-        if (!system && node.def.access === 'readOnly') throw new DmError('NotWritable', 'parameter is read-only');
-        if (!system && !isNew && node.def.access === 'writeOnceReadOnly' && (env.values.get(node.path) ?? '') !== '')
+        const mayWrite = system || ch.privileged === true;
+        if (!mayWrite && node.def.access === 'readOnly') throw new DmError('NotWritable', 'parameter is read-only');
+        if (!mayWrite && !isNew && node.def.access === 'writeOnceReadOnly' && (env.values.get(node.path) ?? '') !== '')
           throw new DmError('NotWritable', 'parameter can be written only once');
         let value: string;
         try {

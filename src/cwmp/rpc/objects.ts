@@ -17,11 +17,10 @@ export const addObject: RpcHandler<'AddObject'> = (req, { dm, acsCommit }) => {
   const nodes = dm.resolve(cwmpPath(dm, req.ObjectName), 'cwmp');
   const node = nodes.length === 1 ? nodes[0] : undefined;
   if (!node || node.kind !== 'table') throw new CwmpFault(9005, `${req.ObjectName}: not a table`);
-  if (!node.def.writable) throw new DmError('NotCreatable', `${req.ObjectName}: instances cannot be added`);
   const r = acsCommit(() => dm.commit([
     { op: 'add', table: node.path },
-    { op: 'set', path: PARAMETER_KEY, value: req.ParameterKey },
-  ], 'system', 'cwmp'));
+    { op: 'set', path: PARAMETER_KEY, value: req.ParameterKey, privileged: true },
+  ], 'cwmp', 'cwmp'));
   return { method: 'AddObjectResponse', InstanceNumber: r.added[0].instance, Status: 0 };
 };
 
@@ -31,10 +30,9 @@ export const deleteObject: RpcHandler<'DeleteObject'> = (req, { dm, acsCommit })
   const nodes = dm.resolve(cwmpPath(dm, req.ObjectName), 'cwmp');
   const node = nodes.length === 1 ? nodes[0] : undefined;
   if (!node || node.kind !== 'object' || !node.def.multi) throw new CwmpFault(9005, `${req.ObjectName}: no such instance`);
-  if (!node.def.writable) throw new DmError('NotCreatable', `${req.ObjectName}: instances cannot be deleted`);
   acsCommit(() => dm.commit([
     { op: 'delete', path: node.path },
-    { op: 'set', path: PARAMETER_KEY, value: req.ParameterKey },
-  ], 'system', 'cwmp'));
+    { op: 'set', path: PARAMETER_KEY, value: req.ParameterKey, privileged: true },
+  ], 'cwmp', 'cwmp'));
   return { method: 'DeleteObjectResponse', Status: 0 };
 };

@@ -1,7 +1,7 @@
 // Parameter RPCs (TR-069 A.3.2.1-A.3.2.5): GetParameterNames, GetParameterValues, SetParameterValues,
 // GetParameterAttributes, SetParameterAttributes. Reads and writes go through the data model with
 // protocol 'cwmp' (USP-only objects stay hidden).
-import { canonical, DmError, type DmErrorDetail, type ParamDef } from '../../datamodel/index.ts';
+import { DmError, type Change, type DmErrorDetail, type ParamDef } from '../../datamodel/index.ts';
 import { CwmpFault, spvFault } from '../faults.ts';
 import type { ParameterValueStruct } from '../messages.ts';
 import { XSD_TYPE } from '../soap.ts';
@@ -49,46 +49,50 @@ function typeMatches(declared: string | undefined, def: ParamDef): boolean {
 }
 
 /**
- * SetParameterValues (A.3.2.1): all or nothing. The ACS may not write read-only parameters, so access and
- * types are checked here against the schema; the values and ParameterKey are then committed in ONE
- * transaction as 'system' (ParameterKey is read-only to everyone else), so a failed set changes neither.
+ * SetParameterValues (A.3.2.1): all or nothing. The xsi:type each value declares is checked here (9006);
+ * access, types, ranges and unique keys are the core's checks. The values and ParameterKey (read-only to the
+ * ACS, written with the agent's authority) are committed in ONE transaction, so a failed set changes neither.
  */
 export const setParameterValues: RpcHandler<'SetParameterValues'> = (req, ctx) => {
   const { dm } = ctx;
   if (req.ParameterKey.length > 32) throw new CwmpFault(9003, 'ParameterKey longer than 32 characters');
   const errors: DmErrorDetail[] = [];
   const wrongType = new Set<string>();
-  const seen = new Set<string>();
+  const changes: Change[] = [];
   for (const p of req.ParameterList) {
-    const err = (kind: DmErrorDetail['kind'], message: string) => errors.push({ path: p.Name, kind, message });
     let node;
     try {
       const nodes = dm.resolve(cwmpPath(dm, p.Name), 'cwmp');
       node = nodes.length === 1 ? nodes[0] : undefined;
     } catch (e) {
-      if (e instanceof CwmpFault || e instanceof DmError) { err('InvalidPath', e.message); continue; }
+      if (e instanceof CwmpFault || e instanceof DmError) { errors.push({ path: p.Name, kind: 'InvalidPath', message: e.message }); continue; }
       throw e;
     }
-    if (!node || node.kind !== 'param') { err('InvalidPath', 'no such parameter'); continue; }
-    if (seen.has(node.path)) { err('InvalidArgument', 'parameter named twice'); continue; }
-    seen.add(node.path);
-    const writeOnceDone = node.def.access === 'writeOnceReadOnly' && dm.getValue(node.path) !== '';
-    if (node.def.access === 'readOnly' || node.object.counters.has(node.def.name) || writeOnceDone) { err('NotWritable', 'parameter is not writable'); continue; }
-    if (!typeMatches(p.type, node.def)) { wrongType.add(p.Name); err('InvalidValue', `xsi:type ${p.type} does not match ${xsdTypeOf(node.def)}`); continue; }
-    try {
-      canonical(node.def, p.Value);
-    } catch (e) {
-      err('InvalidValue', e instanceof Error ? e.message : String(e));
+    if (!node || node.kind !== 'param') { errors.push({ path: p.Name, kind: 'InvalidPath', message: 'no such parameter' }); continue; }
+    // Read-only to the ACS; the agent writes it below with the request's key.
+    if (node.path === PARAMETER_KEY) { errors.push({ path: p.Name, kind: 'NotWritable', message: 'parameter is read-only' }); continue; }
+    if (!typeMatches(p.type, node.def)) {
+      wrongType.add(p.Name);
+      errors.push({ path: p.Name, kind: 'InvalidValue', message: `xsi:type ${p.type} does not match ${xsdTypeOf(node.def)}` });
+      continue;
     }
+    changes.push({ op: 'set', path: node.path, value: p.Value });
   }
-  if (errors.length) throw withTypeFaults(spvFault(DmError.from(errors)), wrongType);
+  const all: Change[] = [...changes, { op: 'set', path: PARAMETER_KEY, value: req.ParameterKey, privileged: true }];
   try {
-    ctx.acsCommit(() => dm.commit([
-      ...req.ParameterList.map((p) => ({ op: 'set' as const, path: p.Name, value: p.Value })),
-      { op: 'set', path: PARAMETER_KEY, value: req.ParameterKey },
-    ], 'system', 'cwmp'));
+    if (errors.length) {
+      // Nothing is written; the core still names every other bad parameter, reported with the ones above.
+      try {
+        dm.validate(all, 'cwmp', 'cwmp');
+      } catch (e) {
+        if (!(e instanceof DmError)) throw e;
+        errors.push(...e.details);
+      }
+      throw DmError.from(errors);
+    }
+    ctx.acsCommit(() => dm.commit(all, 'cwmp', 'cwmp'));
   } catch (e) {
-    if (e instanceof DmError) throw spvFault(e);
+    if (e instanceof DmError) throw withTypeFaults(spvFault(e), wrongType);
     throw e;
   }
   return { method: 'SetParameterValuesResponse', Status: 0 };
