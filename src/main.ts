@@ -8,6 +8,8 @@ import { ConfigError, loadConfig } from './config.ts';
 import { DataModel, PluginHost, type Plugin } from './datamodel/index.ts';
 import { cliPlugin } from './cli/server.ts';
 import { devicePlugin } from './device/index.ts';
+import { cwmpPlugin, type CwmpConfigInput } from './cwmp/index.ts';
+import { snmpPlugin, type SnmpConfig } from './snmp/index.ts';
 import { uspPlugin, type UspConfig } from './usp/index.ts';
 import { webPlugin, type WebConfig } from './web/index.ts';
 import { failoverPlugins } from './dslite/index.ts';
@@ -28,7 +30,7 @@ const log = pino({
   // A person at a terminal reads lines; a supervisor collecting stdout gets JSON.
   transport: process.stdout.isTTY ? { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } : undefined,
   // Credentials never reach a log line (STYLE §11).
-  redact: { paths: ['*.password', '*.Password', '*.adminPassword', '*.authKey', '*.privKey', '*.community'], censor: '[redacted]' },
+  redact: { paths: ['*.password', '*.Password', '*.adminPassword', '*.authPassword', '*.privPassword', '*.authKey', '*.privKey', '*.community'], censor: '[redacted]' },
 });
 const dataDir = resolve(config.dataDir);
 const dbFile = join(dataDir, 'twinstack.db');
@@ -63,7 +65,9 @@ const plugins: Plugin[] = [
   devicePlugin(config.device, hooks),
   cliPlugin(config.cli.socket ?? join(dataDir, 'twinstack.sock')),
   ...failoverPlugins(config.wan),
+  cwmpPlugin(config.cwmp as CwmpConfigInput, { ...hooks, downloadsDir: join(dataDir, 'downloads') }),
   uspPlugin(config.usp as unknown as UspConfig, hooks),
+  snmpPlugin(config.snmp as SnmpConfig),
   webPlugin(config.web as WebConfig),
 ];
 

@@ -63,7 +63,7 @@ test('CLI commands against the agent socket', async (t) => {
 
 test('embedded default: the agent starts without root, network or config, and the CLI reads it', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ts-start-'));
-  const agent = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts'), '--data-dir', dir, '--web.port=0'],
+  const agent = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts'), '--data-dir', dir, '--web.port=0', '--snmp.port=0', '--cwmp.connectionRequest.port=0'],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
   let log = '';
   agent.stdout.on('data', (d) => (log += d));
