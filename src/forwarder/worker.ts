@@ -1,7 +1,9 @@
 // The forwarder's worker thread: owns the addon handle. Packets never reach JavaScript (the addon's own
 // threads forward them), so management load in the main thread cannot stall packets, and a busy main
 // thread only delays counters replies and events. Protocol: index.ts sends Request, receives Reply/Event.
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadAddon, type NativeConfig } from './native.ts';
 import type { Counters, Icmpv6ErrorEvent, ResolvedConfig } from './types.ts';
@@ -17,6 +19,7 @@ export type WorkerMessage =
   | { kind: 'failed'; error: string }
   | { kind: 'event'; event: Icmpv6ErrorEvent };
 
+const run = promisify(execFile);
 const port = parentPort!;
 const addon = loadAddon();
 const handle = addon.create();
@@ -55,6 +58,9 @@ async function start(config: ResolvedConfig): Promise<void> {
     // The ICMPv4 errors we write into the tun come from 192.0.0.2, which the host itself holds on the
     // tun (RFC 6333 §5.7): without accept_local the kernel drops them as martians (fib_validate_source).
     await writeFile(`/proc/sys/net/ipv4/conf/${tunName}/accept_local`, '1').catch(() => undefined);
+    // No qdisc in front of the tun: its own per-queue rings (4096 packets) are the queue, and a qdisc
+    // would add a lock and an enqueue/dequeue to every packet the LAN sends (best effort: needs tc).
+    await run('tc', ['qdisc', 'replace', 'dev', tunName, 'root', 'noqueue']).catch(() => undefined);
     // The tun is a tunnel, not a LAN: no router solicitations out of it (each would count as v6_not_softwire).
     await writeFile(`/proc/sys/net/ipv6/conf/${tunName}/router_solicitations`, '0').catch(() => undefined);
     addon.start(handle, (event) => port.postMessage({ kind: 'event', event } satisfies WorkerMessage));

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Counters, ForwarderConfig, Icmpv6ErrorEvent } from '../../src/forwarder/index.ts';
-import { ADDR, routeViaB4, waitFor, type Lab } from './lab.ts';
+import { ADDR, routeViaB4, waitFor, type Lab, type Role } from './lab.ts';
 
 const RUNNER = fileURLToPath(new URL('./b4-runner.ts', import.meta.url));
 
@@ -29,14 +29,17 @@ export class LabB4 {
     });
   }
 
-  /** Starts the forwarder in cpe with the lab's addresses (overridable) and routes IPv4 through it. */
-  static async start(lab: Lab, config: Partial<ForwarderConfig> = {}): Promise<LabB4> {
+  /**
+   * Starts the forwarder in cpe with the lab's addresses (overridable) and routes IPv4 through it.
+   * `role`/`routes: false` run it elsewhere with the caller doing the routing (the benchmark's mirror).
+   */
+  static async start(lab: Lab, config: Partial<ForwarderConfig> = {}, opts: { role?: Role; routes?: boolean } = {}): Promise<LabB4> {
     const full: ForwarderConfig = { tunName: 'b4tun', softwire: ADDR.softwire, aftr: ADDR.aftr, mode: 'dslite', ...config };
-    const proc = lab.spawn('cpe', process.execPath, '--import', 'tsx', RUNNER, JSON.stringify(full));
+    const proc = lab.spawn(opts.role ?? 'cpe', process.execPath, '--import', 'tsx', RUNNER, JSON.stringify(full));
     const b4 = new LabB4(proc);
     const ready = await b4.#next('ready', 15000);
     if (ready.kind !== 'ready') throw new Error(`b4 did not start: ${ready.error ?? ''} ${b4.stderr}`);
-    await routeViaB4(lab, full.tunName);
+    if (opts.routes !== false) await routeViaB4(lab, full.tunName);
     lab.defer(() => b4.stop());
     return b4;
   }

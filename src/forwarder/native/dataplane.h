@@ -47,6 +47,7 @@ class Dataplane {
   std::mutex config_mu_;
   std::vector<int> fds_;
   int stop_fd_ = -1;
+  std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
   ThreadState states_[kMaxQueues + 1];  // last one belongs to inject()
   Reassembler *inject_reasm_;
