@@ -198,6 +198,12 @@ export class LinuxWan implements Platform {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "${this.c.wanInterface}" ip saddr ${this.lanNet} snat to ${lease.address}
   }
+  # A flow tracked before the switch keeps its old (no-NAT) binding until conntrack is flushed: never let
+  # its packets out with the LAN's private source (DESIGN step 3).
+  chain leak {
+    type filter hook postrouting priority srcnat + 10; policy accept;
+    oifname "${this.c.wanInterface}" ip saddr ${this.lanNet} counter drop
+  }
 }\n`;
     await new Promise<void>((resolve, reject) => {
       const p = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
