@@ -4,7 +4,7 @@
 // right error-status or counted and dropped; the agent keeps serving.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { encOid, seq, Tag, type Oid } from './ber.ts';
+import { encodeVarbind, type Oid } from './ber.ts';
 import { DmError, type Change, type DataModel, type Disposable } from '../datamodel/index.ts';
 import { DM_ERROR_STATUS, errorStatus } from './errors.ts';
 import { BadVersion, decodeMessage, encodeCommunity, encodePdu, encodeVarbinds, type ErrorStatusName, type Pdu } from './message.ts';
@@ -28,8 +28,8 @@ export interface AgentOptions {
 }
 
 type Access = 'ro' | 'rw';
-const END = (oid: Oid) => seq(Tag.Sequence, [encOid(oid), Buffer.from([Tag.EndOfMibView, 0])]);
-const NO_SUCH = (oid: Oid, instance: boolean) => seq(Tag.Sequence, [encOid(oid), Buffer.from([instance ? Tag.NoSuchInstance : Tag.NoSuchObject, 0])]);
+const END = (oid: Oid) => encodeVarbind(oid, { type: 'EndOfMibView' });
+const NO_SUCH = (oid: Oid, instance: boolean) => encodeVarbind(oid, { type: instance ? 'NoSuchInstance' : 'NoSuchObject' });
 
 export class SnmpAgent {
   readonly counters: Record<string, number> = { inPkts: 0, inBadVersions: 0, inBadCommunityNames: 0, inASNParseErrs: 0, silentDrops: 0 };

@@ -1,12 +1,17 @@
-// Minimal BER (X.690) for SNMP (RFC 3416 §3, RFC 1157 §4): definite lengths, the SMIv2 application types.
-// Our own codec, not net-snmp's, because net-snmp decodes OCTET STRINGs as UTF-8 text (gap 2) and cannot
-// encode a Counter64 given as a number (gap 1); here octets stay Buffers and Counter64 is a bigint.
+// The SNMP layer over asn1-ber (X.690 BER): asn1-ber reads and writes tags, lengths, INTEGER, OCTET STRING
+// (always as Buffers: net-snmp's UTF-8 text is gap 2), NULL and sequences; this file adds what it lacks for
+// RFC 3416 §3: the SMIv2 application types (RFC 2578 §7.1), the three SNMPv2 exceptions, OID contents, and
+// the bounds checks of a decoder facing the network.
+import asn1, { type BerReader, type BerWriter } from 'asn1-ber';
+import snmp from 'net-snmp';
 
-export const Tag = {
-  Integer: 0x02, OctetString: 0x04, Null: 0x05, OID: 0x06, Sequence: 0x30,
-  IpAddress: 0x40, Counter32: 0x41, Gauge32: 0x42, TimeTicks: 0x43, Opaque: 0x44, Counter64: 0x46,
-  NoSuchObject: 0x80, NoSuchInstance: 0x81, EndOfMibView: 0x82,
-} as const;
+export const { Ber } = asn1;
+export type { BerReader, BerWriter };
+
+/** Value tags (RFC 3416 §3 ObjectSyntax), as net-snmp names them. */
+const T = snmp.ObjectType;
+export const SEQUENCE = Ber.Sequence | Ber.Constructor;
+const EMPTY = Buffer.alloc(0);
 
 export type Oid = readonly number[];
 
@@ -28,179 +33,121 @@ export class BerError extends Error {
 
 // ---- encoding ------------------------------------------------------------------------------------
 
-export function encLen(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  if (n < 0x100) return Buffer.from([0x81, n]);
-  if (n < 0x10000) return Buffer.from([0x82, n >> 8, n & 0xff]);
-  return Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff]);
+export function writeValue(w: BerWriter, v: Value): void {
+  switch (v.type) {
+    case 'Integer': return w.writeInt(v.value | 0); // Integer32 (RFC 2578 §7.1.1)
+    case 'OctetString': case 'Opaque': case 'IpAddress': return w.writeBuffer(v.value, T[v.type]);
+    // IMPLICIT INTEGER (0..4294967295): writeInt's minimal two's complement adds the leading zero octet.
+    case 'Counter32': case 'Gauge32': case 'TimeTicks': return w.writeInt(v.value >>> 0, T[v.type]);
+    // writeInt goes through a JS number (53 bits); a Counter64 is a bigint (gap 1).
+    case 'Counter64': return w.writeBuffer(counter64Content(v.value), T.Counter64);
+    case 'OID': return writeOid(w, v.value);
+    case 'Null': return w.writeNull();
+    case 'NoSuchObject': case 'NoSuchInstance': case 'EndOfMibView': return w.writeBuffer(EMPTY, T[v.type]);
+  }
 }
 
-export function tlv(tag: number, content: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), encLen(content.length), content]);
+export function writeVarbind(w: BerWriter, oid: Oid, v: Value): void {
+  w.startSequence();
+  writeOid(w, oid);
+  writeValue(w, v);
+  w.endSequence();
 }
 
-/** A constructed value from already-encoded parts (one copy). */
-export function seq(tag: number, parts: readonly Buffer[]): Buffer {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  return Buffer.concat([Buffer.from([tag]), encLen(n), ...parts], 1 + lenSize(n) + n);
+/** One encoded VarBind SEQUENCE. */
+export function encodeVarbind(oid: Oid, v: Value): Buffer {
+  const w = new Ber.Writer({ size: 64 });
+  writeVarbind(w, oid, v);
+  return w.buffer;
 }
 
-export const lenSize = (n: number) => (n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4);
-
-/** Two's-complement INTEGER of a 32-bit signed number. */
-export function encInt(tag: number, n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n | 0;
-  do {
-    bytes.unshift(v & 0xff);
-    v >>= 8;
-  } while (!((v === 0 && (bytes[0] & 0x80) === 0) || (v === -1 && (bytes[0] & 0x80) !== 0)));
-  return tlv(tag, Buffer.from(bytes));
+export function encodeValue(v: Value): Buffer {
+  const w = new Ber.Writer({ size: 16 });
+  writeValue(w, v);
+  return w.buffer;
 }
 
-/** Unsigned values (Counter32, Gauge32, TimeTicks, Counter64): a leading zero keeps the top bit clear. */
-export function encUnsigned(tag: number, n: number | bigint): Buffer {
-  let v = BigInt(n);
+function counter64Content(n: bigint): Buffer {
+  let v = BigInt.asUintN(64, n);
   const bytes: number[] = [];
   do {
     bytes.unshift(Number(v & 0xffn));
     v >>= 8n;
   } while (v > 0n);
-  if (bytes[0] & 0x80) bytes.unshift(0);
-  return tlv(tag, Buffer.from(bytes));
+  if (bytes[0] & 0x80) bytes.unshift(0); // unsigned: keep the sign bit clear (X.690 §8.3.3)
+  return Buffer.from(bytes);
 }
 
-export function encOidContent(oid: Oid): Buffer {
+// OID contents are ours, not asn1-ber's writeOID/readOID: X.690 §8.19.4 packs the first two arcs into one
+// subidentifier that may need several octets (2.999 is 1079), which writeOID writes as a single truncated
+// byte and readOID splits as 26.39; readOID also accepts a dangling continuation octet, wraps arcs above
+// 2^32-1 (RFC 2578 §7.1.3) and returns text. Tag and length still go through asn1-ber.
+export function writeOid(w: BerWriter, oid: Oid): void {
+  w.writeBuffer(oidContent(oid), Ber.OID);
+}
+
+export function oidContent(oid: Oid): Buffer {
   if (oid.length < 2) throw new BerError('OID needs two arcs');
   const out: number[] = [];
   const arc = (n: number) => {
-    const tmp = [n & 0x7f];
-    for (n = Math.floor(n / 128); n > 0; n = Math.floor(n / 128)) tmp.unshift((n & 0x7f) | 0x80);
-    out.push(...tmp);
+    const at = out.length;
+    out.push(n & 0x7f);
+    for (n = Math.floor(n / 128); n > 0; n = Math.floor(n / 128)) out.splice(at, 0, (n & 0x7f) | 0x80);
   };
   arc(oid[0] * 40 + oid[1]);
   for (let i = 2; i < oid.length; i++) arc(oid[i]);
   return Buffer.from(out);
 }
 
-export const encOid = (oid: Oid) => tlv(Tag.OID, encOidContent(oid));
-
-export function encValue(v: Value): Buffer {
-  switch (v.type) {
-    case 'Integer': return encInt(Tag.Integer, v.value);
-    case 'OctetString': return tlv(Tag.OctetString, v.value);
-    case 'Opaque': return tlv(Tag.Opaque, v.value);
-    case 'IpAddress': return tlv(Tag.IpAddress, v.value);
-    case 'Counter32': return encUnsigned(Tag.Counter32, v.value >>> 0);
-    case 'Gauge32': return encUnsigned(Tag.Gauge32, v.value >>> 0);
-    case 'TimeTicks': return encUnsigned(Tag.TimeTicks, v.value >>> 0);
-    case 'Counter64': return encUnsigned(Tag.Counter64, BigInt.asUintN(64, v.value));
-    case 'OID': return encOid(v.value);
-    case 'Null': return Buffer.from([Tag.Null, 0]);
-    case 'NoSuchObject': return Buffer.from([Tag.NoSuchObject, 0]);
-    case 'NoSuchInstance': return Buffer.from([Tag.NoSuchInstance, 0]);
-    case 'EndOfMibView': return Buffer.from([Tag.EndOfMibView, 0]);
-  }
-}
-
-export const encVarbind = (vb: Varbind) => seq(Tag.Sequence, [encOid(vb.oid), encValue(vb.value)]);
-
 // ---- decoding ------------------------------------------------------------------------------------
+// asn1-ber returns null at the end of the buffer and never bounds a read by its enclosing SEQUENCE; these
+// helpers turn both into BerErrors so that a short or overlong field cannot be read past (RFC 3412 §7.2 step 2).
 
-export class Reader {
-  constructor(readonly buf: Buffer, public pos = 0, readonly end = buf.length) {}
-
-  get done(): boolean {
-    return this.pos >= this.end;
-  }
-
-  peekTag(): number {
-    if (this.pos >= this.end) throw new BerError('truncated');
-    return this.buf[this.pos];
-  }
-
-  /** Reads a tag and length; returns the content's [start, end) and advances past the header. */
-  header(expect?: number): { tag: number; start: number; end: number } {
-    const b = this.buf;
-    if (this.pos + 2 > this.end) throw new BerError('truncated');
-    const tag = b[this.pos++];
-    if (expect !== undefined && tag !== expect) throw new BerError(`expected tag 0x${expect.toString(16)}, got 0x${tag.toString(16)}`);
-    let len = b[this.pos++];
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      if (n === 0 || n > 3 || this.pos + n > this.end) throw new BerError('bad length');
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + b[this.pos++];
-    }
-    const start = this.pos;
-    if (start + len > this.end) throw new BerError('truncated');
-    return { tag, start, end: start + len };
-  }
-
-  /** A constructed value's contents as a sub-reader; this reader moves past it. */
-  sequence(expect: number = Tag.Sequence): Reader {
-    const h = this.header(expect);
-    this.pos = h.end;
-    return new Reader(this.buf, h.start, h.end);
-  }
-
-  raw(expect?: number): { tag: number; bytes: Buffer } {
-    const h = this.header(expect);
-    this.pos = h.end;
-    return { tag: h.tag, bytes: this.buf.subarray(h.start, h.end) };
-  }
-
-  int(expect: number = Tag.Integer): number {
-    return decSigned(this.raw(expect).bytes);
-  }
-
-  octets(expect: number = Tag.OctetString): Buffer {
-    return this.raw(expect).bytes;
-  }
-
-  oid(): number[] {
-    return decOid(this.raw(Tag.OID).bytes);
-  }
-
-  value(): Value {
-    const { tag, bytes } = this.raw();
-    switch (tag) {
-      case Tag.Integer: return { type: 'Integer', value: decSigned(bytes) };
-      case Tag.OctetString: return { type: 'OctetString', value: bytes };
-      case Tag.Opaque: return { type: 'Opaque', value: bytes };
-      case Tag.Null: return { type: 'Null' };
-      case Tag.OID: return { type: 'OID', value: decOid(bytes) };
-      case Tag.IpAddress:
-        if (bytes.length !== 4) throw new BerError('bad IpAddress');
-        return { type: 'IpAddress', value: bytes };
-      case Tag.Counter32: return { type: 'Counter32', value: Number(decUnsigned(bytes, 4)) };
-      case Tag.Gauge32: return { type: 'Gauge32', value: Number(decUnsigned(bytes, 4)) };
-      case Tag.TimeTicks: return { type: 'TimeTicks', value: Number(decUnsigned(bytes, 4)) };
-      case Tag.Counter64: return { type: 'Counter64', value: decUnsigned(bytes, 8) };
-      case Tag.NoSuchObject: return { type: 'NoSuchObject' };
-      case Tag.NoSuchInstance: return { type: 'NoSuchInstance' };
-      case Tag.EndOfMibView: return { type: 'EndOfMibView' };
-      default: throw new BerError(`unknown value tag 0x${tag.toString(16)}`);
-    }
-  }
+function must<X>(x: X | null): X {
+  if (x === null) throw new BerError('truncated');
+  return x;
 }
 
-function decSigned(b: Buffer): number {
-  if (b.length === 0 || b.length > 4) throw new BerError('bad INTEGER');
-  let v = b[0] & 0x80 ? -1 : 0; // seeded with -1, two's complement falls out of the arithmetic
-  for (const x of b) v = v * 256 + x;
+/** Enters a constructed value; returns the offset at which its contents end. */
+export function enter(r: BerReader, tag: number = SEQUENCE): number {
+  must(r.readSequence(tag));
+  if (r.length > r.remain) throw new BerError('truncated');
+  return r.offset + r.length;
+}
+
+/** The contents of a constructed value are exactly its length octets (X.690 §8.1.1). */
+export function leave(r: BerReader, end: number): void {
+  if (r.offset !== end) throw new BerError('contents overrun their SEQUENCE');
+}
+
+/** Integer32 (RFC 2578 §7.1.1), also request-id, error-status and the msgGlobalData fields. */
+export function readInt32(r: BerReader, tag: number = T.Integer): number {
+  const v = must(r.readInt(tag));
+  if (v < -0x80000000 || v > 0x7fffffff) throw new BerError('INTEGER out of range');
   return v;
 }
 
-function decUnsigned(b: Buffer, maxBytes: number): bigint {
-  if (b.length === 0 || b.length > maxBytes + 1 || (b.length === maxBytes + 1 && b[0] !== 0)) throw new BerError('bad unsigned');
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
+export const readOctets = (r: BerReader, tag: number = Ber.OctetString): Buffer => must(r.readString(tag, true));
+
+function readUnsigned32(r: BerReader, tag: number): number {
+  const v = must(r.readInt(tag));
+  if (v < 0 || v > 0xffffffff) throw new BerError('unsigned value out of range');
   return v;
 }
 
-export function decOid(b: Buffer): number[] {
+function readCounter64(r: BerReader): bigint {
+  const b = readOctets(r, T.Counter64);
+  if (b.length === 0 || b.length > 9 || (b.length === 9 && b[0] !== 0) || b[0] & 0x80) throw new BerError('bad Counter64');
+  return BigInt(`0x${b.toString('hex')}`);
+}
+
+/** NULL and the exceptions have empty contents (X.690 §8.8.2, RFC 3416 §3). */
+function readEmpty(r: BerReader, tag: number): void {
+  if (readOctets(r, tag).length) throw new BerError('non-empty NULL');
+}
+
+export function readOid(r: BerReader): number[] {
+  const b = readOctets(r, Ber.OID);
   if (b.length === 0) throw new BerError('empty OID');
   const arcs: number[] = [];
   let v = 0;
@@ -212,11 +159,49 @@ export function decOid(b: Buffer): number[] {
       v = 0;
     } else if (i === b.length - 1) throw new BerError('truncated OID');
   }
+  if (arcs.length > 127) throw new BerError('OID too long'); // 128 arcs at most (RFC 2578 §3.5)
   const first = arcs[0];
-  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
-  if (arcs.length > 128) throw new BerError('OID too long');
-  return [...head, ...arcs.slice(1)];
+  arcs.splice(0, 1, ...(first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80]));
+  return arcs;
 }
+
+export function readValue(r: BerReader): Value {
+  const tag = r.peek();
+  switch (tag) {
+    case T.Integer: return { type: 'Integer', value: readInt32(r) };
+    case T.OctetString: return { type: 'OctetString', value: readOctets(r) };
+    case T.Opaque: return { type: 'Opaque', value: readOctets(r, tag) };
+    case T.IpAddress: {
+      const value = readOctets(r, tag);
+      if (value.length !== 4) throw new BerError('bad IpAddress');
+      return { type: 'IpAddress', value };
+    }
+    case T.Counter32: return { type: 'Counter32', value: readUnsigned32(r, tag) };
+    case T.Gauge32: return { type: 'Gauge32', value: readUnsigned32(r, tag) };
+    case T.TimeTicks: return { type: 'TimeTicks', value: readUnsigned32(r, tag) };
+    case T.Counter64: return { type: 'Counter64', value: readCounter64(r) };
+    case T.OID: return { type: 'OID', value: readOid(r) };
+    case T.Null: readEmpty(r, tag); return { type: 'Null' };
+    case T.NoSuchObject: readEmpty(r, tag); return { type: 'NoSuchObject' };
+    case T.NoSuchInstance: readEmpty(r, tag); return { type: 'NoSuchInstance' };
+    case T.EndOfMibView: readEmpty(r, tag); return { type: 'EndOfMibView' };
+    case null: throw new BerError('truncated');
+    default: throw new BerError(`unknown value tag 0x${tag.toString(16)}`);
+  }
+}
+
+/** Runs a decoder over untrusted bytes; asn1-ber's own errors (an Error named InvalidAsn1Error) become BerErrors. */
+export function decoding<X>(f: () => X): X {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof Error && err.name === 'InvalidAsn1Error') throw new BerError(err.message);
+    throw err;
+  }
+}
+
+/** One value from its encoding (the tests' entry point). */
+export const decodeValue = (b: Buffer): Value => decoding(() => readValue(new Ber.Reader(b)));
 
 // ---- OIDs ------------------------------------------------------------------------------------------
 

@@ -1,16 +1,23 @@
 // SNMP messages as discriminated unions named as the RFCs name them: the community message (RFC 1157, RFC 1901)
 // and the SNMPv3 message (RFC 3412 §6) with its USM security parameters (RFC 3414 §2.4), plus the PDUs of
-// RFC 3416 §3. Decoding never trusts lengths; every malformed input is a BerError.
-import { BerError, encInt, encOid, encValue, lenSize, Reader, seq, Tag, tlv, type Varbind } from './ber.ts';
+// RFC 3416 §3, read and written with asn1-ber through ber.ts. Decoding never trusts lengths; every malformed
+// input is a BerError.
+import snmp from 'net-snmp';
+import {
+  Ber, BerError, decoding, encodeVarbind, enter, leave, readInt32, readOctets, readOid, readValue, SEQUENCE,
+  type BerReader, type Varbind,
+} from './ber.ts';
 
+const P = snmp.PduType;
+/** The PDUs by their RFC 3416 §3 names (net-snmp calls three of them GetResponse, Trap and TrapV2). */
 export const PduTag = {
-  GetRequest: 0xa0, GetNextRequest: 0xa1, Response: 0xa2, SetRequest: 0xa3, TrapV1: 0xa4,
-  GetBulkRequest: 0xa5, InformRequest: 0xa6, SNMPv2Trap: 0xa7, Report: 0xa8,
+  GetRequest: P.GetRequest, GetNextRequest: P.GetNextRequest, Response: P.GetResponse, SetRequest: P.SetRequest, TrapV1: P.Trap,
+  GetBulkRequest: P.GetBulkRequest, InformRequest: P.InformRequest, SNMPv2Trap: P.TrapV2, Report: P.Report,
 } as const;
 export type PduType = keyof typeof PduTag;
 const pduName = new Map<number, PduType>(Object.entries(PduTag).map(([k, v]) => [v, k as PduType]));
 
-/** RFC 3416 §3 error-status values. */
+/** RFC 3416 §3 error-status values, named as the RFC names them (net-snmp's ErrorStatus says GeneralError...). */
 export const ErrorStatus = {
   noError: 0, tooBig: 1, noSuchName: 2, badValue: 3, readOnly: 4, genErr: 5, noAccess: 6, wrongType: 7,
   wrongLength: 8, wrongEncoding: 9, wrongValue: 10, noCreation: 11, inconsistentValue: 12, resourceUnavailable: 13,
@@ -39,6 +46,7 @@ export interface UsmParams {
   engineBoots: number;
   engineTime: number;
   userName: string;
+  /** A view into the datagram: RFC 3414 §3.2 step 6 zeroes it in place to recompute the HMAC. */
   authParams: Buffer;
   privParams: Buffer;
 }
@@ -54,9 +62,8 @@ export interface V3Message {
   usm: UsmParams;
   /** Plain scoped PDU, or the encrypted octets when flags.priv. */
   scoped: ScopedPdu | Buffer;
-  /** The whole datagram and where msgAuthenticationParameters sit in it (RFC 3414 §3.2 step 6). */
+  /** The whole datagram (the HMAC covers all of it). */
   raw: Buffer;
-  authOffset: number;
 }
 
 export type Message = CommunityMessage | V3Message;
@@ -64,112 +71,154 @@ export type Message = CommunityMessage | V3Message;
 /** A well-formed message of a version we do not speak (counted as snmpInBadVersions, RFC 3418). */
 export class BadVersion extends BerError {}
 
-export function decodePdu(r: Reader): Pdu {
-  const tag = r.peekTag();
-  const type = pduName.get(tag);
-  if (!type || type === 'TrapV1') throw new BerError(`unsupported PDU 0x${tag.toString(16)}`);
-  const p = r.sequence(tag);
-  const requestId = p.int();
-  const errorStatus = p.int();
-  const errorIndex = p.int();
-  const list = p.sequence();
+/** msgSecurityModel of the USM (RFC 3411 §5 SnmpSecurityModel). */
+const USM = 3;
+
+function readPdu(r: BerReader): Pdu {
+  const tag = r.peek();
+  const type = tag === null ? undefined : pduName.get(tag);
+  if (!type || type === 'TrapV1') throw new BerError(`unsupported PDU 0x${tag?.toString(16)}`);
+  const end = enter(r, tag!);
+  const requestId = readInt32(r);
+  const errorStatus = readInt32(r);
+  const errorIndex = readInt32(r);
+  const listEnd = enter(r);
   const varbinds: Varbind[] = [];
-  while (!list.done) {
-    const vb = list.sequence();
-    varbinds.push({ oid: vb.oid(), value: vb.value() });
+  while (r.offset < listEnd) {
+    const vbEnd = enter(r);
+    varbinds.push({ oid: readOid(r), value: readValue(r) });
+    leave(r, vbEnd);
   }
+  leave(r, listEnd);
+  leave(r, end);
   return { type, requestId, errorStatus, errorIndex, varbinds };
 }
 
 export function decodeMessage(buf: Buffer): Message {
-  const r = new Reader(buf);
-  const m = r.sequence();
-  const version = m.int();
-  if (version === 0 || version === 1) {
-    const community = m.octets();
-    return { version, community, pdu: decodePdu(m) };
-  }
-  if (version !== 3) throw new BadVersion(`unsupported version ${version}`);
-  const h = m.sequence();
-  const msgID = h.int();
-  const msgMaxSize = h.int();
-  const flagBytes = h.octets();
-  if (flagBytes.length !== 1) throw new BerError('bad msgFlags');
-  const f = flagBytes[0];
-  const securityModel = h.int();
-  const spHdr = m.header(Tag.OctetString);
-  m.pos = spHdr.end;
-  const sp = new Reader(buf, spHdr.start, spHdr.end).sequence();
-  const engineID = sp.octets();
-  const engineBoots = sp.int();
-  const engineTime = sp.int();
-  const userName = sp.octets().toString('utf8');
-  const authHdr = sp.header(Tag.OctetString);
-  sp.pos = authHdr.end;
-  const privParams = sp.octets();
-  const flags = { auth: (f & 1) !== 0, priv: (f & 2) !== 0, reportable: (f & 4) !== 0 };
-  if (flags.priv && !flags.auth) throw new BerError('priv without auth');
-  const scoped = flags.priv ? m.octets() : decodeScopedPdu(m);
-  return {
-    version, msgID, msgMaxSize, flags, securityModel,
-    usm: { engineID, engineBoots, engineTime, userName, authParams: buf.subarray(authHdr.start, authHdr.end), privParams },
-    scoped, raw: buf, authOffset: authHdr.start,
-  };
+  return decoding(() => {
+    const r = new Ber.Reader(buf);
+    const end = enter(r);
+    const version = readInt32(r);
+    if (version === 0 || version === 1) {
+      const community = readOctets(r);
+      const pdu = readPdu(r);
+      leave(r, end);
+      return { version, community, pdu };
+    }
+    if (version !== 3) throw new BadVersion(`unsupported version ${version}`);
+    const h = enter(r);
+    const msgID = readInt32(r);
+    const msgMaxSize = readInt32(r);
+    const flagBytes = readOctets(r);
+    if (flagBytes.length !== 1) throw new BerError('bad msgFlags');
+    const securityModel = readInt32(r);
+    leave(r, h);
+    const usm = readUsm(readOctets(r));
+    const f = flagBytes[0];
+    const flags = { auth: (f & 1) !== 0, priv: (f & 2) !== 0, reportable: (f & 4) !== 0 };
+    if (flags.priv && !flags.auth) throw new BerError('priv without auth');
+    const scoped = flags.priv ? readOctets(r) : readScopedPdu(r);
+    leave(r, end);
+    return { version, msgID, msgMaxSize, flags, securityModel, usm, scoped, raw: buf };
+  });
 }
 
-export function decodeScopedPdu(r: Reader): ScopedPdu {
-  const s = r.sequence();
-  return { contextEngineID: s.octets(), contextName: s.octets(), pdu: decodePdu(s) };
+/** UsmSecurityParameters (RFC 3414 §2.4), the contents of msgSecurityParameters. */
+function readUsm(b: Buffer): UsmParams {
+  const r = new Ber.Reader(b);
+  const end = enter(r);
+  const usm = {
+    engineID: readOctets(r), engineBoots: readInt32(r), engineTime: readInt32(r), userName: readOctets(r).toString('utf8'),
+    authParams: readOctets(r), privParams: readOctets(r),
+  };
+  leave(r, end);
+  return usm;
 }
+
+function readScopedPdu(r: BerReader): ScopedPdu {
+  const end = enter(r);
+  const s = { contextEngineID: readOctets(r), contextName: readOctets(r), pdu: readPdu(r) };
+  leave(r, end);
+  return s;
+}
+
+/** A decrypted ScopedPDU (RFC 3412 §6). */
+export const decodeScopedPdu = (b: Buffer): ScopedPdu => decoding(() => readScopedPdu(new Ber.Reader(b)));
 
 // ---- encoding ------------------------------------------------------------------------------------
 
 /** A PDU whose varbinds are already encoded (the agent keeps encoded varbinds in its index). */
 export function encodePdu(type: PduType, requestId: number, errorStatus: number, errorIndex: number, varbinds: readonly Buffer[]): Buffer {
-  return seq(PduTag[type], [encInt(Tag.Integer, requestId), encInt(Tag.Integer, errorStatus), encInt(Tag.Integer, errorIndex), seq(Tag.Sequence, varbinds)]);
+  let size = 32;
+  for (const vb of varbinds) size += vb.length;
+  const w = new Ber.Writer({ size });
+  w.startSequence(PduTag[type]);
+  w.writeInt(requestId);
+  w.writeInt(errorStatus);
+  w.writeInt(errorIndex);
+  w.startSequence();
+  for (const vb of varbinds) w.writeBuffer(vb);
+  w.endSequence();
+  w.endSequence();
+  return w.buffer;
 }
 
-export const encodeVarbinds = (vbs: readonly Varbind[]) => vbs.map((vb) => seq(Tag.Sequence, [encOid(vb.oid), encValue(vb.value)]));
+export const encodeVarbinds = (vbs: readonly Varbind[]) => vbs.map((vb) => encodeVarbind(vb.oid, vb.value));
 
 export function encodeCommunity(version: 0 | 1, community: Buffer, pdu: Buffer): Buffer {
-  return seq(Tag.Sequence, [encInt(Tag.Integer, version), tlv(Tag.OctetString, community), pdu]);
-}
-
-/** Bytes a community message adds around its varbind list, to bound a response before building it. */
-export function communityOverhead(community: Buffer, requestId: number, varbindBytes: number): number {
-  const listLen = varbindBytes;
-  const pduBody = encInt(Tag.Integer, requestId).length + 6 + 1 + lenSize(listLen) + listLen;
-  const body = 3 + 2 + lenSize(community.length) + community.length + 1 + lenSize(pduBody) + pduBody;
-  return 1 + lenSize(body) + body;
+  const w = new Ber.Writer({ size: pdu.length + community.length + 16 });
+  w.startSequence();
+  w.writeInt(version);
+  w.writeBuffer(community, Ber.OctetString);
+  w.writeBuffer(pdu);
+  w.endSequence();
+  return w.buffer;
 }
 
 export function encodeScopedPdu(contextEngineID: Buffer, contextName: Buffer, pdu: Buffer): Buffer {
-  return seq(Tag.Sequence, [tlv(Tag.OctetString, contextEngineID), tlv(Tag.OctetString, contextName), pdu]);
+  const w = new Ber.Writer({ size: pdu.length + contextEngineID.length + contextName.length + 16 });
+  w.startSequence();
+  w.writeBuffer(contextEngineID, Ber.OctetString);
+  w.writeBuffer(contextName, Ber.OctetString);
+  w.writeBuffer(pdu);
+  w.endSequence();
+  return w.buffer;
 }
 
 /**
- * An SNMPv3 message. `authLen` zero bytes are reserved for the HMAC; returns the message and the offset of
- * that field so the caller can fill it in (RFC 3414 §3.1.1 step 9).
+ * An SNMPv3 message with `authLen` zero octets reserved for the HMAC; returns it and that field (a view into
+ * it) for the caller to fill in (RFC 3414 §3.1.1 step 9).
  */
 export function encodeV3(o: {
   msgID: number; msgMaxSize: number; flags: number; usm: Omit<UsmParams, 'authParams'>; authLen: number; data: Buffer; encrypted: boolean;
-}): { buf: Buffer; authOffset: number } {
-  const header = seq(Tag.Sequence, [encInt(Tag.Integer, o.msgID), encInt(Tag.Integer, o.msgMaxSize), tlv(Tag.OctetString, Buffer.from([o.flags])), encInt(Tag.Integer, 3)]);
-  const before = Buffer.concat([
-    tlv(Tag.OctetString, o.usm.engineID), encInt(Tag.Integer, o.usm.engineBoots), encInt(Tag.Integer, o.usm.engineTime),
-    tlv(Tag.OctetString, Buffer.from(o.usm.userName, 'utf8')), Buffer.from([Tag.OctetString]), encLen1(o.authLen),
-  ]);
-  const spSeq = seq(Tag.Sequence, [before, Buffer.alloc(o.authLen), tlv(Tag.OctetString, o.usm.privParams)]);
-  const sp = tlv(Tag.OctetString, spSeq);
-  const data = o.encrypted ? tlv(Tag.OctetString, o.data) : o.data;
-  const version = encInt(Tag.Integer, 3);
-  const buf = seq(Tag.Sequence, [version, header, sp, data]);
-  const bodyLen = version.length + header.length + sp.length + data.length;
-  // Offsets: outer header, version, header data, sp OCTET STRING header, sp SEQUENCE header, then `before`.
-  const authOffset = 1 + lenSize(bodyLen) + version.length + header.length + (1 + lenSize(spSeq.length)) + headerLenOf(spSeq) + before.length;
-  return { buf, authOffset };
+}): { buf: Buffer; authParams: Buffer } {
+  const w = new Ber.Writer({ size: o.data.length + o.usm.engineID.length + o.usm.userName.length + o.authLen + 96 });
+  w.startSequence();
+  w.writeInt(3);
+  w.startSequence();
+  w.writeInt(o.msgID);
+  w.writeInt(o.msgMaxSize);
+  w.writeBuffer(Buffer.from([o.flags]), Ber.OctetString);
+  w.writeInt(USM);
+  w.endSequence();
+  w.startSequence(Ber.OctetString); // msgSecurityParameters: an OCTET STRING holding the SEQUENCE
+  w.startSequence();
+  w.writeBuffer(o.usm.engineID, Ber.OctetString);
+  w.writeInt(o.usm.engineBoots);
+  w.writeInt(o.usm.engineTime);
+  w.writeBuffer(Buffer.from(o.usm.userName, 'utf8'), Ber.OctetString);
+  w.writeBuffer(Buffer.alloc(o.authLen), Ber.OctetString);
+  w.writeBuffer(o.usm.privParams, Ber.OctetString);
+  w.endSequence();
+  w.endSequence();
+  if (o.encrypted) w.writeBuffer(o.data, Ber.OctetString);
+  else w.writeBuffer(o.data);
+  w.endSequence();
+  const buf = w.buffer;
+  // Find the field by reading back the header just written: the writer keeps no offsets.
+  const r = new Ber.Reader(buf);
+  enter(r);
+  readInt32(r);
+  readOctets(r, SEQUENCE);
+  return { buf, authParams: readUsm(readOctets(r)).authParams };
 }
-
-const encLen1 = (n: number) => Buffer.from([n]);
-/** Tag + length octets of an encoded TLV. */
-const headerLenOf = (b: Buffer) => (b[1] & 0x80 ? 2 + (b[1] & 0x7f) : 2);

@@ -7,6 +7,7 @@ declare module 'net-snmp' {
     PrivProtocols: Record<string, number>;
     SecurityLevel: Record<string, number>;
     ObjectType: Record<string, number>;
+    PduType: Record<string, number>;
     ErrorStatus: Record<string, number>;
     MibProviderType: Record<string, number>;
     MaxAccess: Record<string, number>;

@@ -4,7 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { encOid, encUnsigned, parseOid, seq, Tag, type Oid } from './ber.ts';
+import { encodeVarbind, parseOid, type Oid } from './ber.ts';
 import { decodeMessage, encodeCommunity, encodePdu, type Message } from './message.ts';
 import type { RemoteEngine, Usm, UsmUser } from './usm.ts';
 
@@ -27,8 +27,8 @@ export interface TrapTarget {
 /** The first two varbinds of every notification (RFC 3416 §4.2.6). */
 export function notificationHeader(uptime: number, trapOid: Oid): Buffer[] {
   return [
-    seq(Tag.Sequence, [encOid(SYS_UPTIME_0), encUnsigned(Tag.TimeTicks, uptime >>> 0)]),
-    seq(Tag.Sequence, [encOid(SNMP_TRAP_OID_0), encOid(trapOid)]),
+    encodeVarbind(SYS_UPTIME_0, { type: 'TimeTicks', value: uptime }),
+    encodeVarbind(SNMP_TRAP_OID_0, { type: 'OID', value: trapOid }),
   ];
 }
 

@@ -5,14 +5,13 @@
 // engineBoots/engineTime, never checks the window (gap 10) and answers no report on a decryption failure (gap 12).
 import { randomBytes } from 'node:crypto';
 import snmp from 'net-snmp';
-import { encUnsigned, parseOid, Reader, seq, Tag, encOid } from './ber.ts';
+import { encodeVarbind, parseOid } from './ber.ts';
 import { decodeScopedPdu, encodePdu, encodeScopedPdu, encodeV3, type ScopedPdu, type V3Message } from './message.ts';
 
 export type AuthProtocol = 'md5' | 'sha' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
 // DES is absent on purpose: Node 20's OpenSSL 3 has no DES without the legacy provider (gap 13).
 export type PrivProtocol = 'aes' | 'aes256b' | 'aes256r';
 export type SecurityLevel = 'noAuthNoPriv' | 'authNoPriv' | 'authPriv';
-const LEVEL_RANK: Record<SecurityLevel, number> = { noAuthNoPriv: 0, authNoPriv: 1, authPriv: 2 };
 
 export interface UsmUser {
   name: string;
@@ -91,8 +90,7 @@ export class Usm {
     if ((m.flags.auth && !user.authProtocol) || (m.flags.priv && !user.privProtocol)) return report('unsupportedSecLevels');
     if (m.flags.auth) {
       const proto = AUTH[user.authProtocol!];
-      const digest = m.raw.subarray(m.authOffset, m.authOffset + m.usm.authParams.length);
-      if (!snmp.Authentication.isAuthentic(m.raw, proto, user.authPassword, e.engineID, digest)) return report('wrongDigests');
+      if (!snmp.Authentication.isAuthentic(m.raw, proto, user.authPassword, e.engineID, m.usm.authParams)) return report('wrongDigests');
       // §3.2 step 7a: the timeliness check; the report goes out authenticated so the manager can resync.
       if (e.boots === MAX_BOOTS || m.usm.engineBoots !== e.boots || Math.abs(m.usm.engineTime - e.time) > TIME_WINDOW)
         return report('notInTimeWindows', { ...user, privProtocol: undefined });
@@ -102,7 +100,7 @@ export class Usm {
       try {
         const plain: Buffer = snmp.Encryption.decryptPdu(PRIV[user.privProtocol!], m.scoped as Buffer, m.usm.privParams, user.privPassword,
           AUTH[user.authProtocol!], { engineID: e.engineID, engineBoots: m.usm.engineBoots, engineTime: m.usm.engineTime });
-        scoped = decodeScopedPdu(new Reader(plain));
+        scoped = decodeScopedPdu(plain);
       } catch {
         // A wrong privacy password decrypts to garbage: that is a decryption error, not silence (gap 12).
         return report('decryptionErrors');
@@ -117,12 +115,11 @@ export class Usm {
   }
 
   static meets(level: SecurityLevel, min: SecurityLevel): boolean {
-    return LEVEL_RANK[level] >= LEVEL_RANK[min];
+    return snmp.SecurityLevel[level] >= snmp.SecurityLevel[min]; // ordered noAuthNoPriv < authNoPriv < authPriv
   }
 
   private report(m: V3Message, [oid, count]: [number[], number], requestId: number, user?: UsmUser): Buffer {
-    const vb = seq(Tag.Sequence, [encOid(oid), encUnsigned(Tag.Counter32, count)]);
-    const pdu = encodePdu('Report', requestId, 0, 0, [vb]);
+    const pdu = encodePdu('Report', requestId, 0, 0, [encodeVarbind(oid, { type: 'Counter32', value: count })]);
     return this.wrap({ msgID: m.msgID, user, pdu, reportable: false });
   }
 
@@ -143,8 +140,8 @@ export class Usm {
     }
     const flags = (auth ? 1 : 0) | (priv ? 2 : 0) | (o.reportable ? 4 : 0);
     const n = auth ? authLen(user!.authProtocol!) : 0;
-    const { buf, authOffset } = encodeV3({ msgID: o.msgID, msgMaxSize: 65507, flags, usm, authLen: n, data, encrypted: priv });
-    if (auth) snmp.Authentication.writeParameters(buf, AUTH[user!.authProtocol!], user!.authPassword, e.engineID, buf.subarray(authOffset, authOffset + n));
+    const { buf, authParams } = encodeV3({ msgID: o.msgID, msgMaxSize: 65507, flags, usm, authLen: n, data, encrypted: priv });
+    if (auth) snmp.Authentication.writeParameters(buf, AUTH[user!.authProtocol!], user!.authPassword, e.engineID, authParams);
     return buf;
   }
 }

@@ -1,8 +1,9 @@
-// The agent's MIB view: every instance the agent serves, sorted by OID, each with its varbind already
-// encoded. GET is a binary search, GETNEXT/GETBULK walk the array (O(log n) per request, not O(rows) as in
-// net-snmp's MIB tables, gap 17). Providers fill a builder from the data model; the agent rebuilds the view
-// when the data model changes or the live values (counters) are older than the cache time.
-import { compareOid, encOidContent, encValue, lenSize, Tag, type Oid, type Value } from './ber.ts';
+// The agent's MIB view: every instance the agent serves, sorted by OID, each with its varbind encoded once
+// (asn1-ber) when the view is built. GET is a binary search, GETNEXT/GETBULK walk the array (O(log n) per
+// request, not O(rows) as in net-snmp's MIB tables, gap 17). Providers fill a builder from the data model;
+// the agent rebuilds the view when the data model changes or the live values (counters) are older than the
+// cache time.
+import { Ber, compareOid, writeVarbind, type Oid, type Value } from './ber.ts';
 import type { ErrorStatusName } from './message.ts';
 import type { Change, DataModel } from '../datamodel/index.ts';
 
@@ -57,25 +58,17 @@ export class MibView {
 }
 
 export class ViewBuilder {
-  private readonly entries: Entry[] = [];
+  // Every varbind is encoded once, back to back into one writer; the entries become views of its buffer.
+  private readonly w = new Ber.Writer({ size: 1 << 16 });
+  private readonly pending: { oid: Oid; end: number; c64: boolean; set?: SetMapper }[] = [];
   private readonly objects = new Set<string>();
 
   /** One instance: `object` is the OBJECT-TYPE's OID, `index` the instance suffix. */
   add(object: Oid, index: readonly number[], value: Value, set?: SetMapper): void {
     const oid = [...object, ...index];
     this.objects.add(object.join('.'));
-    const o = encOidContent(oid);
-    const v = encValue(value);
-    const inner = 1 + lenSize(o.length) + o.length + v.length;
-    const vb = Buffer.allocUnsafe(1 + lenSize(inner) + inner);
-    let p = 0;
-    vb[p++] = Tag.Sequence;
-    p = writeLen(vb, p, inner);
-    vb[p++] = Tag.OID;
-    p = writeLen(vb, p, o.length);
-    o.copy(vb, p);
-    v.copy(vb, p + o.length);
-    this.entries.push({ oid, vb, c64: value.type === 'Counter64', set });
+    writeVarbind(this.w, oid, value);
+    this.pending.push({ oid, end: this.w.buffer.length, c64: value.type === 'Counter64', set });
   }
 
   /** A row of a table: `entry` is the xxxEntry OID, columns by number. */
@@ -87,16 +80,16 @@ export class ViewBuilder {
   }
 
   build(now: number): MibView {
-    this.entries.sort((a, b) => compareOid(a.oid, b.oid));
-    return new MibView(this.entries, this.objects, now);
+    const buf = this.w.buffer;
+    let start = 0;
+    const entries: Entry[] = this.pending.map(({ oid, end, c64, set }) => {
+      const vb = buf.subarray(start, end);
+      start = end;
+      return { oid, vb, c64, set };
+    });
+    entries.sort((a, b) => compareOid(a.oid, b.oid));
+    return new MibView(entries, this.objects, now);
   }
-}
-
-function writeLen(b: Buffer, p: number, n: number): number {
-  if (n < 0x80) b[p++] = n;
-  else if (n < 0x100) { b[p++] = 0x81; b[p++] = n; }
-  else { b[p++] = 0x82; b[p++] = n >> 8; b[p++] = n & 0xff; }
-  return p;
 }
 
 /** What providers see: the data model and the agent's own clock (sysUpTime is the SNMP engine's uptime). */

@@ -3,10 +3,9 @@
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import snmp from 'net-snmp';
-import { encOid, parseOid, seq, Tag } from '../../src/snmp/ber.ts';
+import { encodeVarbind, parseOid } from '../../src/snmp/ber.ts';
 import { decodeMessage, decodeScopedPdu, encodePdu, type V3Message } from '../../src/snmp/message.ts';
 import { Engine, Usm, type UsmUser } from '../../src/snmp/usm.ts';
-import { Reader } from '../../src/snmp/ber.ts';
 
 export const NOC: UsmUser = { name: 'nocuser', authProtocol: 'sha', authPassword: 'authpass123', privProtocol: 'aes', privPassword: 'privpass123', level: 'authPriv', access: 'rw' };
 const client = new Usm(new Engine(Buffer.from('80007ed9050000000000000001', 'hex'), 1), [NOC]);
@@ -37,7 +36,7 @@ export async function discover(port: number): Promise<{ engineID: Buffer; boots:
 /** An authPriv GET built with the given engine values; `send` lets the caller replay the same bytes. */
 export function authPrivGet(engine: { engineID: Buffer; boots: number; time: number }, oid: string, user = NOC): Buffer {
   const id = randomInt(1, 0x7fffffff);
-  const vb = seq(Tag.Sequence, [encOid(parseOid(oid)), Buffer.from([Tag.Null, 0])]);
+  const vb = encodeVarbind(parseOid(oid), { type: 'Null' });
   return client.wrap({ msgID: id, user, pdu: encodePdu('GetRequest', id, 0, 0, [vb]), reportable: true, level: 'authPriv', engine });
 }
 
@@ -45,8 +44,8 @@ export function authPrivGet(engine: { engineID: Buffer; boots: number; time: num
 export function readReply(buf: Buffer, user = NOC): { type: string; oid: string } {
   const m = decodeMessage(buf) as V3Message;
   const scoped = Buffer.isBuffer(m.scoped)
-    ? decodeScopedPdu(new Reader(snmp.Encryption.decryptPdu(snmp.PrivProtocols[user.privProtocol!], m.scoped, m.usm.privParams, user.privPassword,
-      snmp.AuthProtocols[user.authProtocol!], { engineID: m.usm.engineID, engineBoots: m.usm.engineBoots, engineTime: m.usm.engineTime })))
+    ? decodeScopedPdu(snmp.Encryption.decryptPdu(snmp.PrivProtocols[user.privProtocol!], m.scoped, m.usm.privParams, user.privPassword,
+      snmp.AuthProtocols[user.authProtocol!], { engineID: m.usm.engineID, engineBoots: m.usm.engineBoots, engineTime: m.usm.engineTime }))
     : m.scoped;
   return { type: scoped.pdu.type, oid: scoped.pdu.varbinds[0]?.oid.join('.') ?? '' };
 }
