@@ -3,8 +3,11 @@
 // and Device.X_TWINSTACK-ORG_Failover.Detector.{i} holds its settings and state. BFD (RFC 5880/5883) and
 // PCP (RFC 6887) detectors are further entries of the same table; the policy combines verdicts per
 // Failover.Combine (Any / All / Primary), so adding one needs no change elsewhere.
+import { createSocket } from 'node:dgram';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { SoftwireError, TunnelPort } from '../wan/platform.ts';
+import { BfdDetector, BFD_DEFAULTS } from './bfd.ts';
+import { PcpDetector, PCP_DEFAULTS } from './pcp.ts';
 
 export type DetectorState = 'Unknown' | 'Healthy' | 'Failed' | 'Disabled';
 
@@ -25,9 +28,50 @@ export interface Verdict {
   time: number;
 }
 
+/** A UDP socket of the detectors that speak a protocol to the AFTR side (BFD, PCP). */
+export interface UdpSocket {
+  send(b: Buffer, port: number, address: string): void;
+  address(): { address: string; port: number };
+  close(): void;
+}
+
+export interface UdpOptions {
+  type: 'udp4' | 'udp6';
+  /** local address and port (defaults: any, ephemeral) */
+  address?: string;
+  port?: number;
+  /** unicast TTL / hop limit of what is sent */
+  ttl?: number;
+  /** connect to this peer (fixes the local address the kernel picks) */
+  peer?: { address: string; port: number };
+  onMessage(msg: Buffer, from: { address: string; port: number }): void;
+}
+
+export type UdpOpen = (o: UdpOptions) => Promise<UdpSocket>;
+
+/** Real sockets (the Linux WAN): node:dgram, unref'd so a detector never keeps the process alive. */
+export const nodeUdp: UdpOpen = (o) => new Promise((resolve, reject) => {
+  const s = createSocket({ type: o.type, reuseAddr: false });
+  s.once('error', reject);
+  s.on('message', (m, r) => o.onMessage(m, { address: r.address, port: r.port }));
+  s.bind({ address: o.address, port: o.port ?? 0 }, () => {
+    if (o.ttl) s.setTTL(o.ttl);
+    const done = () => {
+      s.off('error', reject);
+      s.on('error', () => undefined); // ICMP errors of a connected socket: the protocol's timers decide
+      s.unref();
+      resolve({ send: (b, port, address) => (o.peer ? s.send(b) : s.send(b, port, address)), address: () => s.address(), close: () => s.close() });
+    };
+    if (o.peer) s.connect(o.peer.port, o.peer.address, done);
+    else done();
+  });
+});
+
 export interface DetectorEnv {
   tunnel: TunnelPort;
   now(): number;
+  /** UDP for BFD/PCP: the platform's (the simulated WAN has its own), else real sockets. */
+  udp?: UdpOpen;
 }
 
 export interface Detector {
@@ -39,6 +83,11 @@ export interface Detector {
   start(aftr: string): void;
   stop(): void;
   configure(s: DetectorSettings): void;
+  /**
+   * Optional: checks an AFTR that is not in use (the recovery loop in dual-stack): ok when this detector
+   * would call it healthy. Detectors that talk to the AFTR (BFD, PCP) gate the return to DS-Lite with it.
+   */
+  probe?(aftr: string): Promise<{ ok: boolean; reason: string }>;
 }
 
 /** Shared bookkeeping: a check loop at Interval, consecutive failures against FailureThreshold. */
@@ -272,16 +321,21 @@ export const DETECTOR_DEFAULTS: Record<string, DetectorSettings> = {
   Silence: { enable: true, interval: 250, timeout: 2000, failureThreshold: 1 },
   Echo: { enable: true, interval: 1000, timeout: 1000, failureThreshold: 3 },
   ICMPv6Error: { enable: true, interval: 1000, timeout: 3000, failureThreshold: 1 },
+  // Off by default: they need a BFD peer / PCP server on the AFTR side.
+  BFD: BFD_DEFAULTS,
+  PCP: PCP_DEFAULTS,
 };
 
 export type DetectorFactory = (settings: DetectorSettings, env: DetectorEnv) => Detector;
 
-/** The detector plug-ins, by Detector.{i}.Name. BFD and PCP register here next. */
+/** The detector plug-ins, by Detector.{i}.Name. */
 export const DETECTORS: Record<string, DetectorFactory> = {
   Establishment: (s, e) => new EstablishmentDetector(s, e),
   Silence: (s, e) => new SilenceDetector(s, e),
   Echo: (s, e) => new EchoDetector(s, e),
   ICMPv6Error: (s, e) => new Icmpv6ErrorDetector(s, e),
+  BFD: (s, e) => new BfdDetector(s, e),
+  PCP: (s, e) => new PcpDetector(s, e),
 };
 
 /** Combines verdicts (Failover.Combine): a failure reason, or null while the softwire counts as healthy. */

@@ -7,7 +7,11 @@ import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { DmError, type Change, type DataModel, type Disposable, type ValidateContext } from '../datamodel/index.ts';
 import type { Lease4, Lease6, Platform, TunnelCounters } from '../wan/platform.ts';
+import { BfdDetector } from './bfd.ts';
+import { bindBfd } from './bfd-model.ts';
 import type { DetectorSettings, Verdict } from './detectors.ts';
+import { PcpDetector } from './pcp.ts';
+import { bindPcp } from './pcp-model.ts';
 import { FO, ref, syncRows, type GatewayRows } from './instances.ts';
 import type { FailoverPolicy, PolicySettings, PolicyStatus, SwitchRecord } from './policy.ts';
 
@@ -161,6 +165,11 @@ export function bindModel(o: BindOptions): Disposable[] {
   }));
   out.push(policy.onSwitch((r) => recordSwitch(dm, r, o.log)));
   for (const d of policy.detectors) out.push(d.onVerdict((v) => writeVerdict(dm, rows, v)));
+  // The BFD. and PCP. objects of the protocol detectors.
+  for (const d of policy.detectors) {
+    if (d instanceof BfdDetector) out.push(...bindBfd(dm, d, o.log.child({ module: 'bfd' })));
+    if (d instanceof PcpDetector) out.push(...bindPcp(dm, d, o.log.child({ module: 'pcp' })));
+  }
   out.push(platform.dhcp6.onLease((l) => writeLease6(dm, rows, l)));
   out.push(platform.dhcp4.onLease((l) => writeLease4(dm, rows, l)));
   return out;

@@ -8,7 +8,9 @@
 import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { Lease4, Platform } from '../wan/platform.ts';
-import { combine, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, type Detector, type DetectorSettings, type Verdict } from './detectors.ts';
+import {
+  combine, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, type Detector, type DetectorSettings, type UdpOpen, type UdpOptions, type Verdict,
+} from './detectors.ts';
 import { candidates, literal, primaryEndpoint, type Endpoint, type EndpointSettings } from './endpoint.ts';
 
 export type Mode = 'None' | 'DSLite' | 'DualStack';
@@ -94,7 +96,9 @@ export class FailoverPolicy {
     this.settings = opts.settings;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    const env = { tunnel: opts.platform.tunnel, now: this.now };
+    // A platform may carry its own UDP (the simulated WAN's BFD peer and PCP server); else real sockets.
+    const udp = (opts.platform as { udp?: UdpOpen }).udp;
+    const env = { tunnel: opts.platform.tunnel, now: this.now, udp: udp ? (o: UdpOptions) => udp.call(opts.platform, o) : undefined };
     const settingsOf = (name: string) => opts.detectorSettings?.[name] ?? DETECTOR_DEFAULTS[name] ?? DETECTOR_DEFAULTS.Echo;
     this.detectors = Object.entries(DETECTORS).map(([name, make]) => make(settingsOf(name), env));
     this.establishment = this.detectors.find((d): d is EstablishmentDetector => d instanceof EstablishmentDetector)!;
@@ -414,8 +418,9 @@ export class FailoverPolicy {
         const addr = await this.resolve(this.cands[i].aftr);
         if (this.platform.tunnel.aftr() !== addr) await this.platform.tunnel.up(addr);
         const r = await this.platform.tunnel.echo(timeout);
-        if (r.ok) found = { index: i, addr };
-        else why = r.reason;
+        const gate = r.ok ? await this.gateProbes(addr) : null;
+        if (r.ok && !gate) found = { index: i, addr };
+        else why = gate ?? r.reason;
       } catch (err) {
         why = (err as Error).message;
       }
@@ -428,6 +433,20 @@ export class FailoverPolicy {
     if (this.goodProbes < this.settings.recoveryThreshold || held < hold) return;
     this.index = found.index;
     await this.failback(found.index, found.addr, `Recovered: ${this.goodProbes} good probes of ${this.cands[found.index].aftr}`);
+  }
+
+  /**
+   * Detectors that talk to the AFTR (BFD, PCP) must also call it healthy before DS-Lite returns, when their
+   * verdict alone would fail it again (Combine Any, or the Primary). A failure reason, or null.
+   */
+  private async gateProbes(addr: string): Promise<string | null> {
+    const { combine: how, primaryDetector } = this.settings;
+    for (const d of this.detectors) {
+      if (!d.probe || !d.settings.enable || how === 'All' || (how === 'Primary' && d.name !== primaryDetector)) continue;
+      const r = await d.probe(addr);
+      if (!r.ok) return r.reason;
+    }
+    return null;
   }
 
   private recordSwitch(from: Mode, to: Mode, reason: string, aftr: string, outageMs: number) {

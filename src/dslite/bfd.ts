@@ -1,0 +1,213 @@
+// The BFD detector: one multihop BFD session (RFC 5883) over IPv6 UDP to the AFTR, Asynchronous mode
+// (RFC 5880). Packets leave from a port in 49152-65535 with hop limit 255 (RFC 5881 §4, RFC 5883 §5) and
+// are received on port 4784. Session Up is Healthy; Down after Init/Up is Failed with the diagnostic
+// (LastSwitchReason shows it); a peer that signals AdminDown is not a path failure (RFC 5882 §3.2).
+// The session also runs while the AFTR is only probed (dual-stack), so the return to DS-Lite waits for Up.
+import { isIPv6 } from 'node:net';
+import { Emitter, type Disposable } from '../datamodel/index.ts';
+import { BFD_MULTIHOP_PORT, diagName, type AuthKey, type BfdState } from './bfd-codec.ts';
+import { BfdSession, type BfdConfig, type BfdStatus } from './bfd-session.ts';
+import { nodeUdp, type Detector, type DetectorEnv, type DetectorSettings, type DetectorState, type UdpSocket, type Verdict } from './detectors.ts';
+
+/** Detector row: Timeout is how long the session may take to come Up; Interval/FailureThreshold unused. */
+export const BFD_DEFAULTS: DetectorSettings = { enable: false, interval: 1000, timeout: 10_000, failureThreshold: 1 };
+
+/** The BFD object's settings (milliseconds in the data model). */
+export interface BfdSettings {
+  desiredMinTx: number; // ms
+  requiredMinRx: number; // ms
+  detectMult: number;
+  /** local IPv6 address ('' = the one the kernel picks towards the AFTR) */
+  localAddress: string;
+  auth: AuthKey | null;
+}
+
+export const BFD_SETTINGS_DEFAULTS: BfdSettings = { desiredMinTx: 300, requiredMinRx: 300, detectMult: 3, localAddress: '', auth: null };
+
+export interface BfdReport extends BfdStatus {
+  peer: string;
+  localAddress: string;
+  /** the diagnostic of the last transition to Down (0 if none) */
+  lastDiag: number;
+}
+
+const SOURCE_PORTS = [49152, 65535] as const; // RFC 5881 §4
+
+export class BfdDetector implements Detector {
+  readonly name = 'BFD';
+  private readonly emitter = new Emitter<Verdict>();
+  private readonly reports = new Emitter<BfdReport>();
+  private current: Verdict;
+  private bfd: BfdSettings = { ...BFD_SETTINGS_DEFAULTS };
+  private session: BfdSession | null = null;
+  private sockets: UdpSocket[] = [];
+  private peer = '';
+  private local = '';
+  private lastDiag = 0;
+  private upTimer: NodeJS.Timeout | null = null;
+  private watching = false;
+  private opening: Promise<void> | null = null;
+
+  constructor(public settings: DetectorSettings, private readonly env: DetectorEnv) {
+    this.current = { detector: this.name, state: settings.enable ? 'Unknown' : 'Disabled', reason: '', time: env.now() };
+  }
+
+  verdict(): Verdict {
+    return this.current;
+  }
+
+  onVerdict(fn: (v: Verdict) => void): Disposable {
+    return this.emitter.on(fn);
+  }
+
+  /** Session changes (state, diagnostics) for the data model. */
+  onReport(fn: (r: BfdReport) => void): Disposable {
+    return this.reports.on(fn);
+  }
+
+  report(): BfdReport {
+    const s = this.session?.status() ?? {
+      state: 'Down' as BfdState, remoteState: 'Down' as BfdState, localDiag: 0, remoteDiag: 0, localDiscr: 0, remoteDiscr: 0,
+      txInterval: 0, detectionTime: 0, sent: 0, received: 0, dropped: 0, drops: {},
+    };
+    return { ...s, state: this.session ? s.state : 'AdminDown', peer: this.peer, localAddress: this.local, lastDiag: this.lastDiag };
+  }
+
+  start(aftr: string): void {
+    this.watching = true;
+    this.set(this.settings.enable ? 'Unknown' : 'Disabled', '');
+    if (!this.settings.enable) return this.close();
+    void this.ensure(aftr);
+    // A session kept from probing may already be Up.
+    if (this.session && this.peer === aftr && this.session.status().state === 'Up') this.set('Healthy', '');
+    this.armUpTimer();
+  }
+
+  stop(): void {
+    this.watching = false;
+    this.clearUpTimer();
+    this.close();
+  }
+
+  configure(s: DetectorSettings): void {
+    const was = this.settings;
+    this.settings = { ...s };
+    if (!s.enable) {
+      this.close();
+      this.clearUpTimer();
+      this.set('Disabled', '');
+    } else if (!was.enable) {
+      this.set('Unknown', '');
+      if (this.watching && this.peer) this.start(this.peer);
+    }
+  }
+
+  /** The BFD object changed: timers through a Poll Sequence; a new local address or key restarts. */
+  configureBfd(b: BfdSettings): void {
+    const restart = b.localAddress !== this.bfd.localAddress || JSON.stringify(b.auth) !== JSON.stringify(this.bfd.auth);
+    this.bfd = { ...b };
+    if (!this.session) return;
+    if (restart) {
+      const peer = this.peer;
+      this.close();
+      if (this.watching) this.start(peer);
+    } else this.session.configure(this.sessionConfig());
+  }
+
+  /** Recovery probe: keeps a session to `aftr` running; healthy once it is Up. */
+  async probe(aftr: string): Promise<{ ok: boolean; reason: string }> {
+    if (!this.settings.enable) return { ok: true, reason: '' };
+    await this.ensure(aftr);
+    const st = this.session?.status().state ?? 'Down';
+    return st === 'Up' ? { ok: true, reason: '' } : { ok: false, reason: `BFD: session to ${aftr} is ${st}` };
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------
+
+  private sessionConfig(): BfdConfig {
+    return { desiredMinTx: this.bfd.desiredMinTx * 1000, requiredMinRx: this.bfd.requiredMinRx * 1000, detectMult: this.bfd.detectMult, auth: this.bfd.auth };
+  }
+
+  /** Opens the sockets and the session to `aftr` unless they exist already. */
+  private async ensure(aftr: string): Promise<void> {
+    if (this.opening) await this.opening;
+    if (this.session && this.peer === aftr) return;
+    this.close();
+    this.peer = aftr;
+    this.opening = this.open(aftr).catch((err: Error) => {
+      this.close();
+      this.set('Failed', `BFD: cannot open a session to ${aftr}: ${err.message}`);
+    }).finally(() => { this.opening = null; });
+    await this.opening;
+  }
+
+  private async open(aftr: string) {
+    if (!isIPv6(aftr)) throw new Error('not an IPv6 address');
+    const udp = this.env.udp ?? nodeUdp;
+    const onMessage = (m: Buffer, from: { address: string }) => {
+      if (from.address === aftr || from.address === `::ffff:${aftr}`) this.session?.receive(m);
+    };
+    // Transmit socket: connected (the kernel picks the source towards the AFTR), a port of 49152-65535.
+    let tx: UdpSocket | null = null;
+    for (let i = 0; i < 16 && !tx; i++) {
+      const port = SOURCE_PORTS[0] + Math.floor(Math.random() * (SOURCE_PORTS[1] - SOURCE_PORTS[0] + 1));
+      tx = await udp({ type: 'udp6', address: this.bfd.localAddress || undefined, port, ttl: 255, peer: { address: aftr, port: BFD_MULTIHOP_PORT }, onMessage })
+        .catch((e: NodeJS.ErrnoException) => { if (e.code === 'EADDRINUSE') return null; throw e; });
+    }
+    if (!tx) throw new Error('no free source port');
+    this.sockets.push(tx);
+    this.local = tx.address().address;
+    const rx = await udp({ type: 'udp6', address: this.local, port: BFD_MULTIHOP_PORT, onMessage });
+    this.sockets.push(rx);
+    const session = new BfdSession(this.sessionConfig(), (b) => tx!.send(b, BFD_MULTIHOP_PORT, aftr));
+    this.session = session;
+    session.onChange(({ from, status }) => this.onChange(from, status));
+    session.start();
+  }
+
+  private onChange(from: BfdState, s: BfdStatus) {
+    if (s.state === 'Down') this.lastDiag = s.localDiag;
+    this.reports.fire(this.report());
+    if (!this.watching || !this.settings.enable) return;
+    if (s.state === 'Up') {
+      this.clearUpTimer();
+      this.set('Healthy', '');
+    } else if (s.state === 'Down' && (from === 'Up' || from === 'Init')) {
+      // RFC 5882 §3.2: a neighbour going AdminDown is not a failure of the path.
+      if (s.remoteState === 'AdminDown') this.set('Unknown', `BFD: ${this.peer} signalled AdminDown`);
+      else this.set('Failed', `BFD: session to ${this.peer} Down, diagnostic ${s.localDiag} (${diagName(s.localDiag)})`);
+      this.armUpTimer();
+    }
+  }
+
+  /** A session that does not come Up within Timeout is a failure (the AFTR does not answer BFD). */
+  private armUpTimer() {
+    this.clearUpTimer();
+    if (!this.settings.enable || this.session?.status().state === 'Up') return;
+    const peer = this.peer;
+    this.upTimer = setTimeout(() => {
+      const st = this.session?.status().state ?? 'Down';
+      if (this.watching && st !== 'Up' && this.current.state !== 'Failed')
+        this.set('Failed', `BFD: session to ${peer} not Up within ${this.settings.timeout} ms (${st})`);
+    }, this.settings.timeout);
+    this.upTimer.unref?.();
+  }
+
+  private clearUpTimer() {
+    if (this.upTimer) clearTimeout(this.upTimer);
+    this.upTimer = null;
+  }
+
+  private close() {
+    this.session?.stop();
+    this.session = null;
+    for (const s of this.sockets.splice(0)) s.close();
+    this.reports.fire(this.report());
+  }
+
+  private set(state: DetectorState, reason: string) {
+    if (this.current.state === state && this.current.reason === reason) return;
+    this.current = { detector: this.name, state, reason, time: this.env.now() };
+    this.emitter.fire(this.current);
+  }
+}
