@@ -6,7 +6,7 @@
 //  2. TCP (iperf3) lan -> inet: kernel routing lan-cpe-aftr-inet, vs through the B4 and a mirror forwarder
 //     in aftr (the same code configured the other way round: it decapsulates for inet and encapsulates
 //     the ACKs back), so both ends of the tunnel run at forwarder speed, not fixture speed.
-//  3. ping RTT lan -> inet on the same two paths.
+//  3. ping RTT lan -> inet on the same two paths (100 pings 10 ms apart, median of the rounds' averages).
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -68,7 +68,7 @@ async function tcpRate(lab: Lab): Promise<number> {
 }
 
 async function rtt(lab: Lab): Promise<number> {
-  const out = await lab.exec('lan', 'busybox', 'ping', '-q', '-c', '200', '-i', '0.01', '-W', '2', ADDR.inet);
+  const out = await lab.exec('lan', 'busybox', 'ping', '-q', '-c', '100', '-i', '0.01', '-W', '2', ADDR.inet);
   return Number(/min\/avg\/max = [\d.]+\/([\d.]+)\//.exec(out)![1]);
 }
 
@@ -122,10 +122,16 @@ async function main(): Promise<void> {
     // The sink's nft table would eat the tunnel traffic of the TCP and ping runs: remove it.
     await lab.exec('aftr', 'nft', 'delete', 'table', 'inet', 'benchsink');
     const tcp: Record<Path, number> = { kernel: 0, b4: 0 };
-    const rtts: Record<Path, number> = { kernel: 0, b4: 0 };
+    const rttRounds: Record<Path, number[]> = { kernel: [], b4: [] };
+    for (let r = 0; r < ROUNDS; r++)
+      for (const path of ['kernel', 'b4'] as Path[]) {
+        await route(lab, path);
+        rttRounds[path].push(await rtt(lab));
+      }
+    console.log(`rtt rounds: kernel ${rttRounds.kernel.join(' ')} ms, B4+mirror ${rttRounds.b4.join(' ')} ms`);
+    const rtts = { kernel: median(rttRounds.kernel), b4: median(rttRounds.b4) };
     for (const path of ['kernel', 'b4'] as Path[]) {
       await route(lab, path);
-      rtts[path] = await rtt(lab);
       tcp[path] = await tcpRate(lab);
     }
     const mirrorCounters = await mirror.counters();
@@ -136,7 +142,9 @@ async function main(): Promise<void> {
     console.log(`forwarder benchmark (${SECONDS} s per run, median of ${ROUNDS} rounds, each path at its best of 1 or 2 senders x ${FLOWS} flows; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
     console.log(`  64-byte UDP   kernel ${fmt(k).padStart(9)} pps   B4 ${fmt(b).padStart(9)} pps   ratio ${median(ratios).toFixed(2)} (median of per-round ratios; target >= 0.60)`);
     console.log(`  TCP iperf3    kernel ${fmt(tcp.kernel, 2).padStart(9)} Gbit/s B4+mirror ${fmt(tcp.b4, 2)} Gbit/s   ratio ${(tcp.b4 / tcp.kernel).toFixed(2)}`);
-    console.log(`  ping RTT      kernel ${rtts.kernel.toFixed(3)} ms   B4+mirror ${rtts.b4.toFixed(3)} ms   +${(rtts.b4 - rtts.kernel).toFixed(3)} ms (target <= +0.200)`);
+    const extra = rtts.b4 - rtts.kernel;
+    // A round trip crosses two forwarders (B4 and mirror) twice each: half the extra time is the B4's.
+    console.log(`  ping RTT      kernel ${rtts.kernel.toFixed(3)} ms   B4+mirror ${rtts.b4.toFixed(3)} ms   +${extra.toFixed(3)} ms, B4's half +${(extra / 2).toFixed(3)} ms (target <= +0.200)`);
     console.log(`  B4 drops: ${JSON.stringify(Object.fromEntries(Object.entries(b4Counters.drops).filter(([, n]) => n > 0)))}`);
     console.log(`  mirror drops: ${JSON.stringify(Object.fromEntries(Object.entries(mirrorCounters.drops).filter(([, n]) => n > 0)))}`);
   } finally {

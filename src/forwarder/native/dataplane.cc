@@ -27,6 +27,7 @@ namespace {
 constexpr int kBudget = 256;    // packets per drain before looking at the stop flag again
 constexpr long kCoalesceUs = 50;
 constexpr int64_t kDenseUs = 200;
+
 constexpr int kTxQueueLen = 4096;
 constexpr int kNice = -10;
 
