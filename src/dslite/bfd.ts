@@ -7,10 +7,8 @@ import { isIPv6 } from 'node:net';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import { BFD_MULTIHOP_PORT, diagName, type AuthKey, type BfdState } from './bfd-codec.ts';
 import { BfdSession, type BfdConfig, type BfdStatus } from './bfd-session.ts';
-import { nodeUdp, type Detector, type DetectorEnv, type DetectorSettings, type DetectorState, type UdpSocket, type Verdict } from './detectors.ts';
+import type { Detector, DetectorEnv, DetectorSettings, DetectorState, UdpOpen, UdpSocket, Verdict } from './detectors.ts';
 
-/** Detector row: Timeout is how long the session may take to come Up; Interval/FailureThreshold unused. */
-export const BFD_DEFAULTS: DetectorSettings = { enable: false, interval: 1000, timeout: 10_000, failureThreshold: 1 };
 
 /** The BFD object's settings (milliseconds in the data model). */
 export interface BfdSettings {
@@ -143,7 +141,7 @@ export class BfdDetector implements Detector {
 
   private async open(aftr: string) {
     if (!isIPv6(aftr)) throw new Error('not an IPv6 address');
-    const udp = this.env.udp ?? nodeUdp;
+    const udp = this.udp();
     const onMessage = (m: Buffer, from: { address: string }) => {
       if (from.address === aftr || from.address === `::ffff:${aftr}`) this.session?.receive(m);
     };
@@ -203,6 +201,11 @@ export class BfdDetector implements Detector {
     this.session = null;
     for (const s of this.sockets.splice(0)) s.close();
     this.reports.fire(this.report());
+  }
+
+  private udp(): UdpOpen {
+    if (!this.env.udp) throw new Error('no UDP in the detector environment');
+    return this.env.udp;
   }
 
   private set(state: DetectorState, reason: string) {

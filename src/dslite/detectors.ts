@@ -6,8 +6,8 @@
 import { createSocket } from 'node:dgram';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { SoftwireError, TunnelPort } from '../wan/platform.ts';
-import { BfdDetector, BFD_DEFAULTS } from './bfd.ts';
-import { PcpDetector, PCP_DEFAULTS } from './pcp.ts';
+import { BfdDetector } from './bfd.ts';
+import { PcpDetector } from './pcp.ts';
 
 export type DetectorState = 'Unknown' | 'Healthy' | 'Failed' | 'Disabled';
 
@@ -70,7 +70,7 @@ export const nodeUdp: UdpOpen = (o) => new Promise((resolve, reject) => {
 export interface DetectorEnv {
   tunnel: TunnelPort;
   now(): number;
-  /** UDP for BFD/PCP: the platform's (the simulated WAN has its own), else real sockets. */
+  /** UDP for BFD/PCP: the platform's (the simulated WAN has its own), else nodeUdp (set by the policy). */
   udp?: UdpOpen;
 }
 
@@ -321,9 +321,11 @@ export const DETECTOR_DEFAULTS: Record<string, DetectorSettings> = {
   Silence: { enable: true, interval: 250, timeout: 2000, failureThreshold: 1 },
   Echo: { enable: true, interval: 1000, timeout: 1000, failureThreshold: 3 },
   ICMPv6Error: { enable: true, interval: 1000, timeout: 3000, failureThreshold: 1 },
-  // Off by default: they need a BFD peer / PCP server on the AFTR side.
-  BFD: BFD_DEFAULTS,
-  PCP: PCP_DEFAULTS,
+  // Off by default: they need a BFD peer / PCP server on the AFTR side. BFD: Timeout is how long the
+  // session may take to come Up. PCP: Interval is the shortest time between requests, Timeout the
+  // retransmission window (MRD).
+  BFD: { enable: false, interval: 1000, timeout: 10_000, failureThreshold: 1 },
+  PCP: { enable: false, interval: 1000, timeout: 10_000, failureThreshold: 1 },
 };
 
 export type DetectorFactory = (settings: DetectorSettings, env: DetectorEnv) => Detector;

@@ -6,13 +6,11 @@
 // that the server lost its state (§8.5). Other result codes are reported, not failures.
 import { randomBytes } from 'node:crypto';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
-import { nodeUdp, type Detector, type DetectorEnv, type DetectorSettings, type DetectorState, type UdpSocket, type Verdict } from './detectors.ts';
+import type { Detector, DetectorEnv, DetectorSettings, DetectorState, UdpOpen, UdpSocket, Verdict } from './detectors.ts';
 import {
   decodeMapResponse, encodeMapRequest, epochCheck, NETWORK_FAILURE, PCP_PORT, resultName, type EpochMark, type MapResponse, type PcpDrop,
 } from './pcp-codec.ts';
 
-/** Detector row: Interval is the shortest time between requests, Timeout the retransmission window. */
-export const PCP_DEFAULTS: DetectorSettings = { enable: false, interval: 1000, timeout: 10_000, failureThreshold: 1 };
 
 export interface PcpSettings {
   server: string;
@@ -53,6 +51,8 @@ export class PcpDetector implements Detector {
   private failures = 0;
   private epoch: EpochMark | null = null;
   private watching: string | null = null;
+  /** The run's socket: its port is the mapping's internal port, its nonce the mapping's (§11.2). */
+  private socket: { gen: number | null; s: UdpSocket; nonce: Buffer; onAnswer: ((r: MapResponse) => void) | null } | null = null;
   private readonly state: PcpReport = {
     server: '', resultCode: null, result: '', lifetime: 0, epoch: null, externalAddress: '', externalPort: 0, internalPort: 0,
     requests: 0, responses: 0, dropped: 0, drops: {},
@@ -121,7 +121,7 @@ export class PcpDetector implements Detector {
   /** Recovery probe through the softwire in use: one MAP exchange. */
   async probe(): Promise<{ ok: boolean; reason: string }> {
     if (!this.settings.enable) return { ok: true, reason: '' };
-    const v = await this.exchangeOnce(null);
+    const v = await this.exchangeOnce(null).catch((err: Error) => ({ ok: false, reason: `PCP: ${err.message}` }));
     return { ok: v.ok, reason: v.reason };
   }
 
@@ -130,7 +130,7 @@ export class PcpDetector implements Detector {
   /** Map, renew, repeat; one socket (so one internal port and one nonce) per run. */
   private async loop(gen: number) {
     while (gen === this.generation) {
-      const v = await this.exchangeOnce(gen);
+      const v = await this.exchangeOnce(gen).catch((err: Error) => ({ ok: false, reason: `PCP: ${err.message}`, waitMs: 0 }));
       if (gen !== this.generation) return;
       if (v.ok) {
         this.failures = 0;
@@ -142,8 +142,6 @@ export class PcpDetector implements Detector {
       });
     }
   }
-
-  private socket: { gen: number | null; s: UdpSocket; nonce: Buffer; onAnswer: ((r: MapResponse) => void) | null } | null = null;
 
   /** One request with its retransmissions; the verdict and how long until the next one. */
   private async exchangeOnce(gen: number | null): Promise<{ ok: boolean; reason: string; waitMs: number }> {
@@ -182,7 +180,7 @@ export class PcpDetector implements Detector {
   private async openSocket(gen: number | null, server: string) {
     this.socket?.s.close();
     this.socket = null;
-    const udp = this.env.udp ?? nodeUdp;
+    const udp = this.udp();
     const holder = { gen, nonce: randomBytes(12), onAnswer: null as ((r: MapResponse) => void) | null, s: null as unknown as UdpSocket };
     holder.s = await udp({
       type: 'udp4', peer: { address: server, port: PCP_PORT },
@@ -234,6 +232,11 @@ export class PcpDetector implements Detector {
   private drop(why: PcpDrop | 'badSource') {
     this.state.dropped++;
     this.state.drops[why] = (this.state.drops[why] ?? 0) + 1;
+  }
+
+  private udp(): UdpOpen {
+    if (!this.env.udp) throw new Error('no UDP in the detector environment');
+    return this.env.udp;
   }
 
   private set(state: DetectorState, reason: string) {

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { Lease4, Platform } from '../wan/platform.ts';
 import {
-  combine, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, type Detector, type DetectorSettings, type UdpOpen, type UdpOptions, type Verdict,
+  combine, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, nodeUdp, type Detector, type DetectorSettings, type UdpOpen, type UdpOptions, type Verdict,
 } from './detectors.ts';
 import { candidates, literal, primaryEndpoint, type Endpoint, type EndpointSettings } from './endpoint.ts';
 
@@ -98,7 +98,7 @@ export class FailoverPolicy {
     this.now = opts.now ?? Date.now;
     // A platform may carry its own UDP (the simulated WAN's BFD peer and PCP server); else real sockets.
     const udp = (opts.platform as { udp?: UdpOpen }).udp;
-    const env = { tunnel: opts.platform.tunnel, now: this.now, udp: udp ? (o: UdpOptions) => udp.call(opts.platform, o) : undefined };
+    const env = { tunnel: opts.platform.tunnel, now: this.now, udp: udp ? (o: UdpOptions) => udp.call(opts.platform, o) : nodeUdp };
     const settingsOf = (name: string) => opts.detectorSettings?.[name] ?? DETECTOR_DEFAULTS[name] ?? DETECTOR_DEFAULTS.Echo;
     this.detectors = Object.entries(DETECTORS).map(([name, make]) => make(settingsOf(name), env));
     this.establishment = this.detectors.find((d): d is EstablishmentDetector => d instanceof EstablishmentDetector)!;
