@@ -37,9 +37,12 @@ struct Handle {
   napi_env env = nullptr;
 };
 
+// The worker is going away without stop(): end the threads, which are the only callers of the
+// threadsafe function; the environment's teardown then disposes of the function itself.
 void cleanup_hook(void *arg) {
   Handle *h = static_cast<Handle *>(arg);
   h->dp.stop();
+  h->tsfn = nullptr;
 }
 
 void finalize(napi_env env, void *data, void *) {
