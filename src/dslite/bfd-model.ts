@@ -59,7 +59,8 @@ export function bindBfd(dm: DataModel, bfd: BfdDetector, log: Logger): Disposabl
       },
     }),
     bfd.onReport((r) => {
-      log.info({ state: r.state, remoteState: r.remoteState, diag: r.localDiag, peer: r.peer, detectionTimeUs: r.detectionTime }, 'bfd session');
+      if (r.state !== dm.getValue(`${OBJ}SessionState`))
+        log.info({ state: r.state, remoteState: r.remoteState, diag: r.localDiag, peer: r.peer, detectionTimeUs: r.detectionTime }, 'bfd session');
       write(r);
     }),
   ];

@@ -44,6 +44,8 @@ export class BfdDetector implements Detector {
   private lastDiag = 0;
   private upTimer: NodeJS.Timeout | null = null;
   private watching = false;
+  /** the AFTR in use, kept while disabled so enabling starts at once */
+  private target = '';
   private opening: Promise<void> | null = null;
 
   constructor(public settings: DetectorSettings, private readonly env: DetectorEnv) {
@@ -73,6 +75,7 @@ export class BfdDetector implements Detector {
 
   start(aftr: string): void {
     this.watching = true;
+    this.target = aftr;
     this.set(this.settings.enable ? 'Unknown' : 'Disabled', '');
     if (!this.settings.enable) return this.close();
     void this.ensure(aftr);
@@ -96,7 +99,7 @@ export class BfdDetector implements Detector {
       this.set('Disabled', '');
     } else if (!was.enable) {
       this.set('Unknown', '');
-      if (this.watching && this.peer) this.start(this.peer);
+      if (this.watching) this.start(this.target);
     }
   }
 
@@ -106,9 +109,8 @@ export class BfdDetector implements Detector {
     this.bfd = { ...b };
     if (!this.session) return;
     if (restart) {
-      const peer = this.peer;
       this.close();
-      if (this.watching) this.start(peer);
+      if (this.watching) this.start(this.target);
     } else this.session.configure(this.sessionConfig());
   }
 

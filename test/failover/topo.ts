@@ -41,8 +41,9 @@ process.once('exit', () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function createTopo(tag: string): Promise<Topo> {
-  const prefix = `fo${process.pid}${tag}`;
+/** `area` prefixes the namespace names (each test area has its own, e.g. 'bp' for BFD/PCP). */
+export async function createTopo(tag: string, area = 'fo'): Promise<Topo> {
+  const prefix = `${area}${process.pid}${tag}`;
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const children = new Set<ChildProcess>();
   const aftrs = new Map<string, ChildProcess>();

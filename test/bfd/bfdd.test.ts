@@ -1,0 +1,98 @@
+// Issue 9 acceptance 1: the BFD detector against FRR bfdd on the AFTR side of the failover lab (Kea,
+// dnsmasq, the AFTR fixture, the agent on the Linux WAN). The session comes Up; dropping UDP 4784 both
+// ways at the AFTR takes it Down with diagnostic 1 within the Detection Time and the gateway fails over to
+// dual-stack, where it stays while BFD is Down; the path back brings the session Up and DS-Lite back.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { cli } from '../failover/cli.ts';
+import { FO, startLabAgent, type LabAgent } from '../failover/agent.ts';
+import { createTopo, type Topo } from '../failover/topo.ts';
+import { B4_WAN, startBfdd } from './bfdd.ts';
+
+let t: Topo;
+before(async () => {
+  t = await createTopo('d', 'bp');
+  await t.startKea();
+  await t.startAftr('aftr1');
+});
+after(() => t?.cleanup());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function detectorRow(a: LabAgent, name: string): Promise<string> {
+  const rows = (await cli(a.socket, { cmd: 'get', paths: [`${FO}Detector.*.Name`] })) as [string, string][];
+  return rows.find(([, v]) => v === name)![0].slice(0, -'Name'.length);
+}
+
+/** The time (ms epoch) the agent logged the BFD session entering `state`, after `since`. */
+function loggedAt(a: LabAgent, state: string, since: number): number | null {
+  for (const line of a.logs().split('\n')) {
+    if (!line.includes('"msg":"bfd session"')) continue;
+    const l = JSON.parse(line) as { time: number; state: string };
+    if (l.state === state && l.time >= since) return l.time;
+  }
+  return null;
+}
+
+const CASES = [
+  { name: '300 ms x 3', ms: 300, mult: 3, upWithin: 15_000 },
+  { name: '10 s x 3', ms: 10_000, mult: 3, upWithin: 30_000 },
+];
+
+for (const c of CASES) {
+  test(`BFD ${c.name} against bfdd: Up; path blocked: Down (diag 1) within the Detection Time, dual-stack; path back: Up, DS-Lite`, async (ctx) => {
+    const bfdd = await startBfdd(t, 'aftr1', { tx: c.ms, rx: c.ms, mult: c.mult }, c.ms.toString());
+    const a = await startLabAgent(t, {}, `bfd${c.ms}`);
+    try {
+      await a.waitFor(`${FO}Mode`, 'DSLite');
+      const row = await detectorRow(a, 'BFD');
+      await cli(a.socket, { cmd: 'set', values: {
+        [`${FO}BFD.LocalAddress`]: B4_WAN, [`${FO}BFD.DesiredMinTxInterval`]: String(c.ms), [`${FO}BFD.RequiredMinRxInterval`]: String(c.ms),
+        [`${FO}BFD.DetectMult`]: String(c.mult), [`${row}Timeout`]: '60000', [`${row}Enable`]: 'true',
+        [`${FO}RecoveryInterval`]: '1', [`${FO}RecoveryThreshold`]: '2', [`${FO}HoldDownTime`]: '2',
+      } });
+      await a.waitFor(`${FO}BFD.SessionState`, 'Up', c.upWithin);
+      await a.waitFor(`${row}State`, 'Healthy', 5000);
+      assert.equal(await bfdd.peerStatus(), 'up');
+      assert.equal(await a.get(`${FO}BFD.PeerAddress`), '2001:db8:ff::1');
+      assert.equal(await a.get(`${FO}BFD.LocalAddressInUse`), B4_WAN);
+      assert.notEqual(await a.get(`${FO}BFD.RemoteDiscriminator`), '0');
+      // The Poll Sequence after Up settles both sides on the configured timers.
+      const detectUs = c.mult * c.ms * 1000;
+      await a.waitFor(`${FO}BFD.DetectionTime`, String(detectUs), 3 * c.ms + 5000);
+      await a.waitFor(`${FO}BFD.TransmitInterval`, String(c.ms * 1000), 3 * c.ms + 5000);
+      assert.equal(await a.get(`${FO}BFD.PacketsDropped`), '0');
+
+      const blockedAt = Date.now();
+      await bfdd.block(true);
+      await a.waitFor(`${FO}Mode`, 'DualStack', detectUs / 1000 + 15_000);
+      const downAt = loggedAt(a, 'Down', blockedAt);
+      assert.ok(downAt, 'the session went Down');
+      const took = downAt - blockedAt;
+      // The last packet before the block arrived at most one interval earlier: Down within the Detection Time.
+      assert.ok(took <= detectUs / 1000 + 300, `Down ${took} ms after the block (Detection Time ${detectUs / 1000} ms)`);
+      ctx.diagnostic(`session Down ${took} ms after the block (Detection Time ${detectUs / 1000} ms)`);
+      assert.match(await a.get(`${FO}LastSwitchReason`), /^BFD: session to 2001:db8:ff::1 Down, diagnostic 1 \(Control Detection Time Expired\)$/);
+      assert.equal(await a.get(`${FO}BFD.LastDiagnostic`), '1');
+      assert.equal(await a.get(`${FO}BFD.LastDiagnosticText`), 'Control Detection Time Expired');
+      assert.equal(await a.get(`${row}State`), 'Failed');
+      // Echo still answers, but the recovery waits for BFD: no failback while the session is Down.
+      await sleep(5000);
+      assert.equal(await a.get(`${FO}Mode`), 'DualStack');
+
+      await bfdd.block(false);
+      const repairedAt = Date.now();
+      await a.waitFor(`${FO}BFD.SessionState`, 'Up', c.upWithin);
+      ctx.diagnostic(`session Up ${Date.now() - repairedAt} ms after the repair`);
+      const unblockedAt = Date.now();
+      await a.waitFor(`${FO}Mode`, 'DSLite', 15_000);
+      ctx.diagnostic(`DS-Lite back ${Date.now() - unblockedAt} ms after the session came Up`);
+      assert.match(await a.get(`${FO}LastSwitchReason`), /^Recovered: /);
+      await a.waitFor(`${row}State`, 'Healthy', 5000);
+      assert.equal(await bfdd.peerStatus(), 'up');
+    } finally {
+      await a.stop();
+      await bfdd.stop();
+    }
+  });
+}
