@@ -5,10 +5,14 @@
 //   outage   = packets sent from the failure until the AFTR returns that never arrived (1 packet = 1 ms at 1 kHz);
 //   failback = packets sent after the AFTR came back that never arrived (make-before-break should give 0);
 //   leaked   = packets that reached inet with the LAN's private source (a stale conntrack entry, DESIGN step 3).
+// The BFD rows run FRR bfdd on the AFTR (test/bfd/bfdd.ts), make BFD the deciding detector (Combine Primary)
+// and blackhole the AFTR node entirely: IPv4-in-IPv6 and BFD (UDP 4784) both dropped.
+// `npm run bench:failover -- bfd` runs the BFD rows only.
 import { fileURLToPath } from 'node:url';
 import { cli } from '../test/failover/cli.ts';
 import { FO, startLabAgent } from '../test/failover/agent.ts';
 import { createTopo, type Topo } from '../test/failover/topo.ts';
+import { B4_WAN, startBfdd, type Bfdd } from '../test/bfd/bfdd.ts';
 
 const UDP = fileURLToPath(new URL('../test/failover/udp.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,7 +23,15 @@ const SETTINGS = {
     [`${FO}Detector.2.Interval`]: '20', [`${FO}Detector.2.Timeout`]: '150',
     [`${FO}Detector.3.Interval`]: '100', [`${FO}Detector.3.Timeout`]: '100', [`${FO}Detector.3.FailureThreshold`]: '2',
   },
+  'BFD 100 ms x 3': { [`${FO}BFD.DesiredMinTxInterval`]: '100', [`${FO}BFD.RequiredMinRxInterval`]: '100' },
+  'BFD 300 ms x 3': { [`${FO}BFD.DesiredMinTxInterval`]: '300', [`${FO}BFD.RequiredMinRxInterval`]: '300' },
 } as const;
+const BFD_MS: Partial<Record<keyof typeof SETTINGS, number>> = { 'BFD 100 ms x 3': 100, 'BFD 300 ms x 3': 300 };
+// Only BFD decides in the BFD rows (Detector.5 is BFD on a fresh database).
+const BFD_ON = {
+  [`${FO}Detector.5.Enable`]: 'true', [`${FO}Detector.5.Timeout`]: '60000', [`${FO}BFD.DetectMult`]: '3', [`${FO}BFD.LocalAddress`]: B4_WAN,
+  [`${FO}Combine`]: 'Primary', [`${FO}PrimaryDetector`]: 'BFD',
+};
 // Recovery is not what is measured: the same quick recovery for both rows.
 const RECOVERY = { [`${FO}RecoveryInterval`]: '1', [`${FO}RecoveryThreshold`]: '2', [`${FO}HoldDownTime`]: '2' };
 
@@ -27,10 +39,13 @@ interface Row { failure: 'blackhole' | 'process death'; settings: keyof typeof S
 
 async function once(t: Topo, failure: Row['failure'], settings: Row['settings'], n: number): Promise<Row> {
   await t.startAftr('aftr1');
+  const bfdMs = BFD_MS[settings];
+  const bfdd: Bfdd | null = bfdMs ? await startBfdd(t, 'aftr1', { tx: bfdMs, rx: bfdMs, mult: 3 }, `bench${n}`) : null;
   const a = await startLabAgent(t, {}, `bench${n}`);
   try {
     await a.waitFor(`${FO}Mode`, 'DSLite');
-    await cli(a.socket, { cmd: 'set', values: { ...SETTINGS[settings], ...RECOVERY } });
+    await cli(a.socket, { cmd: 'set', values: { ...SETTINGS[settings], ...RECOVERY, ...(bfdd ? BFD_ON : {}) } });
+    if (bfdd) await a.waitFor(`${FO}BFD.DetectionTime`, String(3 * bfdMs! * 1000), 20_000);
     const recv = t.spawn('inet', process.execPath, '--import', 'tsx', UDP, 'recv', '46001');
     let rout = '';
     recv.stdout!.on('data', (d: Buffer) => (rout += d.toString()));
@@ -40,12 +55,12 @@ async function once(t: Topo, failure: Row['failure'], settings: Row['settings'],
     send.stdout!.on('data', (d: Buffer) => (sout += d.toString()));
     await sleep(1500);
     const failAt = Date.now();
-    if (failure === 'blackhole') await t.blackhole('aftr1', true);
+    if (failure === 'blackhole') await Promise.all([t.blackhole('aftr1', true), bfdd?.block(true)]);
     else await t.killAftr('aftr1');
     await a.waitFor(`${FO}Mode`, 'DualStack', 20_000);
     await sleep(1000);
     const backAt = Date.now();
-    if (failure === 'blackhole') await t.blackhole('aftr1', false);
+    if (failure === 'blackhole') await Promise.all([t.blackhole('aftr1', false), bfdd?.block(false)]);
     else await t.startAftr('aftr1');
     await a.waitFor(`${FO}Mode`, 'DSLite', 30_000);
     const dsliteAt = Date.now();
@@ -78,6 +93,7 @@ async function once(t: Topo, failure: Row['failure'], settings: Row['settings'],
     return { failure, settings, outageMs: outage, recordedMs: recorded, failbackLost, baselineLost, leaked, sent };
   } finally {
     await a.stop();
+    await bfdd?.stop();
   }
 }
 
@@ -86,12 +102,15 @@ const results: Row[] = [];
 try {
   await t.startKea();
   let n = 0;
-  for (const failure of ['blackhole', 'process death'] as const)
-    for (const settings of ['default', 'fast'] as const) {
-      const r = await once(t, failure, settings, n++);
-      results.push(r);
-      console.log(JSON.stringify(r));
-    }
+  const runs: [Row['failure'], Row['settings']][] = process.argv.includes('bfd') ? [] : [
+    ['blackhole', 'default'], ['blackhole', 'fast'], ['process death', 'default'], ['process death', 'fast'],
+  ];
+  runs.push(['blackhole', 'BFD 100 ms x 3'], ['blackhole', 'BFD 300 ms x 3']);
+  for (const [failure, settings] of runs) {
+    const r = await once(t, failure, settings, n++);
+    results.push(r);
+    console.log(JSON.stringify(r));
+  }
 } finally {
   await t.cleanup();
 }
