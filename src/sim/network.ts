@@ -9,6 +9,8 @@
 //     steady rate, so the Silence detector has traffic to watch.
 import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
+import type { UdpOpen } from '../dslite/detectors.ts';
+import { SimProtocols } from './protocols.ts';
 import type {
   Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort,
 } from '../wan/platform.ts';
@@ -62,6 +64,9 @@ export class SimNetwork implements Platform {
   private readonly errorEmitter = new Emitter<SoftwireError>();
   private traffic: NodeJS.Timeout | null = null;
   private readonly pps: number;
+  private readonly protocols: SimProtocols;
+  /** UDP to the AFTRs' simulated BFD peers and PCP servers (the detectors' env, see src/dslite/policy.ts). */
+  readonly udp: UdpOpen;
 
   constructor(opts: SimOptions) {
     this.log = opts.log;
@@ -69,6 +74,8 @@ export class SimNetwork implements Platform {
     this.pps = opts.lanPps ?? 50;
     this.aftrs = opts.aftrs ?? SIM_AFTRS;
     for (const a of this.aftrs) this.state.set(a.address, 'Up');
+    this.protocols = new SimProtocols((aftr) => this.state.get(aftr) === 'Up', this.delay, () => this.aftr);
+    this.udp = this.protocols.udp;
     this.interfaces = opts.interfaces ?? { lan: 'br-lan', wan: 'wan', tunnel: 'dslite0' };
     this.lanIPv4 = opts.lanIPv4 ?? { address: '192.168.1.1', subnetMask: '255.255.255.0' };
     this.dhcp6 = {
@@ -134,6 +141,7 @@ export class SimNetwork implements Platform {
   }
 
   async stop(): Promise<void> {
+    this.protocols.stop();
     if (this.traffic) clearInterval(this.traffic);
     this.traffic = null;
   }
