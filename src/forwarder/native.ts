@@ -27,6 +27,7 @@ export interface NativeCounters {
     icmp4_sent: number;
     icmpv6_errors: number;
     mss_clamped: number;
+    tso_segmented: number;
   };
   drops: Record<DropName, number>;
   lastRxFromAftrMs: number;
@@ -41,8 +42,16 @@ export interface NativeAddon {
   start(h: NativeHandle, onEvent: (ev: Icmpv6ErrorEvent) => void): void;
   stop(h: NativeHandle): void;
   counters(h: NativeHandle): NativeCounters;
-  /** Test hook: one packet through the data-plane stages; what would be written to the tun, and events. */
-  inject(h: NativeHandle, packet: Buffer, nowMs: number): { out: Buffer[]; events: Icmpv6ErrorEvent[] };
+  /**
+   * Test hook: one packet through the data-plane stages, with the offload metadata the tun's
+   * virtio_net_hdr would carry; what would be written to the tun (with its offload metadata), and events.
+   */
+  inject(
+    h: NativeHandle,
+    packet: Buffer,
+    nowMs: number,
+    offload?: { csumStart?: number; csumOffset?: number; gsoSize?: number },
+  ): { out: Buffer[]; offloads: Array<{ csumStart: number; csumOffset: number } | null>; events: Icmpv6ErrorEvent[] };
 }
 
 let cached: NativeAddon | undefined;

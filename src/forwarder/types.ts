@@ -67,6 +67,7 @@ export const DROP_NAMES = [
   'icmpv6_other_type',
   'icmpv6_other_flow',
   'event_overflow',
+  'offload_unsupported',
   'write_error',
 ] as const;
 export type DropName = (typeof DROP_NAMES)[number];
@@ -87,6 +88,8 @@ export interface Counters {
   /** ICMPv6 errors about the softwire received (each also raised as an 'icmpv6-error' event). */
   icmpv6Errors: number;
   mssClamped: number;
+  /** TCP segments cut from super-packets (TSO from the LAN side, see native/packet.h Offload). */
+  tsoSegments: number;
   drops: Record<DropName, number>;
   /** Wall-clock ms of the last packet decapsulated from the AFTR; null if none yet. */
   lastRxFromAftr: number | null;

@@ -45,6 +45,7 @@ function counters(): Counters {
     icmp4Sent: n.totals.icmp4_sent,
     icmpv6Errors: n.totals.icmpv6_errors,
     mssClamped: n.totals.mss_clamped,
+    tsoSegments: n.totals.tso_segmented,
     drops: n.drops,
     lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,
     tunnelMtu: n.tunnelMtu,

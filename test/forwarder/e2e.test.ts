@@ -59,6 +59,7 @@ test('iperf3 TCP from lan to inet through the tunnel, MSS clamped', T, async () 
   const c = await b4.counters();
   assert.ok(c.txBytes - before.txBytes >= res.end.sum_received.bytes, 'every byte went through the B4');
   assert.ok(c.mssClamped - before.mssClamped >= 2, 'SYN and SYN-ACK clamped');
+  assert.ok(c.tsoSegments - before.tsoSegments > 0, 'the kernel handed over TCP super-packets (TSO)');
   // The kernel's own IPv6 chatter on the tun (MLD reports, router solicitations) is not for the softwire.
   const drops = Object.entries(c.drops).filter(([name, n]) => n > 0 && name !== 'v6_not_softwire');
   assert.deepEqual(drops, []);

@@ -4,7 +4,7 @@
 //   open(handle, name, queues, linkMtu) -> actual name
 //   start(handle, onEvent)                  stop(handle)
 //   counters(handle) -> { totals, drops, lastRxFromAftrMs, tunnelMtu }
-//   inject(handle, packet, nowMs) -> { out: Buffer[], events: object[] }   (test hook, same stages)
+//   inject(handle, packet, nowMs[, offload]) -> { out, offloads, events }   (test hook, same stages)
 #include <arpa/inet.h>
 #include <node_api.h>
 
@@ -245,12 +245,20 @@ napi_value Counters(napi_env env, napi_callback_info info) {
 
 struct CollectSink : fw::Sink {
   napi_env env;
-  napi_value out, events;
+  napi_value out, offloads, events;
   uint32_t n_out = 0, n_ev = 0;
-  void emit(const uint8_t *pkt, size_t len) override {
-    napi_value b;
+  void emit(const uint8_t *pkt, size_t len, const fw::Offload *off) override {
+    napi_value b, o, v;
     void *data;
     napi_create_buffer_copy(env, len, pkt, &data, &b);
+    if (off && off->partial) {
+      napi_create_object(env, &o);
+      napi_create_uint32(env, off->csum_start, &v), napi_set_named_property(env, o, "csumStart", v);
+      napi_create_uint32(env, off->csum_offset, &v), napi_set_named_property(env, o, "csumOffset", v);
+    } else {
+      napi_get_null(env, &o);
+    }
+    napi_set_element(env, offloads, n_out, o);
     napi_set_element(env, out, n_out++, b);
   }
   bool event(const fw::Icmp6Event &ev) override {
@@ -259,9 +267,13 @@ struct CollectSink : fw::Sink {
   }
 };
 
+// inject(handle, packet, nowMs[, offload]): offload = { csumStart?, csumOffset?, gsoSize? } as the tun's
+// virtio_net_hdr would carry it.
 napi_value Inject(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
+  napi_value argv[4];
+  size_t argc = 4;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 3) return throw_msg(env, "forwarder addon: missing arguments");
   Handle *h = get_handle(env, argv[0]);
   if (!h) return nullptr;
   void *data;
@@ -272,14 +284,27 @@ napi_value Inject(napi_env env, napi_callback_info info) {
   if (len > fw::kMaxPacket) return throw_msg(env, "forwarder addon: packet too large");
   std::vector<uint8_t> buf(fw::kHeadroom + len);
   memcpy(buf.data() + fw::kHeadroom, data, len);
+  fw::Offload off{};
+  bool has_off = false;
+  napi_valuetype t = napi_undefined;
+  if (argc > 3) napi_typeof(env, argv[3], &t);
+  if (t == napi_object) {
+    int v;
+    has_off = true;
+    if (get_int(env, argv[3], "csumStart", &v)) off.partial = true, off.csum_start = uint16_t(v);
+    if (get_int(env, argv[3], "csumOffset", &v)) off.csum_offset = uint16_t(v);
+    if (get_int(env, argv[3], "gsoSize", &v)) off.gso_size = uint16_t(v);
+  }
   CollectSink sink;
   sink.env = env;
   CHECK(napi_create_array(env, &sink.out));
+  CHECK(napi_create_array(env, &sink.offloads));
   CHECK(napi_create_array(env, &sink.events));
-  h->dp.inject(buf.data() + fw::kHeadroom, len, int64_t(now), sink);
+  h->dp.inject(buf.data() + fw::kHeadroom, len, has_off ? &off : nullptr, int64_t(now), sink);
   napi_value o;
   CHECK(napi_create_object(env, &o));
   napi_set_named_property(env, o, "out", sink.out);
+  napi_set_named_property(env, o, "offloads", sink.offloads);
   napi_set_named_property(env, o, "events", sink.events);
   return o;
 }

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,16 @@
 namespace fw {
 
 namespace {
+
+// struct virtio_net_hdr of <linux/virtio_net.h>, which does not compile as C++ (a member named `class`).
+// Native byte order: the tun's legacy little-endian default on the machines we run on.
+struct virtio_net_hdr {
+  uint8_t flags;
+  uint8_t gso_type;
+  uint16_t hdr_len, gso_size, csum_start, csum_offset;
+};
+constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0, VIRTIO_NET_HDR_GSO_TCPV4 = 1, VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 constexpr int kBudget = 256;    // packets per drain before looking at the stop flag again
 constexpr long kCoalesceUs = 50;
@@ -49,8 +60,15 @@ struct TunSink : Sink {
   int fd;
   Counters *c;
   const Dataplane::EventFn *on_event;
-  void emit(const uint8_t *pkt, size_t len) override {
-    if (write(fd, pkt, len) < 0) c->inc(D_write_error);
+  void emit(const uint8_t *pkt, size_t len, const Offload *off) override {
+    virtio_net_hdr h{};
+    if (off && off->partial) {
+      h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+      h.csum_start = off->csum_start;
+      h.csum_offset = off->csum_offset;
+    }
+    iovec iov[2] = {{&h, sizeof h}, {const_cast<uint8_t *>(pkt), len}};
+    if (writev(fd, iov, 2) < 0) c->inc(D_write_error);
   }
   bool event(const Icmp6Event &ev) override { return (*on_event)(ev); }
 };
@@ -108,7 +126,8 @@ void steer_by_flow(int tun_fd) {
 
 }  // namespace
 
-Dataplane::Dataplane() : inject_reasm_(reassembler_new()), inject_scratch_(kMaxPacket + kHeadroom) {}
+Dataplane::Dataplane()
+    : inject_reasm_(reassembler_new()), inject_scratch_(kMaxPacket + kHeadroom), inject_segment_(kMaxPacket + kHeadroom) {}
 
 Dataplane::~Dataplane() {
   stop();
@@ -126,8 +145,9 @@ std::string Dataplane::open(const std::string &name, int queues, int link_mtu, s
     if (fd < 0) return stop(), errmsg("open /dev/net/tun");
     memset(&ifr, 0, sizeof ifr);
     strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR;
+    int hdr_size = sizeof(virtio_net_hdr);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0) {
       std::string m = errmsg("TUNSETIFF");
       ::close(fd);
       stop();
@@ -136,6 +156,12 @@ std::string Dataplane::open(const std::string &name, int queues, int link_mtu, s
     fds_.push_back(fd);
   }
   actual = ifr.ifr_name;
+  // TCP super-packets and partial checksums in both directions (see Offload in packet.h).
+  if (ioctl(fds_[0], TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
+    std::string m = errmsg("TUNSETOFFLOAD");
+    stop();
+    return m;
+  }
   if (queues > 1) steer_by_flow(fds_[0]);
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return stop(), errmsg("socket");
@@ -206,9 +232,11 @@ void Dataplane::run(int q) {
   }
   int fd = fds_[q];
   Counters &counters = states_[q].counters;
-  std::vector<uint8_t> buf(kMaxPacket + kHeadroom), scratch(kMaxPacket + kHeadroom);
+  std::vector<uint8_t> buf(kMaxPacket + kHeadroom), scratch(kMaxPacket + kHeadroom), segment(kMaxPacket + kHeadroom);
   Reassembler *reasm = reassembler_new();
-  Context ctx{&shared_, &counters, reasm, scratch.data(), 0};
+  Context ctx{&shared_, &counters, reasm, scratch.data(), segment.data(), 0};
+  // Each read starts with the virtio_net_hdr, placed so that the packet itself lands at kHeadroom.
+  virtio_net_hdr *vh = reinterpret_cast<virtio_net_hdr *>(buf.data() + kHeadroom - sizeof(virtio_net_hdr));
   TunSink sink;
   sink.fd = fd;
   sink.c = &counters;
@@ -230,9 +258,17 @@ void Dataplane::run(int q) {
       ctx.now_ms = wall_ms();
       int n = 0;
       for (; n < kBudget; n++) {
-        ssize_t len = read(fd, buf.data() + kHeadroom, kMaxPacket);
+        ssize_t len = read(fd, vh, kMaxPacket + sizeof *vh);
         if (len < 0) break;  // EAGAIN: queue drained
-        handle_packet(ctx, buf.data() + kHeadroom, size_t(len), sink);
+        if (size_t(len) < sizeof *vh) continue;
+        Offload off{};
+        off.partial = vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        off.csum_start = vh->csum_start;
+        off.csum_offset = vh->csum_offset;
+        uint8_t gso = uint8_t(vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN);
+        if (gso == VIRTIO_NET_HDR_GSO_TCPV4) off.gso_size = vh->gso_size;
+        else off.gso_other = gso != VIRTIO_NET_HDR_GSO_NONE;
+        handle_packet(ctx, buf.data() + kHeadroom, size_t(len) - sizeof *vh, &off, sink);
       }
       if (n == 0 || stopping_.load(std::memory_order_relaxed)) break;
       if (n == 1 && !dense) break;
@@ -247,9 +283,10 @@ void Dataplane::run(int q) {
   reassembler_free(reasm);
 }
 
-void Dataplane::inject(uint8_t *pkt, size_t len, int64_t now_ms, Sink &out) {
-  Context ctx{&shared_, &states_[kMaxQueues].counters, inject_reasm_, inject_scratch_.data(), now_ms};
-  handle_packet(ctx, pkt, len, out);
+void Dataplane::inject(uint8_t *pkt, size_t len, const Offload *off, int64_t now_ms, Sink &out) {
+  Context ctx{&shared_, &states_[kMaxQueues].counters, inject_reasm_, inject_scratch_.data(),
+              inject_segment_.data(), now_ms};
+  handle_packet(ctx, pkt, len, off, out);
 }
 
 void Dataplane::sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const {

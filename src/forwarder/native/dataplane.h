@@ -1,4 +1,4 @@
-// The tun data plane: one multi-queue tun (IFF_TUN|IFF_NO_PI|IFF_MULTI_QUEUE), one native thread per
+// The tun data plane: one multi-queue tun (IFF_TUN|IFF_NO_PI|IFF_MULTI_QUEUE|IFF_VNET_HDR), one thread per
 // queue, each waiting in poll(2) and then draining its queue in a batch through handle_packet().
 // JavaScript never touches a packet; it configures, reads counters and receives ICMPv6 events.
 #pragma once
@@ -32,7 +32,7 @@ class Dataplane {
   void stop();  // joins the threads and closes the tun (the kernel then deletes it)
 
   // Test hook: runs one packet through the same stages on the caller's thread.
-  void inject(uint8_t *pkt, size_t len, int64_t now_ms, Sink &out);
+  void inject(uint8_t *pkt, size_t len, const Offload *off, int64_t now_ms, Sink &out);
 
   void sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const;
   int64_t last_rx_from_aftr_ms() const { return shared_.last_rx_from_aftr_ms.load(); }
@@ -51,7 +51,7 @@ class Dataplane {
   std::vector<std::thread> threads_;
   ThreadState states_[kMaxQueues + 1];  // last one belongs to inject()
   Reassembler *inject_reasm_;
-  std::vector<uint8_t> inject_scratch_;
+  std::vector<uint8_t> inject_scratch_, inject_segment_;
   EventFn on_event_;
 };
 

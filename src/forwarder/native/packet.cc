@@ -63,7 +63,7 @@ int check_ipv4(const uint8_t *p, size_t len, Counters &c, const V4Drops &d, bool
 }
 
 // Optional TCP MSS clamping on SYN segments (RFC 879 §6; RFC 6333 leaves it to the B4).
-void clamp_mss(const Context &ctx, const Config &cfg, uint8_t *ip, size_t tot) {
+void clamp_mss(const Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, bool partial) {
   if (cfg.mss_clamp <= 0 || ip[9] != kProtoTcp || (rd16(ip + 6) & 0x3fff) != 0) return;
   size_t ihl = (ip[0] & 0x0f) * 4u;
   if (tot < ihl + 20) return;
@@ -83,7 +83,8 @@ void clamp_mss(const Context &ctx, const Config &cfg, uint8_t *ip, size_t tot) {
         // At an odd offset the value straddles two checksum words: the one's-complement sum is
         // byte-order independent, so the swapped values update it correctly (RFC 1071 §2(B)).
         if ((i + 2) & 1) mss = uint16_t(mss << 8 | mss >> 8), neu = uint16_t(neu << 8 | neu >> 8);
-        csum_replace(tcp + 16, mss, neu);
+        // A partial checksum is computed over the segment later: nothing to update yet.
+        if (!partial) csum_replace(tcp + 16, mss, neu);
         ctx.counters->add(T_mss_clamped);
       }
       break;
@@ -155,33 +156,112 @@ void encap_fragmented(Context &ctx, const Config &cfg, const uint8_t *ip, size_t
   }
 }
 
-// LAN -> AFTR: IPv4 routed into the tun becomes IPv4-in-IPv6 (RFC 6333 §5.2, RFC 2473 §3).
-void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, Sink &out) {
+// Completes a partial transport checksum in software (before fragmenting: fragments cannot carry one).
+void complete_checksum(uint8_t *ip, size_t tot, const Offload &off) {
+  uint16_t v = fold(sum16(ip + off.csum_start, tot - off.csum_start));
+  if (v == 0 && ip[9] == kProtoUdp) v = 0xffff;  // RFC 768: 0 means "no checksum"
+  wr16(ip + off.csum_start + off.csum_offset, v);
+}
+
+// Offsets the kernel gave us must lie inside the packet, or a write would be refused.
+bool offload_ok(const Offload &off, size_t tot) {
+  return !off.partial || (off.csum_start + size_t(off.csum_offset) + 2 <= tot && off.csum_start >= 20);
+}
+
+// One IPv4 packet (never a super-packet) into the tunnel; `off` is its partial checksum, or null.
+void encap_one(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const Offload *off, Sink &out) {
   Counters &c = *ctx.counters;
-  int tot = check_ipv4(ip, len, c, {D_v4_truncated, D_v4_bad_ihl, D_v4_bad_length, D_v4_bad_checksum}, false);
-  if (tot < 0) return;
-  clamp_mss(ctx, cfg, ip, size_t(tot));
   int mtu = effective_mtu(ctx, cfg);
   uint8_t tclass = ip[1];  // DSCP (RFC 2983 uniform model) and ECN (RFC 6040 §4.1 normal mode) copied
-  uint32_t label = flow_label(ip, size_t(tot));
-  if (tot > mtu && (rd16(ip + 6) & 0x4000)) {
+  uint32_t label = flow_label(ip, tot);
+  if (tot > size_t(mtu) && (rd16(ip + 6) & 0x4000)) {
     c.inc(D_v4_df_too_big);
-    return send_frag_needed(ctx, cfg, ip, size_t(tot), mtu, out);
+    return send_frag_needed(ctx, cfg, ip, tot, mtu, out);
   }
   c.add(T_tx_packets);
   c.add(T_tx_bytes, uint64_t(tot));
-  if (tot > mtu) return encap_fragmented(ctx, cfg, ip, size_t(tot), mtu, tclass, label, out);
+  if (tot > size_t(mtu)) {
+    if (off && off->partial) complete_checksum(ip, tot, *off);
+    return encap_fragmented(ctx, cfg, ip, tot, mtu, tclass, label, out);
+  }
   uint8_t *h = ip - 40;
-  write_ipv6_header(h, cfg, tclass, label, size_t(tot), kProtoIpip);
-  out.emit(h, size_t(tot) + 40);
+  write_ipv6_header(h, cfg, tclass, label, tot, kProtoIpip);
+  if (off && off->partial) {
+    Offload o{true, uint16_t(off->csum_start + 40), off->csum_offset, 0, false};
+    return out.emit(h, tot + 40, &o);
+  }
+  out.emit(h, tot + 40);
 }
 
-// AFTR -> LAN: strip the outer header of an IPv4-in-IPv6 packet from the AFTR in use.
-void decap_inner(Context &ctx, const Config &cfg, uint8_t outer_tclass, uint8_t *ip, size_t len, Sink &out) {
+// TCP segmentation of a super-packet (what a NIC does for TSO, RFC 9293 §3.10.7.4 semantics): every
+// segment gets the headers with its own total length, IP ID and sequence number; FIN and PSH only on
+// the last segment, CWR only on the first; the TCP checksum stays partial (offloaded to the kernel).
+void encap_tso(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const Offload &in, Sink &out) {
+  Counters &c = *ctx.counters;
+  size_t ihl = (ip[0] & 0x0f) * 4u;
+  if (ip[9] != kProtoTcp || tot < ihl + 20 || in.gso_size == 0 || (rd16(ip + 6) & 0x3fff) != 0)
+    return c.inc(D_offload_unsupported);
+  const uint8_t *tcp = ip + ihl;
+  size_t hdr = ihl + (tcp[12] >> 4) * 4u;
+  if (hdr > tot || hdr < ihl + 20) return c.inc(D_offload_unsupported);
+  int mtu = effective_mtu(ctx, cfg);
+  if (hdr + in.gso_size > size_t(mtu) && (rd16(ip + 6) & 0x4000)) {
+    // One error for the whole super-packet, quoting its first segment's worth.
+    c.inc(D_v4_df_too_big);
+    return send_frag_needed(ctx, cfg, ip, hdr + in.gso_size, mtu, out);
+  }
+  uint32_t seq = rd32(tcp + 4);
+  uint16_t id = rd16(ip + 4);
+  size_t payload = tot - hdr;
+  uint8_t *seg = ctx.segment + kHeadroom;
+  for (size_t off = 0, i = 0; off < payload; off += in.gso_size, i++) {
+    size_t n = payload - off < in.gso_size ? payload - off : in.gso_size;
+    memcpy(seg, ip, hdr);
+    memcpy(seg + hdr, ip + hdr + off, n);
+    wr16(seg + 2, uint16_t(hdr + n));
+    wr16(seg + 4, uint16_t(id + i));
+    wr16(seg + 10, 0);
+    wr16(seg + 10, fold(sum16(seg, ihl)));
+    uint8_t *t = seg + ihl;
+    wr32(t + 4, seq + uint32_t(off));
+    if (off + n < payload) t[13] &= uint8_t(~0x09);  // FIN, PSH
+    if (i > 0) t[13] &= uint8_t(~0x80);              // CWR
+    // Pseudo-header sum (RFC 9293 §3.1), not inverted: the one the kernel completes over the segment.
+    size_t tcplen = hdr - ihl + n;
+    uint32_t acc = sum16(seg + 12, 8) + kProtoTcp + uint32_t(tcplen);
+    wr16(t + 16, uint16_t(~fold(acc)));
+    Offload o{true, uint16_t(ihl), 16, 0, false};
+    encap_one(ctx, cfg, seg, hdr + n, &o, out);
+    c.add(T_tso_segmented);
+  }
+}
+
+// LAN -> AFTR: IPv4 routed into the tun becomes IPv4-in-IPv6 (RFC 6333 §5.2, RFC 2473 §3).
+void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const Offload *in, Sink &out) {
+  Counters &c = *ctx.counters;
+  if (in && in->gso_other) return c.inc(D_offload_unsupported);
+  int tot = check_ipv4(ip, len, c, {D_v4_truncated, D_v4_bad_ihl, D_v4_bad_length, D_v4_bad_checksum}, false);
+  if (tot < 0) return;
+  if (in && !offload_ok(*in, size_t(tot))) return c.inc(D_offload_unsupported);
+  clamp_mss(ctx, cfg, ip, size_t(tot), in && in->partial);
+  if (in && in->gso_size) return encap_tso(ctx, cfg, ip, size_t(tot), *in, out);
+  encap_one(ctx, cfg, ip, size_t(tot), in, out);
+}
+
+// AFTR -> LAN: strip the outer header of an IPv4-in-IPv6 packet from the AFTR in use. `in` is the outer
+// packet's offload metadata (a partial checksum of the inner transport), or null.
+void decap_inner(Context &ctx, const Config &cfg, uint8_t outer_tclass, uint8_t *ip, size_t len, const Offload *in,
+                 Sink &out) {
   Counters &c = *ctx.counters;
   if (len < 1 || (ip[0] >> 4) != 4) return c.inc(D_inner_bad_version);
   int tot = check_ipv4(ip, len, c, {D_inner_truncated, D_inner_bad_ihl, D_inner_bad_length, D_inner_bad_checksum}, true);
   if (tot < 0) return;
+  Offload o{};
+  if (in && in->partial) {
+    if (in->csum_start < 40) return c.inc(D_offload_unsupported);
+    o = Offload{true, uint16_t(in->csum_start - 40), in->csum_offset, 0, false};
+    if (!offload_ok(o, size_t(tot))) return c.inc(D_offload_unsupported);
+  }
   // RFC 6040 §4.2: propagate congestion experienced from the outer header.
   if ((outer_tclass & 3) == 3 && (ip[1] & 3) != 3) {
     if ((ip[1] & 3) == 0) return c.inc(D_inner_ecn_ce_not_ect);
@@ -189,11 +269,11 @@ void decap_inner(Context &ctx, const Config &cfg, uint8_t outer_tclass, uint8_t 
     ip[1] |= 3;
     csum_replace(ip + 10, old, rd16(ip));
   }
-  clamp_mss(ctx, cfg, ip, size_t(tot));
+  clamp_mss(ctx, cfg, ip, size_t(tot), o.partial);
   ctx.shared->last_rx_from_aftr_ms.store(ctx.now_ms, std::memory_order_relaxed);
   c.add(T_rx_packets);
   c.add(T_rx_bytes, uint64_t(tot));
-  out.emit(ip, size_t(tot));
+  out.emit(ip, size_t(tot), o.partial ? &o : nullptr);
 }
 
 // ICMPv6 errors about the softwire (RFC 4443 §3): validated, turned into events, never forwarded.
@@ -317,7 +397,7 @@ void handle_fragment(Context &ctx, const Config &cfg, uint8_t *v6, size_t plen, 
   if (!slot->total || slot->got != slot->total) return;
   slot->used = false;
   uint8_t tclass = uint8_t(rd16(v6) >> 4);
-  decap_inner(ctx, cfg, tclass, slot->data, slot->total, out);
+  decap_inner(ctx, cfg, tclass, slot->data, slot->total, nullptr, out);
 }
 
 }  // namespace
@@ -340,14 +420,14 @@ uint32_t flow_label(const uint8_t *ip, size_t len) {
   return label ? label : 1;
 }
 
-void handle_packet(Context &ctx, uint8_t *pkt, size_t len, Sink &out) {
+void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Sink &out) {
   Counters &c = *ctx.counters;
   const Config *cfg = ctx.shared->config.load(std::memory_order_acquire);
   if (!cfg || !cfg->enabled) return c.inc(D_mode_off);
   if (len == 0) return c.inc(D_unknown_version);
   switch (pkt[0] >> 4) {
     case 4:
-      return encapsulate(ctx, *cfg, pkt, len, out);
+      return encapsulate(ctx, *cfg, pkt, len, in, out);
     case 6: {
       if (len < 40) return c.inc(D_v6_truncated);
       size_t plen = rd16(pkt + 4);
@@ -357,7 +437,8 @@ void handle_packet(Context &ctx, uint8_t *pkt, size_t len, Sink &out) {
         case kProtoIpip:
           // RFC 6333 §6.4 / RFC 2473 §3.6: only the configured tunnel end point may send us IPv4.
           if (memcmp(pkt + 8, cfg->aftr, 16) != 0) return c.inc(D_v6_spoofed_source);
-          return decap_inner(ctx, *cfg, uint8_t(rd16(pkt) >> 4), pkt + 40, plen, out);
+          if (in && in->gso_other) return c.inc(D_offload_unsupported);
+          return decap_inner(ctx, *cfg, uint8_t(rd16(pkt) >> 4), pkt + 40, plen, in, out);
         case kProtoIcmp6:
           return handle_icmpv6(ctx, *cfg, pkt, plen, out);
         case kProtoFrag:

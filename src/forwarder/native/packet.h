@@ -13,7 +13,7 @@ namespace fw {
 // the IPv4 packets carried (what the tunnel interface sends and receives), not the outer IPv6 bytes.
 #define FW_TOTALS(X)                                                                                       \
   X(tx_packets) X(tx_bytes) X(rx_packets) X(rx_bytes) X(tx_fragments) X(icmp4_sent) X(icmpv6_errors)     \
-  X(mss_clamped)
+  X(mss_clamped) X(tso_segmented)
 
 // One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
 #define FW_DROPS(X)                                                                                        \
@@ -43,6 +43,7 @@ namespace fw {
   X(icmpv6_other_type)     /* error types we do not act on (e.g. parameter problem codes > 3) */           \
   X(icmpv6_other_flow)     /* error quoting a packet that is not softwire -> current AFTR IPv4-in-IPv6 */  \
   X(event_overflow)        /* ICMPv6 event dropped: the control plane is not draining events */            \
+  X(offload_unsupported)   /* super-packet of a kind we cannot cut (not TCP over IPv4), or bad offsets */   \
   X(write_error)           /* the tun refused a packet */
 
 #define FW_TOTAL_ENUM(n) T_##n,
@@ -97,9 +98,21 @@ constexpr size_t kHeadroom = 64;
 constexpr size_t kMaxPacket = 65535;
 class Reassembler;
 
+// Offload metadata of a packet, as in virtio_net_hdr (the tun is opened with IFF_VNET_HDR): the kernel
+// hands us TCP super-packets (TSO) and packets whose transport checksum is left to be completed
+// (checksum offload), and takes the same back, so that a bulk TCP transfer costs one read per 64 KB and
+// nobody checksums a segment that never leaves the machine.
+struct Offload {
+  bool partial = false;      // transport checksum incomplete: sum from csum_start to the end, stored at
+  uint16_t csum_start = 0;   // csum_start + csum_offset (which holds the pseudo-header sum meanwhile)
+  uint16_t csum_offset = 0;
+  uint16_t gso_size = 0;     // input only: a TCPv4 super-packet to cut into segments of this payload size
+  bool gso_other = false;    // input only: a GSO type we did not ask for (counted, dropped)
+};
+
 // Where the results of one packet go; implemented by the data plane (tun writes) and the test hook.
 struct Sink {
-  virtual void emit(const uint8_t *pkt, size_t len) = 0;
+  virtual void emit(const uint8_t *pkt, size_t len, const Offload *off = nullptr) = 0;
   virtual bool event(const Icmp6Event &ev) = 0;  // false: queue full (counted as event_overflow)
   virtual ~Sink() = default;
 };
@@ -109,11 +122,13 @@ struct Context {
   Counters *counters;
   Reassembler *reasm;
   uint8_t *scratch;  // kMaxPacket + kHeadroom bytes, for ICMP replies, fragments and reassembly output
+  uint8_t *segment;  // kMaxPacket + kHeadroom bytes, for TSO segments
   int64_t now_ms;    // wall clock, refreshed once per batch
 };
 
 // Process one packet read from the tun. `pkt` has kHeadroom writable bytes before it and may be modified.
-void handle_packet(Context &ctx, uint8_t *pkt, size_t len, Sink &out);
+// `in` is its offload metadata, or null.
+void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Sink &out);
 
 // RFC 6437 flow label from the inner IPv4 5-tuple (3-tuple for non-first fragments and other protocols).
 uint32_t flow_label(const uint8_t *ip4, size_t len);
