@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadAddon, type NativeConfig } from '../../src/forwarder/native.ts';
 import { DROP_NAMES, type DropName, type Icmpv6ErrorEvent } from '../../src/forwarder/types.ts';
-import { addr4, flowLabel, fragment, icmp4, icmpv6, ipv4, ipv6, tcpSyn, udp4 } from './packets.ts';
+import { completeChecksum, flowLabel, fragment, icmp4, icmpv6, ipv4, ipv6, tcp4, tcpSyn, udp4 } from './packets.ts';
 
 const addon = loadAddon();
 const SW = '2001:db8:b4::1';
@@ -278,3 +278,107 @@ test('mutated and truncated packets never crash, and each is forwarded, held or 
   }
   assert.ok(drops > 1000 && held > 0, `${drops} drops, ${held} held`);
 });
+
+// ---- offloads (IFF_VNET_HDR): TSO super-packets and partial checksums ----
+
+const TS_OPTS = Buffer.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]); // NOP NOP timestamps
+const SEQ = 0xfffff000; // wraps inside the super-packet
+const superPayload = bytes(3000, 3);
+const tcpSeg = (seq: number, flags: number, payload: Buffer, id: number, partial = false) =>
+  ipv4({ src: LAN, dst: NET, proto: 6, id, df: true, payload: tcp4({ src: LAN, dst: NET, sport: 5000, dport: 80, seq, flags, options: TS_OPTS, payload, partial }) });
+const superPacket = tcpSeg(SEQ, 0x19, superPayload, 100, true); // FIN PSH ACK, 52 bytes of headers
+const TCP_CSUM = { csumStart: 20, csumOffset: 16 };
+
+interface OffloadCase {
+  name: string;
+  config?: Partial<NativeConfig>;
+  input: Buffer;
+  offload: { csumStart?: number; csumOffset?: number; gsoSize?: number };
+  /** Expected packets with complete checksums, and the offload metadata each must carry. */
+  out: Array<{ pkt: Buffer; offload: { csumStart: number; csumOffset: number } | null }>;
+  drops?: Partial<Record<DropName, number>>;
+  tso?: number;
+}
+
+const offloadCases: OffloadCase[] = [
+  {
+    name: 'TSO super-packet cut into MSS segments: length, IP ID, sequence, FIN/PSH on the last only',
+    input: superPacket,
+    offload: { ...TCP_CSUM, gsoSize: 1000 },
+    out: [0, 1, 2].map((i) => ({
+      pkt: encap(tcpSeg(SEQ + 1000 * i, i < 2 ? 0x10 : 0x19, superPayload.subarray(1000 * i, 1000 * (i + 1)), 100 + i)),
+      offload: { csumStart: 60, csumOffset: 16 },
+    })),
+    tso: 3,
+  },
+  {
+    name: 'TSO with a short last segment',
+    input: tcpSeg(1, 0x18, bytes(2500), 7, true),
+    offload: { ...TCP_CSUM, gsoSize: 1400 },
+    out: [
+      { pkt: encap(tcpSeg(1, 0x10, bytes(2500).subarray(0, 1400), 7)), offload: { csumStart: 60, csumOffset: 16 } },
+      { pkt: encap(tcpSeg(1401, 0x18, bytes(2500).subarray(1400), 8)), offload: { csumStart: 60, csumOffset: 16 } },
+    ],
+    tso: 2,
+  },
+  {
+    name: 'TSO segments above the tunnel MTU with DF: one frag-needed for the super-packet',
+    config: { mtu: 1300 },
+    input: superPacket,
+    offload: { ...TCP_CSUM, gsoSize: 1400 },
+    out: [{ pkt: fragNeeded(superPacket.subarray(0, 52 + 1400), 1300), offload: null }],
+    drops: { v4_df_too_big: 1 },
+  },
+  {
+    name: 'partial checksum kept through encapsulation',
+    input: tcpSeg(5, 0x10, bytes(100), 9, true),
+    offload: TCP_CSUM,
+    out: [{ pkt: encap(tcpSeg(5, 0x10, bytes(100), 9)), offload: { csumStart: 60, csumOffset: 16 } }],
+  },
+  {
+    name: 'partial checksum completed before outer fragmentation',
+    input: ipv4({ src: LAN, dst: NET, proto: 6, payload: tcp4({ src: LAN, dst: NET, sport: 1, dport: 2, seq: 3, flags: 0x10, payload: bytes(1500), partial: true }) }),
+    offload: TCP_CSUM,
+    out: (() => {
+      const full = ipv4({ src: LAN, dst: NET, proto: 6, payload: tcp4({ src: LAN, dst: NET, sport: 1, dport: 2, seq: 3, flags: 0x10, payload: bytes(1500) }) });
+      const label = flowLabel(full);
+      return [
+        { pkt: ipv6({ src: SW, dst: AFTR, nextHeader: 44, flowLabel: label, payload: fragment(4, 0, true, 0, full.subarray(0, chunk)) }), offload: null },
+        { pkt: ipv6({ src: SW, dst: AFTR, nextHeader: 44, flowLabel: label, payload: fragment(4, chunk, false, 0, full.subarray(chunk)) }), offload: null },
+      ];
+    })(),
+  },
+  {
+    name: 'partial checksum kept through decapsulation',
+    input: fromAftr(ipv4({ src: NET, dst: LAN, proto: 6, payload: tcp4({ src: NET, dst: LAN, sport: 80, dport: 5000, seq: 1, flags: 0x10, payload: bytes(300), partial: true }) })),
+    offload: { csumStart: 60, csumOffset: 16 },
+    out: [{ pkt: ipv4({ src: NET, dst: LAN, proto: 6, payload: tcp4({ src: NET, dst: LAN, sport: 80, dport: 5000, seq: 1, flags: 0x10, payload: bytes(300) }) }), offload: TCP_CSUM }],
+  },
+  { name: 'checksum offset beyond the packet', input: udpPkt(64), offload: { csumStart: 20, csumOffset: 60 }, out: [], drops: { offload_unsupported: 1 } },
+  { name: 'checksum start inside the IPv4 header', input: udpPkt(64), offload: { csumStart: 10, csumOffset: 6 }, out: [], drops: { offload_unsupported: 1 } },
+  { name: 'super-packet of UDP', input: udpPkt(1000), offload: { csumStart: 20, csumOffset: 6, gsoSize: 500 }, out: [], drops: { offload_unsupported: 1 } },
+  {
+    name: 'decapsulated checksum start inside the outer header',
+    input: fromAftr(fromNet(64)),
+    offload: { csumStart: 30, csumOffset: 6 },
+    out: [],
+    drops: { offload_unsupported: 1 },
+  },
+];
+
+for (const c of offloadCases) {
+  test(c.name, () => {
+    const h = addon.create();
+    addon.configure(h, { ...BASE, ...c.config });
+    const r = addon.inject(h, c.input, 1000, c.offload);
+    const completed = r.out.map((b, i) => {
+      const o = r.offloads[i];
+      return (o ? completeChecksum(b, o.csumStart, o.csumOffset) : b).toString('hex');
+    });
+    assert.deepEqual(completed, c.out.map((o) => o.pkt.toString('hex')));
+    assert.deepEqual(r.offloads, c.out.map((o) => o.offload));
+    const n = addon.counters(h);
+    assert.deepEqual(n.drops, Object.fromEntries(DROP_NAMES.map((d) => [d, c.drops?.[d] ?? 0])));
+    assert.equal(n.totals.tso_segmented, c.tso ?? 0);
+  });
+}

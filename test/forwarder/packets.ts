@@ -75,6 +75,43 @@ export function udp4(src: string, dst: string, sport: number, dport: number, dat
   return Buffer.concat([u, data]);
 }
 
+export interface Tcp {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  seq: number;
+  flags: number;
+  options?: Buffer; // a multiple of 4 bytes
+  payload?: Buffer;
+  /** Leave the checksum as checksum offload does: the pseudo-header sum, not inverted (RFC 1071 §2). */
+  partial?: boolean;
+}
+
+export function tcp4(p: Tcp): Buffer {
+  const opts = p.options ?? Buffer.alloc(0);
+  const data = p.payload ?? Buffer.alloc(0);
+  const t = Buffer.alloc(20);
+  t.writeUInt16BE(p.sport, 0);
+  t.writeUInt16BE(p.dport, 2);
+  t.writeUInt32BE(p.seq >>> 0, 4);
+  t.writeUInt32BE(0x0a0b0c0d, 8);
+  t[12] = ((20 + opts.length) / 4) << 4;
+  t[13] = p.flags;
+  t.writeUInt16BE(64240, 14);
+  const seg = Buffer.concat([t, opts, data]);
+  const pseudo = l4Pseudo4(p.src, p.dst, 6, seg.length);
+  seg.writeUInt16BE(p.partial ? ~checksum(pseudo) & 0xffff : checksum(pseudo, seg), 16);
+  return seg;
+}
+
+/** Completes a partial checksum the way the kernel does for checksum offload. */
+export function completeChecksum(pkt: Buffer, csumStart: number, csumOffset: number): Buffer {
+  const b = Buffer.from(pkt);
+  b.writeUInt16BE(checksum(b.subarray(csumStart)), csumStart + csumOffset);
+  return b;
+}
+
 /** A TCP SYN with `nops` NOP options before the MSS option (to test odd option offsets). */
 export function tcpSyn(src: string, dst: string, sport: number, dport: number, mss: number, nops = 0): Buffer {
   const opts = Buffer.concat([Buffer.alloc(nops, 1), Buffer.from([2, 4, mss >> 8, mss & 0xff])]);
