@@ -50,6 +50,7 @@ export class PcpDetector implements Detector {
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private epoch: EpochMark | null = null;
+  private epochAftr = '';
   private watching: string | null = null;
   /** The run's socket: its port is the mapping's internal port, its nonce the mapping's (§11.2). */
   private socket: { gen: number | null; s: UdpSocket; nonce: Buffer; onAnswer: ((r: MapResponse) => void) | null } | null = null;
@@ -80,6 +81,9 @@ export class PcpDetector implements Detector {
 
   start(aftr: string): void {
     this.stop();
+    // Another AFTR is another PCP server, even at the same address: its Epoch starts afresh (§8.5).
+    if (aftr !== this.epochAftr) this.epoch = null;
+    this.epochAftr = aftr;
     this.watching = aftr;
     this.failures = 0;
     this.set(this.settings.enable ? 'Unknown' : 'Disabled', '');
