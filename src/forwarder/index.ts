@@ -44,7 +44,7 @@ export class Forwarder extends EventEmitter {
     this.#log = log;
   }
 
-  /** Spawns the worker, opens the tun `config.tunName` (MTU = tunnel MTU, up) and starts forwarding. */
+  /** Spawns the worker, opens the tun `config.tunName` (link MTU = tunnel MTU + 40, up) and starts forwarding. */
   static async start(config: ForwarderConfig, options: ForwarderOptions = {}): Promise<Forwarder> {
     const resolved = resolveConfig(config);
     const log = (options.logger ?? pino({ level: 'info' })).child({ module: 'forwarder', tun: resolved.tunName });

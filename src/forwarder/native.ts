@@ -28,10 +28,19 @@ export interface NativeCounters {
     icmpv6_errors: number;
     mss_clamped: number;
     tso_segmented: number;
+    gro_coalesced: number;
   };
   drops: Record<DropName, number>;
   lastRxFromAftrMs: number;
   tunnelMtu: number;
+}
+
+/** Offload metadata of a packet written to the tun (virtio_net_hdr): partial checksum, GSO super-packet. */
+export interface NativeOffload {
+  csumStart: number;
+  csumOffset: number;
+  gsoSize?: number;
+  hdrLen?: number;
 }
 
 export interface NativeAddon {
@@ -43,15 +52,15 @@ export interface NativeAddon {
   stop(h: NativeHandle): void;
   counters(h: NativeHandle): NativeCounters;
   /**
-   * Test hook: one packet through the data-plane stages, with the offload metadata the tun's
-   * virtio_net_hdr would carry; what would be written to the tun (with its offload metadata), and events.
+   * Test hook: one batch of packets (all with the offload metadata the tun's virtio_net_hdr would carry)
+   * through the data-plane stages; what would be written to the tun (with its offload metadata), events.
    */
   inject(
     h: NativeHandle,
-    packet: Buffer,
+    packets: Buffer | Buffer[],
     nowMs: number,
     offload?: { csumStart?: number; csumOffset?: number; gsoSize?: number },
-  ): { out: Buffer[]; offloads: Array<{ csumStart: number; csumOffset: number } | null>; events: Icmpv6ErrorEvent[] };
+  ): { out: Buffer[]; offloads: Array<NativeOffload | null>; events: Icmpv6ErrorEvent[] };
 }
 
 let cached: NativeAddon | undefined;

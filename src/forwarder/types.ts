@@ -12,7 +12,7 @@ export interface ForwarderConfig {
   softwire: string;
   /** AFTR tunnel end point (RFC 6333 §5). Only IPv4-in-IPv6 from this address is decapsulated. */
   aftr: string;
-  /** Tunnel MTU, the largest IPv4 packet carried unfragmented; also the tun's link MTU. Default 1460. */
+  /** Tunnel MTU, the largest IPv4 packet carried unfragmented (default 1460); the tun's link MTU is 40 more. */
   mtu?: number;
   /** Outer IPv6 hop limit. Default 64. */
   hopLimit?: number;
@@ -90,6 +90,8 @@ export interface Counters {
   mssClamped: number;
   /** TCP segments cut from super-packets (TSO from the LAN side, see native/packet.h Offload). */
   tsoSegments: number;
+  /** Decapsulated TCP segments written to the LAN side merged into super-packets (GRO-style). */
+  groCoalesced: number;
   drops: Record<DropName, number>;
   /** Wall-clock ms of the last packet decapsulated from the AFTR; null if none yet. */
   lastRxFromAftr: number | null;

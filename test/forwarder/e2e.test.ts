@@ -66,6 +66,20 @@ test('iperf3 TCP from lan to inet through the tunnel, MSS clamped', T, async () 
   assert.ok(c.drops.v6_not_softwire < 20, `${c.drops.v6_not_softwire} v6_not_softwire`);
 });
 
+test('iperf3 TCP download (inet to lan): decapsulated segments coalesced into super-packets', T, async () => {
+  const server = lab.spawn('inet', 'iperf3', '-s', '-1', '--forceflush', '-B', ADDR.inet);
+  let listening = '';
+  server.stdout!.on('data', (d: Buffer) => (listening += d.toString()));
+  await waitFor('iperf3 server', async () => listening.includes('Server listening'), 5000);
+  const before = await b4.counters();
+  const out = await lab.exec('lan', 'iperf3', '-c', ADDR.inet, '-t', '2', '-R', '-J');
+  const res = JSON.parse(out) as { end: { sum_received: { bytes: number } } };
+  assert.ok(res.end.sum_received.bytes > 1_000_000, `received ${res.end.sum_received.bytes} bytes`);
+  const c = await b4.counters();
+  assert.ok(c.rxBytes - before.rxBytes >= res.end.sum_received.bytes, 'every byte came through the B4');
+  assert.ok(c.groCoalesced - before.groCoalesced > 0, 'segments were merged and the kernel took the super-packets');
+});
+
 test('killing the AFTR makes ICMPv6 destination unreachable arrive as an event', T, async () => {
   await aftr.kill();
   const r = await ping(2);

@@ -4,7 +4,8 @@
 //   open(handle, name, queues, linkMtu) -> actual name
 //   start(handle, onEvent)                  stop(handle)
 //   counters(handle) -> { totals, drops, lastRxFromAftrMs, tunnelMtu }
-//   inject(handle, packet, nowMs[, offload]) -> { out, offloads, events }   (test hook, same stages)
+//   inject(handle, packet | packet[], nowMs[, offload]) -> { out, offloads, events }   (test hook: one
+//   batch through the same stages as the tun threads)
 #include <arpa/inet.h>
 #include <node_api.h>
 
@@ -255,6 +256,10 @@ struct CollectSink : fw::Sink {
       napi_create_object(env, &o);
       napi_create_uint32(env, off->csum_start, &v), napi_set_named_property(env, o, "csumStart", v);
       napi_create_uint32(env, off->csum_offset, &v), napi_set_named_property(env, o, "csumOffset", v);
+      if (off->gso_size) {
+        napi_create_uint32(env, off->gso_size, &v), napi_set_named_property(env, o, "gsoSize", v);
+        napi_create_uint32(env, off->hdr_len, &v), napi_set_named_property(env, o, "hdrLen", v);
+      }
     } else {
       napi_get_null(env, &o);
     }
@@ -276,14 +281,22 @@ napi_value Inject(napi_env env, napi_callback_info info) {
   if (argc < 3) return throw_msg(env, "forwarder addon: missing arguments");
   Handle *h = get_handle(env, argv[0]);
   if (!h) return nullptr;
-  void *data;
-  size_t len;
-  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
   double now;
   CHECK(napi_get_value_double(env, argv[2], &now));
-  if (len > fw::kMaxPacket) return throw_msg(env, "forwarder addon: packet too large");
-  std::vector<uint8_t> buf(fw::kHeadroom + len);
-  memcpy(buf.data() + fw::kHeadroom, data, len);
+  std::vector<napi_value> packets;
+  bool is_array = false;
+  CHECK(napi_is_array(env, argv[1], &is_array));
+  if (is_array) {
+    uint32_t n = 0;
+    CHECK(napi_get_array_length(env, argv[1], &n));
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value e;
+      CHECK(napi_get_element(env, argv[1], i, &e));
+      packets.push_back(e);
+    }
+  } else {
+    packets.push_back(argv[1]);
+  }
   fw::Offload off{};
   bool has_off = false;
   napi_valuetype t = napi_undefined;
@@ -300,7 +313,16 @@ napi_value Inject(napi_env env, napi_callback_info info) {
   CHECK(napi_create_array(env, &sink.out));
   CHECK(napi_create_array(env, &sink.offloads));
   CHECK(napi_create_array(env, &sink.events));
-  h->dp.inject(buf.data() + fw::kHeadroom, len, has_off ? &off : nullptr, int64_t(now), sink);
+  for (napi_value p : packets) {
+    void *data;
+    size_t len;
+    CHECK(napi_get_buffer_info(env, p, &data, &len));
+    if (len > fw::kMaxPacket) return throw_msg(env, "forwarder addon: packet too large");
+    std::vector<uint8_t> buf(fw::kHeadroom + len);
+    memcpy(buf.data() + fw::kHeadroom, data, len);
+    h->dp.inject(buf.data() + fw::kHeadroom, len, has_off ? &off : nullptr, int64_t(now), sink);
+  }
+  h->dp.inject_flush(sink);
   napi_value o;
   CHECK(napi_create_object(env, &o));
   napi_set_named_property(env, o, "out", sink.out);

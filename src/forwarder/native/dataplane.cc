@@ -67,6 +67,11 @@ struct TunSink : Sink {
       h.csum_start = off->csum_start;
       h.csum_offset = off->csum_offset;
     }
+    if (off && off->gso_size) {
+      h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+      h.gso_size = off->gso_size;
+      h.hdr_len = off->hdr_len;
+    }
     iovec iov[2] = {{&h, sizeof h}, {const_cast<uint8_t *>(pkt), len}};
     if (writev(fd, iov, 2) < 0) c->inc(D_write_error);
   }
@@ -127,11 +132,15 @@ void steer_by_flow(int tun_fd) {
 }  // namespace
 
 Dataplane::Dataplane()
-    : inject_reasm_(reassembler_new()), inject_scratch_(kMaxPacket + kHeadroom), inject_segment_(kMaxPacket + kHeadroom) {}
+    : inject_reasm_(reassembler_new()),
+      inject_gro_(coalescer_new()),
+      inject_scratch_(kMaxPacket + kHeadroom),
+      inject_segment_(kMaxPacket + kHeadroom) {}
 
 Dataplane::~Dataplane() {
   stop();
   reassembler_free(inject_reasm_);
+  coalescer_free(inject_gro_);
   for (Config *c : configs_) delete c;
 }
 
@@ -234,7 +243,8 @@ void Dataplane::run(int q) {
   Counters &counters = states_[q].counters;
   std::vector<uint8_t> buf(kMaxPacket + kHeadroom), scratch(kMaxPacket + kHeadroom), segment(kMaxPacket + kHeadroom);
   Reassembler *reasm = reassembler_new();
-  Context ctx{&shared_, &counters, reasm, scratch.data(), segment.data(), 0};
+  Coalescer *gro = coalescer_new();
+  Context ctx{&shared_, &counters, reasm, scratch.data(), segment.data(), 0, gro};
   // Each read starts with the virtio_net_hdr, placed so that the packet itself lands at kHeadroom.
   virtio_net_hdr *vh = reinterpret_cast<virtio_net_hdr *>(buf.data() + kHeadroom - sizeof(virtio_net_hdr));
   TunSink sink;
@@ -270,6 +280,7 @@ void Dataplane::run(int q) {
         else off.gso_other = gso != VIRTIO_NET_HDR_GSO_NONE;
         handle_packet(ctx, buf.data() + kHeadroom, size_t(len) - sizeof *vh, &off, sink);
       }
+      flush_batch(ctx, sink);
       if (n == 0 || stopping_.load(std::memory_order_relaxed)) break;
       if (n == 1 && !dense) break;
       dense = true;
@@ -281,12 +292,19 @@ void Dataplane::run(int q) {
     if (stopping_.load(std::memory_order_relaxed)) break;
   }
   reassembler_free(reasm);
+  coalescer_free(gro);
 }
 
 void Dataplane::inject(uint8_t *pkt, size_t len, const Offload *off, int64_t now_ms, Sink &out) {
   Context ctx{&shared_, &states_[kMaxQueues].counters, inject_reasm_, inject_scratch_.data(),
-              inject_segment_.data(), now_ms};
+              inject_segment_.data(), now_ms, inject_gro_};
   handle_packet(ctx, pkt, len, off, out);
+}
+
+void Dataplane::inject_flush(Sink &out) {
+  Context ctx{&shared_, &states_[kMaxQueues].counters, inject_reasm_, inject_scratch_.data(),
+              inject_segment_.data(), 0, inject_gro_};
+  flush_batch(ctx, out);
 }
 
 void Dataplane::sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const {

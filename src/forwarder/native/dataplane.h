@@ -31,8 +31,9 @@ class Dataplane {
   std::string start(EventFn on_event);
   void stop();  // joins the threads and closes the tun (the kernel then deletes it)
 
-  // Test hook: runs one packet through the same stages on the caller's thread.
+  // Test hook: one packet through the same stages on the caller's thread; inject_flush() ends a batch.
   void inject(uint8_t *pkt, size_t len, const Offload *off, int64_t now_ms, Sink &out);
+  void inject_flush(Sink &out);
 
   void sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const;
   int64_t last_rx_from_aftr_ms() const { return shared_.last_rx_from_aftr_ms.load(); }
@@ -51,6 +52,7 @@ class Dataplane {
   std::vector<std::thread> threads_;
   ThreadState states_[kMaxQueues + 1];  // last one belongs to inject()
   Reassembler *inject_reasm_;
+  Coalescer *inject_gro_;
   std::vector<uint8_t> inject_scratch_, inject_segment_;
   EventFn on_event_;
 };

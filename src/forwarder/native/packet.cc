@@ -248,6 +248,108 @@ void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const
   encap_one(ctx, cfg, ip, size_t(tot), in, out);
 }
 
+}  // namespace
+
+// ---- GRO-style coalescing of decapsulated TCP segments (what Linux's tcp_gro_receive accepts) ----
+
+struct Coalescer {
+  static constexpr size_t kMax = 65535 - 40;  // a super-packet must still fit an IPv4 total length
+  bool active = false;
+  size_t len = 0, hdr = 0, mss = 0;
+  int segs = 0;
+  bool partial_in = false;  // first segment's own offload, to write it unchanged if it stays alone
+  Offload first_off{};
+  uint32_t next_seq = 0;
+  uint8_t data[kHeadroom + 65536];
+  uint8_t *pkt() { return data + kHeadroom; }
+};
+
+Coalescer *coalescer_new() { return new Coalescer(); }
+void coalescer_free(Coalescer *g) { delete g; }
+
+namespace {
+
+void gro_flush(Context &ctx, Sink &out) {
+  Coalescer &g = *ctx.gro;
+  if (!g.active) return;
+  g.active = false;
+  uint8_t *ip = g.pkt();
+  if (g.segs == 1) return out.emit(ip, g.len, g.first_off.partial ? &g.first_off : nullptr);
+  size_t ihl = (ip[0] & 0x0f) * 4u;
+  wr16(ip + 2, uint16_t(g.len));
+  wr16(ip + 10, 0);
+  wr16(ip + 10, fold(sum16(ip, ihl)));
+  // Partial checksum over the whole super-packet: the pseudo-header with its full TCP length, which the
+  // kernel's segmentation adjusts per segment (tcp_gso_segment) or a local receiver takes as verified.
+  uint32_t acc = sum16(ip + 12, 8) + kProtoTcp + uint32_t(g.len - ihl);
+  wr16(ip + ihl + 16, uint16_t(~fold(acc)));
+  Offload o{true, uint16_t(ihl), 16, uint16_t(g.mss), uint16_t(g.hdr), false};
+  out.emit(ip, g.len, &o);
+  ctx.counters->add(T_gro_coalesced, uint64_t(g.segs));
+}
+
+// A TCP segment worth holding: no IP options, not a fragment, only ACK (+PSH/FIN on the last), data.
+bool gro_candidate(const uint8_t *ip, size_t tot) {
+  if ((ip[0] & 0x0f) != 5 || ip[9] != kProtoTcp || (rd16(ip + 6) & 0x3fff) != 0 || tot < 40) return false;
+  const uint8_t *t = ip + 20;
+  size_t doff = (t[12] >> 4) * 4u;
+  if (doff < 20 || 20 + doff >= tot) return false;                  // no payload: a pure ACK
+  return (t[13] & ~(0x10 | 0x08 | 0x01)) == 0 && (t[13] & 0x10);  // ACK, maybe PSH/FIN
+}
+
+// Does the segment continue what is held: same addresses, TOS, TTL, DF, ports, ack, window, options,
+// the next sequence number, and the held segments all full-sized?
+bool gro_matches(const Coalescer &g, const uint8_t *ip, size_t tot) {
+  const uint8_t *h = g.data + kHeadroom;
+  size_t hdr = 20 + (ip[32] >> 4) * 4u;
+  if (hdr != g.hdr || g.len + (tot - hdr) > Coalescer::kMax || (tot - hdr) > g.mss) return false;
+  if (h[1] != ip[1] || h[8] != ip[8] || rd16(h + 6) != rd16(ip + 6) || memcmp(h + 12, ip + 12, 8) != 0) return false;
+  const uint8_t *a = h + 20, *b = ip + 20;
+  // Ports, ack, data offset, window and options equal; flags equal but for PSH/FIN (the last may end).
+  if (memcmp(a, b, 4) != 0 || memcmp(a + 8, b + 8, 5) != 0 || memcmp(a + 14, b + 14, 2) != 0 ||
+      (a[13] & ~0x09) != (b[13] & ~0x09) || memcmp(a + 20, b + 20, hdr - 40) != 0)
+    return false;
+  if ((a[13] & 0x09) != 0) return false;  // the held run already ended with PSH or FIN
+  return rd32(b + 4) == g.next_seq;
+}
+
+// A full checksum is verified before the segment joins others (the merged one will claim it valid).
+bool tcp_checksum_ok(const uint8_t *ip, size_t tot) {
+  uint32_t acc = sum16(ip + 12, 8) + kProtoTcp + uint32_t(tot - 20);
+  return fold(sum16(ip + 20, tot - 20, acc)) == 0;
+}
+
+void gro_offer(Context &ctx, uint8_t *ip, size_t tot, const Offload *off, Sink &out) {
+  if (!ctx.gro) return out.emit(ip, tot, off);
+  Coalescer &g = *ctx.gro;
+  bool partial = off && off->partial;
+  if (!gro_candidate(ip, tot) || (!partial && !tcp_checksum_ok(ip, tot))) {
+    gro_flush(ctx, out);
+    return out.emit(ip, tot, off);
+  }
+  size_t hdr = 20 + (ip[32] >> 4) * 4u;
+  size_t payload = tot - hdr;
+  if (g.active && gro_matches(g, ip, tot)) {
+    memcpy(g.pkt() + g.len, ip + hdr, payload);
+    g.len += payload;
+    g.segs++;
+    g.next_seq += uint32_t(payload);
+    g.pkt()[20 + 13] |= ip[20 + 13] & 0x09;  // PSH/FIN of the last segment
+    if (payload < g.mss || (ip[33] & 0x09)) gro_flush(ctx, out);
+    return;
+  }
+  gro_flush(ctx, out);
+  g.active = true;
+  memcpy(g.pkt(), ip, tot);
+  g.len = tot;
+  g.hdr = hdr;
+  g.mss = payload;
+  g.segs = 1;
+  g.first_off = partial ? *off : Offload{};
+  g.next_seq = rd32(ip + 24) + uint32_t(payload);
+  if (ip[33] & 0x09) gro_flush(ctx, out);
+}
+
 // AFTR -> LAN: strip the outer header of an IPv4-in-IPv6 packet from the AFTR in use. `in` is the outer
 // packet's offload metadata (a partial checksum of the inner transport), or null.
 void decap_inner(Context &ctx, const Config &cfg, uint8_t outer_tclass, uint8_t *ip, size_t len, const Offload *in,
@@ -273,7 +375,7 @@ void decap_inner(Context &ctx, const Config &cfg, uint8_t outer_tclass, uint8_t 
   ctx.shared->last_rx_from_aftr_ms.store(ctx.now_ms, std::memory_order_relaxed);
   c.add(T_rx_packets);
   c.add(T_rx_bytes, uint64_t(tot));
-  out.emit(ip, size_t(tot), o.partial ? &o : nullptr);
+  gro_offer(ctx, ip, size_t(tot), o.partial ? &o : nullptr, out);
 }
 
 // ICMPv6 errors about the softwire (RFC 4443 §3): validated, turned into events, never forwarded.
@@ -418,6 +520,10 @@ uint32_t flow_label(const uint8_t *ip, size_t len) {
     mix(ip + ihl, 4);
   uint32_t label = (h ^ (h >> 20)) & 0xfffff;
   return label ? label : 1;
+}
+
+void flush_batch(Context &ctx, Sink &out) {
+  if (ctx.gro) gro_flush(ctx, out);
 }
 
 void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Sink &out) {

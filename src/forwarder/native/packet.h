@@ -13,7 +13,7 @@ namespace fw {
 // the IPv4 packets carried (what the tunnel interface sends and receives), not the outer IPv6 bytes.
 #define FW_TOTALS(X)                                                                                       \
   X(tx_packets) X(tx_bytes) X(rx_packets) X(rx_bytes) X(tx_fragments) X(icmp4_sent) X(icmpv6_errors)     \
-  X(mss_clamped) X(tso_segmented)
+  X(mss_clamped) X(tso_segmented) X(gro_coalesced)
 
 // One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
 #define FW_DROPS(X)                                                                                        \
@@ -97,6 +97,7 @@ struct Shared {
 constexpr size_t kHeadroom = 64;
 constexpr size_t kMaxPacket = 65535;
 class Reassembler;
+struct Coalescer;
 
 // Offload metadata of a packet, as in virtio_net_hdr (the tun is opened with IFF_VNET_HDR): the kernel
 // hands us TCP super-packets (TSO) and packets whose transport checksum is left to be completed
@@ -106,7 +107,8 @@ struct Offload {
   bool partial = false;      // transport checksum incomplete: sum from csum_start to the end, stored at
   uint16_t csum_start = 0;   // csum_start + csum_offset (which holds the pseudo-header sum meanwhile)
   uint16_t csum_offset = 0;
-  uint16_t gso_size = 0;     // input only: a TCPv4 super-packet to cut into segments of this payload size
+  uint16_t gso_size = 0;     // a TCPv4 super-packet of segments of this payload size (TSO in, GRO out)
+  uint16_t hdr_len = 0;      // output with gso_size: IPv4 + TCP header length
   bool gso_other = false;    // input only: a GSO type we did not ask for (counted, dropped)
 };
 
@@ -124,6 +126,7 @@ struct Context {
   uint8_t *scratch;  // kMaxPacket + kHeadroom bytes, for ICMP replies, fragments and reassembly output
   uint8_t *segment;  // kMaxPacket + kHeadroom bytes, for TSO segments
   int64_t now_ms;    // wall clock, refreshed once per batch
+  Coalescer *gro;    // decapsulated TCP segments waiting to be written as one super-packet; null: off
 };
 
 // Process one packet read from the tun. `pkt` has kHeadroom writable bytes before it and may be modified.
@@ -133,7 +136,12 @@ void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Si
 // RFC 6437 flow label from the inner IPv4 5-tuple (3-tuple for non-first fragments and other protocols).
 uint32_t flow_label(const uint8_t *ip4, size_t len);
 
+// End of a batch of reads: writes what the coalescer holds. Call before sleeping or polling.
+void flush_batch(Context &ctx, Sink &out);
+
 Reassembler *reassembler_new();
 void reassembler_free(Reassembler *r);
+Coalescer *coalescer_new();
+void coalescer_free(Coalescer *g);
 
 }  // namespace fw
