@@ -9,11 +9,13 @@ if (mode === 'send') {
   const pps = Number(c);
   const t0 = performance.now();
   let seq = 0;
-  const buf = Buffer.alloc(64);
   const tick = () => {
     // Catch up on every packet that is due (timers are coarse; the rate stays exact on average).
     const due = Math.floor(((performance.now() - t0) * pps) / 1000);
     while (seq < due) {
+      // A fresh buffer per packet: dgram.send may queue it, and a reused buffer would be rewritten before it
+      // leaves, sending one sequence number twice and another never (it looked like 15-20 % loss).
+      const buf = Buffer.alloc(64);
       buf.writeUInt32BE(seq++, 0);
       buf.writeDoubleBE(Date.now(), 4);
       s.send(buf, Number(b), a);
