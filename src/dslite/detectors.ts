@@ -210,6 +210,9 @@ export class EstablishmentDetector extends BaseDetector {
 /**
  * (b) Silence: packets went into the softwire but none came back from the AFTR within Timeout. Counters
  * are read every Interval; a blackholed AFTR sends nothing, so only this timer sees it (PEERS §3).
+ * One-way traffic is normal (a UDP stream, an upload with delayed ACKs), so silence is evidence, not proof:
+ * before reporting a failure, one echo through the softwire (to 192.0.0.1, RFC 6333 §5.7) must go
+ * unanswered too. Without it a healthy AFTR was declared dead under a LAN-to-internet UDP stream.
  */
 export class SilenceDetector extends BaseDetector {
   private base: { tx: number; rx: number } | null = null;
@@ -234,17 +237,21 @@ export class SilenceDetector extends BaseDetector {
       this.base = { tx: c.txPackets, rx: c.rxPackets };
       return null;
     }
-    if (c.rxPackets > this.base.rx) {
-      this.base = { tx: c.txPackets, rx: c.rxPackets };
-      this.unansweredSince = null;
-      return { ok: true, reason: '' };
-    }
+    if (c.rxPackets > this.base.rx) return this.heard(c);
     if (c.txPackets <= this.base.tx) return null; // nothing sent: silence proves nothing
     // The first unanswered packet left after the previous poll (or after the last one from the AFTR).
     this.unansweredSince ??= Math.max(prevPoll, c.lastRxFromAftr ?? 0);
     const silent = now - this.unansweredSince;
     if (silent < this.settings.timeout) return null;
-    return { ok: false, reason: `Silence: no packet from ${this.aftr} for ${silent} ms while ${c.txPackets - this.base.tx} were sent` };
+    const echo = await this.env.tunnel.echo(Math.min(this.settings.timeout, 1000));
+    if (echo.ok) return this.heard(await this.env.tunnel.counters());
+    return { ok: false, reason: `Silence: no packet from ${this.aftr} for ${silent} ms while ${c.txPackets - this.base.tx} were sent, and ${echo.reason}` };
+  }
+
+  private heard(c: { txPackets: number; rxPackets: number }) {
+    this.base = { tx: c.txPackets, rx: c.rxPackets };
+    this.unansweredSince = null;
+    return { ok: true, reason: '' };
   }
 }
 

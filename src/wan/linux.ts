@@ -129,7 +129,9 @@ export class LinuxWan implements Platform {
       fwd.on('error', (err: Error) => { this.log.error({ err }, 'forwarder died'); this.fwd = null; });
       this.fwd = fwd;
       const t = this.c.tunName;
-      await this.run('ip', 'link', 'set', t, 'up', 'mtu', String(this.c.mtu));
+      // The forwarder sets the tun's link MTU to the tunnel MTU + 40 (full-size IPv4-in-IPv6 from the AFTR must
+      // come up the tun); IPv4 routes into the tun carry the tunnel MTU instead.
+      await this.run('ip', 'link', 'set', t, 'up');
       await this.run('ip', 'addr', 'replace', `${B4_IPV4}/32`, 'dev', t);
       // The softwire's address is routed into the tun, never local (DESIGN.md, one tun).
       await this.run('ip', '-6', 'route', 'replace', `${softwire}/128`, 'dev', t);
@@ -182,7 +184,7 @@ export class LinuxWan implements Platform {
   // ---- IPv4 path, NAT44, conntrack ------------------------------------------------------------------
 
   private async routeVia(path: 'tunnel' | 'wan', lease?: Lease4) {
-    if (path === 'tunnel') await this.run('ip', 'route', 'replace', 'default', 'dev', this.c.tunName, 'src', B4_IPV4);
+    if (path === 'tunnel') await this.run('ip', 'route', 'replace', 'default', 'dev', this.c.tunName, 'src', B4_IPV4, 'mtu', String(this.c.mtu));
     else {
       const gw = lease?.routers[0];
       await this.run('ip', 'route', 'replace', 'default', ...(gw ? ['via', gw] : []), 'dev', this.c.wanInterface);

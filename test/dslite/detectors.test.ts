@@ -38,12 +38,28 @@ test('Silence: traffic sent and nothing back for Timeout fails; an answer heals 
   d.start('2001:db8:ff::1');
   f.state.c.txPackets = 5; f.state.c.rxPackets = 5;
   await sleep(30);
-  f.state.c.txPackets = 50; // the AFTR stops answering
-  await sleep(120);
+  f.state.c.txPackets = 50; // the AFTR stops answering, echoes included
+  f.state.echo = { ok: false, rttUs: 0, reason: 'no echo reply within 60 ms' };
+  await sleep(200);
   assert.equal(d.verdict().state, 'Failed');
-  assert.match(d.verdict().reason, /^Silence: no packet from 2001:db8:ff::1 for \d+ ms while 45 were sent$/);
+  assert.match(d.verdict().reason, /^Silence: no packet from 2001:db8:ff::1 for \d+ ms while 45 were sent, and no echo reply within 60 ms$/);
   f.state.c.rxPackets = 6;
   await sleep(30);
+  assert.equal(d.verdict().state, 'Healthy');
+  d.stop();
+});
+
+// Regression: a LAN-to-internet UDP stream gets no answers; the confirming echo keeps a healthy AFTR healthy.
+test('Silence: one-way traffic with an AFTR that answers echoes is not a failure', async () => {
+  const f = fakeTunnel();
+  const d = new SilenceDetector({ enable: true, interval: 10, timeout: 40, failureThreshold: 1 }, env(f.port));
+  const states: string[] = [];
+  d.onVerdict((v) => states.push(v.state));
+  d.start('2001:db8:ff::1');
+  f.state.c.txPackets = 5; f.state.c.rxPackets = 5;
+  await sleep(30);
+  for (let i = 0; i < 20; i++) { f.state.c.txPackets += 10; await sleep(10); } // 200 ms of one-way traffic
+  assert.ok(!states.includes('Failed'), states.join());
   assert.equal(d.verdict().state, 'Healthy');
   d.stop();
 });
