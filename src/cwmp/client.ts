@@ -50,7 +50,7 @@ export class CwmpClient {
   private sessionWaiters: (() => void)[] = [];
 
   constructor(private readonly dm: DataModel, private readonly log: Logger, private readonly cfg: CwmpConfig, private readonly hooks: CwmpHooks) {
-    this.events = new PendingEvents(dm);
+    this.events = new PendingEvents(dm.state('cwmp'));
     const ca = cfg.tls.caFile ? readFileSync(cfg.tls.caFile) : undefined;
     this.http = { timeoutMs: cfg.sessionTimeoutSeconds * 1000, maxBodyBytes: cfg.maxMessageBytes, ca };
     if (cfg.connectionRequest.enable) {
@@ -66,6 +66,12 @@ export class CwmpClient {
   async start(): Promise<void> {
     this.seed();
     this.subs.push(this.dm.onChange((ev) => this.onChange(ev)));
+    // Value changes are recorded in the same SQLite transaction as the change itself (TR-069 §3.7.1.5: a
+    // notification must survive a crash or reboot), so no kill can keep the change and lose the event.
+    this.subs.push(this.dm.onCommitting((ev, state) => {
+      const passive = this.notifiable(ev);
+      if (passive.length) new PendingEvents(state('cwmp')).addValueChanges(passive.map((p) => p.path));
+    }));
     if (this.crServer) {
       const url = await this.crServer.start();
       if (this.dm.getValue(`${MS}ConnectionRequestURL`) !== url) this.dm.set({ [`${MS}ConnectionRequestURL`]: url }, 'system');
@@ -114,9 +120,14 @@ export class CwmpClient {
     if (url && this.events.get('bootstrapUrl') !== url) this.events.add(EV.BOOTSTRAP);
   }
 
+  /** Changes with notification on, except the ACS's own (A.3.2.4: not notified back to it). */
+  private notifiable(ev: ChangeEvent): { path: string; notification: number }[] {
+    if (this.acsWriting || ev.origin === 'cwmp' || ev.changes.length === 0) return [];
+    const attrs = this.dm.attributes.get(ev.changes.map((c) => c.path));
+    return attrs.filter((a) => a.notification > 0);
+  }
+
   private onChange(ev: ChangeEvent) {
-    let passive: string[] = [];
-    let active = false;
     let periodic = false;
     let bootstrap = false;
     let diagnostics = false;
@@ -125,20 +136,12 @@ export class CwmpClient {
       if (c.path === `${MS}URL`) bootstrap = true;
       // TR-069 Table 7 "8 DIAGNOSTICS COMPLETE": the agent reports a finished diagnostic test.
       if (ev.origin === 'system' && c.path.endsWith('.DiagnosticsState') && /^(Complete|Error)/.test(c.value)) diagnostics = true;
-      // A.3.2.4: changes the ACS made itself are not notified back to it.
-      if (this.acsWriting || ev.origin === 'cwmp') continue;
-      const n = this.dm.attributes.get([c.path])[0]?.notification ?? 0;
-      if (n > 0) passive.push(c.path);
-      if (n === 2) active = true;
     }
     if (periodic) this.schedulePeriodic();
     if (bootstrap) { this.checkBootstrap(); this.requestSession(); }
     if (diagnostics) { this.events.add(EV.DIAGNOSTICS_COMPLETE); this.requestSession(); }
-    if (passive.length) {
-      this.events.addValueChanges(passive);
-      passive = [];
-      if (active) this.activeNotification();
-    }
+    // The pending VALUE CHANGE was recorded inside the commit (onCommitting); an active one starts a session.
+    if (this.notifiable(ev).some((a) => a.notification === 2)) this.activeNotification();
   }
 
   /** DefaultActiveNotificationThrottle (TR-181): at least this long after the last session before a new one. */

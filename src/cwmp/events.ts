@@ -1,6 +1,6 @@
 // Pending Inform events and what goes with them, kept in the data model's private state (dm.state) so
 // they survive a crash or reboot until the ACS acknowledged them (TR-069 §3.7.1.5, Table 7).
-import type { DataModel } from '../datamodel/index.ts';
+import type { StateAccess } from '../datamodel/index.ts';
 import type { EventStruct, TransferCompleteArgs } from './messages.ts';
 
 export const EV = {
@@ -26,14 +26,11 @@ export interface PendingDownload {
   notBefore: number;
 }
 
-type State = ReturnType<DataModel['state']>;
 
 export class PendingEvents {
-  private readonly st: State;
 
-  constructor(dm: DataModel) {
-    this.st = dm.state('cwmp');
-  }
+  /** Over dm.state('cwmp'), or over the state of a commit in progress (DataModel.onCommitting). */
+  constructor(private readonly st: StateAccess) {}
 
   private read<T>(key: string, empty: T): T {
     const raw = this.st.get(key);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DmError } from './errors.ts';
 import { Path, type SchemaPath } from './path.ts';
 import { Schema, type CommandDef, type ObjectDef, type ParamDef, type Protocol } from './schema.ts';
-import { emptyWriteSet, Store } from './store.ts';
+import { emptyWriteSet, Store, type WriteSet } from './store.ts';
 import { InstanceIndex, Resolver, schemaOf, type Node } from './tree.ts';
 import { plan, type Change, type ChangeEvent, type Origin, type ValidateContext } from './tx.ts';
 import { canonical, TypeError_, zeroValue } from './types.ts';
@@ -38,6 +38,14 @@ export type CommandFn = (req: { path: string; objectPath: string; input: Record<
 
 export interface EventOccurrence { path: string; params: Record<string, string> }
 
+/** A module's private key-value space (see `DataModel.state`). */
+export interface StateAccess {
+  get(k: string): string | undefined;
+  set(k: string, v: string): void;
+  delete(k: string): void;
+  entries(): [string, string][];
+}
+
 export interface GetOptions {
   protocol?: Protocol;
   /** Object levels below a partial path to include (USP max_depth); default all. */
@@ -57,6 +65,7 @@ export class DataModel {
   readonly resolver: Resolver;
   private readonly handlers = new Map<string, Handler[]>();
   private readonly commands = new Map<string, CommandFn>();
+  private readonly committing: ((ev: ChangeEvent, state: (ns: string) => StateAccess) => void)[] = [];
   // A failing listener is logged, never allowed to take the agent down or stop the other listeners.
   private readonly changeEmitter = new Emitter<ChangeEvent>((err) => this.log?.error({ err }, 'change listener failed'));
   private readonly eventEmitter = new Emitter<EventOccurrence>((err) => this.log?.error({ err }, 'event listener failed'));
@@ -245,10 +254,17 @@ export class DataModel {
     for (const o of planned.ws.removedObjects) planned.ws.attributes.set(o, null);
     for (const a of this.store.attributes.keys())
       if (planned.ws.removedObjects.some((o) => a.startsWith(o))) planned.ws.attributes.set(a, null);
+    this.addCounterChanges(planned.event);
+    for (const fn of this.committing) {
+      try {
+        fn(planned.event, (ns) => this.txState(planned.ws, ns));
+      } catch (err) {
+        this.log?.error({ err }, 'commit participant failed');
+      }
+    }
     this.store.write(planned.ws);
     for (const o of planned.ws.removedObjects) this.index.remove(o);
     for (const o of planned.ws.addedObjects) this.index.add(o);
-    this.addCounterChanges(planned.event);
     if (planned.event.changes.length || planned.event.added.length || planned.event.deleted.length) this.changeEmitter.fire(planned.event);
     for (const [path, t] of planned.touched) {
       for (const h of this.handlers.get(schemaOf(path)) ?? []) {
@@ -274,7 +290,7 @@ export class DataModel {
       const tableName = table.slice(parent.length, -1);
       const counter = [...(parentDef?.counters ?? [])].find(([, d]) => d.name === tableName)?.[0];
       if (!counter) continue;
-      const now = this.index.instances(table).length;
+      const now = this.index.instances(table).length + delta; // the index is updated after the SQLite commit
       ev.changes.push({ path: `${parent}${counter}`, old: String(now - delta), value: String(now) });
     }
   }
@@ -357,10 +373,34 @@ export class DataModel {
     return this.eventEmitter.on(listener);
   }
 
+  /**
+   * A participant in every commit: it sees the change event before the SQLite commit, and what it writes to
+   * module state joins the same transaction (e.g. CWMP's pending VALUE CHANGE: a crash can never keep the
+   * change and lose its notification). Keep it quick and synchronous; errors are logged, never fatal.
+   */
+  onCommitting(fn: (ev: ChangeEvent, state: (ns: string) => StateAccess) => void): Disposable {
+    this.committing.push(fn);
+    return { dispose: () => { const i = this.committing.indexOf(fn); if (i >= 0) this.committing.splice(i, 1); } };
+  }
+
+  private txState(ws: WriteSet, ns: string): StateAccess {
+    const key = (k: string) => `${ns}\0${k}`;
+    return {
+      get: (k) => { const v = ws.state.get(key(k)); return v === null ? undefined : (v ?? this.store.state.get(key(k))); },
+      set: (k, v) => { ws.state.set(key(k), v); },
+      delete: (k) => { ws.state.set(key(k), null); },
+      entries: () => {
+        const m = new Map(this.state(ns).entries());
+        for (const [k, v] of ws.state) if (k.startsWith(`${ns}\0`)) { if (v === null) m.delete(k.slice(ns.length + 1)); else m.set(k.slice(ns.length + 1), v); }
+        return [...m];
+      },
+    };
+  }
+
   // ---- private state of the agent's modules ---------------------------------------------------------
 
   /** A small persistent key-value space (pending CWMP events, SNMP engineID); never exposed as parameters. */
-  state(ns: string) {
+  state(ns: string): StateAccess {
     const key = (k: string) => `${ns}\0${k}`;
     return {
       get: (k: string): string | undefined => this.store.state.get(key(k)),

@@ -241,3 +241,24 @@ test('state: private key-value space persists', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('commit participants: their state writes join the same transaction, and failed batches never reach them', () => {
+  const dm = mem();
+  const seen: string[] = [];
+  dm.onCommitting((ev, state) => {
+    const st = state('journal');
+    const n = Number(st.get('n') ?? '0') + 1;
+    st.set('n', String(n));
+    st.set(`change${n}`, ev.changes.map((c) => `${c.path}=${c.value}`).join());
+    seen.push(String(n));
+  });
+  dm.set({ 'Device.DSLite.Enable': 'true' }, 'cli');
+  assert.equal(kindOf(() => dm.set({ 'Device.DSLite.Enable': 'maybe' }, 'cli')), 'InvalidValue');
+  dm.add('Device.NAT.InterfaceSetting.', 'cli');
+  assert.deepEqual(seen, ['1', '2']);
+  assert.deepEqual(dm.state('journal').entries().sort(), [
+    ['change1', 'Device.DSLite.Enable=true'],
+    ['change2', 'Device.NAT.InterfaceSettingNumberOfEntries=1'],
+    ['n', '2'],
+  ]);
+});
