@@ -12,24 +12,14 @@ import { devicePlugin } from '../src/device/index.ts';
 import { cwmpPlugin } from '../src/cwmp/index.ts';
 import { buildEnvelope } from '../src/cwmp/soap.ts';
 import { xsdTypeOf } from '../src/cwmp/rpc/params.ts';
+import { buildBenchTree } from './tree.ts';
 import { ScriptedAcs, arr, names, pvs, text } from '../test/cwmp/acs.ts';
 
 const INTERFACES = Number(process.env.BENCH_INTERFACES ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const IDENTITY = { manufacturer: 'twinstack', manufacturerOUI: '00D09E', modelName: 'twinstack-gw', productClass: 'HomeGateway', hardwareVersion: 'bench' };
 
-function buildTree(dm: DataModel) {
-  if (dm.instances('Device.IP.Interface.').length) return;
-  for (let i = 1; i <= INTERFACES; i++) {
-    dm.commit([{ op: 'add', table: 'Device.IP.Interface.', values: { Name: `if${i}`, Enable: 'true' } }], 'system');
-    const ifp = `Device.IP.Interface.${i}.`;
-    dm.commit([
-      { op: 'add', table: `${ifp}IPv4Address.`, values: { IPAddress: `198.51.100.${i % 250 + 1}`, SubnetMask: '255.255.255.0' } },
-      { op: 'add', table: `${ifp}IPv6Address.`, values: { IPAddress: `2001:db8:${i.toString(16)}::1` } },
-      { op: 'add', table: `${ifp}IPv6Prefix.`, values: { Prefix: `2001:db8:${i.toString(16)}::/64` } },
-    ], 'system');
-  }
-}
+const buildTree = (dm: DataModel) => buildBenchTree(dm, INTERFACES);
 
 const spvList = (round: number): [string, string, string][] =>
   Array.from({ length: 10 }, (_, i) => [`Device.IP.Interface.${i + 1}.Alias`, `bench-${round}-${i}`, 'string']);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataModel } from '../src/datamodel/index.ts';
+import { buildBenchTree } from './tree.ts';
 
 const INTERFACES = Number(process.env.BENCH_INTERFACES ?? 100);
 const dir = mkdtempSync(join(tmpdir(), 'ts-bench-dm-'));
@@ -28,17 +29,7 @@ function timeIt(fn: () => unknown, rounds = 21): number {
 
 try {
   let dm = new DataModel({ file });
-  // A gateway-sized tree and then some: interfaces with addresses, DNS servers, routes.
-  for (let i = 1; i <= INTERFACES; i++) {
-    const changes = [{ op: 'add' as const, table: 'Device.IP.Interface.', values: { Name: `if${i}`, Enable: 'true' } }];
-    dm.commit(changes, 'system');
-    const ifp = `Device.IP.Interface.${i}.`;
-    dm.commit([
-      { op: 'add', table: `${ifp}IPv4Address.`, values: { IPAddress: `198.51.100.${i % 250 + 1}`, SubnetMask: '255.255.255.0' } },
-      { op: 'add', table: `${ifp}IPv6Address.`, values: { IPAddress: `2001:db8:${i.toString(16)}::1` } },
-      { op: 'add', table: `${ifp}IPv6Prefix.`, values: { Prefix: `2001:db8:${i.toString(16)}::/64` } },
-    ], 'system');
-  }
+  buildBenchTree(dm, INTERFACES);
   dm.close();
   dm = new DataModel({ file });
   const params = dm.get('Device.').length;

@@ -8,6 +8,7 @@ import { DataModel, PluginHost } from '../src/datamodel/index.ts';
 import { decodeMsg, decodeRecord, wrapMsg } from '../src/usp/codec.ts';
 import { uspPlugin } from '../src/usp/index.ts';
 import { Mosquitto } from '../test/usp/fixture.ts';
+import { buildBenchTree } from './tree.ts';
 
 const N = Number(process.env.BENCH_N ?? 300);
 const INTERFACES = Number(process.env.BENCH_INTERFACES ?? 10);
@@ -16,14 +17,7 @@ const CTRL = 'proto::bench-controller';
 
 const broker = await Mosquitto.start();
 const dm = new DataModel({ file: ':memory:' });
-for (let i = 1; i <= INTERFACES; i++) {
-  const ifp = dm.add('Device.IP.Interface.', 'system', { Name: `if${i}`, Enable: 'true' }).path;
-  dm.commit([
-    { op: 'add', table: `${ifp}IPv4Address.`, values: { IPAddress: `198.51.100.${i}`, SubnetMask: '255.255.255.0' } },
-    { op: 'add', table: `${ifp}IPv6Address.`, values: { IPAddress: `2001:db8:${i.toString(16)}::1` } },
-    { op: 'add', table: `${ifp}IPv6Prefix.`, values: { Prefix: `2001:db8:${i.toString(16)}::/64` } },
-  ], 'system');
-}
+buildBenchTree(dm, INTERFACES);
 dm.add('Device.DSLite.InterfaceSetting.', 'system', { Enable: 'true', EndpointName: 'aftr.example.net' });
 const host = new PluginHost(dm, [uspPlugin({
   endpointId: AGENT, onBoardRequest: false, broker: { host: '127.0.0.1', port: broker.port, agentTopic: '/usp/agent' },
