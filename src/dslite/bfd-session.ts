@@ -57,6 +57,8 @@ export class BfdSession {
   private xmitSeq = randomBytes(4).readUInt32BE(0);
   private rcvSeq: number | null = null;
   private txTimer: NodeJS.Timeout | null = null;
+  /** when the scheduled periodic transmission is due (ms epoch) */
+  private nextTxAt = 0;
   private detectTimer: NodeJS.Timeout | null = null;
   private running = false;
   private readonly counters = { sent: 0, received: 0, dropped: 0, drops: {} as Partial<Record<SessionDrop, number>> };
@@ -138,8 +140,10 @@ export class BfdSession {
     // §6.8.7: a Poll is answered at once with Final, whatever the timers.
     if (p.poll) this.transmit(true);
     this.armDetection();
-    // The interval may have changed with the peer's Required Min RX.
-    if (!this.txTimer) this.scheduleTx();
+    // The interval may have shrunk with the peer's Required Min RX: FRR bfdd, like the slow rate of §6.8.3,
+    // asks for 1 s until it is Up and then for its real rate. A transmission scheduled later than the new
+    // interval is brought forward, or the peer's Detection Time expires before it (§6.8.7).
+    if (!this.txTimer || this.nextTxAt - Date.now() > this.interval() / 1000) this.scheduleTx();
   }
 
   // ---- internals ------------------------------------------------------------------------------------
@@ -211,6 +215,11 @@ export class BfdSession {
     if (this.running) this.scheduleTx();
   }
 
+  /** The periodic transmission interval in force, microseconds (§6.8.7). */
+  private interval(): number {
+    return Math.max(this.txActing, this.remoteMinRx);
+  }
+
   private detectionTime(): number {
     if (this.remoteDetectMult === 0) return 0;
     return this.remoteDetectMult * Math.max(this.rxActing, this.remoteDesiredTx);
@@ -237,13 +246,14 @@ export class BfdSession {
     if (this.txTimer) clearTimeout(this.txTimer);
     this.txTimer = null;
     if (!this.running || this.remoteMinRx === 0) return;
-    const interval = Math.max(this.txActing, this.remoteMinRx);
     const factor = this.config.detectMult === 1 ? 0.75 + Math.random() * 0.15 : 0.75 + Math.random() * 0.25;
+    const delay = (this.interval() * factor) / 1000;
+    this.nextTxAt = Date.now() + delay;
     this.txTimer = setTimeout(() => {
       this.txTimer = null;
       this.transmit();
       this.scheduleTx();
-    }, (interval * factor) / 1000);
+    }, delay);
     this.txTimer.unref?.();
   }
 

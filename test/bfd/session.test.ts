@@ -144,3 +144,26 @@ test('session-level discards are counted by reason (§6.8.6)', () => {
   rx({ state: 'Init', yourDisc: 0x1111 });
   assert.equal(s.status().drops.adminDown, 1);
 });
+
+test('a peer that asks for 1 s until it is Up (FRR bfdd) is then served at its own rate at once (§6.8.7)', async (t) => {
+  // The scripted peer: Init with Required Min RX 1 s, then Up with 30 ms; its Detection Time is 3 x 30 ms.
+  const sent: { at: number; p: BfdPacket }[] = [];
+  const s = new BfdSession({ ...FAST, desiredMinTx: 30_000, requiredMinRx: 30_000 }, (b) => sent.push({ at: Date.now(), p: decode(b) as BfdPacket }), 0x1111);
+  t.after(() => s.stop());
+  s.start();
+  const peer = (p: Partial<BfdPacket>) => s.receive(encode(packet({ myDisc: 0x2222, yourDisc: 0x1111, ...p })));
+  peer({ state: 'Init', desiredMinTx: 1_000_000, requiredMinRx: 1_000_000 });
+  assert.equal(s.status().state, 'Up');
+  peer({ state: 'Up', poll: true, desiredMinTx: 30_000, requiredMinRx: 30_000 });
+  const from = Date.now();
+  const keepAlive = setInterval(() => peer({ state: 'Up', desiredMinTx: 30_000, requiredMinRx: 30_000 }), 20);
+  t.after(() => clearInterval(keepAlive));
+  await sleep(400);
+  clearInterval(keepAlive);
+  const times = [from, ...sent.filter((x) => x.at >= from && !x.p.final).map((x) => x.at)];
+  const gaps = times.slice(1).map((at, i) => at - times[i]);
+  // At most 30 ms apart (plus timer slack on a shared machine), never the 750-1000 ms of the slow rate.
+  assert.ok(gaps.length >= 8, `only ${gaps.length} periodic packets in 400 ms`);
+  assert.ok(Math.max(...gaps) <= 30 + 40, `gaps ${gaps.join(',')} ms`);
+  assert.equal(s.status().txInterval, 30_000);
+});
