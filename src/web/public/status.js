@@ -119,8 +119,10 @@ export class StatusPanel {
     }
     const axisY = bandY + bandH + 14;
     chart.append(svg('line', { x1: 20, x2: W - 20, y1: axisY, y2: axisY, class: 'axis' }));
-    const fmtShort = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     const ticks = Math.max(2, Math.min(6, Math.floor(W / 120)));
+    // Ticks closer than a minute apart need seconds, or every label reads the same minute.
+    const withSeconds = span / (ticks - 1) < 60_000;
+    const fmtShort = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', ...(withSeconds ? { second: '2-digit' } : {}) });
     for (let i = 0; i < ticks; i++) {
       const t = start + (span * i) / (ticks - 1);
       const last = i === ticks - 1;
