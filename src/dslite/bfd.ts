@@ -1,7 +1,10 @@
 // The BFD detector: one multihop BFD session (RFC 5883) over IPv6 UDP to the AFTR, Asynchronous mode
 // (RFC 5880). Packets leave from a port in 49152-65535 with hop limit 255 (RFC 5881 §4, RFC 5883 §5) and
-// are received on port 4784. Session Up is Healthy; Down after Init/Up is Failed with the diagnostic
+// are received on port 4784. Session Up is Healthy; Down after Up is Failed with the diagnostic
 // (LastSwitchReason shows it); a peer that signals AdminDown is not a path failure (RFC 5882 §3.2).
+// A session the agent starts or restarts itself (new LocalAddress or key) is Unknown until it is Up: only
+// a session that was Up can lose its path; one that never comes Up fails after the Detector's Timeout.
+// Timer changes never restart the session: they go through a Poll Sequence (RFC 5880 §6.8.3).
 // The session also runs while the AFTR is only probed (dual-stack), so the return to DS-Lite waits for Up.
 import { isIPv6 } from 'node:net';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
@@ -37,6 +40,8 @@ export class BfdDetector implements Detector {
   private readonly reports = new Emitter<BfdReport>();
   private current: Verdict;
   private bfd: BfdSettings = { ...BFD_SETTINGS_DEFAULTS };
+  /** the settings the current session was opened with */
+  private opened: BfdSettings = { ...BFD_SETTINGS_DEFAULTS };
   private session: BfdSession | null = null;
   private sockets: UdpSocket[] = [];
   private peer = '';
@@ -105,13 +110,8 @@ export class BfdDetector implements Detector {
 
   /** The BFD object changed: timers through a Poll Sequence; a new local address or key restarts. */
   configureBfd(b: BfdSettings): void {
-    const restart = b.localAddress !== this.bfd.localAddress || JSON.stringify(b.auth) !== JSON.stringify(this.bfd.auth);
     this.bfd = { ...b };
-    if (!this.session) return;
-    if (restart) {
-      this.close();
-      if (this.watching) this.start(this.target);
-    } else this.session.configure(this.sessionConfig());
+    void this.apply();
   }
 
   /** Recovery probe: keeps a session to `aftr` running; healthy once it is Up. */
@@ -123,6 +123,17 @@ export class BfdDetector implements Detector {
   }
 
   // ---- internals ------------------------------------------------------------------------------------
+
+  /** Brings the session (once it is open, if it is being opened) to the current settings. */
+  private async apply() {
+    if (this.opening) await this.opening;
+    if (!this.session) return;
+    const o = this.opened;
+    if (this.bfd.localAddress !== o.localAddress || JSON.stringify(this.bfd.auth) !== JSON.stringify(o.auth)) {
+      this.close();
+      if (this.watching) this.start(this.target);
+    } else this.session.configure(this.sessionConfig());
+  }
 
   private sessionConfig(): BfdConfig {
     return { desiredMinTx: this.bfd.desiredMinTx * 1000, requiredMinRx: this.bfd.requiredMinRx * 1000, detectMult: this.bfd.detectMult, auth: this.bfd.auth };
@@ -144,6 +155,7 @@ export class BfdDetector implements Detector {
   private async open(aftr: string) {
     if (!isIPv6(aftr)) throw new Error('not an IPv6 address');
     const udp = this.udp();
+    this.opened = { ...this.bfd };
     const onMessage = (m: Buffer, from: { address: string }) => {
       if (from.address === aftr || from.address === `::ffff:${aftr}`) this.session?.receive(m);
     };
@@ -151,7 +163,7 @@ export class BfdDetector implements Detector {
     let tx: UdpSocket | null = null;
     for (let i = 0; i < 16 && !tx; i++) {
       const port = SOURCE_PORTS[0] + Math.floor(Math.random() * (SOURCE_PORTS[1] - SOURCE_PORTS[0] + 1));
-      tx = await udp({ type: 'udp6', address: this.bfd.localAddress || undefined, port, ttl: 255, peer: { address: aftr, port: BFD_MULTIHOP_PORT }, onMessage })
+      tx = await udp({ type: 'udp6', address: this.opened.localAddress || undefined, port, ttl: 255, peer: { address: aftr, port: BFD_MULTIHOP_PORT }, onMessage })
         .catch((e: NodeJS.ErrnoException) => { if (e.code === 'EADDRINUSE') return null; throw e; });
     }
     if (!tx) throw new Error('no free source port');
@@ -172,7 +184,7 @@ export class BfdDetector implements Detector {
     if (s.state === 'Up') {
       this.clearUpTimer();
       this.set('Healthy', '');
-    } else if (s.state === 'Down' && (from === 'Up' || from === 'Init')) {
+    } else if (s.state === 'Down' && from === 'Up') {
       // RFC 5882 §3.2: a neighbour going AdminDown is not a failure of the path.
       if (s.remoteState === 'AdminDown') this.set('Unknown', `BFD: ${this.peer} signalled AdminDown`);
       else this.set('Failed', `BFD: session to ${this.peer} Down, diagnostic ${s.localDiag} (${diagName(s.localDiag)})`);
