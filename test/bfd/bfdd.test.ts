@@ -2,6 +2,8 @@
 // dnsmasq, the AFTR fixture, the agent on the Linux WAN). The session comes Up; dropping UDP 4784 both
 // ways at the AFTR takes it Down with diagnostic 1 within the Detection Time and the gateway fails over to
 // dual-stack, where it stays while BFD is Down; the path back brings the session Up and DS-Lite back.
+// At 100 ms x 3 the session stays Up, and BFD settings changed while DS-Lite is up (timers through Poll/Final,
+// a new LocalAddress through a restart) never make the gateway switch.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { cli } from '../failover/cli.ts';
@@ -11,7 +13,7 @@ import { B4_WAN, startBfdd } from './bfdd.ts';
 
 let t: Topo;
 before(async () => {
-  t = await createTopo('d', 'bp');
+  t = await createTopo('d', 'bq');
   await t.startKea();
   await t.startAftr('aftr1');
 });
@@ -96,3 +98,43 @@ for (const c of CASES) {
     }
   });
 }
+
+test('BFD 100 ms x 3 against bfdd stays Up; timers and LocalAddress changed at run time: no switch, no Down', async () => {
+  const bfdd = await startBfdd(t, 'aftr1', { tx: 100, rx: 100, mult: 3 }, 'rt');
+  const a = await startLabAgent(t, {}, 'bfdrt');
+  try {
+    await a.waitFor(`${FO}Mode`, 'DSLite');
+    const row = await detectorRow(a, 'BFD');
+    const bfd = (tx: number, rx: number, mult: number, local: string) => ({
+      [`${FO}BFD.DesiredMinTxInterval`]: String(tx), [`${FO}BFD.RequiredMinRxInterval`]: String(rx), [`${FO}BFD.DetectMult`]: String(mult), [`${FO}BFD.LocalAddress`]: local,
+    });
+    const switches = await a.get(`${FO}SwitchCount`);
+    // BFD deciding, from the address the kernel picks (the DHCPv6 one, which bfdd does not know): Unknown.
+    await cli(a.socket, { cmd: 'set', values: { ...bfd(100, 100, 3, ''), [`${row}Timeout`]: '60000', [`${row}Enable`]: 'true', [`${FO}Combine`]: 'Primary', [`${FO}PrimaryDetector`]: 'BFD' } });
+    await sleep(2000);
+    assert.notEqual(await a.get(`${FO}BFD.SessionState`), 'Up');
+    assert.equal(await a.get(`${row}State`), 'Unknown');
+    // The agent restarts the session from the configured address: Unknown until Up, then Healthy.
+    await cli(a.socket, { cmd: 'set', values: bfd(100, 100, 3, B4_WAN) });
+    await a.waitFor(`${FO}BFD.SessionState`, 'Up', 15_000);
+    await a.waitFor(`${row}State`, 'Healthy', 5000);
+    await a.waitFor(`${FO}BFD.DetectionTime`, '300000', 5000);
+    const since = Date.now();
+    // Stays Up for 3 s at 100 ms x 3 (bfdd's Detection Time is 300 ms).
+    await sleep(3000);
+    // Slower, faster, other multipliers: each through a Poll Sequence, the session stays Up.
+    for (const v of [bfd(300, 300, 3, B4_WAN), bfd(100, 200, 5, B4_WAN), bfd(100, 100, 3, B4_WAN)]) {
+      await cli(a.socket, { cmd: 'set', values: v });
+      await sleep(1500);
+    }
+    await a.waitFor(`${FO}BFD.DetectionTime`, '300000', 5000);
+    assert.equal(await a.get(`${FO}SwitchCount`), switches, 'no switch');
+    assert.equal(await a.get(`${FO}Mode`), 'DSLite');
+    assert.equal(loggedAt(a, 'Down', since), null, 'the session never went Down');
+    assert.equal(await a.get(`${row}State`), 'Healthy');
+    assert.equal(await bfdd.peerStatus(), 'up');
+  } finally {
+    await a.stop();
+    await bfdd.stop();
+  }
+});
