@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { compileC } from '../test/lab/cc.ts';
 import { LabB4 } from '../test/lab/b4.ts';
 import { ADDR, createLab, type Lab } from '../test/lab/lab.ts';
+import type { ForwarderEgress } from '../src/forwarder/index.ts';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -87,9 +88,11 @@ async function main(): Promise<void> {
     ip6 nexthdr 4 ip6 daddr ${ADDR.aftr} counter name tunnel drop
   }
 }`);
-    const b4 = await LabB4.start(lab, { queues: Number(process.env.BENCH_QUEUES ?? 2) });
+    // Egress of the encapsulated packets: the forwarder's default unless BENCH_EGRESS=tun|packet.
+    const egress = process.env.BENCH_EGRESS as ForwarderEgress | undefined;
+    const b4 = await LabB4.start(lab, { queues: Number(process.env.BENCH_QUEUES ?? 2), ...(egress ? { egress } : {}) });
     // The mirror: softwire and AFTR swapped, so it accepts what the B4 sends and answers towards it.
-    const mirror = await LabB4.start(lab, { tunName: 'mirtun', softwire: ADDR.aftr, aftr: ADDR.softwire, queues: 2 }, { role: 'aftr', routes: false });
+    const mirror = await LabB4.start(lab, { tunName: 'mirtun', softwire: ADDR.aftr, aftr: ADDR.softwire, queues: 2, ...(egress ? { egress } : {}) }, { role: 'aftr', routes: false });
     await run('ip', ['-n', lab.ns('aftr'), '-6', 'route', 'replace', `${ADDR.aftr}/128`, 'dev', 'mirtun']);
 
     // Each path at its best generator setting: one sender leaves a core to the B4's threads, two senders
@@ -145,6 +148,7 @@ async function main(): Promise<void> {
     const extra = rtts.b4 - rtts.kernel;
     // A round trip crosses two forwarders (B4 and mirror) twice each: half the extra time is the B4's.
     console.log(`  ping RTT      kernel ${rtts.kernel.toFixed(3)} ms   B4+mirror ${rtts.b4.toFixed(3)} ms   +${extra.toFixed(3)} ms, B4's half +${(extra / 2).toFixed(3)} ms (target <= +0.200)`);
+    console.log(`  B4 egress (${b4Counters.egressPacket > 0 ? 'packet' : 'tun'}): ${fmt(b4Counters.egressPacket)} frames on the WAN link, ${fmt(b4Counters.egressTun)} IPv6 packets into the tun (${fmt(b4Counters.egressNeighMiss)} neighbour misses)`);
     console.log(`  B4 drops: ${JSON.stringify(Object.fromEntries(Object.entries(b4Counters.drops).filter(([, n]) => n > 0)))}`);
     console.log(`  mirror drops: ${JSON.stringify(Object.fromEntries(Object.entries(mirrorCounters.drops).filter(([, n]) => n > 0)))}`);
   } finally {

@@ -75,11 +75,11 @@ export class Forwarder extends EventEmitter {
     return this.#config;
   }
 
-  /** Replaces the whole config (e.g. the next AFTR on failover); the tun name and queue count cannot change. */
+  /** Replaces the whole config (e.g. the next AFTR on failover); the tun name, queue count and egress cannot change. */
   async reconfigure(config: ForwarderConfig): Promise<void> {
     const resolved = resolveConfig(config);
-    if (resolved.tunName !== this.#config.tunName || resolved.queues !== this.#config.queues)
-      throw new Error('forwarder: tunName and queues need stop() and start()');
+    if (resolved.tunName !== this.#config.tunName || resolved.queues !== this.#config.queues || resolved.egress !== this.#config.egress)
+      throw new Error('forwarder: tunName, queues and egress need stop() and start()');
     await this.#call({ op: 'reconfigure', config: resolved });
     this.#config = resolved;
     this.#log.info({ aftr: resolved.aftr, mtu: resolved.mtu, mode: config.mode }, 'forwarder reconfigured');

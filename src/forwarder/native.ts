@@ -29,6 +29,9 @@ export interface NativeCounters {
     mss_clamped: number;
     tso_segmented: number;
     gro_coalesced: number;
+    egress_packet: number;
+    egress_tun: number;
+    egress_neigh_miss: number;
   };
   drops: Record<DropName, number>;
   lastRxFromAftrMs: number;
@@ -46,8 +49,13 @@ export interface NativeOffload {
 export interface NativeAddon {
   create(): NativeHandle;
   configure(h: NativeHandle, config: NativeConfig): void;
-  /** Returns the name the kernel gave the tun. */
-  open(h: NativeHandle, name: string, queues: number, linkMtu: number): string;
+  /** Returns the name the kernel gave the tun. `packetEgress`: AF_PACKET sockets for the WAN (egress.h). */
+  open(h: NativeHandle, name: string, queues: number, linkMtu: number, packetEgress?: boolean): string;
+  /**
+   * Test hook: from now on inject() sends the AFTR's encapsulated packets as Ethernet frames to this next
+   * hop (returned in `frames`); null: the next hop is unknown (a miss: the packets go to `out`).
+   */
+  setNextHop(h: NativeHandle, hop: { aftr: string; mac: string; srcMac: string; ifindex: number; mtu: number } | null): void;
   start(h: NativeHandle, onEvent: (ev: Icmpv6ErrorEvent) => void): void;
   stop(h: NativeHandle): void;
   counters(h: NativeHandle): NativeCounters;
@@ -60,7 +68,7 @@ export interface NativeAddon {
     packets: Buffer | Buffer[],
     nowMs: number,
     offload?: { csumStart?: number; csumOffset?: number; gsoSize?: number },
-  ): { out: Buffer[]; offloads: Array<NativeOffload | null>; events: Icmpv6ErrorEvent[] };
+  ): { out: Buffer[]; offloads: Array<NativeOffload | null>; events: Icmpv6ErrorEvent[]; frames: Buffer[] };
 }
 
 let cached: NativeAddon | undefined;

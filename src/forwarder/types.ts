@@ -3,6 +3,14 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
 export type ForwarderMode = 'dslite' | 'off';
+/**
+ * How encapsulated packets leave: 'tun' writes them back into the tun and the kernel forwards them as
+ * IPv6; 'packet' sends them on the WAN link itself (AF_PACKET, Ethernet header from the kernel's
+ * neighbour entry for the AFTR's next hop), falling back to the tun whenever the next hop is unknown or
+ * not on an Ethernet link. 'packet' skips the kernel's per-packet IPv6 forwarding, including its
+ * netfilter forward/output hooks (native/egress.h; docs/benchmarks.md ## Forwarder).
+ */
+export type ForwarderEgress = 'tun' | 'packet';
 
 /** The whole forwarder configuration; `reconfigure()` always takes all of it. */
 export interface ForwarderConfig {
@@ -24,6 +32,8 @@ export interface ForwarderConfig {
   b4Ipv4?: string;
   /** Number of tun queues, one native thread each. Default: 2 (this machine kind has 2 cores). */
   queues?: number;
+  /** Egress of encapsulated packets (see ForwarderEgress). Default 'packet'; a change needs stop() and start(). */
+  egress?: ForwarderEgress;
 }
 
 /** Config with every default applied, as the worker and the addon see it. */
@@ -37,6 +47,7 @@ export interface ResolvedConfig {
   enabled: boolean;
   b4Ipv4: string;
   queues: number;
+  egress: ForwarderEgress;
 }
 
 /** Every reason a packet is dropped; the same list as FW_DROPS in native/packet.h. */
@@ -69,6 +80,7 @@ export const DROP_NAMES = [
   'event_overflow',
   'offload_unsupported',
   'write_error',
+  'egress_send_error',
 ] as const;
 export type DropName = (typeof DROP_NAMES)[number];
 
@@ -92,6 +104,12 @@ export interface Counters {
   tsoSegments: number;
   /** Decapsulated TCP segments written to the LAN side merged into super-packets (GRO-style). */
   groCoalesced: number;
+  /** Encapsulated packets sent on the WAN link by the packet socket (egress 'packet'). */
+  egressPacket: number;
+  /** IPv6 packets written into the tun for the kernel to forward (egress 'tun', or the packet path's fallback). */
+  egressTun: number;
+  /** Of egressTun: sent through the tun because the AFTR's next hop was unknown (egress 'packet'). */
+  egressNeighMiss: number;
   drops: Record<DropName, number>;
   /** Wall-clock ms of the last packet decapsulated from the AFTR; null if none yet. */
   lastRxFromAftr: number | null;
@@ -137,6 +155,7 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
     enabled: c.mode === 'dslite',
     b4Ipv4: c.b4Ipv4 ?? '192.0.0.2',
     queues: c.queues ?? 2,
+    egress: c.egress ?? 'packet',
   };
   const problems: string[] = [];
   if (typeof r.tunName !== 'string' || !/^[A-Za-z0-9_.-]{1,15}$/.test(r.tunName)) problems.push('tunName: 1-15 characters [A-Za-z0-9_.-]');
@@ -149,6 +168,7 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
   if (c.mode !== 'dslite' && c.mode !== 'off') problems.push("mode: 'dslite' or 'off'");
   if (!isIPv4(r.b4Ipv4)) problems.push('b4Ipv4: not an IPv4 address');
   if (!intIn(r.queues, 1, 16)) problems.push('queues: integer 1..16');
+  if (r.egress !== 'tun' && r.egress !== 'packet') problems.push("egress: 'tun' or 'packet'");
   if (problems.length) throw new ForwarderConfigError(problems);
   return Object.freeze(r);
 }

@@ -47,6 +47,9 @@ function counters(): Counters {
     mssClamped: n.totals.mss_clamped,
     tsoSegments: n.totals.tso_segmented,
     groCoalesced: n.totals.gro_coalesced,
+    egressPacket: n.totals.egress_packet,
+    egressTun: n.totals.egress_tun,
+    egressNeighMiss: n.totals.egress_neigh_miss,
     drops: n.drops,
     lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,
     tunnelMtu: n.tunnelMtu,
@@ -60,7 +63,7 @@ async function start(config: ResolvedConfig): Promise<void> {
     // 40 bytes longer than the IPv4 they carry. IPv4 above the tunnel MTU reaches us too and gets our
     // fragmentation-needed (DF) or outer IPv6 fragmentation (RFC 6333 §5.3); routing LAN IPv4 into the tun
     // with a route MTU of the tunnel MTU lets the kernel answer DF packets itself instead.
-    const tunName = addon.open(handle, config.tunName, config.queues, config.mtu + 40);
+    const tunName = addon.open(handle, config.tunName, config.queues, config.mtu + 40, config.egress === 'packet');
     // The ICMPv4 errors we write into the tun come from 192.0.0.2, which the host itself holds on the
     // tun (RFC 6333 §5.7): without accept_local the kernel drops them as martians (fib_validate_source).
     await writeFile(`/proc/sys/net/ipv4/conf/${tunName}/accept_local`, '1').catch(() => undefined);

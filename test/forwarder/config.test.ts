@@ -5,7 +5,7 @@ import { ForwarderConfigError, resolveConfig, type ForwarderConfig } from '../..
 
 const BASE: ForwarderConfig = { tunName: 'b4tun', softwire: '2001:db8:b4::1', aftr: '2001:db8:ff::1', mode: 'dslite' };
 
-test('defaults: MTU 1460, hop limit 64, no clamping, 192.0.0.2, 2 queues', () => {
+test('defaults: MTU 1460, hop limit 64, no clamping, 192.0.0.2, 2 queues, packet egress', () => {
   assert.deepEqual(resolveConfig(BASE), {
     tunName: 'b4tun',
     softwire: '2001:db8:b4::1',
@@ -16,6 +16,7 @@ test('defaults: MTU 1460, hop limit 64, no clamping, 192.0.0.2, 2 queues', () =>
     enabled: true,
     b4Ipv4: '192.0.0.2',
     queues: 2,
+    egress: 'packet',
   });
 });
 
@@ -33,6 +34,7 @@ const invalid: Array<[string, Partial<ForwarderConfig>, string[]]> = [
   ['unknown mode', { mode: 'lw4o6' as 'off' }, ["mode: 'dslite' or 'off'"]],
   ['bad B4 IPv4', { b4Ipv4: '192.0.0.300' }, ['b4Ipv4: not an IPv4 address']],
   ['17 queues', { queues: 17 }, ['queues: integer 1..16']],
+  ['unknown egress', { egress: 'xdp' as 'tun' }, ["egress: 'tun' or 'packet'"]],
   ['everything at once', { softwire: 'x', aftr: 'y', hopLimit: 0 }, ['softwire: not an IPv6 address', 'aftr: not an IPv6 address', 'hopLimit: integer 1..255']],
 ];
 

@@ -1,7 +1,9 @@
 // N-API surface of the forwarder addon (plain C N-API, no node-addon-api dependency). Loaded only by the
 // forwarder's worker thread (src/forwarder/worker.ts) and by its tests. Functions:
 //   create() -> handle                      configure(handle, config)
-//   open(handle, name, queues, linkMtu) -> actual name
+//   open(handle, name, queues, linkMtu[, packetEgress]) -> actual name
+//   setNextHop(handle, { aftr, mac, srcMac, ifindex, mtu } | null)   (test hook: inject() then sends
+//   the AFTR's packets as Ethernet frames to this next hop, returned in `frames`)
 //   start(handle, onEvent)                  stop(handle)
 //   counters(handle) -> { totals, drops, lastRxFromAftrMs, tunnelMtu }
 //   inject(handle, packet | packet[], nowMs[, offload]) -> { out, offloads, events }   (test hook: one
@@ -9,6 +11,9 @@
 #include <arpa/inet.h>
 #include <node_api.h>
 
+#include <sys/socket.h>
+
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -34,6 +39,7 @@ napi_value throw_msg(napi_env env, const std::string &m) {
 
 struct Handle {
   Dataplane dp;
+  bool test_egress = false;  // setNextHop() was called: inject() goes through an EgressSink
   napi_threadsafe_function tsfn = nullptr;
   napi_env env = nullptr;
 };
@@ -171,15 +177,19 @@ napi_value Configure(napi_env env, napi_callback_info info) {
 }
 
 napi_value Open(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!args(env, info, 4, argv)) return nullptr;
+  napi_value argv[5];
+  size_t argc = 5;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 4) return throw_msg(env, "forwarder addon: missing arguments");
   Handle *h = get_handle(env, argv[0]);
   if (!h) return nullptr;
   int32_t queues = 0, mtu = 0;
+  bool packet_egress = false;
   CHECK(napi_get_value_int32(env, argv[2], &queues));
   CHECK(napi_get_value_int32(env, argv[3], &mtu));
+  if (argc > 4) CHECK(napi_get_value_bool(env, argv[4], &packet_egress));
   std::string actual;
-  std::string err = h->dp.open(get_string(env, argv[1]), queues, mtu, actual);
+  std::string err = h->dp.open(get_string(env, argv[1]), queues, mtu, packet_egress, actual);
   if (!err.empty()) return throw_msg(env, "forwarder addon: " + err);
   napi_value s;
   CHECK(napi_create_string_utf8(env, actual.c_str(), actual.size(), &s));
@@ -272,6 +282,55 @@ struct CollectSink : fw::Sink {
   }
 };
 
+bool get_mac(napi_env env, napi_value obj, const char *key, uint8_t out[6]) {
+  napi_value v;
+  if (!prop(env, obj, key, &v)) return false;
+  unsigned m[6];
+  if (sscanf(get_string(env, v).c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) return false;
+  for (int i = 0; i < 6; i++) out[i] = uint8_t(m[i]);
+  return true;
+}
+
+napi_value SetNextHop(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Handle *h = get_handle(env, argv[0]);
+  if (!h) return nullptr;
+  h->test_egress = true;
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[1], &t));
+  if (t != napi_object) return h->dp.egress().set_for_test(nullptr), nullptr;
+  fw::NextHop hop{};
+  uint8_t dst[6], src[6];
+  if (!get_addr(env, argv[1], "aftr", AF_INET6, hop.aftr) || !get_mac(env, argv[1], "mac", dst) ||
+      !get_mac(env, argv[1], "srcMac", src) || !get_int(env, argv[1], "ifindex", &hop.ifindex) ||
+      !get_int(env, argv[1], "mtu", &hop.mtu))
+    return throw_msg(env, "forwarder addon: next hop needs aftr, mac, srcMac, ifindex, mtu");
+  fw::eth_header(hop.eth, dst, src);
+  h->dp.egress().set_for_test(&hop);
+  return nullptr;
+}
+
+// The packet socket of inject(): frames are collected from the ring instead of sent, each as the
+// socket takes it: virtio_net_hdr (10 bytes), Ethernet header, packet.
+struct CollectFrames : fw::EgressSink {
+  napi_env env;
+  napi_value frames;
+  uint32_t n = 0;
+  CollectFrames(fw::Sink &tun, fw::Counters *c, fw::Egress *eg) : fw::EgressSink(tun, c, eg, true, -1) {}
+  int send_ring(int first, int count) override {
+    for (int i = 0; i < count; i++) {
+      tpacket2_hdr *f = frame((first + i) % kRing);
+      napi_value b;
+      void *data;
+      napi_create_buffer_copy(env, f->tp_len, reinterpret_cast<uint8_t *>(f) + data_offset(), &data, &b);
+      napi_set_element(env, frames, n++, b);
+      f->tp_status = TP_STATUS_AVAILABLE;
+    }
+    return 0;
+  }
+};
+
 // inject(handle, packet, nowMs[, offload]): offload = { csumStart?, csumOffset?, gsoSize? } as the tun's
 // virtio_net_hdr would carry it.
 napi_value Inject(napi_env env, napi_callback_info info) {
@@ -313,6 +372,10 @@ napi_value Inject(napi_env env, napi_callback_info info) {
   CHECK(napi_create_array(env, &sink.out));
   CHECK(napi_create_array(env, &sink.offloads));
   CHECK(napi_create_array(env, &sink.events));
+  CollectFrames frames(sink, h->dp.inject_counters(), &h->dp.egress());
+  frames.env = env;
+  CHECK(napi_create_array(env, &frames.frames));
+  fw::Sink &out = h->test_egress ? static_cast<fw::Sink &>(frames) : static_cast<fw::Sink &>(sink);
   for (napi_value p : packets) {
     void *data;
     size_t len;
@@ -320,14 +383,16 @@ napi_value Inject(napi_env env, napi_callback_info info) {
     if (len > fw::kMaxPacket) return throw_msg(env, "forwarder addon: packet too large");
     std::vector<uint8_t> buf(fw::kHeadroom + len);
     memcpy(buf.data() + fw::kHeadroom, data, len);
-    h->dp.inject(buf.data() + fw::kHeadroom, len, has_off ? &off : nullptr, int64_t(now), sink);
+    h->dp.inject(buf.data() + fw::kHeadroom, len, has_off ? &off : nullptr, int64_t(now), out);
   }
-  h->dp.inject_flush(sink);
+  h->dp.inject_flush(out);
+  frames.flush();
   napi_value o;
   CHECK(napi_create_object(env, &o));
   napi_set_named_property(env, o, "out", sink.out);
   napi_set_named_property(env, o, "offloads", sink.offloads);
   napi_set_named_property(env, o, "events", sink.events);
+  napi_set_named_property(env, o, "frames", frames.frames);
   return o;
 }
 
@@ -341,6 +406,7 @@ NAPI_MODULE_INIT() {
       {"start", nullptr, Start, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stop", nullptr, Stop, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"counters", nullptr, Counters, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setNextHop", nullptr, SetNextHop, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"inject", nullptr, Inject, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

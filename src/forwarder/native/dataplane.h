@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "egress.h"
 #include "packet.h"
 
 namespace fw {
@@ -24,9 +25,10 @@ class Dataplane {
   Dataplane();
   ~Dataplane();
 
-  // Creates (or attaches to) the tun `name` with `queues` queues, sets its MTU and brings it up.
-  // Returns an errno-style message on failure, "" on success; `actual` receives the kernel's name.
-  std::string open(const std::string &name, int queues, int link_mtu, std::string &actual);
+  // Creates (or attaches to) the tun `name` with `queues` queues, sets its MTU and brings it up; with
+  // `packet_egress`, also one AF_PACKET socket per queue (egress.h). Returns an errno-style message on
+  // failure, "" on success; `actual` receives the kernel's name.
+  std::string open(const std::string &name, int queues, int link_mtu, bool packet_egress, std::string &actual);
   void configure(const Config &c);  // whole config, swapped atomically; resets the PTB-learned MTU
   std::string start(EventFn on_event);
   void stop();  // joins the threads and closes the tun (the kernel then deletes it)
@@ -34,6 +36,10 @@ class Dataplane {
   // Test hook: one packet through the same stages on the caller's thread; inject_flush() ends a batch.
   void inject(uint8_t *pkt, size_t len, const Offload *off, int64_t now_ms, Sink &out);
   void inject_flush(Sink &out);
+
+  // Test hook state: the next hop inject() sees, and inject()'s own counters.
+  Egress &egress() { return egress_; }
+  Counters *inject_counters() { return &states_[kMaxQueues].counters; }
 
   void sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const;
   int64_t last_rx_from_aftr_ms() const { return shared_.last_rx_from_aftr_ms.load(); }
@@ -47,6 +53,8 @@ class Dataplane {
   std::vector<Config *> configs_;  // every config ever installed; freed at destruction (reconfig is rare)
   std::mutex config_mu_;
   std::vector<int> fds_;
+  std::vector<int> packet_fds_;  // one per queue with packet egress, else empty
+  Egress egress_;
   int stop_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;

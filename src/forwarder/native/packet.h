@@ -13,7 +13,10 @@ namespace fw {
 // the IPv4 packets carried (what the tunnel interface sends and receives), not the outer IPv6 bytes.
 #define FW_TOTALS(X)                                                                                       \
   X(tx_packets) X(tx_bytes) X(rx_packets) X(rx_bytes) X(tx_fragments) X(icmp4_sent) X(icmpv6_errors)     \
-  X(mss_clamped) X(tso_segmented) X(gro_coalesced)
+  X(mss_clamped) X(tso_segmented) X(gro_coalesced)                                                     \
+  X(egress_packet)      /* encapsulated packets sent on the WAN link by the packet socket (egress.h) */    \
+  X(egress_tun)         /* IPv6 packets written into the tun, for the kernel to forward */               \
+  X(egress_neigh_miss)  /* of those, sent through the tun because the AFTR's next hop was not known */
 
 // One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
 #define FW_DROPS(X)                                                                                        \
@@ -44,7 +47,8 @@ namespace fw {
   X(icmpv6_other_flow)     /* error quoting a packet that is not softwire -> current AFTR IPv4-in-IPv6 */  \
   X(event_overflow)        /* ICMPv6 event dropped: the control plane is not draining events */            \
   X(offload_unsupported)   /* super-packet of a kind we cannot cut (not TCP over IPv4), or bad offsets */   \
-  X(write_error)           /* the tun refused a packet */
+  X(write_error)           /* the tun refused a packet */                                                  \
+  X(egress_send_error)     /* the packet socket refused a frame (device queue full, link down) */
 
 #define FW_TOTAL_ENUM(n) T_##n,
 #define FW_DROP_ENUM(n) D_##n,
