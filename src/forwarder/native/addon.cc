@@ -317,7 +317,8 @@ struct CollectFrames : fw::EgressSink {
   napi_env env;
   napi_value frames;
   uint32_t n = 0;
-  CollectFrames(fw::Sink &tun, fw::Counters *c, fw::Egress *eg) : fw::EgressSink(tun, c, eg, true, -1) {}
+  CollectFrames(fw::Sink &tun, fw::Counters *c, fw::Egress *eg, bool packet_mode)
+      : fw::EgressSink(tun, c, eg, packet_mode, -1) {}
   int send_ring(int first, int count) override {
     for (int i = 0; i < count; i++) {
       tpacket2_hdr *f = frame((first + i) % kRing);
@@ -328,6 +329,13 @@ struct CollectFrames : fw::EgressSink {
       f->tp_status = TP_STATUS_AVAILABLE;
     }
     return 0;
+  }
+  bool send_one(const uint8_t *frame, size_t len) override {
+    napi_value b;
+    void *data;
+    napi_create_buffer_copy(env, len, frame, &data, &b);
+    napi_set_element(env, frames, n++, b);
+    return true;
   }
 };
 
@@ -372,10 +380,10 @@ napi_value Inject(napi_env env, napi_callback_info info) {
   CHECK(napi_create_array(env, &sink.out));
   CHECK(napi_create_array(env, &sink.offloads));
   CHECK(napi_create_array(env, &sink.events));
-  CollectFrames frames(sink, h->dp.inject_counters(), &h->dp.egress());
+  // As in the data plane, every output passes the egress stage: 'packet' once setNextHop() was called.
+  CollectFrames frames(sink, h->dp.inject_counters(), &h->dp.egress(), h->test_egress);
   frames.env = env;
   CHECK(napi_create_array(env, &frames.frames));
-  fw::Sink &out = h->test_egress ? static_cast<fw::Sink &>(frames) : static_cast<fw::Sink &>(sink);
   for (napi_value p : packets) {
     void *data;
     size_t len;
@@ -383,9 +391,9 @@ napi_value Inject(napi_env env, napi_callback_info info) {
     if (len > fw::kMaxPacket) return throw_msg(env, "forwarder addon: packet too large");
     std::vector<uint8_t> buf(fw::kHeadroom + len);
     memcpy(buf.data() + fw::kHeadroom, data, len);
-    h->dp.inject(buf.data() + fw::kHeadroom, len, has_off ? &off : nullptr, int64_t(now), out);
+    h->dp.inject(buf.data() + fw::kHeadroom, len, has_off ? &off : nullptr, int64_t(now), frames);
   }
-  h->dp.inject_flush(out);
+  h->dp.inject_flush(frames);
   frames.flush();
   napi_value o;
   CHECK(napi_create_object(env, &o));

@@ -1,6 +1,6 @@
 // Egress of encapsulated packets straight onto the WAN link (config egress: 'packet'): an AF_PACKET socket
-// per data-plane thread, frames built from the next hop's MAC and sent in one sendmmsg(2) per batch with
-// PACKET_QDISC_BYPASS. Writing them into the tun instead makes the kernel forward every packet as IPv6
+// per data-plane thread, frames built from the next hop's MAC in its PACKET_TX_RING and sent with one
+// send(2) per batch. Writing them into the tun instead makes the kernel forward every packet as IPv6
 // (route lookup, netfilter forward hooks, neighbour output): two thirds of the B4's time in the benchmark.
 // A deliberate deviation from DESIGN.md's "no raw socket": the kernel still owns routing and neighbour
 // discovery (RFC 4861). We only read its tables (netlink RTM_GETROUTE / RTM_GETNEIGH, refreshed on every
@@ -87,6 +87,8 @@ class EgressSink : public Sink {
   // Hands frames [first, first + n) (ring indices, modulo kRing) to the kernel; returns how many it
   // dropped. The test hook overrides it to collect the frames.
   virtual int send_ring(int first, int n);
+  // Sends one frame (virtio_net_hdr included) outside the ring; false with errno on failure.
+  virtual bool send_one(const uint8_t *frame, size_t len);
   tpacket2_hdr *frame(int i) const;
   static constexpr size_t data_offset() { return TPACKET2_HDRLEN - sizeof(sockaddr_ll); }
 
@@ -106,8 +108,8 @@ class EgressSink : public Sink {
   std::vector<uint8_t> big_;
 };
 
-// An AF_PACKET socket that sends only (protocol 0: the kernel delivers nothing to it), with the qdisc
-// bypassed. Returns -1 with errno on failure.
+// An AF_PACKET socket that sends only (protocol 0: the kernel delivers nothing to it), taking a
+// virtio_net_hdr ahead of each frame. Returns -1 with errno on failure.
 int open_packet_socket();
 
 }  // namespace fw
