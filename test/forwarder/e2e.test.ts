@@ -125,3 +125,38 @@ test('reconfigure to another AFTR: traffic follows the new address', T, async ()
   await b4.reconfigure({ tunName: 'b4tun', softwire: ADDR.softwire, aftr: ADDR.aftr, mode: 'dslite', mssClamp: 1420 });
   assert.equal((await ping(1)).code, 0);
 });
+
+test("egress 'packet' (default): the AFTR's packets leave on the WAN link from the B4's packet socket", T, async () => {
+  const before = await b4.counters();
+  assert.equal((await ping(3)).code, 0);
+  const c = await b4.counters();
+  assert.ok(c.egressPacket - before.egressPacket >= 3, JSON.stringify(c));
+  assert.equal(c.egressTun - before.egressTun, 0, 'nothing through the tun while the next hop is known');
+});
+
+test('neighbour of the next hop flushed: packets go through the tun (counted as misses) until the kernel resolves it again', T, async () => {
+  const before = await b4.counters();
+  await lab.exec('cpe', 'ip', '-6', 'neigh', 'flush', 'dev', 'cpe-wan');
+  // The resolver hears of the flush by netlink; the first ping may precede that by a moment.
+  await waitFor('next hop forgotten', async () => {
+    await ping(1);
+    return (await b4.counters()).egressNeighMiss > before.egressNeighMiss;
+  }, 10_000, 100);
+  const miss = await b4.counters();
+  assert.ok(miss.egressTun > before.egressTun, 'the missed packets went into the tun');
+  // The kernel resolved the router while forwarding them; the packet socket takes over again.
+  await waitFor('packet egress again', async () => {
+    await ping(1);
+    return (await b4.counters()).egressPacket > miss.egressPacket;
+  }, 10_000, 100);
+  assert.equal((await ping(2)).code, 0);
+});
+
+test("egress 'tun': the kernel forwards the encapsulated packets, none from the packet socket", T, async () => {
+  await b4.stop();
+  b4 = await LabB4.start(lab, { mssClamp: 1420, egress: 'tun' });
+  assert.equal((await ping(3)).code, 0);
+  const c = await b4.counters();
+  assert.equal(c.egressPacket, 0);
+  assert.ok(c.egressTun >= 3 && c.egressNeighMiss === 0, JSON.stringify(c));
+});
