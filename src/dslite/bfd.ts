@@ -11,6 +11,7 @@ import { Emitter, type Disposable } from '../datamodel/index.ts';
 import { BFD_MULTIHOP_PORT, diagName, type AuthKey, type BfdState } from './bfd-codec.ts';
 import { BfdSession, type BfdConfig, type BfdStatus } from './bfd-session.ts';
 import type { Detector, DetectorEnv, DetectorSettings, DetectorState, UdpOpen, UdpSocket, Verdict } from './detectors.ts';
+import { VerdictCell } from './verdict.ts';
 
 
 /** The BFD object's settings (milliseconds in the data model). */
@@ -36,9 +37,8 @@ const SOURCE_PORTS = [49152, 65535] as const; // RFC 5881 §4
 
 export class BfdDetector implements Detector {
   readonly name = 'BFD';
-  private readonly emitter = new Emitter<Verdict>();
   private readonly reports = new Emitter<BfdReport>();
-  private current: Verdict;
+  private readonly cell: VerdictCell;
   private bfd: BfdSettings = { ...BFD_SETTINGS_DEFAULTS };
   /** the settings the current session was opened with */
   private opened: BfdSettings = { ...BFD_SETTINGS_DEFAULTS };
@@ -54,15 +54,15 @@ export class BfdDetector implements Detector {
   private opening: Promise<void> | null = null;
 
   constructor(public settings: DetectorSettings, private readonly env: DetectorEnv) {
-    this.current = { detector: this.name, state: settings.enable ? 'Unknown' : 'Disabled', reason: '', time: env.now() };
+    this.cell = new VerdictCell(this.name, settings.enable, env.now);
   }
 
   verdict(): Verdict {
-    return this.current;
+    return this.cell.get();
   }
 
   onVerdict(fn: (v: Verdict) => void): Disposable {
-    return this.emitter.on(fn);
+    return this.cell.on(fn);
   }
 
   /** Session changes (state, diagnostics) for the data model. */
@@ -199,7 +199,7 @@ export class BfdDetector implements Detector {
     const peer = this.peer;
     this.upTimer = setTimeout(() => {
       const st = this.session?.status().state ?? 'Down';
-      if (this.watching && st !== 'Up' && this.current.state !== 'Failed')
+      if (this.watching && st !== 'Up' && this.cell.get().state !== 'Failed')
         this.set('Failed', `BFD: session to ${peer} not Up within ${this.settings.timeout} ms (${st})`);
     }, this.settings.timeout);
     this.upTimer.unref?.();
@@ -223,8 +223,6 @@ export class BfdDetector implements Detector {
   }
 
   private set(state: DetectorState, reason: string) {
-    if (this.current.state === state && this.current.reason === reason) return;
-    this.current = { detector: this.name, state, reason, time: this.env.now() };
-    this.emitter.fire(this.current);
+    this.cell.set(state, reason);
   }
 }

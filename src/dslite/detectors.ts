@@ -4,10 +4,11 @@
 // PCP (RFC 6887) detectors are further entries of the same table; the policy combines verdicts per
 // Failover.Combine (Any / All / Primary), so adding one needs no change elsewhere.
 import { createSocket } from 'node:dgram';
-import { Emitter, type Disposable } from '../datamodel/index.ts';
+import type { Disposable } from '../datamodel/index.ts';
 import type { SoftwireError, TunnelPort } from '../wan/platform.ts';
 import { BfdDetector } from './bfd.ts';
 import { PcpDetector } from './pcp.ts';
+import { VerdictCell } from './verdict.ts';
 
 export type DetectorState = 'Unknown' | 'Healthy' | 'Failed' | 'Disabled';
 
@@ -92,8 +93,7 @@ export interface Detector {
 
 /** Shared bookkeeping: a check loop at Interval, consecutive failures against FailureThreshold. */
 abstract class BaseDetector implements Detector {
-  private readonly emitter = new Emitter<Verdict>();
-  private current: Verdict;
+  private readonly cell: VerdictCell;
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private checking = false;
@@ -102,15 +102,15 @@ abstract class BaseDetector implements Detector {
   private generation = 0;
 
   constructor(readonly name: string, public settings: DetectorSettings, protected readonly env: DetectorEnv) {
-    this.current = { detector: name, state: settings.enable ? 'Unknown' : 'Disabled', reason: '', time: env.now() };
+    this.cell = new VerdictCell(name, settings.enable, env.now);
   }
 
   verdict(): Verdict {
-    return this.current;
+    return this.cell.get();
   }
 
   onVerdict(fn: (v: Verdict) => void): Disposable {
-    return this.emitter.on(fn);
+    return this.cell.on(fn);
   }
 
   start(aftr: string): void {
@@ -137,7 +137,7 @@ abstract class BaseDetector implements Detector {
     this.settings = { ...s };
     if (this.aftr === null) {
       if (!s.enable) this.set('Disabled', '');
-      else if (this.current.state === 'Disabled') this.set('Unknown', '');
+      else if (this.cell.get().state === 'Disabled') this.set('Unknown', '');
       return;
     }
     if (was.enable !== s.enable || was.interval !== s.interval) this.start(this.aftr);
@@ -176,9 +176,9 @@ abstract class BaseDetector implements Detector {
   }
 
   protected set(state: DetectorState, reason: string) {
-    if (this.current.state === state && (state !== 'Failed' || this.current.reason === reason)) return;
-    this.current = { detector: this.name, state, reason, time: this.env.now() };
-    this.emitter.fire(this.current);
+    // Only a Failed verdict's reason is news; a repeated Healthy with another reason is no change.
+    if (this.cell.get().state === state && state !== 'Failed') return;
+    this.cell.set(state, reason);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Detector, DetectorEnv, DetectorSettings, DetectorState, UdpOpen, U
 import {
   decodeMapResponse, encodeMapRequest, epochCheck, NETWORK_FAILURE, PCP_PORT, resultName, type EpochMark, type MapResponse, type PcpDrop,
 } from './pcp-codec.ts';
+import { VerdictCell } from './verdict.ts';
 
 
 export interface PcpSettings {
@@ -42,9 +43,8 @@ type Outcome = { kind: 'answer'; r: MapResponse } | { kind: 'lost'; sent: number
 
 export class PcpDetector implements Detector {
   readonly name = 'PCP';
-  private readonly emitter = new Emitter<Verdict>();
   private readonly reports = new Emitter<PcpReport>();
-  private current: Verdict;
+  private readonly cell: VerdictCell;
   private pcp: PcpSettings = { ...PCP_SETTINGS_DEFAULTS };
   private generation = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -60,15 +60,15 @@ export class PcpDetector implements Detector {
   };
 
   constructor(public settings: DetectorSettings, private readonly env: DetectorEnv) {
-    this.current = { detector: this.name, state: settings.enable ? 'Unknown' : 'Disabled', reason: '', time: env.now() };
+    this.cell = new VerdictCell(this.name, settings.enable, env.now);
   }
 
   verdict(): Verdict {
-    return this.current;
+    return this.cell.get();
   }
 
   onVerdict(fn: (v: Verdict) => void): Disposable {
-    return this.emitter.on(fn);
+    return this.cell.on(fn);
   }
 
   onReport(fn: (r: PcpReport) => void): Disposable {
@@ -244,8 +244,6 @@ export class PcpDetector implements Detector {
   }
 
   private set(state: DetectorState, reason: string) {
-    if (this.current.state === state && this.current.reason === reason) return;
-    this.current = { detector: this.name, state, reason, time: this.env.now() };
-    this.emitter.fire(this.current);
+    this.cell.set(state, reason);
   }
 }
