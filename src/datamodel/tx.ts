@@ -5,7 +5,7 @@ import { DmError, type DmErrorDetail } from './errors.ts';
 import { Path } from './path.ts';
 import { emptyWriteSet, type WriteSet } from './store.ts';
 import { schemaOf, type InstanceIndex, type Resolver } from './tree.ts';
-import { Schema, tablePathOf, type ObjectDef, type Protocol } from './schema.ts';
+import type { ObjectDef, Protocol, Schema } from './schema.ts';
 import { canonical, TypeError_, zeroValue } from './types.ts';
 
 /** Who makes a change. "system" is the agent itself writing status back: it may write read-only values. */
@@ -243,4 +243,3 @@ function checkUniqueKeys(env: TxEnv, next: Map<string, string>, removed: Set<str
   }
 }
 
-export { tablePathOf };
