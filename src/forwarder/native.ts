@@ -34,6 +34,7 @@ export interface NativeCounters {
     egress_neigh_miss: number;
   };
   drops: Record<DropName, number>;
+  queueTxPackets: number[];
   lastRxFromAftrMs: number;
   tunnelMtu: number;
 }

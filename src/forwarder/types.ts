@@ -111,6 +111,11 @@ export interface Counters {
   /** Of egressTun: sent through the tun because the AFTR's next hop was unknown (egress 'packet'). */
   egressNeighMiss: number;
   drops: Record<DropName, number>;
+  /**
+   * txPackets per tun queue (one thread each). The queue is the CPU that forwarded the packet into the
+   * tun, modulo the number of queues (XPS-style steering, see dataplane.cc).
+   */
+  queueTxPackets: number[];
   /** Wall-clock ms of the last packet decapsulated from the AFTR; null if none yet. */
   lastRxFromAftr: number | null;
   /** Tunnel MTU in force: the configured one, or lower after an ICMPv6 packet too big. */

@@ -51,6 +51,7 @@ function counters(): Counters {
     egressTun: n.totals.egress_tun,
     egressNeighMiss: n.totals.egress_neigh_miss,
     drops: n.drops,
+    queueTxPackets: n.queueTxPackets,
     lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,
     tunnelMtu: n.tunnelMtu,
   };

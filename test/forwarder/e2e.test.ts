@@ -2,6 +2,7 @@
 // Ping and an iperf3 TCP transfer cross the tunnel; tcpdump shows IPv4-in-IPv6 on the cpe-aftr link;
 // killing the AFTR raises an ICMPv6 destination-unreachable event; a blackholed AFTR only goes silent.
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { after, before, test } from 'node:test';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
 import { LabB4 } from '../lab/b4.ts';
@@ -31,6 +32,19 @@ test('ping from lan reaches inet through the B4 and the AFTR', T, async () => {
   const c = await b4.counters();
   assert.ok(c.txPackets >= 3 && c.rxPackets >= 3, JSON.stringify(c));
   assert.ok(c.lastRxFromAftr !== null && Date.now() - c.lastRxFromAftr < 5000);
+});
+
+test('each tun queue takes what its CPU forwards (XPS-style steering): pings from CPU 0, then from CPU 1', T, async () => {
+  assert.ok(availableParallelism() >= 2, 'needs 2 CPUs: the B4 runs one queue per CPU here');
+  // The LAN's packet is forwarded into the tun on the CPU that sent it (veth, no RPS), so a pinned sender
+  // picks the queue; the other queue's thread sees none of it.
+  for (const cpu of [0, 1]) {
+    const before = (await b4.counters()).queueTxPackets;
+    const r = await lab.tryExec('lan', 'taskset', '-c', String(cpu), 'busybox', 'ping', '-c', '3', '-i', '0.2', '-W', '2', '-w', '4', ADDR.inet);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const after = (await b4.counters()).queueTxPackets;
+    assert.deepEqual(after.map((n, q) => n - before[q]), cpu === 0 ? [3, 0] : [0, 3]);
+  }
 });
 
 test('tcpdump on the cpe-aftr link shows IPv4-in-IPv6 from the softwire to the AFTR', T, async () => {

@@ -5,7 +5,7 @@
 //   setNextHop(handle, { aftr, mac, srcMac, ifindex, mtu } | null)   (test hook: inject() then sends
 //   the AFTR's packets as Ethernet frames to this next hop, returned in `frames`)
 //   start(handle, onEvent)                  stop(handle)
-//   counters(handle) -> { totals, drops, lastRxFromAftrMs, tunnelMtu }
+//   counters(handle) -> { totals, drops, queueTxPackets, lastRxFromAftrMs, tunnelMtu }
 //   inject(handle, packet | packet[], nowMs[, offload]) -> { out, offloads, events }   (test hook: one
 //   batch through the same stages as the tun threads)
 #include <arpa/inet.h>
@@ -246,6 +246,11 @@ napi_value Counters(napi_env env, napi_callback_info info) {
   for (int i = 0; i < fw::D_COUNT; i++)
     napi_create_double(env, double(drops[i]), &v), napi_set_named_property(env, d, fw::kDropNames[i], v);
   napi_set_named_property(env, o, "totals", t);
+  napi_value qs;
+  CHECK(napi_create_array_with_length(env, size_t(h->dp.queues()), &qs));
+  for (int q = 0; q < h->dp.queues(); q++)
+    napi_create_double(env, double(h->dp.queue_total(q, fw::T_tx_packets)), &v), napi_set_element(env, qs, uint32_t(q), v);
+  napi_set_named_property(env, o, "queueTxPackets", qs);
   napi_set_named_property(env, o, "drops", d);
   napi_create_double(env, double(h->dp.last_rx_from_aftr_ms()), &v);
   napi_set_named_property(env, o, "lastRxFromAftrMs", v);

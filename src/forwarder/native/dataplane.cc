@@ -36,11 +36,12 @@ constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0, VIRTIO_NET_HDR_GSO_TCPV4 = 1, VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 constexpr int kBudget = 256;    // packets per drain before looking at the stop flag again
-// 200 µs, not 50: with the packet-socket egress each batch costs one send() besides its reads, and
-// longer gaps mean fewer sleeps and wake-ups per packet (50 -> 350, 100 -> 385, 200 -> 386-411 kpps
-// with two senders in the benchmark). At 200 kpps per queue a gap gathers ~40 packets, far below the
-// tun's 4096-packet queue; a lone packet (ping, TCP handshake) is still forwarded at once.
-constexpr long kCoalesceUs = 200;
+// 400 µs, not 50: with the packet-socket egress each batch costs one send() besides its reads, and
+// longer gaps mean fewer sleeps and wake-ups per packet (two senders in the benchmark: 50 -> 350,
+// 100 -> 385, 200 -> 386-411 kpps with flow steering; with CPU steering 100 -> 415-425, 200 -> 436-437,
+// 400 -> 438-453, 800 -> 428-440). At 220 kpps per queue a gap gathers ~90 packets, far below the tun's
+// 4096-packet queue; a lone packet (ping, TCP handshake) is still forwarded at once.
+constexpr long kCoalesceUs = 400;
 constexpr int64_t kDenseUs = 200;
 
 constexpr int kTxQueueLen = 4096;
@@ -82,12 +83,6 @@ struct TunSink : Sink {
   bool event(const Icmp6Event &ev) override { return (*on_event)(ev); }
 };
 
-// Queue selection for a multi-queue tun by a small steering program: source and destination address and
-// the first transport word (the ports) of the IPv4 packet, xor-folded. Without a program the kernel
-// runs its flow dissector and siphash on every packet twice (when the LAN sends into the tun, and again
-// when we write back, to learn flows), several % of the per-packet cost. Packets shorter than the loads
-// abort the program, which then returns 0: queue 0. Best effort: if the kernel refuses the program,
-// its own flow steering stays.
 bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
   bpf_insn i{};
   i.code = code;
@@ -98,26 +93,19 @@ bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) 
   return i;
 }
 
-void steer_by_flow(int tun_fd) {
+// Queue selection for a multi-queue tun: the queue of the CPU that forwards the packet into the tun (the
+// tun takes the program's result modulo the number of queues). This is what the kernel's XPS does for a
+// multi-queue NIC (Documentation/networking/scaling.rst, "XPS: Transmit Packet Steering": the queue is
+// chosen by the sending CPU, to cut contention on the queue and cache misses). Each ring then has one
+// producer, and a flow keeps its order as long as it is forwarded on one CPU, i.e. as long as the LAN
+// NIC's RSS or RPS keeps it there; the kernel's own forwarding has the same property. Measured against a
+// flow hash (a 19-instruction program of xor-folded addresses and ports, in place until 2026-11-23):
+// 400-405 -> 428-439 kpps with two senders (docs/benchmarks.md). Without a program the kernel would run its
+// flow dissector and siphash on every packet. Best effort: if the kernel refuses the program, its own
+// flow steering stays.
+void steer_by_cpu(int tun_fd) {
   const bpf_insn prog[] = {
-      insn(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0),    // r6 = skb (LD_ABS/LD_IND need it there)
-      insn(BPF_LD | BPF_ABS | BPF_B, 0, 0, 0, 0),       // r0 = version/IHL byte
-      insn(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 0x0f),
-      insn(BPF_ALU64 | BPF_LSH | BPF_K, 0, 0, 0, 2),
-      insn(BPF_ALU64 | BPF_MOV | BPF_X, 7, 0, 0, 0),    // r7 = header length
-      insn(BPF_LD | BPF_ABS | BPF_W, 0, 0, 0, 12),      // source address
-      insn(BPF_ALU64 | BPF_MOV | BPF_X, 8, 0, 0, 0),
-      insn(BPF_LD | BPF_ABS | BPF_W, 0, 0, 0, 16),      // destination address
-      insn(BPF_ALU64 | BPF_XOR | BPF_X, 8, 0, 0, 0),
-      insn(BPF_LD | BPF_IND | BPF_W, 0, 7, 0, 0),       // ports
-      insn(BPF_ALU64 | BPF_XOR | BPF_X, 0, 8, 0, 0),
-      insn(BPF_ALU64 | BPF_MOV | BPF_X, 8, 0, 0, 0),    // fold 32 -> 8 bits so that every byte counts
-      insn(BPF_ALU64 | BPF_RSH | BPF_K, 8, 0, 0, 16),
-      insn(BPF_ALU64 | BPF_XOR | BPF_X, 0, 8, 0, 0),
-      insn(BPF_ALU64 | BPF_MOV | BPF_X, 8, 0, 0, 0),
-      insn(BPF_ALU64 | BPF_RSH | BPF_K, 8, 0, 0, 8),
-      insn(BPF_ALU64 | BPF_XOR | BPF_X, 0, 8, 0, 0),
-      insn(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 0xff),
+      insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_smp_processor_id),  // r0 = this CPU
       insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
   };
   bpf_attr attr{};
@@ -175,7 +163,7 @@ std::string Dataplane::open(const std::string &name, int queues, int link_mtu, b
     stop();
     return m;
   }
-  if (queues > 1) steer_by_flow(fds_[0]);
+  if (queues > 1) steer_by_cpu(fds_[0]);
   for (int q = 0; packet_egress && q < queues; q++) {
     int fd = open_packet_socket();
     if (fd < 0) return stop(), errmsg("AF_PACKET socket");

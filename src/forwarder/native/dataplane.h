@@ -42,6 +42,8 @@ class Dataplane {
   Counters *inject_counters() { return &states_[kMaxQueues].counters; }
 
   void sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const;
+  // One total of one queue's thread (q < queues()): how the steering spreads the load.
+  uint64_t queue_total(int q, Total t) const { return states_[q].counters.total[t].load(std::memory_order_relaxed); }
   int64_t last_rx_from_aftr_ms() const { return shared_.last_rx_from_aftr_ms.load(); }
   int tunnel_mtu() const;
   int queues() const { return int(fds_.size()); }
