@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
-import { ipv4Interface, resolveConfig, type Counters, type ForwarderConfig, type ResolvedConfig } from './types.ts';
+import { resolveConfig, type Counters, type ForwarderConfig, type ResolvedConfig } from './types.ts';
 import type { Request, WorkerMessage } from './worker.ts';
 
 export * from './types.ts';
@@ -75,16 +75,11 @@ export class Forwarder extends EventEmitter {
     return this.#config;
   }
 
-  /** Where the host must route LAN IPv4 for the B4 to carry it: the tun, or the veth of ingress 'packet'. */
-  get ipv4Interface(): string {
-    return ipv4Interface(this.#config);
-  }
-
-  /** Replaces the whole config (e.g. the next AFTR on failover); the tun name, queue count, egress and ingress cannot change. */
+  /** Replaces the whole config (e.g. the next AFTR on failover); the tun name, queue count and egress cannot change. */
   async reconfigure(config: ForwarderConfig): Promise<void> {
     const resolved = resolveConfig(config);
-    if (resolved.tunName !== this.#config.tunName || resolved.queues !== this.#config.queues || resolved.egress !== this.#config.egress || resolved.ingress !== this.#config.ingress)
-      throw new Error('forwarder: tunName, queues, egress and ingress need stop() and start()');
+    if (resolved.tunName !== this.#config.tunName || resolved.queues !== this.#config.queues || resolved.egress !== this.#config.egress)
+      throw new Error('forwarder: tunName, queues and egress need stop() and start()');
     await this.#call({ op: 'reconfigure', config: resolved });
     this.#config = resolved;
     this.#log.info({ aftr: resolved.aftr, mtu: resolved.mtu, mode: config.mode }, 'forwarder reconfigured');

@@ -51,7 +51,7 @@ export interface NativeAddon {
   create(): NativeHandle;
   configure(h: NativeHandle, config: NativeConfig): void;
   /** Returns the name the kernel gave the tun. `packetEgress`: AF_PACKET sockets for the WAN (egress.h). */
-  open(h: NativeHandle, name: string, queues: number, linkMtu: number, packetEgress?: boolean, ingressKernelSide?: string, ingressB4Side?: string): string;
+  open(h: NativeHandle, name: string, queues: number, linkMtu: number, packetEgress?: boolean): string;
   /**
    * Test hook: from now on inject() sends the AFTR's encapsulated packets as Ethernet frames to this next
    * hop (returned in `frames`); null: the next hop is unknown (a miss: the packets go to `out`).

@@ -11,13 +11,6 @@ export type ForwarderMode = 'dslite' | 'off';
  * netfilter forward/output hooks (native/egress.h; docs/benchmarks.md ## Forwarder).
  */
 export type ForwarderEgress = 'tun' | 'packet';
-/**
- * How LAN IPv4 reaches the B4: 'tun' routes it into the tun (one read(2) per packet); 'packet' routes it
- * to the kernel side of a veth pair, `<tunName>-v4`, whose other side, `<tunName>-b4`, the B4 reads
- * through memory-mapped PACKET_RX_RINGs (native/ingress.h; docs/benchmarks.md ## Forwarder). Either way
- * the softwire's traffic from the AFTR comes up the tun, and IPv4 must be routed to `ipv4Interface()`.
- */
-export type ForwarderIngress = 'tun' | 'packet';
 
 /** The whole forwarder configuration; `reconfigure()` always takes all of it. */
 export interface ForwarderConfig {
@@ -41,8 +34,6 @@ export interface ForwarderConfig {
   queues?: number;
   /** Egress of encapsulated packets (see ForwarderEgress). Default 'packet'; a change needs stop() and start(). */
   egress?: ForwarderEgress;
-  /** Ingress of LAN IPv4 (see ForwarderIngress). Default 'packet'; a change needs stop() and start(). */
-  ingress?: ForwarderIngress;
 }
 
 /** Config with every default applied, as the worker and the addon see it. */
@@ -57,17 +48,6 @@ export interface ResolvedConfig {
   b4Ipv4: string;
   queues: number;
   egress: ForwarderEgress;
-  ingress: ForwarderIngress;
-}
-
-/** The veth pair of ingress 'packet': its kernel side (where IPv4 is routed) and the B4's side. */
-export function ingressLink(c: ResolvedConfig): { kernelSide: string; b4Side: string } | null {
-  return c.ingress === 'packet' ? { kernelSide: `${c.tunName}-v4`, b4Side: `${c.tunName}-b4` } : null;
-}
-
-/** The interface the host must route LAN IPv4 to for the B4 to carry it. */
-export function ipv4Interface(c: ResolvedConfig): string {
-  return ingressLink(c)?.kernelSide ?? c.tunName;
 }
 
 /** Every reason a packet is dropped; the same list as FW_DROPS in native/packet.h. */
@@ -101,8 +81,6 @@ export const DROP_NAMES = [
   'offload_unsupported',
   'write_error',
   'egress_send_error',
-  'ingress_truncated',
-  'ingress_ring_full',
 ] as const;
 export type DropName = (typeof DROP_NAMES)[number];
 
@@ -183,12 +161,9 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
     b4Ipv4: c.b4Ipv4 ?? '192.0.0.2',
     queues: c.queues ?? 2,
     egress: c.egress ?? 'packet',
-    ingress: c.ingress ?? 'packet',
   };
   const problems: string[] = [];
   if (typeof r.tunName !== 'string' || !/^[A-Za-z0-9_.-]{1,15}$/.test(r.tunName)) problems.push('tunName: 1-15 characters [A-Za-z0-9_.-]');
-  // IFNAMSIZ: '<tunName>-v4' and '<tunName>-b4' must fit in 15 characters too.
-  else if (r.ingress === 'packet' && r.tunName.length > 12) problems.push("tunName: at most 12 characters with ingress 'packet'");
   if (!isIPv6(r.softwire)) problems.push('softwire: not an IPv6 address');
   if (!isIPv6(r.aftr)) problems.push('aftr: not an IPv6 address');
   // 1280 - 40: an IPv6 link must carry 1280 bytes (RFC 8200 §5); 65495 + 40 fills the IPv6 payload length.
@@ -199,7 +174,6 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
   if (!isIPv4(r.b4Ipv4)) problems.push('b4Ipv4: not an IPv4 address');
   if (!intIn(r.queues, 1, 16)) problems.push('queues: integer 1..16');
   if (r.egress !== 'tun' && r.egress !== 'packet') problems.push("egress: 'tun' or 'packet'");
-  if (r.ingress !== 'tun' && r.ingress !== 'packet') problems.push("ingress: 'tun' or 'packet'");
   if (problems.length) throw new ForwarderConfigError(problems);
   return Object.freeze(r);
 }

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadAddon, type NativeConfig } from './native.ts';
-import { ingressLink, type Counters, type Icmpv6ErrorEvent, type ResolvedConfig } from './types.ts';
+import type { Counters, Icmpv6ErrorEvent, ResolvedConfig } from './types.ts';
 
 export type Request =
   | { id: number; op: 'reconfigure'; config: ResolvedConfig }
@@ -64,10 +64,7 @@ async function start(config: ResolvedConfig): Promise<void> {
     // 40 bytes longer than the IPv4 they carry. IPv4 above the tunnel MTU reaches us too and gets our
     // fragmentation-needed (DF) or outer IPv6 fragmentation (RFC 6333 §5.3); routing LAN IPv4 into the tun
     // with a route MTU of the tunnel MTU lets the kernel answer DF packets itself instead.
-    const link = ingressLink(config);
-    const tunName = link
-      ? addon.open(handle, config.tunName, config.queues, config.mtu + 40, config.egress === 'packet', link.kernelSide, link.b4Side)
-      : addon.open(handle, config.tunName, config.queues, config.mtu + 40, config.egress === 'packet');
+    const tunName = addon.open(handle, config.tunName, config.queues, config.mtu + 40, config.egress === 'packet');
     // The ICMPv4 errors we write into the tun come from 192.0.0.2, which the host itself holds on the
     // tun (RFC 6333 §5.7): without accept_local the kernel drops them as martians (fib_validate_source).
     await writeFile(`/proc/sys/net/ipv4/conf/${tunName}/accept_local`, '1').catch(() => undefined);

@@ -136,7 +136,7 @@ export class LinuxWan implements Platform {
       // The softwire's address is routed into the tun, never local (DESIGN.md, one tun).
       await this.run('ip', '-6', 'route', 'replace', `${softwire}/128`, 'dev', t);
       // The Echo detector's target always goes through the softwire, also while IPv4 is native.
-      await this.run('ip', 'route', 'replace', `${this.c.echoTarget}/32`, 'dev', fwd.ipv4Interface, 'src', B4_IPV4);
+      await this.run('ip', 'route', 'replace', `${this.c.echoTarget}/32`, 'dev', t, 'src', B4_IPV4);
     }
     this.aftr = aftr;
   }
@@ -184,8 +184,7 @@ export class LinuxWan implements Platform {
   // ---- IPv4 path, NAT44, conntrack ------------------------------------------------------------------
 
   private async routeVia(path: 'tunnel' | 'wan', lease?: Lease4) {
-    // IPv4 to the B4: its ingress interface (the veth of ingress 'packet', or the tun), not necessarily the tun.
-    if (path === 'tunnel') await this.run('ip', 'route', 'replace', 'default', 'dev', this.fwd?.ipv4Interface ?? this.c.tunName, 'src', B4_IPV4, 'mtu', String(this.c.mtu));
+    if (path === 'tunnel') await this.run('ip', 'route', 'replace', 'default', 'dev', this.c.tunName, 'src', B4_IPV4, 'mtu', String(this.c.mtu));
     else {
       const gw = lease?.routers[0];
       await this.run('ip', 'route', 'replace', 'default', ...(gw ? ['via', gw] : []), 'dev', this.c.wanInterface);

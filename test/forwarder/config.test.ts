@@ -1,11 +1,11 @@
 // ForwarderConfig defaults and validation (src/forwarder/types.ts): every problem listed at once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ForwarderConfigError, ingressLink, ipv4Interface, resolveConfig, type ForwarderConfig } from '../../src/forwarder/types.ts';
+import { ForwarderConfigError, resolveConfig, type ForwarderConfig } from '../../src/forwarder/types.ts';
 
 const BASE: ForwarderConfig = { tunName: 'b4tun', softwire: '2001:db8:b4::1', aftr: '2001:db8:ff::1', mode: 'dslite' };
 
-test('defaults: MTU 1460, hop limit 64, no clamping, 192.0.0.2, 2 queues, packet egress and ingress', () => {
+test('defaults: MTU 1460, hop limit 64, no clamping, 192.0.0.2, 2 queues, packet egress', () => {
   assert.deepEqual(resolveConfig(BASE), {
     tunName: 'b4tun',
     softwire: '2001:db8:b4::1',
@@ -17,15 +17,7 @@ test('defaults: MTU 1460, hop limit 64, no clamping, 192.0.0.2, 2 queues, packet
     b4Ipv4: '192.0.0.2',
     queues: 2,
     egress: 'packet',
-    ingress: 'packet',
   });
-});
-
-test("IPv4 goes to the veth of ingress 'packet', or to the tun itself", () => {
-  assert.deepEqual(ingressLink(resolveConfig(BASE)), { kernelSide: 'b4tun-v4', b4Side: 'b4tun-b4' });
-  assert.equal(ipv4Interface(resolveConfig(BASE)), 'b4tun-v4');
-  assert.equal(ingressLink(resolveConfig({ ...BASE, ingress: 'tun' })), null);
-  assert.equal(ipv4Interface(resolveConfig({ ...BASE, ingress: 'tun' })), 'b4tun');
 });
 
 test("mode 'off' resolves to a disabled data plane", () => {
@@ -43,8 +35,6 @@ const invalid: Array<[string, Partial<ForwarderConfig>, string[]]> = [
   ['bad B4 IPv4', { b4Ipv4: '192.0.0.300' }, ['b4Ipv4: not an IPv4 address']],
   ['17 queues', { queues: 17 }, ['queues: integer 1..16']],
   ['unknown egress', { egress: 'xdp' as 'tun' }, ["egress: 'tun' or 'packet'"]],
-  ['unknown ingress', { ingress: 'xdp' as 'tun' }, ["ingress: 'tun' or 'packet'"]],
-  ['13-character tun name with packet ingress', { tunName: 'dslite-wan-01' }, ["tunName: at most 12 characters with ingress 'packet'"]],
   ['everything at once', { softwire: 'x', aftr: 'y', hopLimit: 0 }, ['softwire: not an IPv6 address', 'aftr: not an IPv6 address', 'hopLimit: integer 1..255']],
 ];
 
@@ -56,7 +46,3 @@ for (const [name, patch, problems] of invalid) {
     );
   });
 }
-
-test("a 15-character tun name needs ingress 'tun' (no veth names to derive)", () => {
-  assert.equal(resolveConfig({ ...BASE, tunName: 'dslite-wan-0001', ingress: 'tun' }).tunName, 'dslite-wan-0001');
-});

@@ -174,26 +174,3 @@ test("egress 'tun': the kernel forwards the encapsulated packets, none from the 
   assert.equal(c.egressPacket, 0);
   assert.ok(c.egressTun >= 3 && c.egressNeighMiss === 0, JSON.stringify(c));
 });
-
-test("ingress 'tun': LAN IPv4 routed into the tun itself, no veth pair", T, async () => {
-  await b4.stop();
-  b4 = await LabB4.start(lab, { mssClamp: 1420, ingress: 'tun' });
-  assert.equal(b4.ipv4Interface, 'b4tun');
-  assert.equal((await ping(3)).code, 0);
-  assert.doesNotMatch(await lab.exec('cpe', 'ip', '-o', 'link', 'show'), /b4tun-v4/);
-  assert.ok((await b4.counters()).txPackets >= 3);
-});
-
-test("ingress 'packet' (default): the veth pair is deleted on stop, and one left by a SIGKILL is replaced", T, async () => {
-  await b4.stop();
-  b4 = await LabB4.start(lab, { mssClamp: 1420 });
-  assert.equal(b4.ipv4Interface, 'b4tun-v4');
-  await b4.kill();
-  assert.match(await lab.exec('cpe', 'ip', '-o', 'link', 'show', 'b4tun-v4'), /b4tun-v4@b4tun-b4/, 'left behind by the crash');
-  b4 = await LabB4.start(lab, { mssClamp: 1420 });
-  assert.equal((await ping(3)).code, 0);
-  const c = await b4.counters();
-  assert.ok(c.txPackets >= 3 && c.drops.ingress_truncated === 0 && c.drops.ingress_ring_full === 0, JSON.stringify(c));
-  await b4.stop();
-  assert.doesNotMatch(await lab.exec('cpe', 'ip', '-o', 'link', 'show'), /b4tun-[vb]/, 'stop() deleted the pair');
-});

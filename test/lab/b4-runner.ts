@@ -33,4 +33,4 @@ createInterface({ input: process.stdin })
     }
   })
   .on('close', () => void stop());
-out({ kind: 'ready', tunName: config.tunName, ipv4Interface: fwd.ipv4Interface });
+out({ kind: 'ready', tunName: config.tunName });

@@ -9,8 +9,6 @@ const RUNNER = fileURLToPath(new URL('./b4-runner.ts', import.meta.url));
 
 export class LabB4 {
   readonly events: Icmpv6ErrorEvent[] = [];
-  /** Where IPv4 is routed for the B4 to carry it: the tun, or the veth of ingress 'packet'. */
-  ipv4Interface = '';
   #proc: ChildProcess;
   #waiters: Array<(m: { kind: string; value?: unknown; error?: string }) => boolean> = [];
   #exited = false;
@@ -20,9 +18,8 @@ export class LabB4 {
     this.#proc = proc;
     proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = JSON.parse(line) as { kind: string; event?: Icmpv6ErrorEvent; ipv4Interface?: string };
+      const m = JSON.parse(line) as { kind: string; event?: Icmpv6ErrorEvent };
       if (m.kind === 'event') this.events.push(m.event!);
-      if (m.kind === 'ready') this.ipv4Interface = m.ipv4Interface!;
       this.#waiters = this.#waiters.filter((w) => !w(m));
     });
     proc.once('exit', () => {
@@ -42,7 +39,7 @@ export class LabB4 {
     const b4 = new LabB4(proc);
     const ready = await b4.#next('ready', 15000);
     if (ready.kind !== 'ready') throw new Error(`b4 did not start: ${ready.error ?? ''} ${b4.stderr}`);
-    if (opts.routes !== false) await routeViaB4(lab, full.tunName, b4.ipv4Interface);
+    if (opts.routes !== false) await routeViaB4(lab, full.tunName);
     lab.defer(() => b4.stop());
     return b4;
   }
@@ -75,14 +72,6 @@ export class LabB4 {
 
   waitEvent(pred: (e: Icmpv6ErrorEvent) => boolean, timeoutMs = 5000): Promise<Icmpv6ErrorEvent> {
     return waitFor('icmpv6 event', async () => this.events.find(pred), timeoutMs);
-  }
-
-  /** SIGKILL, as a crash would: nothing is cleaned up. */
-  async kill(): Promise<void> {
-    if (this.#proc.exitCode !== null || this.#proc.signalCode !== null) return;
-    const gone = new Promise((r) => this.#proc.once('exit', r));
-    this.#proc.kill('SIGKILL');
-    await gone;
   }
 
   async stop(): Promise<void> {

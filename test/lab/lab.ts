@@ -144,14 +144,11 @@ export async function createLab(prefix: string, opts: { isp?: boolean } = {}): P
   return lab;
 }
 
-/**
- * cpe: IPv4 via the B4 (DS-Lite): the default route to `ipv4` (the tun, or the veth of ingress 'packet'),
- * the softwire's /128 into the tun (DESIGN.md / PEERS.md §3).
- */
-export async function routeViaB4(lab: Lab, tun: string, ipv4 = tun): Promise<void> {
+/** cpe: IPv4 via the B4's tun (DS-Lite) — the one-tun wiring of DESIGN.md / PEERS.md §3. */
+export async function routeViaB4(lab: Lab, tun: string): Promise<void> {
   const n = lab.ns('cpe');
   await run('ip', ['-n', n, 'addr', 'add', `${ADDR.b4Ipv4}/32`, 'dev', tun]);
-  await run('ip', ['-n', n, 'route', 'replace', 'default', 'dev', ipv4]);
+  await run('ip', ['-n', n, 'route', 'replace', 'default', 'dev', tun]);
   await run('ip', ['-n', n, '-6', 'route', 'replace', `${ADDR.softwire}/128`, 'dev', tun]);
 }
 

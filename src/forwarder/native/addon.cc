@@ -1,7 +1,7 @@
 // N-API surface of the forwarder addon (plain C N-API, no node-addon-api dependency). Loaded only by the
 // forwarder's worker thread (src/forwarder/worker.ts) and by its tests. Functions:
 //   create() -> handle                      configure(handle, config)
-//   open(handle, name, queues, linkMtu[, packetEgress[, ingressKernelSide, ingressB4Side]]) -> actual name
+//   open(handle, name, queues, linkMtu[, packetEgress]) -> actual name
 //   setNextHop(handle, { aftr, mac, srcMac, ifindex, mtu } | null)   (test hook: inject() then sends
 //   the AFTR's packets as Ethernet frames to this next hop, returned in `frames`)
 //   start(handle, onEvent)                  stop(handle)
@@ -177,8 +177,8 @@ napi_value Configure(napi_env env, napi_callback_info info) {
 }
 
 napi_value Open(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  size_t argc = 7;
+  napi_value argv[5];
+  size_t argc = 5;
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   if (argc < 4) return throw_msg(env, "forwarder addon: missing arguments");
   Handle *h = get_handle(env, argv[0]);
@@ -188,10 +188,8 @@ napi_value Open(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[2], &queues));
   CHECK(napi_get_value_int32(env, argv[3], &mtu));
   if (argc > 4) CHECK(napi_get_value_bool(env, argv[4], &packet_egress));
-  fw::Dataplane::Ingress ingress;
-  if (argc > 6) ingress = {get_string(env, argv[5]), get_string(env, argv[6])};
   std::string actual;
-  std::string err = h->dp.open(get_string(env, argv[1]), queues, mtu, packet_egress, ingress, actual);
+  std::string err = h->dp.open(get_string(env, argv[1]), queues, mtu, packet_egress, actual);
   if (!err.empty()) return throw_msg(env, "forwarder addon: " + err);
   napi_value s;
   CHECK(napi_create_string_utf8(env, actual.c_str(), actual.size(), &s));

@@ -2,7 +2,6 @@
 // idle forwarder sleeps, a busy one never sleeps between packets), then a batch of non-blocking reads,
 // each packet transformed in place and written straight back into the tun (the one-tun design, DESIGN.md).
 #include "dataplane.h"
-#include "vnet.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +24,16 @@
 namespace fw {
 
 namespace {
+
+// struct virtio_net_hdr of <linux/virtio_net.h>, which does not compile as C++ (a member named `class`).
+// Native byte order: the tun's legacy little-endian default on the machines we run on.
+struct virtio_net_hdr {
+  uint8_t flags;
+  uint8_t gso_type;
+  uint16_t hdr_len, gso_size, csum_start, csum_offset;
+};
+constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0, VIRTIO_NET_HDR_GSO_TCPV4 = 1, VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 constexpr int kBudget = 256;    // packets per drain before looking at the stop flag again
 // 400 µs, not 50: with the packet-socket egress each batch costs one send() besides its reads, and
@@ -57,14 +66,14 @@ struct TunSink : Sink {
   Counters *c;
   const Dataplane::EventFn *on_event;
   void emit(const uint8_t *pkt, size_t len, const Offload *off) override {
-    VnetHdr h{};
+    virtio_net_hdr h{};
     if (off && off->partial) {
-      h.flags = VNET_F_NEEDS_CSUM;
+      h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
       h.csum_start = off->csum_start;
       h.csum_offset = off->csum_offset;
     }
     if (off && off->gso_size) {
-      h.gso_type = VNET_GSO_TCPV4;
+      h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
       h.gso_size = off->gso_size;
       h.hdr_len = off->hdr_len;
     }
@@ -127,8 +136,7 @@ Dataplane::~Dataplane() {
   for (Config *c : configs_) delete c;
 }
 
-std::string Dataplane::open(const std::string &name, int queues, int link_mtu, bool packet_egress, const Ingress &ingress,
-                            std::string &actual) {
+std::string Dataplane::open(const std::string &name, int queues, int link_mtu, bool packet_egress, std::string &actual) {
   if (!fds_.empty()) return "tun already open";
   if (queues < 1 || queues > kMaxQueues) return "queues out of range";
   if (name.size() >= IFNAMSIZ) return "tun name too long";
@@ -139,7 +147,7 @@ std::string Dataplane::open(const std::string &name, int queues, int link_mtu, b
     memset(&ifr, 0, sizeof ifr);
     strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR;
-    int hdr_size = sizeof(VnetHdr);
+    int hdr_size = sizeof(virtio_net_hdr);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0) {
       std::string m = errmsg("TUNSETIFF");
       ::close(fd);
@@ -160,15 +168,6 @@ std::string Dataplane::open(const std::string &name, int queues, int link_mtu, b
     int fd = open_packet_socket();
     if (fd < 0) return stop(), errmsg("AF_PACKET socket");
     packet_fds_.push_back(fd);
-  }
-  if (!ingress.kernel_side.empty()) {
-    std::string err = ingress_link_.create(ingress.kernel_side, ingress.b4_side, link_mtu);
-    if (!err.empty()) return stop(), err;
-    for (int q = 0; q < queues; q++) {
-      rings_.push_back(std::make_unique<IngressRing>());
-      err = rings_.back()->open(ingress_link_.b4_ifindex(), ingress_link_.b4_ifindex());
-      if (!err.empty()) return stop(), err;
-    }
   }
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return stop(), errmsg("socket");
@@ -237,8 +236,6 @@ void Dataplane::stop() {
   fds_.clear();
   for (int fd : packet_fds_) ::close(fd);
   packet_fds_.clear();
-  rings_.clear();
-  ingress_link_.destroy();
   if (stop_fd_ >= 0) ::close(stop_fd_);
   stop_fd_ = -1;
 }
@@ -256,21 +253,19 @@ void Dataplane::run(int q) {
   Coalescer *gro = coalescer_new();
   Context ctx{&shared_, &counters, reasm, scratch.data(), segment.data(), 0, gro};
   // Each read starts with the virtio_net_hdr, placed so that the packet itself lands at kHeadroom.
-  VnetHdr *vh = reinterpret_cast<VnetHdr *>(buf.data() + kHeadroom - sizeof(VnetHdr));
+  virtio_net_hdr *vh = reinterpret_cast<virtio_net_hdr *>(buf.data() + kHeadroom - sizeof(virtio_net_hdr));
   TunSink sink;
   sink.fd = fd;
   sink.c = &counters;
   sink.on_event = &on_event_;
   bool packet_egress = !packet_fds_.empty();
   EgressSink out(sink, &counters, &egress_, packet_egress, packet_egress ? packet_fds_[q] : -1);
-  IngressRing *ring = rings_.empty() ? nullptr : rings_[q].get();
-  auto from_ring = [&](uint8_t *ip, size_t len, Offload off) { handle_packet(ctx, ip, len, &off, out); };
-  pollfd pfd[3] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}, {ring ? ring->fd() : -1, POLLIN, 0}};
+  pollfd pfd[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
   // Sleeps of a few tens of µs must not stretch to the default 50 µs timer slack.
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   for (;;) {
     int64_t waited_from = mono_us();
-    if (poll(pfd, 3, -1) < 0 && errno != EINTR) break;
+    if (poll(pfd, 2, -1) < 0 && errno != EINTR) break;
     if (pfd[1].revents || (pfd[0].revents & (POLLERR | POLLNVAL | POLLHUP))) break;
     bool dense = mono_us() - waited_from < kDenseUs;
     // Busy period: drain the queue; under load (several packets per drain, or packets arriving less
@@ -278,29 +273,28 @@ void Dataplane::run(int q) {
     // nothing. Sparse traffic (a ping, a TCP handshake) is forwarded the moment poll reports it; under
     // load packets wait at most kCoalesceUs, in exchange for one sleep and wake-up per batch instead
     // of per packet, and no wake-up work in the senders' path meanwhile (interrupt moderation, as NAPI).
-    for (int drains = 0;; drains++) {
+    for (;;) {
       ctx.now_ms = wall_ms();
       int n = 0;
       for (; n < kBudget; n++) {
         ssize_t len = read(fd, vh, kMaxPacket + sizeof *vh);
         if (len < 0) break;  // EAGAIN: queue drained
         if (size_t(len) < sizeof *vh) continue;
-        Offload off = offload_from_vnet(*vh, 0);
+        Offload off{};
+        off.partial = vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        off.csum_start = vh->csum_start;
+        off.csum_offset = vh->csum_offset;
+        uint8_t gso = uint8_t(vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN);
+        if (gso == VIRTIO_NET_HDR_GSO_TCPV4) off.gso_size = vh->gso_size;
+        else off.gso_other = gso != VIRTIO_NET_HDR_GSO_NONE;
         handle_packet(ctx, buf.data() + kHeadroom, size_t(len) - sizeof *vh, &off, out);
-      }
-      bool full = n == kBudget;
-      if (ring) {
-        int m = ring->drain(kBudget, buf.data(), counters, from_ring);
-        full = full || m == kBudget;
-        n += m;
-        if (drains % 64 == 0) counters.inc(D_ingress_ring_full, ring->take_ring_drops());
       }
       flush_batch(ctx, out);
       out.flush();
       if (n == 0 || stopping_.load(std::memory_order_relaxed)) break;
       if (n == 1 && !dense) break;
       dense = true;
-      if (!full) {
+      if (n < kBudget) {
         timespec ts{0, kCoalesceUs * 1000};
         nanosleep(&ts, nullptr);
       }

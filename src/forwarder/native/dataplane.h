@@ -3,14 +3,12 @@
 // JavaScript never touches a packet; it configures, reads counters and receives ICMPv6 events.
 #pragma once
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "egress.h"
-#include "ingress.h"
 #include "packet.h"
 
 namespace fw {
@@ -28,14 +26,9 @@ class Dataplane {
   ~Dataplane();
 
   // Creates (or attaches to) the tun `name` with `queues` queues, sets its MTU and brings it up; with
-  // `packet_egress`, also one AF_PACKET socket per queue (egress.h); with ingress names, the veth pair
-  // and one receive ring per queue (ingress.h). Returns an errno-style message on failure, "" on
-  // success; `actual` receives the kernel's name.
-  struct Ingress {
-    std::string kernel_side, b4_side;  // both empty: LAN IPv4 comes through the tun
-  };
-  std::string open(const std::string &name, int queues, int link_mtu, bool packet_egress, const Ingress &ingress,
-                   std::string &actual);
+  // `packet_egress`, also one AF_PACKET socket per queue (egress.h). Returns an errno-style message on
+  // failure, "" on success; `actual` receives the kernel's name.
+  std::string open(const std::string &name, int queues, int link_mtu, bool packet_egress, std::string &actual);
   void configure(const Config &c);  // whole config, swapped atomically; resets the PTB-learned MTU
   std::string start(EventFn on_event);
   void stop();  // joins the threads and closes the tun (the kernel then deletes it)
@@ -63,8 +56,6 @@ class Dataplane {
   std::mutex config_mu_;
   std::vector<int> fds_;
   std::vector<int> packet_fds_;  // one per queue with packet egress, else empty
-  IngressLink ingress_link_;
-  std::vector<std::unique_ptr<IngressRing>> rings_;  // one per queue with packet ingress, else empty
   Egress egress_;
   int stop_fd_ = -1;
   std::atomic<bool> stopping_{false};

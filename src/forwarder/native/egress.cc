@@ -1,7 +1,5 @@
 // Egress of encapsulated packets on the WAN link through AF_PACKET. See egress.h.
 #include "egress.h"
-#include "netlink.h"
-#include "vnet.h"
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -29,7 +27,13 @@ void eth_header(uint8_t out[14], const uint8_t dst[6], const uint8_t src[6]) {
   out[13] = ETH_P_IPV6 & 0xff;
 }
 
-static_assert(sizeof(VnetHdr) == EgressSink::kVnet, "virtio_net_hdr ahead of each frame");
+// struct virtio_net_hdr (see dataplane.cc), ahead of every frame on a PACKET_VNET_HDR socket.
+struct VnetHdr {
+  uint8_t flags;
+  uint8_t gso_type;
+  uint16_t hdr_len, gso_size, csum_start, csum_offset;
+};
+static_assert(sizeof(VnetHdr) == EgressSink::kVnet, "virtio_net_hdr is 10 bytes");
 
 int open_packet_socket() {
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -46,6 +50,17 @@ int open_packet_socket() {
 namespace {
 
 constexpr int kRefreshMs = 1000;  // periodic re-resolution besides notifications
+
+// Appends one rtattr to a netlink request.
+void add_attr(nlmsghdr *n, size_t cap, uint16_t type, const void *data, size_t len) {
+  size_t off = NLMSG_ALIGN(n->nlmsg_len);
+  if (off + RTA_SPACE(len) > cap) return;
+  rtattr *a = reinterpret_cast<rtattr *>(reinterpret_cast<uint8_t *>(n) + off);
+  a->rta_type = type;
+  a->rta_len = uint16_t(RTA_LENGTH(len));
+  memcpy(RTA_DATA(a), data, len);
+  n->nlmsg_len = uint32_t(off + RTA_SPACE(len));
+}
 
 // NUD states in which the kernel itself would send to the cached link-layer address (RFC 4861 §7.3.2).
 constexpr uint16_t kUsable = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
@@ -300,7 +315,7 @@ void EgressSink::emit(const uint8_t *pkt, size_t len, const Offload *off) {
   VnetHdr vh{};
   vh.hdr_len = uint16_t(14 + len);
   if (off && off->partial) {
-    vh.flags = VNET_F_NEEDS_CSUM;
+    vh.flags = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
     vh.csum_start = uint16_t(off->csum_start + 14);
     vh.csum_offset = off->csum_offset;
   }

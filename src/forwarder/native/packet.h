@@ -48,9 +48,7 @@ namespace fw {
   X(event_overflow)        /* ICMPv6 event dropped: the control plane is not draining events */            \
   X(offload_unsupported)   /* super-packet of a kind we cannot cut (not TCP over IPv4), or bad offsets */   \
   X(write_error)           /* the tun refused a packet */                                                  \
-  X(egress_send_error)     /* the packet socket refused a frame (device queue full, link down) */          \
-  X(ingress_truncated)     /* ingress 'packet': a LAN packet larger than a ring frame and not kept whole */ \
-  X(ingress_ring_full)     /* ingress 'packet': the kernel found the receive ring full */
+  X(egress_send_error)     /* the packet socket refused a frame (device queue full, link down) */
 
 #define FW_TOTAL_ENUM(n) T_##n,
 #define FW_DROP_ENUM(n) D_##n,
@@ -78,7 +76,7 @@ struct Counters {
   std::atomic<uint64_t> total[T_COUNT];
   std::atomic<uint64_t> drop[D_COUNT];
   void add(Total t, uint64_t n = 1) { total[t].store(total[t].load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  void inc(Drop d, uint64_t n = 1) { drop[d].store(drop[d].load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void inc(Drop d) { drop[d].store(drop[d].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
 };
 
 // An ICMPv6 error about the softwire, raised to the control plane (failover detectors, DESIGN §2d).
