@@ -30,6 +30,8 @@ export interface BfdStatus {
   txInterval: number;
   /** Detection Time, microseconds (0 before the first packet) */
   detectionTime: number;
+  /** wall-clock ms of the last control packet accepted from the peer (0: none yet) */
+  lastReceivedAt: number;
   sent: number;
   received: number;
   dropped: number;
@@ -62,6 +64,7 @@ export class BfdSession {
   private detectTimer: NodeJS.Timeout | null = null;
   private running = false;
   private readonly counters = { sent: 0, received: 0, dropped: 0, drops: {} as Partial<Record<SessionDrop, number>> };
+  private lastReceivedAt = 0;
   private readonly changes = new Emitter<{ from: BfdState; status: BfdStatus }>();
 
   constructor(private config: BfdConfig, private readonly send: (b: Buffer) => void, localDiscr?: number) {
@@ -78,6 +81,7 @@ export class BfdSession {
     return {
       state: this.state, remoteState: this.remoteState, localDiag: this.localDiag, remoteDiag: this.remoteDiag,
       localDiscr: this.localDiscr, remoteDiscr: this.remoteDiscr, txInterval: interval, detectionTime: this.detectionTime(),
+      lastReceivedAt: this.lastReceivedAt,
       sent: this.counters.sent, received: this.counters.received, dropped: this.counters.dropped, drops: { ...this.counters.drops },
     };
   }
@@ -114,6 +118,7 @@ export class BfdSession {
     const why = this.accept(raw, p);
     if (why) return this.drop(why);
     this.counters.received++;
+    this.lastReceivedAt = Date.now();
     this.remoteDiscr = p.myDisc;
     this.remoteState = p.state;
     this.remoteDiag = p.diag;

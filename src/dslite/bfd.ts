@@ -73,7 +73,7 @@ export class BfdDetector implements Detector {
   report(): BfdReport {
     const s = this.session?.status() ?? {
       state: 'Down' as BfdState, remoteState: 'Down' as BfdState, localDiag: 0, remoteDiag: 0, localDiscr: 0, remoteDiscr: 0,
-      txInterval: 0, detectionTime: 0, sent: 0, received: 0, dropped: 0, drops: {},
+      txInterval: 0, detectionTime: 0, lastReceivedAt: 0, sent: 0, received: 0, dropped: 0, drops: {},
     };
     return { ...s, state: this.session ? s.state : 'AdminDown', peer: this.peer, localAddress: this.local, lastDiag: this.lastDiag };
   }
@@ -187,7 +187,8 @@ export class BfdDetector implements Detector {
     } else if (s.state === 'Down' && from === 'Up') {
       // RFC 5882 §3.2: a neighbour going AdminDown is not a failure of the path.
       if (s.remoteState === 'AdminDown') this.set('Unknown', `BFD: ${this.peer} signalled AdminDown`);
-      else this.set('Failed', `BFD: session to ${this.peer} Down, diagnostic ${s.localDiag} (${diagName(s.localDiag)})`);
+      // The path worked until the peer's last packet: the outage dates from there, not from the verdict.
+      else this.set('Failed', `BFD: session to ${this.peer} Down, diagnostic ${s.localDiag} (${diagName(s.localDiag)})`, s.lastReceivedAt || undefined);
       this.armUpTimer();
     }
   }
@@ -222,7 +223,7 @@ export class BfdDetector implements Detector {
     return this.env.udp;
   }
 
-  private set(state: DetectorState, reason: string) {
-    this.cell.set(state, reason);
+  private set(state: DetectorState, reason: string, since?: number) {
+    this.cell.set(state, reason, since);
   }
 }

@@ -27,6 +27,12 @@ export interface Verdict {
   state: DetectorState;
   reason: string;
   time: number;
+  /**
+   * Failed only, when the detector knows it: the last moment it saw the path working (BFD: the last
+   * control packet received). The policy dates the outage from it (History.{i}.OutageMs) instead of from
+   * the detectors' worst-case window when no packet came back through the tunnel.
+   */
+  since?: number;
 }
 
 /** A UDP socket of the detectors that speak a protocol to the AFTR side (BFD, PCP). */

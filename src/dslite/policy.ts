@@ -287,12 +287,17 @@ export class FailoverPolicy {
     await this.switchTo('DualStack', reason, outageStart);
   }
 
-  /** When the outage began: the last packet from the AFTR, bounded by the detectors' window. */
+  /**
+   * When the outage began: the latest moment the path is known to have worked. That is the last packet
+   * from the AFTR through the tunnel, or a failed detector's own last sign of life (BFD's last control
+   * packet), and never earlier than the detectors' window (a detector would have failed sooner).
+   */
   private async outageStart(detectedAt: number): Promise<number> {
     const c = await this.platform.tunnel.counters().catch(() => null);
     const window = Math.max(...this.detectors.filter((d) => d.settings.enable)
       .map((d) => d.settings.timeout + d.settings.interval * d.settings.failureThreshold), 0);
-    return Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - window));
+    const since = this.detectors.map((d) => d.verdict()).filter((v) => v.state === 'Failed' && v.since !== undefined).map((v) => v.since!);
+    return Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - window, ...since));
   }
 
   private async resolve(aftr: string): Promise<string> {

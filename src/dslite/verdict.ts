@@ -20,9 +20,9 @@ export class VerdictCell {
   }
 
   /** Reports a state; the same state with the same reason is no change and is not reported again. */
-  set(state: DetectorState, reason: string): void {
+  set(state: DetectorState, reason: string, since?: number): void {
     if (this.current.state === state && this.current.reason === reason) return;
-    this.current = { detector: this.detector, state, reason, time: this.now() };
+    this.current = { detector: this.detector, state, reason, time: this.now(), ...(since !== undefined ? { since } : {}) };
     this.emitter.fire(this.current);
   }
 }

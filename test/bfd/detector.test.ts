@@ -158,3 +158,27 @@ test('Init timing out to Down before the session was ever Up is not a failure; D
   await until(() => d.verdict().state === 'Failed', 2000);
   assert.equal(d.verdict().reason, `BFD: session to ${AFTR} Down, diagnostic 3 (Neighbor Signaled Session Down)`);
 });
+
+test('a Down after Up dates the failure from the last control packet received (Verdict.since, for OutageMs)', async (t) => {
+  // The peer at 50 ms x 3 goes silent (a blackhole, not AdminDown): Down with diagnostic 1 one Detection Time
+  // (150 ms) after its last packet, and the verdict says when that packet came.
+  let silent = false;
+  let peer: BfdSession;
+  const side = aftr((b) => peer.receive(b));
+  peer = new BfdSession({ desiredMinTx: 50_000, requiredMinRx: 50_000, detectMult: 3, auth: null }, (b) => { if (!silent) side.reply(b); }, 0x7777);
+  peer.start();
+  const { d } = detector(side.udp, { desiredMinTx: 50, requiredMinRx: 50 });
+  t.after(() => { d.stop(); peer.stop(); });
+  d.start(AFTR);
+  await until(() => d.verdict().state === 'Healthy' && d.report().detectionTime === 150_000, 5000);
+  await sleep(200);
+  const before = d.report().lastReceivedAt;
+  silent = true;
+  const silencedAt = Date.now();
+  await until(() => d.verdict().state === 'Failed', 2000);
+  const v = d.verdict();
+  assert.equal(v.reason, `BFD: session to ${AFTR} Down, diagnostic 1 (Control Detection Time Expired)`);
+  assert.ok(v.since !== undefined && v.since >= before && v.since <= silencedAt + 5, `since ${v.since}, last before ${before}, silenced ${silencedAt}`);
+  assert.ok(v.time - v.since! >= 140, `failed ${v.time - v.since!} ms after the last packet (Detection Time 150 ms)`);
+  assert.equal(d.report().lastReceivedAt, v.since);
+});
