@@ -19,7 +19,7 @@ before(async () => {
 });
 after(() => t?.cleanup());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../wait.ts';
 
 async function detectorRow(a: LabAgent, name: string): Promise<string> {
   const rows = (await cli(a.socket, { cmd: 'get', paths: [`${FO}Detector.*.Name`] })) as [string, string][];

@@ -10,14 +10,7 @@ import { BfdSession } from '../../src/dslite/bfd-session.ts';
 import type { DetectorEnv, UdpOpen, UdpOptions, Verdict } from '../../src/dslite/detectors.ts';
 
 const AFTR = '2001:db8:ff::1';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(fn: () => boolean, ms: number) {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms`);
-    await sleep(5);
-  }
-}
+import { sleep, until } from '../wait.ts';
 
 /** The AFTR side: `deliver` gets what the gateway sends; `reply` reaches the gateway's newest transmit socket. */
 function aftr(deliver: (b: Buffer, local: string) => void) {

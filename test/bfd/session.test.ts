@@ -6,14 +6,7 @@ import { test } from 'node:test';
 import { decode, encode, packet, type BfdPacket } from '../../src/dslite/bfd-codec.ts';
 import { BfdSession, type BfdConfig } from '../../src/dslite/bfd-session.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(fn: () => boolean, ms: number) {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms`);
-    await sleep(5);
-  }
-}
+import { sleep, until } from '../wait.ts';
 
 const FAST: BfdConfig = { desiredMinTx: 20_000, requiredMinRx: 20_000, detectMult: 3, auth: null };
 

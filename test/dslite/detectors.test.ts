@@ -29,7 +29,7 @@ function fakeTunnel() {
   };
   return { port, state, errors };
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../wait.ts';
 const env = (port: TunnelPort) => ({ tunnel: port, now: Date.now });
 
 test('Silence: traffic sent and nothing back for Timeout fails; an answer heals it', async () => {

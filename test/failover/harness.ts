@@ -49,11 +49,4 @@ export async function startAgent(opts: { file?: string; wan?: Partial<WanConfig>
   };
 }
 
-/** Polls until fn() is truthy or the time is up. */
-export async function until(fn: () => boolean, ms = 5000, step = 10): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, step));
-  }
-}
+export { until } from '../wait.ts';

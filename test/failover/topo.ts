@@ -39,7 +39,7 @@ process.once('exit', () => {
   for (const t of live) for (const r of ROLES) spawnSync('ip', ['netns', 'del', t.ns(r)], { stdio: 'ignore' });
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../wait.ts';
 
 /** `area` prefixes the namespace names (each test area has its own, e.g. 'bp' for BFD/PCP). */
 export async function createTopo(tag: string, area = 'fo'): Promise<Topo> {

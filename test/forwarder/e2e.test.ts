@@ -25,6 +25,20 @@ after(async () => {
 const ping = (count = 3) => lab.tryExec('lan', 'busybox', 'ping', '-c', String(count), '-i', '0.2', '-W', '2', '-w', '4', ADDR.inet);
 const T = { timeout: 30_000 };
 
+/** tcpdump's first `count` IPv4-in-IPv6 packets on the cpe-aftr link while one ping crosses the tunnel. */
+async function tunnelled(count: number): Promise<string> {
+  const dump = lab.spawn('cpe', 'tcpdump', '-l', '-n', '-i', 'cpe-wan', '-c', String(count), 'ip6 and ip6[6] == 4');
+  let stdout = '';
+  let stderr = '';
+  dump.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  dump.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitFor('tcpdump to listen', async () => stderr.includes('listening on'), 5000);
+  const done = new Promise((r) => dump.once('exit', r));
+  await ping(1);
+  await done;
+  return stdout;
+}
+
 test('ping from lan reaches inet through the B4 and the AFTR', T, async () => {
   const r = await ping();
   assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -48,15 +62,7 @@ test('each tun queue takes what its CPU forwards (XPS-style steering): pings fro
 });
 
 test('tcpdump on the cpe-aftr link shows IPv4-in-IPv6 from the softwire to the AFTR', T, async () => {
-  const dump = lab.spawn('cpe', 'tcpdump', '-l', '-n', '-i', 'cpe-wan', '-c', '2', 'ip6 and ip6[6] == 4');
-  let stdout = '';
-  let stderr = '';
-  dump.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  dump.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitFor('tcpdump to listen', async () => stderr.includes('listening on'), 5000);
-  const done = new Promise((r) => dump.once('exit', r));
-  await ping(1);
-  await done;
+  const stdout = await tunnelled(2);
   assert.match(stdout, /IP6 2001:db8:b4::1 > 2001:db8:ff::1: IP 192\.0\.2\.2 > 198\.51\.100\.2: ICMP echo request/);
   assert.match(stdout, /IP6 2001:db8:ff::1 > 2001:db8:b4::1: IP 198\.51\.100\.2 > 192\.0\.2\.2: ICMP echo reply/);
 });
@@ -123,15 +129,7 @@ test('a blackholed AFTR goes silent: packets sent, none received, no event', T, 
 test('reconfigure to another AFTR: traffic follows the new address', T, async () => {
   const other = '2001:db8:ff::2';
   await b4.reconfigure({ tunName: 'b4tun', softwire: ADDR.softwire, aftr: other, mode: 'dslite' });
-  const dump = lab.spawn('cpe', 'tcpdump', '-l', '-n', '-i', 'cpe-wan', '-c', '1', 'ip6 and ip6[6] == 4');
-  let stdout = '';
-  let stderr = '';
-  dump.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  dump.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitFor('tcpdump to listen', async () => stderr.includes('listening on'), 5000);
-  const done = new Promise((r) => dump.once('exit', r));
-  await ping(1);
-  await done;
+  const stdout = await tunnelled(1);
   assert.match(stdout, /IP6 2001:db8:b4::1 > 2001:db8:ff::2: IP 192\.0\.2\.2 > 198\.51\.100\.2/);
   // The aftr namespace has no route to ...ff::2: the kernel there says so, about the new AFTR.
   const ev = await b4.waitEvent((e) => e.quotedDst === other);

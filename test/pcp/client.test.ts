@@ -7,14 +7,7 @@ import type { DetectorEnv, UdpOpen } from '../../src/dslite/detectors.ts';
 import { PcpDetector } from '../../src/dslite/pcp.ts';
 import type { Verdict } from '../../src/dslite/detectors.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(fn: () => boolean, ms: number) {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms`);
-    await sleep(5);
-  }
-}
+import { sleep, until } from '../wait.ts';
 
 type Reply = { bytes: Buffer; from?: { address: string; port: number } };
 /** The server: answers each request with what `respond` returns (a list, possibly empty). */

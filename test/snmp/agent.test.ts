@@ -2,14 +2,13 @@
 // and snmptrapd: every MIB served from the data model, SETs landing in the data model, and a failover switch
 // seen as notifications, ifOperStatus and the default route row.
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataModel } from '../../src/datamodel/index.ts';
-import { CONFIG, FO, startAgent, switchToDualStack, tool, V3, V3_SHA256 } from './fixture.ts';
+import { CONFIG, FO, freePort, startAgent, switchToDualStack, tool, V3, V3_SHA256 } from './fixture.ts';
 
 const V2 = (c = 'public') => ['-v2c', '-c', c];
 
@@ -78,13 +77,6 @@ describe('MIBs over SNMPv2c and SNMPv3 authPriv', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function waitFor(fn: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;

@@ -2,12 +2,15 @@
 // boot (LAN, WAN, the DS-Lite softwire, the default route), an agent on a free loopback port, and helpers
 // that run Debian's Net-SNMP tools against it.
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataModel } from '../../src/datamodel/index.ts';
 import { SnmpService, type SnmpConfig } from '../../src/snmp/index.ts';
 
 const run = promisify(execFile);
-export const MIBDIRS = '/work/shared/specs/mibs:mibs';
+// The standard MIB modules from ../shared/specs (beside the checkout, wherever it is) and ours.
+export const MIBDIRS = `${join(import.meta.dirname, '../../../shared/specs/mibs')}:${join(import.meta.dirname, '../../mibs')}`;
 export const FO = 'Device.X_TWINSTACK-ORG_Failover.';
 export const V3 = ['-v3', '-l', 'authPriv', '-u', 'nocuser', '-a', 'SHA', '-A', 'authpass123', '-x', 'AES', '-X', 'privpass123'];
 export const V3_SHA256 = ['-v3', '-l', 'authPriv', '-u', 'noc256', '-a', 'SHA-256', '-A', 'authpass256', '-x', 'AES', '-X', 'privpass256'];
@@ -72,4 +75,13 @@ export async function toolResult(cmd: string, args: string[]): Promise<{ code: n
     const x = e as { code: number; stdout: string; stderr: string };
     return { code: x.code, stdout: x.stdout, stderr: x.stderr };
   }
+}
+
+/** A UDP port on loopback that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

@@ -1,21 +1,13 @@
 // PEERS.md §15: the gaps of the npm net-snmp agent, each shown side by side: the bare library (raw-agent.ts,
 // in a child process) behaving badly, and twinstack's agent answering correctly to the same request.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataModel } from '../../src/datamodel/index.ts';
 import { SnmpService } from '../../src/snmp/index.ts';
-import { CONFIG, startAgent, toolResult, V3 } from './fixture.ts';
+import { CONFIG, freePort, startAgent, toolResult, V3 } from './fixture.ts';
 import { authPrivGet, discover, exchange, readReply } from './v3client.ts';
 
-async function freePort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function rawAgent(...args: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string; exited: Promise<number | null> }> {
   const port = await freePort();

@@ -4,10 +4,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAgent, tool } from './fixture.ts';
+import { MIBDIRS, startAgent, tool } from './fixture.ts';
 
 const run = promisify(execFile);
-const SMIPATH = '/work/shared/specs/mibs:mibs';
+const SMIPATH = MIBDIRS;
 const MODULES = 'TWINSTACK-FAILOVER-MIB:SNMPv2-MIB:IF-MIB:TUNNEL-MIB:IP-FORWARD-MIB:SNMP-FRAMEWORK-MIB';
 
 test('smilint -s -l 4 on TWINSTACK-FAILOVER-MIB prints nothing', async () => {

@@ -10,6 +10,7 @@ import pino from 'pino';
 import uspjs from 'usp-js';
 import { DataModel, PluginHost } from '../../src/datamodel/index.ts';
 import { uspPlugin, type UspConfig, type UspPlugin } from '../../src/usp/index.ts';
+import { sleep, until } from '../wait.ts';
 
 export const AGENT_EID = 'os::twinstack-test';
 export const CTRL_EID = 'proto::test-controller';
@@ -45,7 +46,7 @@ async function waitListening(port: number, ms = 5000): Promise<void> {
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep, until };
 
 export class Mosquitto {
   private proc?: ChildProcess;
@@ -103,13 +104,6 @@ export async function startAgent(port: number, extra: Partial<UspConfig> = {}, v
   return { dm, plugin, host, hooks, stop: async () => { await host.stop(); dm.close(); } };
 }
 
-export async function until(fn: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 // ---- usp-js and a raw MQTT controller ----------------------------------------------------------------
 
