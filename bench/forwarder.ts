@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { compileC } from '../test/lab/cc.ts';
 import { LabB4 } from '../test/lab/b4.ts';
 import { ADDR, createLab, type Lab } from '../test/lab/lab.ts';
-import type { ForwarderEgress } from '../src/forwarder/index.ts';
+import type { ForwarderConfig, ForwarderEgress } from '../src/forwarder/index.ts';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -35,9 +35,14 @@ async function sinkCount(lab: Lab, name: string): Promise<number> {
 }
 
 type Path = 'kernel' | 'b4';
-async function route(lab: Lab, path: Path): Promise<void> {
+// The B4's LAN fast path (src/forwarder/native/fastpath.h) is attached for the B4's rounds only, as the
+// agent does (attached while IPv4 goes into the softwire): the kernel's rounds run without our program on
+// cpe-lan. BENCH_FASTPATH=0 measures the B4 without it.
+const FAST_PATH = process.env.BENCH_FASTPATH === '0' ? [] : ['cpe-lan'];
+async function route(lab: Lab, path: Path, b4: LabB4, b4Config: ForwarderConfig): Promise<void> {
   const cpe = lab.ns('cpe');
   const aftr = lab.ns('aftr');
+  await b4.reconfigure({ ...b4Config, lanFastPath: path === 'b4' ? FAST_PATH : [] });
   if (path === 'kernel') {
     await run('ip', ['-n', cpe, 'route', 'replace', 'default', 'via', ADDR.aftrWan4]);
     await run('ip', ['-n', aftr, 'route', 'replace', ADDR.lanPrefix, 'via', ADDR.cpeWan4]);
@@ -90,7 +95,11 @@ async function main(): Promise<void> {
 }`);
     // Egress of the encapsulated packets: the forwarder's default unless BENCH_EGRESS=tun|packet.
     const egress = process.env.BENCH_EGRESS as ForwarderEgress | undefined;
-    const b4 = await LabB4.start(lab, { queues: Number(process.env.BENCH_QUEUES ?? 2), ...(egress ? { egress } : {}) });
+    const b4Config: ForwarderConfig = {
+      tunName: 'b4tun', softwire: ADDR.softwire, aftr: ADDR.aftr, mode: 'dslite',
+      queues: Number(process.env.BENCH_QUEUES ?? 2), ...(egress ? { egress } : {}),
+    };
+    const b4 = await LabB4.start(lab, b4Config);
     // The mirror: softwire and AFTR swapped, so it accepts what the B4 sends and answers towards it.
     const mirror = await LabB4.start(lab, { tunName: 'mirtun', softwire: ADDR.aftr, aftr: ADDR.softwire, queues: 2, ...(egress ? { egress } : {}) }, { role: 'aftr', routes: false });
     await run('ip', ['-n', lab.ns('aftr'), '-6', 'route', 'replace', `${ADDR.aftr}/128`, 'dev', 'mirtun']);
@@ -100,7 +109,7 @@ async function main(): Promise<void> {
     // load from other work on the machine falls on both alike; the median of the rounds is kept.
     // Resolve the neighbours of both paths first, so no run starts with packets queued behind an ND/ARP.
     for (const path of ['kernel', 'b4'] as Path[]) {
-      await route(lab, path);
+      await route(lab, path, b4, b4Config);
       await lab.tryExec('lan', 'busybox', 'ping', '-c', '1', '-W', '1', ADDR.inet);
     }
     await lab.exec('cpe', 'busybox', 'ping', '-6', '-c', '1', '-W', '1', ADDR.aftrWan6);
@@ -108,7 +117,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++)
       for (const senders of [1, 2])
         for (const path of ['kernel', 'b4'] as Path[]) {
-          await route(lab, path);
+          await route(lab, path, b4, b4Config);
           const res = await udpRate(lab, flood, path, senders);
           const key = `${path}/${senders}`;
           pps.set(key, [...(pps.get(key) ?? []), res.pps]);
@@ -128,13 +137,13 @@ async function main(): Promise<void> {
     const rttRounds: Record<Path, number[]> = { kernel: [], b4: [] };
     for (let r = 0; r < ROUNDS; r++)
       for (const path of ['kernel', 'b4'] as Path[]) {
-        await route(lab, path);
+        await route(lab, path, b4, b4Config);
         rttRounds[path].push(await rtt(lab));
       }
     console.log(`rtt rounds: kernel ${rttRounds.kernel.join(' ')} ms, B4+mirror ${rttRounds.b4.join(' ')} ms`);
     const rtts = { kernel: median(rttRounds.kernel), b4: median(rttRounds.b4) };
     for (const path of ['kernel', 'b4'] as Path[]) {
-      await route(lab, path);
+      await route(lab, path, b4, b4Config);
       tcp[path] = await tcpRate(lab);
     }
     const mirrorCounters = await mirror.counters();
@@ -149,6 +158,7 @@ async function main(): Promise<void> {
     // A round trip crosses two forwarders (B4 and mirror) twice each: half the extra time is the B4's.
     console.log(`  ping RTT      kernel ${rtts.kernel.toFixed(3)} ms   B4+mirror ${rtts.b4.toFixed(3)} ms   +${extra.toFixed(3)} ms, B4's half +${(extra / 2).toFixed(3)} ms (target <= +0.200)`);
     console.log(`  B4 egress (${b4Counters.egressPacket > 0 ? 'packet' : 'tun'}): ${fmt(b4Counters.egressPacket)} frames on the WAN link, ${fmt(b4Counters.egressTun)} IPv6 packets into the tun (${fmt(b4Counters.egressNeighMiss)} neighbour misses)`);
+    console.log(`  B4 LAN fast path ${FAST_PATH.length ? `on ${FAST_PATH.join()} in the B4's rounds` : 'off'}: ${fmt(b4Counters.fastPathPackets)} of ${fmt(b4Counters.txPackets)} packets into the tunnel took it`);
     console.log(`  B4 drops: ${JSON.stringify(Object.fromEntries(Object.entries(b4Counters.drops).filter(([, n]) => n > 0)))}`);
     console.log(`  mirror drops: ${JSON.stringify(Object.fromEntries(Object.entries(mirrorCounters.drops).filter(([, n]) => n > 0)))}`);
   } finally {

@@ -55,6 +55,7 @@ export class Forwarder extends EventEmitter {
         if (m.kind === 'ready') {
           worker.off('message', onMessage);
           worker.off('error', reject);
+          fwd.#fastPathWarn(m.fastPathErrors);
           resolve();
         } else if (m.kind === 'failed') {
           void worker.terminate();
@@ -80,7 +81,7 @@ export class Forwarder extends EventEmitter {
     const resolved = resolveConfig(config);
     if (resolved.tunName !== this.#config.tunName || resolved.queues !== this.#config.queues || resolved.egress !== this.#config.egress)
       throw new Error('forwarder: tunName, queues and egress need stop() and start()');
-    await this.#call({ op: 'reconfigure', config: resolved });
+    this.#fastPathWarn((await this.#call({ op: 'reconfigure', config: resolved })) as string[]);
     this.#config = resolved;
     this.#log.info({ aftr: resolved.aftr, mtu: resolved.mtu, mode: config.mode }, 'forwarder reconfigured');
   }
@@ -96,6 +97,11 @@ export class Forwarder extends EventEmitter {
     this.#stopped = true;
     await this.#worker.terminate();
     this.#log.info('forwarder stopped');
+  }
+
+  // Without the fast path an interface's packets still reach the tun through the kernel: a warning, not an error.
+  #fastPathWarn(errors: string[]): void {
+    if (errors.length) this.#log.warn({ errors }, 'LAN fast path not attached; those interfaces use the kernel path');
   }
 
   #call(req: RequestBody): Promise<unknown> {

@@ -37,6 +37,7 @@ export interface NativeCounters {
   queueTxPackets: number[];
   lastRxFromAftrMs: number;
   tunnelMtu: number;
+  fastPathPackets: number;
 }
 
 /** Offload metadata of a packet written to the tun (virtio_net_hdr): partial checksum, GSO super-packet. */
@@ -57,6 +58,8 @@ export interface NativeAddon {
    * hop (returned in `frames`); null: the next hop is unknown (a miss: the packets go to `out`).
    */
   setNextHop(h: NativeHandle, hop: { aftr: string; mac: string; srcMac: string; ifindex: number; mtu: number } | null): void;
+  /** Attaches the LAN fast path to exactly these interfaces (after open); the ones it could not, with why. */
+  setFastPath(h: NativeHandle, ifnames: readonly string[]): string[];
   start(h: NativeHandle, onEvent: (ev: Icmpv6ErrorEvent) => void): void;
   stop(h: NativeHandle): void;
   counters(h: NativeHandle): NativeCounters;

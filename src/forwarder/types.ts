@@ -34,6 +34,13 @@ export interface ForwarderConfig {
   queues?: number;
   /** Egress of encapsulated packets (see ForwarderEgress). Default 'packet'; a change needs stop() and start(). */
   egress?: ForwarderEgress;
+  /**
+   * LAN interfaces whose IPv4 packets routed into the tun are handed to it at tc ingress (native/fastpath.h),
+   * skipping the host's IPv4 forwarding path and its netfilter prerouting/forward/postrouting hooks. Needs
+   * Linux 6.6 (tcx); an interface it cannot attach to keeps the kernel's path (logged, see
+   * Counters.fastPathInterfaces). Default none. Changeable by reconfigure().
+   */
+  lanFastPath?: readonly string[];
 }
 
 /** Config with every default applied, as the worker and the addon see it. */
@@ -48,6 +55,7 @@ export interface ResolvedConfig {
   b4Ipv4: string;
   queues: number;
   egress: ForwarderEgress;
+  lanFastPath: readonly string[];
 }
 
 /** Every reason a packet is dropped; the same list as FW_DROPS in native/packet.h. */
@@ -120,6 +128,10 @@ export interface Counters {
   lastRxFromAftr: number | null;
   /** Tunnel MTU in force: the configured one, or lower after an ICMPv6 packet too big. */
   tunnelMtu: number;
+  /** IPv4 packets the LAN fast path handed to the tun (a subset of txPackets' input; lanFastPath). */
+  fastPathPackets: number;
+  /** The lanFastPath interfaces the fast path is attached to now. */
+  fastPathInterfaces: string[];
 }
 
 /** An ICMPv6 error about the softwire (RFC 4443 §3), for the failover detectors (DESIGN §2d). */
@@ -145,6 +157,7 @@ export class ForwarderConfigError extends Error {
   }
 }
 
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const intIn = (v: unknown, lo: number, hi: number): boolean =>
   typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
 
@@ -161,9 +174,10 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
     b4Ipv4: c.b4Ipv4 ?? '192.0.0.2',
     queues: c.queues ?? 2,
     egress: c.egress ?? 'packet',
+    lanFastPath: Object.freeze(Array.isArray(c.lanFastPath) ? [...(c.lanFastPath as string[])] : []),
   };
   const problems: string[] = [];
-  if (typeof r.tunName !== 'string' || !/^[A-Za-z0-9_.-]{1,15}$/.test(r.tunName)) problems.push('tunName: 1-15 characters [A-Za-z0-9_.-]');
+  if (typeof r.tunName !== 'string' || !IFNAME.test(r.tunName)) problems.push('tunName: 1-15 characters [A-Za-z0-9_.-]');
   if (!isIPv6(r.softwire)) problems.push('softwire: not an IPv6 address');
   if (!isIPv6(r.aftr)) problems.push('aftr: not an IPv6 address');
   // 1280 - 40: an IPv6 link must carry 1280 bytes (RFC 8200 §5); 65495 + 40 fills the IPv6 payload length.
@@ -174,6 +188,8 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
   if (!isIPv4(r.b4Ipv4)) problems.push('b4Ipv4: not an IPv4 address');
   if (!intIn(r.queues, 1, 16)) problems.push('queues: integer 1..16');
   if (r.egress !== 'tun' && r.egress !== 'packet') problems.push("egress: 'tun' or 'packet'");
+  if ((c.lanFastPath !== undefined && !Array.isArray(c.lanFastPath)) || r.lanFastPath.some((n) => typeof n !== 'string' || !IFNAME.test(n) || n === r.tunName))
+    problems.push('lanFastPath: interface names (1-15 characters [A-Za-z0-9_.-]), not the tun');
   if (problems.length) throw new ForwarderConfigError(problems);
   return Object.freeze(r);
 }

@@ -122,7 +122,8 @@ export class LinuxWan implements Platform {
     if (!softwire) throw new Error('no softwire address (no wan.softwire, no delegated prefix)');
     const config = { tunName: this.c.tunName, softwire, aftr, mtu: this.c.mtu, mssClamp: this.c.mssClamp, mode: 'dslite' as const };
     if (this.fwd) {
-      if (this.fwd.config.aftr !== aftr || this.fwd.config.softwire !== softwire) await this.fwd.reconfigure(config);
+      const c = this.fwd.config;
+      if (c.aftr !== aftr || c.softwire !== softwire || !c.enabled) await this.fwd.reconfigure({ ...config, lanFastPath: c.lanFastPath });
     } else {
       const fwd = await Forwarder.start(config, { logger: this.log });
       fwd.on('icmpv6-error', (e: Icmpv6ErrorEvent) => this.errors.fire({ type: e.type, code: e.code, source: e.source, quotedDst: e.quotedDst }));
@@ -189,6 +190,11 @@ export class LinuxWan implements Platform {
       const gw = lease?.routers[0];
       await this.run('ip', 'route', 'replace', 'default', ...(gw ? ['via', gw] : []), 'dev', this.c.wanInterface);
     }
+    // The LAN fast path only while IPv4 goes into the softwire: in dual-stack the LAN's packets would only
+    // pay for its FIB lookup before the kernel forwards them natively (src/forwarder/native/fastpath.h).
+    const fastPath = path === 'tunnel' && this.c.lanFastPath ? [this.c.lanInterface] : [];
+    if (this.fwd && this.fwd.config.lanFastPath.join() !== fastPath.join())
+      await this.fwd.reconfigure({ ...this.fwd.config, mode: this.fwd.config.enabled ? 'dslite' : 'off', lanFastPath: fastPath });
   }
 
   /** NAT44 of the LAN behind the leased address (RFC 3022) in one atomic nft transaction. */

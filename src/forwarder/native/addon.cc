@@ -256,7 +256,34 @@ napi_value Counters(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "lastRxFromAftrMs", v);
   napi_create_int32(env, h->dp.tunnel_mtu(), &v);
   napi_set_named_property(env, o, "tunnelMtu", v);
+  napi_create_double(env, double(h->dp.fast_path_packets()), &v);
+  napi_set_named_property(env, o, "fastPathPackets", v);
   return o;
+}
+
+// setFastPath(handle, ifnames[]) -> the interfaces it could not attach to, with why (fastpath.h).
+napi_value SetFastPath(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Handle *h = get_handle(env, argv[0]);
+  if (!h) return nullptr;
+  uint32_t n = 0;
+  bool is_array = false;
+  napi_is_array(env, argv[1], &is_array);
+  if (!is_array) return throw_msg(env, "forwarder addon: fast path interfaces must be an array");
+  CHECK(napi_get_array_length(env, argv[1], &n));
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    CHECK(napi_get_element(env, argv[1], i, &v));
+    names.push_back(get_string(env, v));
+  }
+  std::vector<std::string> errors = h->dp.set_fast_path(names);
+  napi_value out, v;
+  CHECK(napi_create_array_with_length(env, errors.size(), &out));
+  for (size_t i = 0; i < errors.size(); i++)
+    napi_create_string_utf8(env, errors[i].c_str(), errors[i].size(), &v), napi_set_element(env, out, uint32_t(i), v);
+  return out;
 }
 
 struct CollectSink : fw::Sink {
@@ -419,6 +446,7 @@ NAPI_MODULE_INIT() {
       {"start", nullptr, Start, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stop", nullptr, Stop, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"counters", nullptr, Counters, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setFastPath", nullptr, SetFastPath, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setNextHop", nullptr, SetNextHop, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"inject", nullptr, Inject, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -3,10 +3,11 @@
 // each packet transformed in place and written straight back into the tun (the one-tun design, DESIGN.md).
 #include "dataplane.h"
 
+#include <net/if.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
-#include <linux/if.h>
 #include <linux/if_tun.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -83,16 +84,6 @@ struct TunSink : Sink {
   bool event(const Icmp6Event &ev) override { return (*on_event)(ev); }
 };
 
-bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  bpf_insn i{};
-  i.code = code;
-  i.dst_reg = dst & 0xf;
-  i.src_reg = src & 0xf;
-  i.off = off;
-  i.imm = imm;
-  return i;
-}
-
 // Queue selection for a multi-queue tun: the queue of the CPU that forwards the packet into the tun (the
 // tun takes the program's result modulo the number of queues). This is what the kernel's XPS does for a
 // multi-queue NIC (Documentation/networking/scaling.rst, "XPS: Transmit Packet Steering": the queue is
@@ -157,6 +148,7 @@ std::string Dataplane::open(const std::string &name, int queues, int link_mtu, b
     fds_.push_back(fd);
   }
   actual = ifr.ifr_name;
+  tun_name_ = actual;
   // TCP super-packets and partial checksums in both directions (see Offload in packet.h).
   if (ioctl(fds_[0], TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
     std::string m = errmsg("TUNSETOFFLOAD");
@@ -196,6 +188,13 @@ void Dataplane::configure(const Config &c) {
   egress_.set_aftr(c.aftr);
 }
 
+std::vector<std::string> Dataplane::set_fast_path(const std::vector<std::string> &ifnames) {
+  if (fds_.empty()) return {"tun not open"};
+  int tun = int(if_nametoindex(tun_name_.c_str()));
+  if (!tun) return {tun_name_ + ": tun has no ifindex"};
+  return fast_path_.attach(tun, ifnames);
+}
+
 int Dataplane::tunnel_mtu() const {
   const Config *c = shared_.config.load();
   int limit = shared_.path_mtu_limit.load();
@@ -231,6 +230,7 @@ void Dataplane::stop() {
   }
   for (std::thread &t : threads_) t.join();
   threads_.clear();
+  fast_path_.close();
   egress_.stop();
   for (int fd : fds_) ::close(fd);
   fds_.clear();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "egress.h"
+#include "fastpath.h"
 #include "packet.h"
 
 namespace fw {
@@ -30,6 +31,10 @@ class Dataplane {
   // failure, "" on success; `actual` receives the kernel's name.
   std::string open(const std::string &name, int queues, int link_mtu, bool packet_egress, std::string &actual);
   void configure(const Config &c);  // whole config, swapped atomically; resets the PTB-learned MTU
+  // The LAN fast path (fastpath.h) on exactly these interfaces; one message per interface left without it.
+  std::vector<std::string> set_fast_path(const std::vector<std::string> &ifnames);
+  uint64_t fast_path_packets() const { return fast_path_.packets(); }
+  const std::vector<std::string> &fast_path_interfaces() const { return fast_path_.interfaces(); }
   std::string start(EventFn on_event);
   void stop();  // joins the threads and closes the tun (the kernel then deletes it)
 
@@ -55,6 +60,8 @@ class Dataplane {
   std::vector<Config *> configs_;  // every config ever installed; freed at destruction (reconfig is rare)
   std::mutex config_mu_;
   std::vector<int> fds_;
+  std::string tun_name_;
+  FastPath fast_path_;
   std::vector<int> packet_fds_;  // one per queue with packet egress, else empty
   Egress egress_;
   int stop_fd_ = -1;
