@@ -128,6 +128,11 @@ export interface Counters {
   lastRxFromAftr: number | null;
   /** Tunnel MTU in force: the configured one, or lower after an ICMPv6 packet too big. */
   tunnelMtu: number;
+  /**
+   * Packets the kernel dropped at the tun because its queue (4096 packets per B4 thread) was full: the B4
+   * fell behind its input. The tun's own tx_dropped; outside the B4's drops, which it cannot see.
+   */
+  tunQueueDrops: number;
   /** IPv4 packets the LAN fast path handed to the tun (a subset of txPackets' input; lanFastPath). */
   fastPathPackets: number;
   /** The lanFastPath interfaces the fast path is attached to now. */

@@ -2,6 +2,7 @@
 // threads forward them), so management load in the main thread cannot stall packets, and a busy main
 // thread only delays counters replies and events. Protocol: index.ts sends Request, receives Reply/Event.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -54,9 +55,20 @@ function counters(): Counters {
     queueTxPackets: n.queueTxPackets,
     lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,
     tunnelMtu: n.tunnelMtu,
+    tunQueueDrops: tunDrops(),
     fastPathPackets: n.fastPathPackets,
     fastPathInterfaces: [...fastPathInterfaces],
   };
+}
+
+let tunName = '';
+// tun_net_xmit() counts a full queue as the device's tx_dropped (drivers/net/tun.c).
+function tunDrops(): number {
+  try {
+    return Number(readFileSync(`/sys/class/net/${tunName}/statistics/tx_dropped`, 'utf8'));
+  } catch {
+    return 0;
+  }
 }
 
 let fastPathInterfaces: readonly string[] = [];
@@ -76,7 +88,7 @@ async function start(config: ResolvedConfig): Promise<void> {
     // 40 bytes longer than the IPv4 they carry. IPv4 above the tunnel MTU reaches us too and gets our
     // fragmentation-needed (DF) or outer IPv6 fragmentation (RFC 6333 §5.3); routing LAN IPv4 into the tun
     // with a route MTU of the tunnel MTU lets the kernel answer DF packets itself instead.
-    const tunName = addon.open(handle, config.tunName, config.queues, config.mtu + 40, config.egress === 'packet');
+    tunName = addon.open(handle, config.tunName, config.queues, config.mtu + 40, config.egress === 'packet');
     // The ICMPv4 errors we write into the tun come from 192.0.0.2, which the host itself holds on the
     // tun (RFC 6333 §5.7): without accept_local the kernel drops them as martians (fib_validate_source).
     await writeFile(`/proc/sys/net/ipv4/conf/${tunName}/accept_local`, '1').catch(() => undefined);

@@ -152,7 +152,7 @@ export class LinuxWan implements Platform {
     const c = await this.fwd.counters();
     return {
       txPackets: c.txPackets, txBytes: c.txBytes, rxPackets: c.rxPackets, rxBytes: c.rxBytes,
-      drops: Object.values(c.drops).reduce((a, b) => a + b, 0), lastRxFromAftr: c.lastRxFromAftr,
+      drops: Object.values(c.drops).reduce((a, b) => a + b, c.tunQueueDrops), lastRxFromAftr: c.lastRxFromAftr,
     };
   }
 
