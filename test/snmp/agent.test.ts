@@ -121,7 +121,12 @@ describe('failover switch seen by a poller and by snmptrapd', () => {
   after(async () => {
     await a?.svc.stop();
     a?.dm.close();
-    trapd?.kill();
+    // snmptrapd writes its persistent state as it exits: remove the directory only after that.
+    if (trapd && trapd.exitCode === null && trapd.signalCode === null) {
+      const gone = new Promise((r) => trapd!.once('exit', r));
+      trapd.kill();
+      await gone;
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
