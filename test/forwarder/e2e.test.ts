@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { after, before, test } from 'node:test';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
 import { LabB4 } from '../lab/b4.ts';
-import { ADDR, createLab, waitFor, type Lab } from '../lab/lab.ts';
+import { ADDR, captureTunnelled, createLab, waitFor, type Lab } from '../lab/lab.ts';
 
 let lab: Lab;
 let aftr: AftrFixture;
@@ -26,18 +26,7 @@ const ping = (count = 3) => lab.tryExec('lan', 'busybox', 'ping', '-c', String(c
 const T = { timeout: 30_000 };
 
 /** tcpdump's first `count` IPv4-in-IPv6 packets on the cpe-aftr link while one ping crosses the tunnel. */
-async function tunnelled(count: number): Promise<string> {
-  const dump = lab.spawn('cpe', 'tcpdump', '-l', '-n', '-i', 'cpe-wan', '-c', String(count), 'ip6 and ip6[6] == 4');
-  let stdout = '';
-  let stderr = '';
-  dump.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  dump.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitFor('tcpdump to listen', async () => stderr.includes('listening on'), 5000);
-  const done = new Promise((r) => dump.once('exit', r));
-  await ping(1);
-  await done;
-  return stdout;
-}
+const tunnelled = (count: number) => captureTunnelled(lab, count, () => ping(1));
 
 test('ping from lan reaches inet through the B4 and the AFTR', T, async () => {
   const r = await ping();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
 import { LabB4 } from '../lab/b4.ts';
-import { ADDR, createLab, routeNatively, waitFor, type Lab } from '../lab/lab.ts';
+import { ADDR, captureTunnelled, createLab, routeNatively, waitFor, type Lab } from '../lab/lab.ts';
 import type { ForwarderConfig } from '../../src/forwarder/index.ts';
 
 let lab: Lab;
@@ -63,15 +63,7 @@ test('attached to cpe-lan: pings cross the tunnel without the cpe kernel forward
 
 test('TTL is decremented once, with a valid header checksum, as forwarding does (RFC 1812 §5.3.1)', T, async () => {
   // tcpdump -v checks the inner IPv4 header checksum and prints the TTL the B4 encapsulated.
-  const dump = lab.spawn('cpe', 'tcpdump', '-l', '-n', '-v', '-i', 'cpe-wan', '-c', '1', 'ip6 and ip6[6] == 4');
-  let out = '';
-  let err = '';
-  dump.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  dump.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  await waitFor('tcpdump to listen', async () => err.includes('listening on'), 5000);
-  const done = new Promise((r) => dump.once('exit', r));
-  assert.equal((await ping(1, '-t', '10')).code, 0);
-  await done;
+  const out = await captureTunnelled(lab, 1, async () => assert.equal((await ping(1, '-t', '10')).code, 0), ['-v']);
   assert.match(out, /IP \(tos 0x0, ttl 9, .*proto ICMP \(1\), length 84\)\s+192\.0\.2\.2 > 198\.51\.100\.2: ICMP echo request/, out);
   assert.doesNotMatch(out, /bad cksum/);
 });

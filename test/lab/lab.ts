@@ -168,3 +168,20 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * tcpdump's first `count` IPv4-in-IPv6 packets on the cpe-aftr link (cpe-wan) while `traffic` runs; `flags`
+ * go to tcpdump (e.g. -v, which also checks the inner IPv4 header checksum).
+ */
+export async function captureTunnelled(lab: Lab, count: number, traffic: () => Promise<unknown>, flags: string[] = []): Promise<string> {
+  const dump = lab.spawn('cpe', 'tcpdump', '-l', '-n', ...flags, '-i', 'cpe-wan', '-c', String(count), 'ip6 and ip6[6] == 4');
+  let stdout = '';
+  let stderr = '';
+  dump.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  dump.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitFor('tcpdump to listen', async () => stderr.includes('listening on'), 5000);
+  const done = new Promise((r) => dump.once('exit', r));
+  await traffic();
+  await done;
+  return stdout;
+}
