@@ -38,6 +38,7 @@ export interface NativeCounters {
   lastRxFromAftrMs: number;
   tunnelMtu: number;
   fastPathPackets: number;
+  fastPathInterfaces: string[];
 }
 
 /** Offload metadata of a packet written to the tun (virtio_net_hdr): partial checksum, GSO super-packet. */

@@ -57,7 +57,7 @@ function counters(): Counters {
     tunnelMtu: n.tunnelMtu,
     tunQueueDrops: tunDrops(),
     fastPathPackets: n.fastPathPackets,
-    fastPathInterfaces: [...fastPathInterfaces],
+    fastPathInterfaces: n.fastPathInterfaces,
   };
 }
 
@@ -71,19 +71,9 @@ function tunDrops(): number {
   }
 }
 
-let fastPathInterfaces: readonly string[] = [];
-let applied = '';
-/** Attaches the LAN fast path where asked; returns the interfaces left without it, with why. */
-function setFastPath(names: readonly string[]): string[] {
-  const errors = addon.setFastPath(handle, names);
-  fastPathInterfaces = names.filter((n) => !errors.some((e) => e.startsWith(`${n}: `)));
-  return errors;
-}
-
 async function start(config: ResolvedConfig): Promise<void> {
   try {
     addon.configure(handle, nativeConfig(config));
-    applied = JSON.stringify(nativeConfig(config));
     // Link MTU = tunnel MTU + 40: the IPv4-in-IPv6 packets routed *into* the tun towards the softwire are
     // 40 bytes longer than the IPv4 they carry. IPv4 above the tunnel MTU reaches us too and gets our
     // fragmentation-needed (DF) or outer IPv6 fragmentation (RFC 6333 §5.3); routing LAN IPv4 into the tun
@@ -98,7 +88,7 @@ async function start(config: ResolvedConfig): Promise<void> {
     // The tun is a tunnel, not a LAN: no router solicitations out of it (each would count as v6_not_softwire).
     await writeFile(`/proc/sys/net/ipv6/conf/${tunName}/router_solicitations`, '0').catch(() => undefined);
     addon.start(handle, (event) => port.postMessage({ kind: 'event', event } satisfies WorkerMessage));
-    const fastPathErrors = setFastPath(config.lanFastPath);
+    const fastPathErrors = addon.setFastPath(handle, config.lanFastPath);
     port.postMessage({ kind: 'ready', tunName, fastPathErrors } satisfies WorkerMessage);
   } catch (err) {
     port.postMessage({ kind: 'failed', error: (err as Error).message } satisfies WorkerMessage);
@@ -109,14 +99,10 @@ port.on('message', (req: Request) => {
   const reply = (value?: unknown) => port.postMessage({ kind: 'reply', id: req.id, ok: true, value } satisfies Reply);
   try {
     switch (req.op) {
-      case 'reconfigure': {
-        // Only a changed data-plane config reaches the addon: configure() also forgets the PTB-learned MTU.
-        const native = JSON.stringify(nativeConfig(req.config));
-        if (native !== applied) addon.configure(handle, nativeConfig(req.config));
-        applied = native;
-        const same = req.config.lanFastPath.join('\n') === fastPathInterfaces.join('\n');
-        return reply(same ? [] : setFastPath(req.config.lanFastPath));
-      }
+      case 'reconfigure':
+        addon.configure(handle, nativeConfig(req.config));
+        // Reply: the interfaces the fast path could not be attached to (unchanged ones cost nothing).
+        return reply(addon.setFastPath(handle, req.config.lanFastPath));
       case 'counters':
         return reply(counters());
       case 'stop':

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { after, before, test } from 'node:test';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
 import { LabB4 } from '../lab/b4.ts';
-import { ADDR, captureTunnelled, createLab, waitFor, type Lab } from '../lab/lab.ts';
+import { ADDR, captureTunnelled, createLab, iperf3Server, waitFor, type Lab } from '../lab/lab.ts';
 
 let lab: Lab;
 let aftr: AftrFixture;
@@ -57,10 +57,7 @@ test('tcpdump on the cpe-aftr link shows IPv4-in-IPv6 from the softwire to the A
 });
 
 test('iperf3 TCP from lan to inet through the tunnel, MSS clamped', T, async () => {
-  const server = lab.spawn('inet', 'iperf3', '-s', '-1', '--forceflush', '-B', ADDR.inet);
-  let listening = '';
-  server.stdout!.on('data', (d: Buffer) => (listening += d.toString()));
-  await waitFor('iperf3 server', async () => listening.includes('Server listening'), 5000);
+  await iperf3Server(lab);
   const before = await b4.counters();
   const out = await lab.exec('lan', 'iperf3', '-c', ADDR.inet, '-t', '2', '-J');
   const res = JSON.parse(out) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
@@ -76,10 +73,7 @@ test('iperf3 TCP from lan to inet through the tunnel, MSS clamped', T, async () 
 });
 
 test('iperf3 TCP download (inet to lan): decapsulated segments coalesced into super-packets', T, async () => {
-  const server = lab.spawn('inet', 'iperf3', '-s', '-1', '--forceflush', '-B', ADDR.inet);
-  let listening = '';
-  server.stdout!.on('data', (d: Buffer) => (listening += d.toString()));
-  await waitFor('iperf3 server', async () => listening.includes('Server listening'), 5000);
+  await iperf3Server(lab);
   const before = await b4.counters();
   const out = await lab.exec('lan', 'iperf3', '-c', ADDR.inet, '-t', '2', '-R', '-J');
   const res = JSON.parse(out) as { end: { sum_received: { bytes: number } } };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
 import { LabB4 } from '../lab/b4.ts';
-import { ADDR, captureTunnelled, createLab, routeNatively, waitFor, type Lab } from '../lab/lab.ts';
+import { ADDR, captureTunnelled, createLab, iperf3Server, routeNatively, type Lab } from '../lab/lab.ts';
 import type { ForwarderConfig } from '../../src/forwarder/index.ts';
 
 let lab: Lab;
@@ -79,10 +79,7 @@ test('TTL 1 is left to the kernel, which answers time exceeded', T, async () => 
 });
 
 test('iperf3 TCP through the fast path: super-packets and partial checksums reach the B4 intact', T, async () => {
-  const server = lab.spawn('inet', 'iperf3', '-s', '-1', '--forceflush', '-B', ADDR.inet);
-  let listening = '';
-  server.stdout!.on('data', (d: Buffer) => (listening += d.toString()));
-  await waitFor('iperf3 server', async () => listening.includes('Server listening'), 5000);
+  await iperf3Server(lab);
   const forwarded = await kernelIntoTun();
   const before = await b4.counters();
   const res = JSON.parse(await lab.exec('lan', 'iperf3', '-c', ADDR.inet, '-t', '2', '-J')) as { end: { sum_received: { bytes: number } } };

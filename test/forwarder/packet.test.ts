@@ -238,6 +238,14 @@ test('drop counter names match the addon', () => {
   assert.deepEqual(Object.keys(addon.counters(h).drops), [...DROP_NAMES]);
 });
 
+test('reconfigure with the same AFTR (mode, MSS clamp) keeps the PTB-learned MTU: the path is the same', () => {
+  const h = addon.create();
+  addon.configure(h, BASE);
+  addon.inject(h, icmpErr(2, 0, 1300, ourPacket), 1);
+  addon.configure(h, { ...BASE, mssClamp: 1400 });
+  assert.equal(addon.counters(h).tunnelMtu, 1260);
+});
+
 test('reconfigure to a new AFTR: old AFTR becomes spoofed, PTB-learned MTU is forgotten', () => {
   const h = addon.create();
   addon.configure(h, BASE);
@@ -400,6 +408,13 @@ interface GroCase {
   out: Array<{ pkt: Buffer; offload: object | null }>;
   coalesced: number;
 }
+// Segments the coalescer must pass on one by one, unchanged and in order.
+const unmerged = (name: string, ...segs: Buffer[]): GroCase => ({
+  name,
+  batch: segs.map((seg) => fromAftr(seg)),
+  out: segs.map((pkt) => ({ pkt, offload: null })),
+  coalesced: 0,
+});
 const groCases: GroCase[] = [
   {
     name: 'consecutive segments of a flow become one super-packet (PSH of the last kept)',
@@ -407,33 +422,9 @@ const groCases: GroCase[] = [
     out: [{ pkt: downSeg(1000, 0x18, data, 50), offload: GRO_OFF }],
     coalesced: 4,
   },
-  {
-    name: 'a sequence gap ends the run',
-    batch: [fromAftr(downSeg(1000, 0x10, chunks[0], 1)), fromAftr(downSeg(2500, 0x10, chunks[1], 2))],
-    out: [
-      { pkt: downSeg(1000, 0x10, chunks[0], 1), offload: null },
-      { pkt: downSeg(2500, 0x10, chunks[1], 2), offload: null },
-    ],
-    coalesced: 0,
-  },
-  {
-    name: 'a segment with a bad checksum is passed on alone, never merged',
-    batch: [fromAftr(downSeg(1000, 0x10, chunks[0], 1)), fromAftr(downSeg(2000, 0x10, chunks[1], 2, TS_OPTS, true))],
-    out: [
-      { pkt: downSeg(1000, 0x10, chunks[0], 1), offload: null },
-      { pkt: downSeg(2000, 0x10, chunks[1], 2, TS_OPTS, true), offload: null },
-    ],
-    coalesced: 0,
-  },
-  {
-    name: 'different TCP options (timestamps) are not merged',
-    batch: [fromAftr(downSeg(1000, 0x10, chunks[0], 1)), fromAftr(downSeg(2000, 0x10, chunks[1], 2, Buffer.from([1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 2])))],
-    out: [
-      { pkt: downSeg(1000, 0x10, chunks[0], 1), offload: null },
-      { pkt: downSeg(2000, 0x10, chunks[1], 2, Buffer.from([1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 2])), offload: null },
-    ],
-    coalesced: 0,
-  },
+  unmerged('a sequence gap ends the run', downSeg(1000, 0x10, chunks[0], 1), downSeg(2500, 0x10, chunks[1], 2)),
+  unmerged('a segment with a bad checksum is passed on alone, never merged', downSeg(1000, 0x10, chunks[0], 1), downSeg(2000, 0x10, chunks[1], 2, TS_OPTS, true)),
+  unmerged('different TCP options (timestamps) are not merged', downSeg(1000, 0x10, chunks[0], 1), downSeg(2000, 0x10, chunks[1], 2, Buffer.from([1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 2]))),
   {
     name: 'another packet in between flushes the run first (order kept)',
     batch: [fromAftr(downSeg(1000, 0x10, chunks[0], 1)), fromAftr(downSeg(2000, 0x10, chunks[1], 2)), fromAftr(fromNet(64)), fromAftr(downSeg(3000, 0x10, chunks[2], 3))],
@@ -444,24 +435,8 @@ const groCases: GroCase[] = [
     ],
     coalesced: 2,
   },
-  {
-    name: 'pure ACKs pass straight through',
-    batch: [fromAftr(downSeg(1000, 0x10, Buffer.alloc(0), 1)), fromAftr(downSeg(1000, 0x10, Buffer.alloc(0), 2))],
-    out: [
-      { pkt: downSeg(1000, 0x10, Buffer.alloc(0), 1), offload: null },
-      { pkt: downSeg(1000, 0x10, Buffer.alloc(0), 2), offload: null },
-    ],
-    coalesced: 0,
-  },
-  {
-    name: 'a short segment ends the run',
-    batch: [fromAftr(downSeg(1000, 0x10, chunks[3], 1)), fromAftr(downSeg(1500, 0x10, chunks[0], 2))],
-    out: [
-      { pkt: downSeg(1000, 0x10, chunks[3], 1), offload: null },
-      { pkt: downSeg(1500, 0x10, chunks[0], 2), offload: null },
-    ],
-    coalesced: 0,
-  },
+  unmerged('pure ACKs pass straight through', downSeg(1000, 0x10, Buffer.alloc(0), 1), downSeg(1000, 0x10, Buffer.alloc(0), 2)),
+  unmerged('a short segment ends the run', downSeg(1000, 0x10, chunks[3], 1), downSeg(1500, 0x10, chunks[0], 2)),
 ];
 
 for (const c of groCases) {

@@ -185,3 +185,11 @@ export async function captureTunnelled(lab: Lab, count: number, traffic: () => P
   await done;
   return stdout;
 }
+
+/** An iperf3 server in inet for one test (-1), listening when this resolves. */
+export async function iperf3Server(lab: Lab): Promise<void> {
+  const server = lab.spawn('inet', 'iperf3', '-s', '-1', '--forceflush', '-B', ADDR.inet);
+  let out = '';
+  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('iperf3 server', async () => out.includes('Server listening'), 5000);
+}

@@ -155,6 +155,11 @@ napi_value args(napi_env env, napi_callback_info info, size_t want, napi_value *
   return self;
 }
 
+// The common preamble of the calls on a handle: `want` arguments, the first one the handle.
+Handle *handle_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  return args(env, info, want, argv) ? get_handle(env, argv[0]) : nullptr;
+}
+
 napi_value Create(napi_env env, napi_callback_info) {
   Handle *h = new Handle();
   h->env = env;
@@ -166,8 +171,7 @@ napi_value Create(napi_env env, napi_callback_info) {
 
 napi_value Configure(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Handle *h = get_handle(env, argv[0]);
+  Handle *h = handle_args(env, info, 2, argv);
   if (!h) return nullptr;
   fw::Config c;
   std::string err;
@@ -198,8 +202,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
 
 napi_value Start(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Handle *h = get_handle(env, argv[0]);
+  Handle *h = handle_args(env, info, 2, argv);
   if (!h) return nullptr;
   napi_value name;
   CHECK(napi_create_string_utf8(env, "forwarder-icmpv6-events", NAPI_AUTO_LENGTH, &name));
@@ -220,8 +223,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
 
 napi_value Stop(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Handle *h = get_handle(env, argv[0]);
+  Handle *h = handle_args(env, info, 1, argv);
   if (!h) return nullptr;
   h->dp.stop();
   if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
@@ -231,8 +233,7 @@ napi_value Stop(napi_env env, napi_callback_info info) {
 
 napi_value Counters(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Handle *h = get_handle(env, argv[0]);
+  Handle *h = handle_args(env, info, 1, argv);
   if (!h) return nullptr;
   uint64_t totals[fw::T_COUNT], drops[fw::D_COUNT];
   h->dp.sum(totals, drops);
@@ -258,14 +259,18 @@ napi_value Counters(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "tunnelMtu", v);
   napi_create_double(env, double(h->dp.fast_path_packets()), &v);
   napi_set_named_property(env, o, "fastPathPackets", v);
+  const std::vector<std::string> &fp = h->dp.fast_path_interfaces();
+  CHECK(napi_create_array_with_length(env, fp.size(), &qs));
+  for (size_t i = 0; i < fp.size(); i++)
+    napi_create_string_utf8(env, fp[i].c_str(), fp[i].size(), &v), napi_set_element(env, qs, uint32_t(i), v);
+  napi_set_named_property(env, o, "fastPathInterfaces", qs);
   return o;
 }
 
 // setFastPath(handle, ifnames[]) -> the interfaces it could not attach to, with why (fastpath.h).
 napi_value SetFastPath(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Handle *h = get_handle(env, argv[0]);
+  Handle *h = handle_args(env, info, 2, argv);
   if (!h) return nullptr;
   uint32_t n = 0;
   bool is_array = false;
@@ -325,8 +330,7 @@ bool get_mac(napi_env env, napi_value obj, const char *key, uint8_t out[6]) {
 
 napi_value SetNextHop(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Handle *h = get_handle(env, argv[0]);
+  Handle *h = handle_args(env, info, 2, argv);
   if (!h) return nullptr;
   h->test_egress = true;
   napi_valuetype t;

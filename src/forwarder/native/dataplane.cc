@@ -181,9 +181,12 @@ std::string Dataplane::open(const std::string &name, int queues, int link_mtu, b
 
 void Dataplane::configure(const Config &c) {
   std::lock_guard<std::mutex> lock(config_mu_);
+  const Config *old = shared_.config.load();
   Config *copy = new Config(c);
   configs_.push_back(copy);
-  shared_.path_mtu_limit.store(65535);  // a new AFTR is a new path: forget what PTB taught us
+  // A new AFTR is a new path: forget what PTB taught us. Another change (mode, MSS clamp, the LAN fast path
+  // around it) keeps the path and what we learnt about it.
+  if (!old || memcmp(old->aftr, c.aftr, 16) != 0) shared_.path_mtu_limit.store(65535);
   shared_.config.store(copy, std::memory_order_release);
   egress_.set_aftr(c.aftr);
 }

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -182,16 +183,27 @@ std::string FastPath::load(int tun) {
 
 std::vector<std::string> FastPath::attach(int tun_ifindex, const std::vector<std::string> &ifnames) {
   std::vector<std::string> errors;
-  for (int fd : links_) ::close(fd);  // closing a tcx link detaches its program
-  links_.clear();
-  names_.clear();
-  if (ifnames.empty()) return errors;
+  if (prog_fd_ >= 0 && prog_tun_ != tun_ifindex) detach_all();  // links of a program for another tun
+  auto listed = [](const std::vector<std::string> &v, const std::string &n) { return std::find(v.begin(), v.end(), n) != v.end(); };
+  for (size_t i = 0; i < names_.size();) {
+    if (listed(ifnames, names_[i])) {
+      i++;
+      continue;
+    }
+    ::close(links_[i]);  // closing a tcx link detaches its program
+    links_.erase(links_.begin() + long(i));
+    names_.erase(names_.begin() + long(i));
+  }
+  std::vector<std::string> todo;
+  for (const std::string &n : ifnames)
+    if (!listed(names_, n) && !listed(todo, n)) todo.push_back(n);
+  if (todo.empty()) return errors;
   std::string err = load(tun_ifindex);
   if (!err.empty()) {
-    for (const std::string &n : ifnames) errors.push_back(n + ": " + err);
+    for (const std::string &n : todo) errors.push_back(n + ": " + err);
     return errors;
   }
-  for (const std::string &n : ifnames) {
+  for (const std::string &n : todo) {
     unsigned idx = if_nametoindex(n.c_str());
     if (!idx) {
       errors.push_back(n + ": no such interface");
@@ -212,10 +224,14 @@ std::vector<std::string> FastPath::attach(int tun_ifindex, const std::vector<std
   return errors;
 }
 
-void FastPath::close() {
+void FastPath::detach_all() {
   for (int fd : links_) ::close(fd);
   links_.clear();
   names_.clear();
+}
+
+void FastPath::close() {
+  detach_all();
   if (prog_fd_ >= 0) ::close(prog_fd_);
   prog_fd_ = -1;
   if (map_fd_ >= 0) ::close(map_fd_);

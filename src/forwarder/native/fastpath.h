@@ -32,11 +32,12 @@ class FastPath {
   FastPath &operator=(const FastPath &) = delete;
   ~FastPath() { close(); }
 
-  // Attaches the program to exactly `ifnames` (detaching it from any other), redirecting into the tun
-  // `tun_ifindex`. Returns one message per interface it could not attach to ("" entries are omitted);
-  // those interfaces keep the kernel's path.
+  // Makes the program attached to exactly `ifnames`, redirecting into the tun `tun_ifindex`: detaches it
+  // from interfaces no longer listed, attaches it to the ones it is not on yet (so an unchanged list costs
+  // nothing). Returns one message per interface it could not attach to; those keep the kernel's path.
   std::vector<std::string> attach(int tun_ifindex, const std::vector<std::string> &ifnames);
   void close();
+  void detach_all();
   // Packets handed to the tun by the program since open (all CPUs).
   uint64_t packets() const;
   const std::vector<std::string> &interfaces() const { return names_; }
