@@ -3,7 +3,7 @@
 // (test/forwarder/packets.ts); every case also checks that exactly the named drop counters moved.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadAddon, type NativeConfig } from '../../src/forwarder/native.ts';
+import { loadAddon, type NativeConfig, type NativeOffload } from '../../src/forwarder/native.ts';
 import { DROP_NAMES, type DropName, type Icmpv6ErrorEvent } from '../../src/forwarder/types.ts';
 import { completeChecksum, flowLabel, fragment, icmp4, icmpv6, ipv4, ipv6, tcp4, tcpSyn, udp4 } from './packets.ts';
 
@@ -374,17 +374,22 @@ const offloadCases: OffloadCase[] = [
   },
 ];
 
+/** The packets written (partial checksums completed as the kernel would) and their offload metadata. */
+function assertOut(r: { out: Buffer[]; offloads: Array<NativeOffload | null> }, want: Array<{ pkt: Buffer; offload: object | null }>): void {
+  const completed = r.out.map((b, i) => {
+    const o = r.offloads[i];
+    return (o ? completeChecksum(b, o.csumStart, o.csumOffset) : b).toString('hex');
+  });
+  assert.deepEqual(completed, want.map((o) => o.pkt.toString('hex')));
+  assert.deepEqual(r.offloads, want.map((o) => o.offload));
+}
+
 for (const c of offloadCases) {
   test(c.name, () => {
     const h = addon.create();
     addon.configure(h, { ...BASE, ...c.config });
     const r = addon.inject(h, c.input, 1000, c.offload);
-    const completed = r.out.map((b, i) => {
-      const o = r.offloads[i];
-      return (o ? completeChecksum(b, o.csumStart, o.csumOffset) : b).toString('hex');
-    });
-    assert.deepEqual(completed, c.out.map((o) => o.pkt.toString('hex')));
-    assert.deepEqual(r.offloads, c.out.map((o) => o.offload));
+    assertOut(r, c.out);
     const n = addon.counters(h);
     assert.deepEqual(n.drops, Object.fromEntries(DROP_NAMES.map((d) => [d, c.drops?.[d] ?? 0])));
     assert.equal(n.totals.tso_segmented, c.tso ?? 0);
@@ -444,12 +449,7 @@ for (const c of groCases) {
     const h = addon.create();
     addon.configure(h, BASE);
     const r = addon.inject(h, c.batch, 1000);
-    const completed = r.out.map((b, i) => {
-      const o = r.offloads[i];
-      return (o ? completeChecksum(b, o.csumStart, o.csumOffset) : b).toString('hex');
-    });
-    assert.deepEqual(completed, c.out.map((o) => o.pkt.toString('hex')));
-    assert.deepEqual(r.offloads, c.out.map((o) => o.offload));
+    assertOut(r, c.out);
     const n = addon.counters(h);
     assert.equal(n.totals.gro_coalesced, c.coalesced);
     assert.equal(n.totals.rx_packets, c.batch.length);
