@@ -257,8 +257,7 @@ struct Coalescer {
   bool active = false;
   size_t len = 0, hdr = 0, mss = 0;
   int segs = 0;
-  bool partial_in = false;  // first segment's own offload, to write it unchanged if it stays alone
-  Offload first_off{};
+  Offload first_off{};  // first segment's own offload, to write it unchanged if it stays alone
   uint32_t next_seq = 0;
   uint8_t data[kHeadroom + 65536];
   uint8_t *pkt() { return data + kHeadroom; }
