@@ -28,6 +28,7 @@ export interface NativeCounters {
     icmpv6_errors: number;
     mss_clamped: number;
     tso_segmented: number;
+    uso_segmented: number;
     gro_coalesced: number;
     egress_packet: number;
     egress_tun: number;
@@ -72,7 +73,8 @@ export interface NativeAddon {
     h: NativeHandle,
     packets: Buffer | Buffer[],
     nowMs: number,
-    offload?: { csumStart?: number; csumOffset?: number; gsoSize?: number },
+    /** gsoSize: a TCPv4 super-packet (TSO); usoSize: a UDP one (USO). */
+    offload?: { csumStart?: number; csumOffset?: number; gsoSize?: number; usoSize?: number },
   ): { out: Buffer[]; offloads: Array<NativeOffload | null>; events: Icmpv6ErrorEvent[]; frames: Buffer[] };
 }
 

@@ -110,6 +110,8 @@ export interface Counters {
   mssClamped: number;
   /** TCP segments cut from super-packets (TSO from the LAN side, see native/packet.h Offload). */
   tsoSegments: number;
+  /** UDP datagrams cut from super-packets (the LAN's UDP GRO or a local UDP_SEGMENT sender, native/packet.h). */
+  usoSegments: number;
   /** Decapsulated TCP segments written to the LAN side merged into super-packets (GRO-style). */
   groCoalesced: number;
   /** Encapsulated packets sent on the WAN link by the packet socket (egress 'packet'). */

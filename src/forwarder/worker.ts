@@ -47,6 +47,7 @@ function counters(): Counters {
     icmpv6Errors: n.totals.icmpv6_errors,
     mssClamped: n.totals.mss_clamped,
     tsoSegments: n.totals.tso_segmented,
+    usoSegments: n.totals.uso_segmented,
     groCoalesced: n.totals.gro_coalesced,
     egressPacket: n.totals.egress_packet,
     egressTun: n.totals.egress_tun,

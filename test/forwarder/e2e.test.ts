@@ -1,10 +1,13 @@
 // End to end in namespaces (PEERS.md §3): lan -> cpe (our B4 on a tun) -> aftr (fixture, NAT44) -> inet.
 // Ping and an iperf3 TCP transfer cross the tunnel; tcpdump shows IPv4-in-IPv6 on the cpe-aftr link;
-// killing the AFTR raises an ICMPv6 destination-unreachable event; a blackholed AFTR only goes silent.
+// killing the AFTR raises an ICMPv6 destination-unreachable event; a blackholed AFTR only goes silent;
+// UDP super-packets from the LAN reach the B4 whole (USO) and leave as datagrams.
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
+import { compileC } from '../lab/cc.ts';
 import { LabB4 } from '../lab/b4.ts';
 import { ADDR, captureTunnelled, createLab, iperf3Server, waitFor, type Lab } from '../lab/lab.ts';
 
@@ -81,6 +84,35 @@ test('iperf3 TCP download (inet to lan): decapsulated segments coalesced into su
   const c = await b4.counters();
   assert.ok(c.rxBytes - before.rxBytes >= res.end.sum_received.bytes, 'every byte came through the B4');
   assert.ok(c.groCoalesced - before.groCoalesced > 0, 'segments were merged and the kernel took the super-packets');
+});
+
+test('UDP super-packets from the LAN (UDP_SEGMENT) reach the B4 whole and leave as datagrams (USO)', T, async () => {
+  // 64 sends of 4 datagrams of 200 bytes each cross the lan veth as super-packets; the tun takes them
+  // whole (TUN_F_USO4) and the B4 cuts them: on the cpe-aftr link each datagram is one IPv6 packet of
+  // 40 + 20 + 8 + 200 bytes, counted in aftr before its IP layer does anything else with it.
+  const nft = lab.spawn('aftr', 'nft', '-f', '-');
+  nft.stdin!.end(`table ip6 uso {
+  counter dgrams {}
+  chain pre { type filter hook prerouting priority raw; policy accept; ip6 saddr ${ADDR.softwire} ip6 nexthdr 4 meta length 268 counter name dgrams; }
+}
+`);
+  assert.equal(await new Promise((r) => nft.once('exit', r)), 0, 'nft counter in aftr');
+  try {
+    const flood = await compileC(fileURLToPath(new URL('../lab/udpflood.c', import.meta.url)));
+    const before = await b4.counters();
+    const sent = Number(await lab.exec('lan', flood, ADDR.inet, '9', '0', '200', '1', '4'));
+    assert.equal(sent, 256);
+    const seen = () => lab.exec('aftr', 'nft', 'list', 'counter', 'ip6', 'uso', 'dgrams').then((o) => Number(/packets (\d+)/.exec(o)![1]));
+    await waitFor('256 datagrams on the cpe-aftr link', async () => (await seen()) >= 256);
+    const c = await b4.counters();
+    assert.equal(c.usoSegments - before.usoSegments, 256, 'every datagram came out of a super-packet');
+    assert.equal(c.txPackets - before.txPackets, 256);
+    assert.equal(await seen(), 256);
+    const drops = Object.entries(c.drops).filter(([name, n]) => n > 0 && name !== 'v6_not_softwire');
+    assert.deepEqual(drops, []);
+  } finally {
+    await lab.exec('aftr', 'nft', 'delete', 'table', 'ip6', 'uso');
+  }
 });
 
 test('killing the AFTR makes ICMPv6 destination unreachable arrive as an event', T, async () => {

@@ -301,12 +301,21 @@ interface OffloadCase {
   name: string;
   config?: Partial<NativeConfig>;
   input: Buffer;
-  offload: { csumStart?: number; csumOffset?: number; gsoSize?: number };
+  offload: { csumStart?: number; csumOffset?: number; gsoSize?: number; usoSize?: number };
   /** Expected packets with complete checksums, and the offload metadata each must carry. */
   out: Array<{ pkt: Buffer; offload: { csumStart: number; csumOffset: number } | null }>;
   drops?: Partial<Record<DropName, number>>;
   tso?: number;
+  uso?: number;
 }
+
+// UDP super-packets (USO) as the LAN's UDP GRO or a UDP_SEGMENT sender hands them over: one header, the
+// datagrams' payloads back to back, UDP length and IPv4 total length of the whole, partial checksum.
+const UDP_CSUM = { csumStart: 20, csumOffset: 6 };
+const USO_OUT = { csumStart: 60, csumOffset: 6 };
+const datagram = (payload: Buffer, id: number, partial = false) =>
+  ipv4({ src: LAN, dst: NET, proto: 17, id, df: true, payload: udp4(LAN, NET, 40000, 9, payload, partial) });
+const usoPayload = bytes(2500, 5);
 
 const offloadCases: OffloadCase[] = [
   {
@@ -364,7 +373,44 @@ const offloadCases: OffloadCase[] = [
   },
   { name: 'checksum offset beyond the packet', input: udpPkt(64), offload: { csumStart: 20, csumOffset: 60 }, out: [], drops: { offload_unsupported: 1 } },
   { name: 'checksum start inside the IPv4 header', input: udpPkt(64), offload: { csumStart: 10, csumOffset: 6 }, out: [], drops: { offload_unsupported: 1 } },
-  { name: 'super-packet of UDP', input: udpPkt(1000), offload: { csumStart: 20, csumOffset: 6, gsoSize: 500 }, out: [], drops: { offload_unsupported: 1 } },
+  { name: 'UDP datagram handed over as a TCP super-packet', input: udpPkt(1000), offload: { csumStart: 20, csumOffset: 6, gsoSize: 500 }, out: [], drops: { offload_unsupported: 1 } },
+  {
+    name: 'USO super-packet cut into datagrams: UDP length, total length, IP ID each; short last one',
+    input: datagram(usoPayload, 300, true),
+    offload: { ...UDP_CSUM, usoSize: 1000 },
+    out: [0, 1, 2].map((i) => ({ pkt: encap(datagram(usoPayload.subarray(1000 * i, 1000 * (i + 1)), 300 + i)), offload: USO_OUT })),
+    uso: 3,
+  },
+  {
+    name: 'USO of 64-byte datagrams (what UDP GRO merges from a flood)',
+    input: datagram(bytes(36 * 4, 9), 65535, true),
+    offload: { ...UDP_CSUM, usoSize: 36 },
+    out: [0, 1, 2, 3].map((i) => ({ pkt: encap(datagram(bytes(36 * 4, 9).subarray(36 * i, 36 * (i + 1)), (65535 + i) & 0xffff)), offload: USO_OUT })),
+    uso: 4,
+  },
+  {
+    name: 'USO datagrams above the tunnel MTU with DF: one frag-needed for the super-packet',
+    config: { mtu: 1300 },
+    input: datagram(usoPayload, 300, true),
+    offload: { ...UDP_CSUM, usoSize: 1400 },
+    out: [{ pkt: fragNeeded(datagram(usoPayload, 300, true).subarray(0, 28 + 1400), 1300), offload: null }],
+    drops: { v4_df_too_big: 1 },
+  },
+  { name: 'USO of a TCP segment', input: tcpSeg(1, 0x10, bytes(2000), 3, true), offload: { ...TCP_CSUM, usoSize: 1000 }, out: [], drops: { offload_unsupported: 1 } },
+  { name: 'USO without a partial checksum', input: datagram(usoPayload, 1), offload: { usoSize: 1000 }, out: [], drops: { offload_unsupported: 1 } },
+  { name: 'USO with the checksum elsewhere than the UDP header', input: datagram(usoPayload, 1, true), offload: { csumStart: 20, csumOffset: 8, usoSize: 1000 }, out: [], drops: { offload_unsupported: 1 } },
+  {
+    name: 'USO whose UDP length disagrees with the IPv4 total length',
+    input: (() => {
+      const p = datagram(usoPayload, 1, true);
+      p.writeUInt16BE(8 + 1000, 24);
+      return p;
+    })(),
+    offload: { ...UDP_CSUM, usoSize: 1000 },
+    out: [],
+    drops: { offload_unsupported: 1 },
+  },
+  { name: 'USO of IPv4-in-IPv6 from the AFTR', input: fromAftr(datagram(usoPayload, 1, true)), offload: { csumStart: 60, csumOffset: 6, usoSize: 1000 }, out: [], drops: { offload_unsupported: 1 } },
   {
     name: 'decapsulated checksum start inside the outer header',
     input: fromAftr(fromNet(64)),
@@ -393,6 +439,7 @@ for (const c of offloadCases) {
     const n = addon.counters(h);
     assert.deepEqual(n.drops, Object.fromEntries(DROP_NAMES.map((d) => [d, c.drops?.[d] ?? 0])));
     assert.equal(n.totals.tso_segmented, c.tso ?? 0);
+    assert.equal(n.totals.uso_segmented, c.uso ?? 0);
   });
 }
 

@@ -65,13 +65,15 @@ function l4Pseudo4(src: string, dst: string, proto: number, len: number): Buffer
   return b;
 }
 
-export function udp4(src: string, dst: string, sport: number, dport: number, data: Buffer): Buffer {
+/** RFC 768 datagram; `partial`: the checksum field holds the pseudo-header sum, as checksum offload leaves it. */
+export function udp4(src: string, dst: string, sport: number, dport: number, data: Buffer, partial = false): Buffer {
   const u = Buffer.alloc(8);
   u.writeUInt16BE(sport, 0);
   u.writeUInt16BE(dport, 2);
   u.writeUInt16BE(8 + data.length, 4);
-  const c = checksum(l4Pseudo4(src, dst, 17, 8 + data.length), u, data);
-  u.writeUInt16BE(c === 0 ? 0xffff : c, 6);
+  const pseudo = l4Pseudo4(src, dst, 17, 8 + data.length);
+  const c = partial ? ~checksum(pseudo) & 0xffff : checksum(pseudo, u, data);
+  u.writeUInt16BE(c === 0 && !partial ? 0xffff : c, 6);
   return Buffer.concat([u, data]);
 }
 

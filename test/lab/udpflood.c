@@ -2,13 +2,16 @@
  * Sends fixed-size datagrams as fast as it can for a while, round-robin over several sockets so that the
  * traffic is several flows (one per source port) and spreads over a multi-queue tun.
  *
- * usage: udpflood DST-IPV4 PORT SECONDS PAYLOAD-BYTES SOCKETS     prints the number of datagrams sent
+ * usage: udpflood DST-IPV4 PORT SECONDS PAYLOAD-BYTES SOCKETS [SEGMENTS]
+ * prints the number of datagrams sent. At least one batch is sent. With SEGMENTS > 1 every send is a UDP
+ * super-packet of that many datagrams (UDP_SEGMENT, Linux 4.18), which crosses the veth whole.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -22,8 +25,8 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: udpflood DST-IPV4 PORT SECONDS PAYLOAD-BYTES SOCKETS\n");
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr, "usage: udpflood DST-IPV4 PORT SECONDS PAYLOAD-BYTES SOCKETS [SEGMENTS]\n");
     return 2;
   }
   struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[2]))};
@@ -31,18 +34,21 @@ int main(int argc, char **argv) {
   double seconds = atof(argv[3]);
   size_t len = (size_t)atoi(argv[4]);
   int nsock = atoi(argv[5]);
-  if (nsock < 1 || nsock > MAXSOCK || len > 1472) return 2;
+  int segs = argc == 7 ? atoi(argv[6]) : 1;
+  if (nsock < 1 || nsock > MAXSOCK || len < 1 || len > 1472 || segs < 1 || segs > 64) return 2;
   int fds[MAXSOCK];
   for (int i = 0; i < nsock; i++) {
     fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
-    if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&dst, sizeof dst) < 0) {
+    int seg = (int)len;
+    if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&dst, sizeof dst) < 0 ||
+        (segs > 1 && setsockopt(fds[i], SOL_UDP, UDP_SEGMENT, &seg, sizeof seg) < 0)) {
       perror("socket");
       return 1;
     }
   }
-  static char payload[1500];
+  static char payload[64 * 1472];
   memset(payload, 0x5a, sizeof payload);
-  struct iovec iov = {.iov_base = payload, .iov_len = len};
+  struct iovec iov = {.iov_base = payload, .iov_len = len * (size_t)segs};
   struct mmsghdr msgs[BATCH];
   memset(msgs, 0, sizeof msgs);
   for (int i = 0; i < BATCH; i++) {
@@ -51,10 +57,12 @@ int main(int argc, char **argv) {
   }
   unsigned long long sent = 0;
   double end = now() + seconds;
-  for (int k = 0; now() < end; k = (k + 1) % nsock) {
+  int k = 0;
+  do {
     int n = sendmmsg(fds[k], msgs, BATCH, 0);
-    if (n > 0) sent += (unsigned long long)n;
-  }
+    if (n > 0) sent += (unsigned long long)n * (unsigned long long)segs;
+    k = (k + 1) % nsock;
+  } while (now() < end);
   printf("%llu\n", sent);
   return 0;
 }

@@ -375,7 +375,7 @@ struct CollectFrames : fw::EgressSink {
   }
 };
 
-// inject(handle, packet, nowMs[, offload]): offload = { csumStart?, csumOffset?, gsoSize? } as the tun's
+// inject(handle, packet, nowMs[, offload]): offload = { csumStart?, csumOffset?, gsoSize? (TCPv4), usoSize? (UDP) } as the tun's
 // virtio_net_hdr would carry it.
 napi_value Inject(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -410,6 +410,7 @@ napi_value Inject(napi_env env, napi_callback_info info) {
     if (get_int(env, argv[3], "csumStart", &v)) off.partial = true, off.csum_start = uint16_t(v);
     if (get_int(env, argv[3], "csumOffset", &v)) off.csum_offset = uint16_t(v);
     if (get_int(env, argv[3], "gsoSize", &v)) off.gso_size = uint16_t(v);
+    if (get_int(env, argv[3], "usoSize", &v)) off.gso_size = uint16_t(v), off.gso_udp = true;
   }
   CollectSink sink;
   sink.env = env;

@@ -236,6 +236,43 @@ void encap_tso(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const O
   }
 }
 
+// UDP segmentation of a super-packet (USO): the datagrams the kernel's UDP GRO merged on the LAN
+// (rx-udp-gro-forwarding, udp_gro_receive_segment) or a local UDP_SEGMENT sender built, cut back into
+// datagrams of gso_size payload bytes as __udp_gso_segment does: each gets its own IPv4 total length,
+// IP ID (incremented, inet_gso_segment), header checksum and UDP length; the UDP checksum stays partial
+// (the pseudo-header sum of the datagram, RFC 768) for the egress to complete. One read from the tun
+// then carries up to 64 datagrams of a flow.
+void encap_uso(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const Offload &in, Sink &out) {
+  Counters &c = *ctx.counters;
+  size_t ihl = (ip[0] & 0x0f) * 4u, hdr = ihl + 8;
+  if (ip[9] != kProtoUdp || tot <= hdr || in.gso_size == 0 || (rd16(ip + 6) & 0x3fff) != 0 ||
+      rd16(ip + ihl + 4) != tot - ihl || !in.partial || in.csum_start != ihl || in.csum_offset != 6)
+    return c.inc(D_offload_unsupported);
+  int mtu = effective_mtu(ctx, cfg);
+  if (hdr + in.gso_size > size_t(mtu) && (rd16(ip + 6) & 0x4000)) {
+    c.inc(D_v4_df_too_big);
+    return send_frag_needed(ctx, cfg, ip, hdr + in.gso_size, mtu, out);
+  }
+  uint16_t id = rd16(ip + 4);
+  size_t payload = tot - hdr;
+  uint8_t *seg = ctx.segment + kHeadroom;
+  Offload o{true, uint16_t(ihl), 6, 0, false};
+  for (size_t off = 0, i = 0; off < payload; off += in.gso_size, i++) {
+    size_t n = payload - off < in.gso_size ? payload - off : in.gso_size;
+    memcpy(seg, ip, hdr);
+    memcpy(seg + hdr, ip + hdr + off, n);
+    wr16(seg + 2, uint16_t(hdr + n));
+    wr16(seg + 4, uint16_t(id + i));
+    wr16(seg + 10, 0);
+    wr16(seg + 10, fold(sum16(seg, ihl)));
+    uint8_t *u = seg + ihl;
+    wr16(u + 4, uint16_t(8 + n));
+    wr16(u + 6, uint16_t(~fold(sum16(seg + 12, 8) + kProtoUdp + uint32_t(8 + n))));
+    encap_one(ctx, cfg, seg, hdr + n, &o, out);
+    c.add(T_uso_segmented);
+  }
+}
+
 // LAN -> AFTR: IPv4 routed into the tun becomes IPv4-in-IPv6 (RFC 6333 §5.2, RFC 2473 §3).
 void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const Offload *in, Sink &out) {
   Counters &c = *ctx.counters;
@@ -244,7 +281,8 @@ void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const
   if (tot < 0) return;
   if (in && !offload_ok(*in, size_t(tot))) return c.inc(D_offload_unsupported);
   clamp_mss(ctx, cfg, ip, size_t(tot), in && in->partial);
-  if (in && in->gso_size) return encap_tso(ctx, cfg, ip, size_t(tot), *in, out);
+  if (in && in->gso_size) return in->gso_udp ? encap_uso(ctx, cfg, ip, size_t(tot), *in, out)
+                                             : encap_tso(ctx, cfg, ip, size_t(tot), *in, out);
   encap_one(ctx, cfg, ip, size_t(tot), in, out);
 }
 
@@ -542,7 +580,7 @@ void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Si
         case kProtoIpip:
           // RFC 6333 §6.4 / RFC 2473 §3.6: only the configured tunnel end point may send us IPv4.
           if (memcmp(pkt + 8, cfg->aftr, 16) != 0) return c.inc(D_v6_spoofed_source);
-          if (in && in->gso_other) return c.inc(D_offload_unsupported);
+          if (in && (in->gso_other || in->gso_udp)) return c.inc(D_offload_unsupported);
           return decap_inner(ctx, *cfg, uint8_t(rd16(pkt) >> 4), pkt + 40, plen, in, out);
         case kProtoIcmp6:
           return handle_icmpv6(ctx, *cfg, pkt, plen, out);

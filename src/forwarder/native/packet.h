@@ -14,6 +14,7 @@ namespace fw {
 #define FW_TOTALS(X)                                                                                       \
   X(tx_packets) X(tx_bytes) X(rx_packets) X(rx_bytes) X(tx_fragments) X(icmp4_sent) X(icmpv6_errors)     \
   X(mss_clamped) X(tso_segmented) X(gro_coalesced)                                                     \
+  X(uso_segmented)      /* datagrams cut from UDP super-packets (USO, the LAN's UDP GRO) */             \
   X(egress_packet)      /* encapsulated packets sent on the WAN link by the packet socket (egress.h) */    \
   X(egress_tun)         /* IPv6 packets written into the tun, for the kernel to forward */               \
   X(egress_neigh_miss)  /* of those, sent through the tun because the AFTR's next hop was not known */
@@ -46,7 +47,7 @@ namespace fw {
   X(icmpv6_other_type)     /* error types we do not act on (e.g. parameter problem codes > 3) */           \
   X(icmpv6_other_flow)     /* error quoting a packet that is not softwire -> current AFTR IPv4-in-IPv6 */  \
   X(event_overflow)        /* ICMPv6 event dropped: the control plane is not draining events */            \
-  X(offload_unsupported)   /* super-packet of a kind we cannot cut (not TCP over IPv4), or bad offsets */   \
+  X(offload_unsupported)   /* super-packet of a kind we cannot cut (not TCP or UDP over IPv4), bad offsets */ \
   X(write_error)           /* the tun refused a packet */                                                  \
   X(egress_send_error)     /* the packet socket refused a frame (device queue full, link down) */
 
@@ -114,6 +115,9 @@ struct Offload {
   uint16_t gso_size = 0;     // a TCPv4 super-packet of segments of this payload size (TSO in, GRO out)
   uint16_t hdr_len = 0;      // output with gso_size: IPv4 + TCP header length
   bool gso_other = false;    // input only: a GSO type we did not ask for (counted, dropped)
+  // Input only, with gso_size: a UDP super-packet (USO, VIRTIO_NET_HDR_GSO_UDP_L4) of datagrams of
+  // gso_size payload bytes, what the kernel's UDP GRO builds from one flow's datagrams on the LAN.
+  bool gso_udp = false;
 };
 
 // Where the results of one packet go; implemented by the data plane (tun writes) and the test hook.
