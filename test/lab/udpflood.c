@@ -35,7 +35,8 @@ int main(int argc, char **argv) {
   size_t len = (size_t)atoi(argv[4]);
   int nsock = atoi(argv[5]);
   int segs = argc == 7 ? atoi(argv[6]) : 1;
-  if (nsock < 1 || nsock > MAXSOCK || len < 1 || len > 1472 || segs < 1 || segs > 64) return 2;
+  if (nsock < 1 || nsock > MAXSOCK || len < 1 || len > 1472 || segs < 1 || segs > 64 || len * (size_t)segs > 65507)
+    return 2;  // 65507: the largest UDP payload of one send (65535 - IPv4 - UDP headers)
   int fds[MAXSOCK];
   for (int i = 0; i < nsock; i++) {
     fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
@@ -46,7 +47,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  static char payload[64 * 1472];
+  static char payload[65507];
   memset(payload, 0x5a, sizeof payload);
   struct iovec iov = {.iov_base = payload, .iov_len = len * (size_t)segs};
   struct mmsghdr msgs[BATCH];

@@ -193,27 +193,26 @@ void encap_one(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const O
   out.emit(h, tot + 40);
 }
 
-// TCP segmentation of a super-packet (what a NIC does for TSO, RFC 9293 §3.10.7.4 semantics): every
-// segment gets the headers with its own total length, IP ID and sequence number; FIN and PSH only on
-// the last segment, CWR only on the first; the TCP checksum stays partial (offloaded to the kernel).
-void encap_tso(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const Offload &in, Sink &out) {
+// Cuts a super-packet into segments of in.gso_size payload bytes behind its `hdr` bytes of IPv4 and
+// transport headers, as the kernel's GSO does (inet_gso_segment): each segment gets the headers with its
+// own IPv4 total length, IP ID (incremented) and header checksum; `fix(l4, off, n, i)` adjusts segment i's
+// transport header for its payload [off, off + n); its checksum stays partial, the pseudo-header sum
+// (RFC 9293 §3.1, RFC 768) at csum_offset, for the egress to complete. DF segments above the tunnel MTU
+// get one fragmentation-needed for the whole super-packet, quoting its first segment's worth.
+template <typename Fix>
+void cut_super_packet(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, size_t hdr, const Offload &in,
+                      uint16_t csum_offset, Total counted, Fix fix, Sink &out) {
   Counters &c = *ctx.counters;
   size_t ihl = (ip[0] & 0x0f) * 4u;
-  if (ip[9] != kProtoTcp || tot < ihl + 20 || in.gso_size == 0 || (rd16(ip + 6) & 0x3fff) != 0)
-    return c.inc(D_offload_unsupported);
-  const uint8_t *tcp = ip + ihl;
-  size_t hdr = ihl + (tcp[12] >> 4) * 4u;
-  if (hdr > tot || hdr < ihl + 20) return c.inc(D_offload_unsupported);
   int mtu = effective_mtu(ctx, cfg);
   if (hdr + in.gso_size > size_t(mtu) && (rd16(ip + 6) & 0x4000)) {
-    // One error for the whole super-packet, quoting its first segment's worth.
     c.inc(D_v4_df_too_big);
     return send_frag_needed(ctx, cfg, ip, hdr + in.gso_size, mtu, out);
   }
-  uint32_t seq = rd32(tcp + 4);
   uint16_t id = rd16(ip + 4);
   size_t payload = tot - hdr;
   uint8_t *seg = ctx.segment + kHeadroom;
+  Offload o{true, uint16_t(ihl), csum_offset, 0, false};
   for (size_t off = 0, i = 0; off < payload; off += in.gso_size, i++) {
     size_t n = payload - off < in.gso_size ? payload - off : in.gso_size;
     memcpy(seg, ip, hdr);
@@ -222,55 +221,40 @@ void encap_tso(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const O
     wr16(seg + 4, uint16_t(id + i));
     wr16(seg + 10, 0);
     wr16(seg + 10, fold(sum16(seg, ihl)));
-    uint8_t *t = seg + ihl;
-    wr32(t + 4, seq + uint32_t(off));
-    if (off + n < payload) t[13] &= uint8_t(~0x09);  // FIN, PSH
-    if (i > 0) t[13] &= uint8_t(~0x80);              // CWR
-    // Pseudo-header sum (RFC 9293 §3.1), not inverted: the one the kernel completes over the segment.
-    size_t tcplen = hdr - ihl + n;
-    uint32_t acc = sum16(seg + 12, 8) + kProtoTcp + uint32_t(tcplen);
-    wr16(t + 16, uint16_t(~fold(acc)));
-    Offload o{true, uint16_t(ihl), 16, 0, false};
+    fix(seg + ihl, off, n, i);
+    wr16(seg + ihl + csum_offset, uint16_t(~fold(sum16(seg + 12, 8) + ip[9] + uint32_t(hdr - ihl + n))));
     encap_one(ctx, cfg, seg, hdr + n, &o, out);
-    c.add(T_tso_segmented);
+    c.add(counted);
   }
 }
 
-// UDP segmentation of a super-packet (USO): the datagrams the kernel's UDP GRO merged on the LAN
-// (rx-udp-gro-forwarding, udp_gro_receive_segment) or a local UDP_SEGMENT sender built, cut back into
-// datagrams of gso_size payload bytes as __udp_gso_segment does: each gets its own IPv4 total length,
-// IP ID (incremented, inet_gso_segment), header checksum and UDP length; the UDP checksum stays partial
-// (the pseudo-header sum of the datagram, RFC 768) for the egress to complete. One read from the tun
-// then carries up to 64 datagrams of a flow.
+// TCP segmentation (TSO, RFC 9293 §3.10.7.4 semantics): each segment its own sequence number; FIN and PSH
+// only on the last segment, CWR only on the first.
+void encap_tso(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const Offload &in, Sink &out) {
+  size_t ihl = (ip[0] & 0x0f) * 4u;
+  if (ip[9] != kProtoTcp || tot < ihl + 20 || in.gso_size == 0 || (rd16(ip + 6) & 0x3fff) != 0)
+    return ctx.counters->inc(D_offload_unsupported);
+  size_t hdr = ihl + (ip[ihl + 12] >> 4) * 4u;
+  if (hdr > tot || hdr < ihl + 20) return ctx.counters->inc(D_offload_unsupported);
+  uint32_t seq = rd32(ip + ihl + 4);
+  size_t payload = tot - hdr;
+  cut_super_packet(ctx, cfg, ip, tot, hdr, in, 16, T_tso_segmented, [&](uint8_t *t, size_t off, size_t n, size_t i) {
+    wr32(t + 4, seq + uint32_t(off));
+    if (off + n < payload) t[13] &= uint8_t(~0x09);  // FIN, PSH
+    if (i > 0) t[13] &= uint8_t(~0x80);              // CWR
+  }, out);
+}
+
+// UDP segmentation (USO): the datagrams the kernel's UDP GRO merged on the LAN (rx-udp-gro-forwarding,
+// udp_gro_receive_segment) or a local UDP_SEGMENT sender built, cut back as __udp_gso_segment does, each
+// with its own UDP length. One read from the tun then carries up to 64 datagrams of a flow.
 void encap_uso(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const Offload &in, Sink &out) {
-  Counters &c = *ctx.counters;
   size_t ihl = (ip[0] & 0x0f) * 4u, hdr = ihl + 8;
   if (ip[9] != kProtoUdp || tot <= hdr || in.gso_size == 0 || (rd16(ip + 6) & 0x3fff) != 0 ||
       rd16(ip + ihl + 4) != tot - ihl || !in.partial || in.csum_start != ihl || in.csum_offset != 6)
-    return c.inc(D_offload_unsupported);
-  int mtu = effective_mtu(ctx, cfg);
-  if (hdr + in.gso_size > size_t(mtu) && (rd16(ip + 6) & 0x4000)) {
-    c.inc(D_v4_df_too_big);
-    return send_frag_needed(ctx, cfg, ip, hdr + in.gso_size, mtu, out);
-  }
-  uint16_t id = rd16(ip + 4);
-  size_t payload = tot - hdr;
-  uint8_t *seg = ctx.segment + kHeadroom;
-  Offload o{true, uint16_t(ihl), 6, 0, false};
-  for (size_t off = 0, i = 0; off < payload; off += in.gso_size, i++) {
-    size_t n = payload - off < in.gso_size ? payload - off : in.gso_size;
-    memcpy(seg, ip, hdr);
-    memcpy(seg + hdr, ip + hdr + off, n);
-    wr16(seg + 2, uint16_t(hdr + n));
-    wr16(seg + 4, uint16_t(id + i));
-    wr16(seg + 10, 0);
-    wr16(seg + 10, fold(sum16(seg, ihl)));
-    uint8_t *u = seg + ihl;
-    wr16(u + 4, uint16_t(8 + n));
-    wr16(u + 6, uint16_t(~fold(sum16(seg + 12, 8) + kProtoUdp + uint32_t(8 + n))));
-    encap_one(ctx, cfg, seg, hdr + n, &o, out);
-    c.add(T_uso_segmented);
-  }
+    return ctx.counters->inc(D_offload_unsupported);
+  cut_super_packet(ctx, cfg, ip, tot, hdr, in, 6, T_uso_segmented,
+                   [](uint8_t *u, size_t, size_t n, size_t) { wr16(u + 4, uint16_t(8 + n)); }, out);
 }
 
 // LAN -> AFTR: IPv4 routed into the tun becomes IPv4-in-IPv6 (RFC 6333 §5.2, RFC 2473 §3).
