@@ -3,6 +3,7 @@
 // killing the AFTR raises an ICMPv6 destination-unreachable event; a blackholed AFTR only goes silent;
 // UDP super-packets from the LAN reach the B4 whole (USO) and leave as datagrams.
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,12 @@ after(async () => {
 const ping = (count = 3) => lab.tryExec('lan', 'busybox', 'ping', '-c', String(count), '-i', '0.2', '-W', '2', '-w', '4', ADDR.inet);
 const T = { timeout: 30_000 };
 
+const nft = async (role: 'aftr' | 'inet', script: string) => {
+  const p = lab.spawn(role, 'nft', '-f', '-');
+  p.stdin!.end(script);
+  assert.equal(await new Promise((r) => p.once('exit', r)), 0, `nft in ${role}`);
+};
+
 /** tcpdump's first `count` IPv4-in-IPv6 packets on the cpe-aftr link while one ping crosses the tunnel. */
 const tunnelled = (count: number) => captureTunnelled(lab, count, () => ping(1));
 
@@ -50,6 +57,51 @@ test('each tun queue takes what its CPU forwards (XPS-style steering): pings fro
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const after = (await b4.counters()).queueTxPackets;
     assert.deepEqual(after.map((n, q) => n - before[q]), cpu === 0 ? [3, 0] : [0, 3]);
+  }
+});
+
+test('while two queues are loaded each queue thread keeps to the CPU that feeds it; alone, it may run anywhere', T, async () => {
+  assert.ok(availableParallelism() >= 2, 'needs 2 CPUs: the B4 runs one queue per CPU here');
+  // The CPUs each native queue thread (fwq0, fwq1) may run on, and those of the whole process.
+  const affinity = async () => {
+    const list = (status: string) => /Cpus_allowed_list:\s*(\S+)/.exec(status)![1];
+    const out: Record<string, string> = { process: list(await readFile(`/proc/${b4.pid}/status`, 'utf8')) };
+    for (const tid of await readdir(`/proc/${b4.pid}/task`)) {
+      const comm = (await readFile(`/proc/${b4.pid}/task/${tid}/comm`, 'utf8').catch(() => '')).trim();
+      if (/^fwq\d$/.test(comm)) out[comm] = list(await readFile(`/proc/${b4.pid}/task/${tid}/status`, 'utf8'));
+    }
+    return out;
+  };
+  const start = await affinity();
+  assert.deepEqual(start, { process: start.process, fwq0: start.process, fwq1: start.process }, 'unloaded: no thread pinned');
+  // The flood stops in aftr before the fixture, which would only be overloaded by it.
+  await nft('aftr', `table ip6 affinity {
+  chain pre { type filter hook prerouting priority raw; policy accept; ip6 saddr ${ADDR.softwire} ip6 nexthdr 4 drop; }
+}
+`);
+  try {
+    const flood = await compileC(fileURLToPath(new URL('../lab/udpflood.c', import.meta.url)));
+    // A 64-byte flood from each CPU: both queues loaded.
+    const floods = (cpus: number[]) => Promise.all(cpus.map((cpu) => lab.exec('lan', 'taskset', '-c', String(cpu), flood, ADDR.inet, '9', '3', '36', '4')));
+    let both = floods([0, 1]);
+    await waitFor('fwq0 on CPU 0 and fwq1 on CPU 1', async () => {
+      const a = await affinity();
+      return a.fwq0 === '0' && a.fwq1 === '1';
+    }, 2500);
+    await both;
+    // Then from CPU 0 alone: queue 0's thread is let go, so the idle CPU can take its share.
+    const one = floods([0]);
+    await waitFor('fwq0 on any CPU again', async () => (await affinity()).fwq0 === start.process, 2500);
+    await one;
+    // And both again: pinned again.
+    both = floods([0, 1]);
+    await waitFor('fwq0 on CPU 0 again', async () => {
+      const a = await affinity();
+      return a.fwq0 === '0' && a.fwq1 === '1';
+    }, 2500);
+    await both;
+  } finally {
+    await lab.tryExec('aftr', 'nft', 'delete', 'table', 'ip6', 'affinity');
   }
 });
 
@@ -90,11 +142,6 @@ test('UDP super-packets from the LAN (UDP_SEGMENT) reach the B4 whole and leave 
   // 64 sends of 4 datagrams of 200 bytes each cross the lan veth as super-packets; the tun takes them
   // whole (TUN_F_USO4) and the B4 cuts them: on the cpe-aftr link each datagram is one IPv6 packet of
   // 40 + 20 + 8 + 200 bytes, counted in aftr before its IP layer does anything else with it.
-  const nft = async (role: 'aftr' | 'inet', script: string) => {
-    const p = lab.spawn(role, 'nft', '-f', '-');
-    p.stdin!.end(script);
-    assert.equal(await new Promise((r) => p.once('exit', r)), 0, `nft in ${role}`);
-  };
   await nft('aftr', `table ip6 uso {
   counter dgrams {}
   chain pre { type filter hook prerouting priority raw; policy accept; ip6 saddr ${ADDR.softwire} ip6 nexthdr 4 meta length 268 counter name dgrams; }

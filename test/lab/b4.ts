@@ -57,6 +57,11 @@ export class LabB4 {
     });
   }
 
+  /** The runner's pid (ip netns exec execs it): its native queue threads are /proc/<pid>/task/* named fwq<N>. */
+  get pid(): number {
+    return this.#proc.pid!;
+  }
+
   async counters(): Promise<Counters> {
     const reply = this.#next('counters');
     this.#proc.stdin!.write(`${JSON.stringify({ op: 'counters' })}\n`);

@@ -2,6 +2,7 @@
 // queue, each waiting in poll(2) and then draining its queue in a batch through handle_packet().
 // JavaScript never touches a packet; it configures, reads counters and receives ICMPv6 events.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -16,6 +17,9 @@ namespace fw {
 
 struct alignas(64) ThreadState {
   Counters counters{};
+  // When this queue's thread last drained under load (interrupt moderation engaged), CLOCK_MONOTONIC µs:
+  // the other queues' threads read it to decide their CPU affinity (Dataplane::run).
+  std::atomic<int64_t> loaded_at_us{-1};
 };
 
 class Dataplane {
@@ -55,6 +59,7 @@ class Dataplane {
 
  private:
   void run(int q);
+  bool others_loaded(int q, int64_t now_us) const;
 
   Shared shared_;
   std::vector<Config *> configs_;  // every config ever installed; freed at destruction (reconfig is rare)
