@@ -18,7 +18,7 @@ import type { ForwarderConfig, ForwarderEgress } from '../src/forwarder/index.ts
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const FLOWS = 4;
 const PAYLOAD = 64 - 28; // 64-byte IPv4 packets
 
