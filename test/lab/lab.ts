@@ -11,6 +11,7 @@
 // kills every process started through the lab (by pid), and runs at process exit as a last resort.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
+import { waitFor } from '../wait.ts';
 
 const run = promisify(execFile);
 
@@ -158,16 +159,8 @@ export async function routeNatively(lab: Lab): Promise<void> {
   await run('ip', ['-n', lab.ns('aftr'), 'route', 'replace', ADDR.lanPrefix, 'via', ADDR.cpeWan4]);
 }
 
-/** Waits until `check` resolves truthy, polling every `everyMs`; rejects after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 5000, everyMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+// The lab's tests wait with the shared poller.
+export { waitFor };
 
 /**
  * tcpdump's first `count` IPv4-in-IPv6 packets on the cpe-aftr link (cpe-wan) while `traffic` runs; `flags`

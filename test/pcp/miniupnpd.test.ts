@@ -8,6 +8,7 @@ import { cli } from '../failover/cli.ts';
 import { FO, startLabAgent, type LabAgent } from '../failover/agent.ts';
 import { createTopo, type Topo } from '../failover/topo.ts';
 import { EXT4, startMiniupnpd } from './miniupnpd.ts';
+import { sleep } from '../wait.ts';
 
 let t: Topo;
 before(async () => {
@@ -16,7 +17,6 @@ before(async () => {
 });
 after(() => t?.cleanup());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const P = `${FO}PCP.`;
 
 /** Enables the PCP detector (lifetime 4 s, the server's min_lifetime) and quick recovery. */

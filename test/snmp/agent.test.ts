@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataModel } from '../../src/datamodel/index.ts';
+import { until } from '../wait.ts';
 import { CONFIG, FO, freePort, startAgent, switchToDualStack, tool, V3, V3_SHA256 } from './fixture.ts';
 
 const V2 = (c = 'public') => ['-v2c', '-c', c];
@@ -77,15 +78,6 @@ describe('MIBs over SNMPv2c and SNMPv3 authPriv', () => {
   });
 });
 
-
-async function waitFor(fn: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('failover switch seen by a poller and by snmptrapd', () => {
   const dir = mkdtempSync(join(tmpdir(), `snmp-trap-${process.pid}-`));
   const ENGINE = '80007ed905' + '0102030405060708';
@@ -104,7 +96,7 @@ describe('failover switch seen by a poller and by snmptrapd', () => {
     writeFileSync(log, '');
     trapd = spawn('snmptrapd', ['-f', '-C', '-c', join(dir, 'snmptrapd.conf'), '-m', '', '-Lf', log, '-On',
       `udp:127.0.0.1:${p2}`, `udp:127.0.0.1:${p3}`, `udp:127.0.0.1:${p3i}`], { env: { ...process.env, SNMP_PERSISTENT_DIR: join(dir, 'persist') }, stdio: 'ignore' });
-    await waitFor(() => readFileSync(log, 'utf8').includes('NET-SNMP version'));
+    await until(() => readFileSync(log, 'utf8').includes('NET-SNMP version'), 5000, 'snmptrapd started');
     const dm = new DataModel({ file: ':memory:' });
     dm.state('snmp').set('engineID', ENGINE);
     a = await startAgent({
@@ -145,11 +137,11 @@ describe('failover switch seen by a poller and by snmptrapd', () => {
 
     // v2c trap + v2c inform + v3 trap + v3 inform: each of the two notifications arrives four times.
     const count = (re: RegExp) => (readFileSync(log, 'utf8').match(re) ?? []).length;
-    await waitFor(() => count(/\.1\.3\.6\.1\.4\.1\.32473\.6333\.0\.1/g) >= 4 && count(/\.1\.3\.6\.1\.6\.3\.1\.1\.5\.3/g) >= 4);
+    await until(() => count(/\.1\.3\.6\.1\.4\.1\.32473\.6333\.0\.1/g) >= 4 && count(/\.1\.3\.6\.1\.6\.3\.1\.1\.5\.3/g) >= 4, 5000, '4 failover and 4 linkDown/linkUp notifications');
     const text = readFileSync(log, 'utf8');
     assert.match(text, /\.1\.3\.6\.1\.4\.1\.32473\.6333\.1\.14\.0 = STRING: "Silence: no packet from 2001:db8:ff::1 for 3000 ms"/);
     assert.match(text, new RegExp(`\\.1\\.3\\.6\\.1\\.2\\.1\\.2\\.2\\.1\\.8\\.${a.f.tun} = INTEGER: 2`));
-    await waitFor(() => a.svc.notifier.acked >= 4);
+    await until(() => a.svc.notifier.acked >= 4, 5000, '4 informs acknowledged');
     assert.equal(a.svc.notifier.acked, 4, 'both informs of both notifications acknowledged');
   });
 });

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { DataModel } from '../../src/datamodel/index.ts';
 import { SnmpService } from '../../src/snmp/index.ts';
 import { CONFIG, freePort, startAgent, toolResult, V3 } from './fixture.ts';
+import { sleep } from '../wait.ts';
 import { authPrivGet, discover, exchange, readReply } from './v3client.ts';
-
 
 async function rawAgent(...args: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string; exited: Promise<number | null> }> {
   const port = await freePort();
@@ -24,7 +24,6 @@ async function rawAgent(...args: string[]): Promise<{ child: ChildProcess; port:
 
 const W = ['-v2c', '-c', 'private'];
 const G = ['-v2c', '-c', 'public'];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('net-snmp agent gaps: the library vs twinstack', () => {
   let raw: Awaited<ReturnType<typeof rawAgent>>;

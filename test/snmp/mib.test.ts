@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { MIBDIRS, startAgent, tool } from './fixture.ts';
 
 const run = promisify(execFile);
-const SMIPATH = MIBDIRS;
 const MODULES = 'TWINSTACK-FAILOVER-MIB:SNMPv2-MIB:IF-MIB:TUNNEL-MIB:IP-FORWARD-MIB:SNMP-FRAMEWORK-MIB';
 
 test('smilint -s -l 4 on TWINSTACK-FAILOVER-MIB prints nothing', async () => {
-  const { stdout, stderr } = await run('smilint', ['-s', '-l', '4', 'mibs/TWINSTACK-FAILOVER-MIB.txt'], { env: { ...process.env, SMIPATH } });
+  const { stdout, stderr } = await run('smilint', ['-s', '-l', '4', 'mibs/TWINSTACK-FAILOVER-MIB.txt'], { env: { ...process.env, SMIPATH: MIBDIRS } });
   assert.equal(stdout + stderr, '');
 });
 
@@ -26,7 +25,7 @@ const names: [string, string][] = [
 ];
 for (const [name, oid] of names) {
   test(`snmptranslate ${name} -> ${oid}`, async () => {
-    const { stdout } = await run('snmptranslate', ['-M', SMIPATH, '-m', 'TWINSTACK-FAILOVER-MIB', '-On', name]);
+    const { stdout } = await run('snmptranslate', ['-M', MIBDIRS, '-m', 'TWINSTACK-FAILOVER-MIB', '-On', name]);
     assert.equal(stdout.trim(), oid);
   });
 }
@@ -38,7 +37,7 @@ test('every object the agent serves is defined in a MIB module (snmptranslate of
       // usmStats (SNMP-USER-BASED-SM-MIB) is not among the shared MIB texts.
       .filter((o) => !o.startsWith('.1.3.6.1.6.3.15.'));
     assert.ok(oids.length > 150);
-    const { stdout } = await run('snmptranslate', ['-M', SMIPATH, '-m', MODULES, '-OS', ...oids], { maxBuffer: 1 << 24 });
+    const { stdout } = await run('snmptranslate', ['-M', MIBDIRS, '-m', MODULES, '-OS', ...oids], { maxBuffer: 1 << 24 });
     const lines = stdout.split('\n').filter(Boolean);
     assert.equal(lines.length, oids.length);
     // An OID no module defines prints as a numeric tail under SNMPv2-SMI (e.g. "SNMPv2-SMI::enterprises.32473.9.0").

@@ -104,7 +104,6 @@ export async function startAgent(port: number, extra: Partial<UspConfig> = {}, v
   return { dm, plugin, host, hooks, stop: async () => { await host.stop(); dm.close(); } };
 }
 
-
 // ---- usp-js and a raw MQTT controller ----------------------------------------------------------------
 
 // usp-js is CommonJS with a default export; under tsx the namespace's default is the connect function.

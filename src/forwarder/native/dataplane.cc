@@ -307,10 +307,9 @@ void Dataplane::run(int q) {
   // and RPS run where the packet arrived): all CPUs then forward, each its own packets. While only this
   // queue is loaded (one busy LAN CPU), the thread may run anywhere, so an idle CPU can take the B4's half
   // of the work. Best effort: without a usable set (cpuset, fewer CPUs than queues) nothing is pinned.
-  cpu_set_t allowed, own;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) < 0) CPU_ZERO(&allowed);
-  own = producer_cpus(allowed, q, int(fds_.size()));
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) < 0) CPU_ZERO(&allowed);  // then `own` is empty: no pinning
+  cpu_set_t own = producer_cpus(allowed, q, int(fds_.size()));
   bool can_pin = fds_.size() > 1 && CPU_COUNT(&own) > 0 && !CPU_EQUAL(&own, &allowed);
   bool pinned = false;
   int64_t affinity_checked_us = 0;
