@@ -51,9 +51,11 @@ constexpr int kBudget = 256;    // packets per drain before looking at the stop 
 constexpr long kCoalesceUs = 400;
 constexpr int64_t kDenseUs = 200;
 
-// CPU affinity of the queues' threads, re-decided at most this often; a queue counts as loaded while it
-// drained under load in the last kLoadedUs.
+// CPU affinity of the queues' threads, re-decided at most every kAffinityCheckUs. A queue counts as loaded
+// for kLoadedUs after a drain that found at least kLoadedBatch packets (about 40 kpps at the 400 µs
+// moderation): two packets that merely arrive together (a ping and a neighbour solicitation) pin nothing.
 constexpr int64_t kAffinityCheckUs = 20000, kLoadedUs = 50000;
+constexpr int kLoadedBatch = 16;
 
 constexpr int kTxQueueLen = 4096;
 constexpr int kNice = -10;
@@ -349,7 +351,7 @@ void Dataplane::run(int q) {
       if (n == 1 && !dense) break;
       dense = true;
       int64_t now_us = mono_us();
-      states_[q].loaded_at_us.store(now_us, std::memory_order_relaxed);
+      if (n >= kLoadedBatch) states_[q].loaded_at_us.store(now_us, std::memory_order_relaxed);
       if (can_pin && now_us - affinity_checked_us >= kAffinityCheckUs) {
         affinity_checked_us = now_us;
         bool pin = others_loaded(q, now_us);

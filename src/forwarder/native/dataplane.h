@@ -17,7 +17,7 @@ namespace fw {
 
 struct alignas(64) ThreadState {
   Counters counters{};
-  // When this queue's thread last drained under load (interrupt moderation engaged), CLOCK_MONOTONIC µs:
+  // When this queue's thread last drained a batch of kLoadedBatch packets or more, CLOCK_MONOTONIC µs:
   // the other queues' threads read it to decide their CPU affinity (Dataplane::run).
   std::atomic<int64_t> loaded_at_us{-1};
 };
