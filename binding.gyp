@@ -12,6 +12,13 @@
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
       "cflags_cc!": ["-fno-exceptions"],
       "defines": ["NAPI_VERSION=8"]
+    },
+    {
+      "target_name": "netlink",
+      "sources": ["src/wan/native/netlink.cc"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "defines": ["NAPI_VERSION=8"]
     }
   ]
 }

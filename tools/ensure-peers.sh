@@ -8,7 +8,7 @@ declare -A PEERS=(
   [miniupnpd]=miniupnpd-nftables [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients
   [protoc]=protobuf-compiler [snmpget]=snmp [snmpd]=snmpd [snmptrapd]=snmptrapd [smilint]=smitools
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [busybox]=busybox [chromium]=chromium
-  [xmllint]=libxml2-utils [nft]=nftables [ip]=iproute2 [dnsmasq]=dnsmasq-base [conntrack]=conntrack
+  [xmllint]=libxml2-utils [nft]=nftables [ip]=iproute2 [dnsmasq]=dnsmasq-base [conntrack]=conntrack [stress-ng]=stress-ng
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

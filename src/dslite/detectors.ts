@@ -4,7 +4,7 @@
 // PCP (RFC 6887) detectors are further entries of the same table; the policy combines verdicts per
 // Failover.Combine (Any / All / Primary), so adding one needs no change elsewhere.
 import { createSocket } from 'node:dgram';
-import type { Disposable } from '../datamodel/index.ts';
+import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { SoftwireError, TunnelPort } from '../wan/platform.ts';
 import { BfdDetector } from './bfd.ts';
 import { PcpDetector } from './pcp.ts';
@@ -95,11 +95,18 @@ export interface Detector {
    * would call it healthy. Detectors that talk to the AFTR (BFD, PCP) gate the return to DS-Lite with it.
    */
   probe?(aftr: string): Promise<{ ok: boolean; reason: string }>;
+  /**
+   * Optional: first signs of trouble short of a verdict (a lost echo below FailureThreshold, half the
+   * silence timeout, an ICMPv6 error below its threshold). The policy starts DHCPv4 on it, so the lease
+   * is ready if the verdict follows (DESIGN step 3).
+   */
+  onSuspect?(fn: (reason: string) => void): Disposable;
 }
 
 /** Shared bookkeeping: a check loop at Interval, consecutive failures against FailureThreshold. */
 abstract class BaseDetector implements Detector {
   private readonly cell: VerdictCell;
+  private readonly suspicions = new Emitter<string>();
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private checking = false;
@@ -117,6 +124,14 @@ abstract class BaseDetector implements Detector {
 
   onVerdict(fn: (v: Verdict) => void): Disposable {
     return this.cell.on(fn);
+  }
+
+  onSuspect(fn: (reason: string) => void): Disposable {
+    return this.suspicions.on(fn);
+  }
+
+  protected suspect(reason: string): void {
+    this.suspicions.fire(reason);
   }
 
   start(aftr: string): void {
@@ -178,6 +193,8 @@ abstract class BaseDetector implements Detector {
       this.set('Healthy', reason);
     } else if (++this.failures >= this.settings.failureThreshold) {
       this.set('Failed', reason);
+    } else {
+      this.suspect(reason);
     }
   }
 
@@ -248,7 +265,10 @@ export class SilenceDetector extends BaseDetector {
     // The first unanswered packet left after the previous poll (or after the last one from the AFTR).
     this.unansweredSince ??= Math.max(prevPoll, c.lastRxFromAftr ?? 0);
     const silent = now - this.unansweredSince;
-    if (silent < this.settings.timeout) return null;
+    if (silent < this.settings.timeout) {
+      if (silent >= this.settings.timeout / 2) this.suspect(`Silence: no packet from ${this.aftr} for ${silent} ms`);
+      return null;
+    }
     const echo = await this.env.tunnel.echo(Math.min(this.settings.timeout, 1000));
     if (echo.ok) return this.heard(await this.env.tunnel.counters());
     return { ok: false, reason: `Silence: no packet from ${this.aftr} for ${silent} ms while ${c.txPackets - this.base.tx} were sent, and ${echo.reason}` };
@@ -303,10 +323,10 @@ export class Icmpv6ErrorDetector extends BaseDetector {
     const now = this.env.now();
     this.errors = [...this.errors.filter((t) => now - t < this.settings.timeout), now];
     this.rxMark = -1;
-    if (this.errors.length >= this.settings.failureThreshold) {
-      const what = e.type === 1 ? `destination unreachable code ${e.code}` : `time exceeded code ${e.code}`;
-      this.set('Failed', `ICMPv6Error: ${what} from ${e.source} about ${e.quotedDst}`);
-    }
+    const what = e.type === 1 ? `destination unreachable code ${e.code}` : `time exceeded code ${e.code}`;
+    const reason = `ICMPv6Error: ${what} from ${e.source} about ${e.quotedDst}`;
+    if (this.errors.length >= this.settings.failureThreshold) this.set('Failed', reason);
+    else this.suspect(reason);
   }
 
   protected async check() {

@@ -16,6 +16,8 @@ import { FO, ref, syncRows, type GatewayRows } from './instances.ts';
 import type { FailoverPolicy, PolicySettings, PolicyStatus, SwitchRecord } from './policy.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** TR-106 §3.2.1: the Unknown Time, for a dateTime that has no value now. */
+const UNKNOWN_TIME = '0001-01-01T00:00:00Z';
 const FQDN = /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
 
 /** Reads the policy's settings from the data model. */
@@ -178,7 +180,7 @@ export function bindModel(o: BindOptions): Disposable[] {
 /** Status at boot: nothing is up yet; the stored Mode of the previous run is stale. */
 export function writeInitial(dm: DataModel, rows: GatewayRows, simulated: boolean) {
   dm.set({
-    [`${FO}Mode`]: 'None', [`${FO}CurrentAFTR`]: '', [`${FO}PublicIPv4Address`]: '',
+    [`${FO}Mode`]: 'None', [`${FO}CurrentAFTR`]: '', [`${FO}PublicIPv4Address`]: '', [`${FO}BackupAFTRSince`]: UNKNOWN_TIME,
     [`${FO}Simulation.Active`]: String(simulated),
     [`${rows.dslite}Status`]: 'Disabled', [`${rows.dslite}EndpointAddressInUse`]: '',
     ...Object.fromEntries([...rows.detectors.values()].flatMap((d) => [[`${d}State`, dm.getValue(`${d}Enable`) === 'true' ? 'Unknown' : 'Disabled']])),
@@ -195,6 +197,7 @@ export function writeStatus(dm: DataModel, rows: GatewayRows, s: PolicyStatus) {
   const want: Record<string, string> = {
     [`${FO}Mode`]: s.mode,
     [`${FO}CurrentAFTR`]: s.aftr,
+    [`${FO}BackupAFTRSince`]: s.backupSince ? iso(s.backupSince) : UNKNOWN_TIME,
     [`${FO}PublicIPv4Address`]: l?.address ?? '',
     [`${rows.dslite}Status`]: s.tunnelActive ? 'Enabled' : dm.getValue(`${rows.dslite}Enable`) === 'true' ? 'Error' : 'Disabled',
     [`${rows.dslite}EndpointAddressInUse`]: s.aftrAddress,

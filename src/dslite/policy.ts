@@ -1,10 +1,14 @@
 // The failover policy (DESIGN "The behaviour at the heart of it", steps 1-4):
-//   DS-Lite on the primary AFTR -> the next AFTR of the list (explicit failover) -> dual-stack (DHCPv4
-//   public IPv4, NAT44, IPv4 default route to the WAN); in dual-stack the softwire is probed every
-//   RecoveryInterval and after RecoveryThreshold good probes (and HoldDownTime in the mode) DS-Lite comes
-//   back make-before-break: the softwire is already up, IPv4 moves to it, then DHCPRELEASE.
-// IPv6 is never touched here: only the IPv4 route, NAT44 and the forwarder change, so the LAN's IPv6
-// service is not interrupted by any switch. Every action runs on one queue, one at a time.
+//   DS-Lite on the primary AFTR -> the next AFTR of the list (explicit failover, after one echo shows it
+//   alive) -> dual-stack (DHCPv4 public IPv4, NAT44, IPv4 default route to the WAN). DHCPv4 starts at the
+//   first suspicion, so the lease is usually ready when the verdict comes; the switch itself is the route
+//   alone (Ipv4Port). Recovery probes run every RecoveryInterval in dual-stack, and on a backup AFTR towards
+//   the primary; after RecoveryThreshold good probes and HoldDownTime, a last echo just before the switch
+//   and no ICMPv6 error since the last good probe, the gateway returns make-before-break: the softwire is
+//   already up, IPv4 moves to it, and the WAN path (lease, NAT44) stays ready for a grace period, so a
+//   softwire that fails again at once is left within one route change; then DHCPRELEASE.
+// IPv6 is never touched here: only the IPv4 route and the forwarder change, so the LAN's IPv6 service is
+// not interrupted by any switch. Every action runs on one queue, one at a time.
 import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { Lease4, Platform } from '../wan/platform.ts';
@@ -36,6 +40,10 @@ export interface SwitchRecord {
   reason: string;
   aftr: string;
   outageMs: number;
+  /** From the verdict to the new path carrying traffic (failovers only; logged, for the benchmarks). */
+  verdictToSwitchMs?: number;
+  /** Of that, waiting for the DHCPv4 lease (0 when it was ready). */
+  leaseWaitMs?: number;
 }
 
 export interface PolicyStatus {
@@ -48,6 +56,8 @@ export interface PolicyStatus {
   /** The softwire carries the LAN's IPv4. */
   tunnelActive: boolean;
   publicIPv4: Lease4 | null;
+  /** Since when (ms epoch) the gateway is on a backup AFTR after an explicit failover; null on the primary. */
+  backupSince: number | null;
 }
 
 export interface PolicyOptions {
@@ -65,6 +75,14 @@ export interface PolicyOptions {
 }
 
 const MAX_HOLD_FACTOR = 8;
+/** After a return to DS-Lite the WAN path stays ready at least this long (ms), at most GRACE_MAX. */
+const GRACE_MIN = 3000;
+const GRACE_MAX = 15_000;
+/** A lease prepared on a suspicion is given back when no verdict followed within this time (ms). */
+const SUSPICION_HOLD = 10_000;
+/** The echo that shows a backup AFTR alive before the gateway moves to it waits at most this long (ms). */
+const BACKUP_CHECK_MAX = 300;
+
 
 export class FailoverPolicy {
   readonly detectors: Detector[];
@@ -82,9 +100,18 @@ export class FailoverPolicy {
   private goodProbes = 0;
   private holdFactor = 1;
   private lastFailback = 0;
+  private backupSince: number | null = null;
+  /** When the previous recovery probe was sent: an ICMPv6 error about the AFTR after it spoils the series. */
+  private lastProbeAt = 0;
+  /** The last ICMPv6 error about each AFTR address (ms), whatever the mode. */
+  private readonly errorsAt = new Map<string, number>();
+  /** A dual-stack switch that found no DHCPv4 lease: retried by the recovery loop. */
+  private pendingDualStack: { reason: string; outageStart: number; verdictAt: number } | null = null;
   private queue: Promise<void> = Promise.resolve();
   private recoveryTimer: NodeJS.Timeout | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private suspectTimer: NodeJS.Timeout | null = null;
   private readonly subs: Disposable[] = [];
   private readonly statusEmitter = new Emitter<PolicyStatus>();
   private readonly switchEmitter = new Emitter<SwitchRecord>();
@@ -114,6 +141,7 @@ export class FailoverPolicy {
       origin: active && e ? e.origin : '',
       tunnelActive: active,
       publicIPv4: this.mode === 'DualStack' ? this.platform.dhcp4.lease() : null,
+      backupSince: active ? this.backupSince : null,
     };
   }
 
@@ -131,7 +159,11 @@ export class FailoverPolicy {
 
   start(): void {
     this.subs.push(this.platform.dhcp6.onLease(() => this.enqueue('dhcpv6 lease', () => this.onLease())));
-    for (const d of this.detectors) this.subs.push(d.onVerdict((v) => this.onVerdict(v)));
+    this.subs.push(this.platform.tunnel.onError((e) => this.errorsAt.set(e.quotedDst, this.now())));
+    for (const d of this.detectors) {
+      this.subs.push(d.onVerdict((v) => this.onVerdict(v)));
+      if (d.onSuspect) this.subs.push(d.onSuspect((reason) => this.onSuspect(reason)));
+    }
     this.enqueue('boot', () => this.boot());
   }
 
@@ -139,7 +171,7 @@ export class FailoverPolicy {
     this.stopped = true;
     for (const s of this.subs.splice(0)) s.dispose();
     this.stopRecovery();
-    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    for (const t of [this.leaseTimer, this.graceTimer, this.suspectTimer]) if (t) clearTimeout(t);
     for (const d of this.detectors) d.stop();
     await this.queue;
   }
@@ -185,8 +217,7 @@ export class FailoverPolicy {
   async testAftr(aftr: string): Promise<{ reachable: boolean; rttUs: number; reason: string }> {
     const addr = await this.resolve(aftr).catch((e: Error) => e);
     if (addr instanceof Error) return { reachable: false, rttUs: 0, reason: addr.message };
-    const timeout = this.detector('Echo')?.settings.timeout ?? 1000;
-    const r = await this.platform.tunnel.echo(timeout, addr);
+    const r = await this.platform.tunnel.echo(this.echoTimeout(), addr);
     return { reachable: r.ok, rttUs: r.rttUs, reason: r.reason };
   }
 
@@ -201,6 +232,14 @@ export class FailoverPolicy {
         this.log.error({ err, action: what }, 'failover action failed');
       }
     });
+  }
+
+  private echoTimeout(): number {
+    return this.detector('Echo')?.settings.timeout ?? 1000;
+  }
+
+  private automatic(): boolean {
+    return this.settings.enable && this.settings.forcedMode === 'Auto';
   }
 
   private recompute() {
@@ -238,21 +277,22 @@ export class FailoverPolicy {
 
   /** From None: the first AFTR that can be established, or dual-stack. */
   private async bringUp(why: string) {
-    const r = await this.establish(0);
+    const r = await this.establish(0, false);
     if (r) {
       await this.platform.ipv4.routeVia('tunnel');
       this.enterDSLite(r.index, r.addr, why, 0, false);
       return;
     }
-    await this.switchTo('DualStack', this.establishment.verdict().reason || 'Establishment: no AFTR');
+    const now = this.now();
+    await this.toDualStack(this.establishment.verdict().reason || 'Establishment: no AFTR', now, now);
   }
 
-  /** The AFTR settings or the lease changed while running: start again from the primary. */
+  /** The AFTR settings or the lease changed while running: start again from the primary, no outage. */
   private async reselect(why: string) {
+    const cur = this.index >= 0 ? this.cands[this.index] : undefined;
     this.recompute();
     if (this.mode !== 'DSLite') return;
     const want = this.cands[0];
-    const cur = this.cands[this.index];
     if (want && cur && want.aftr === cur.aftr && this.index === 0) return;
     await this.failover(why, true);
   }
@@ -262,42 +302,66 @@ export class FailoverPolicy {
     if (v.state === 'Failed') this.enqueue('verdict', () => this.evaluate());
   }
 
+  /**
+   * A first sign of trouble: when dual-stack would be the next step, DHCPv4 starts now so the lease is
+   * ready if the verdict follows; without a verdict within SUSPICION_HOLD the address goes back.
+   */
+  private onSuspect(reason: string) {
+    if (this.mode !== 'DSLite' || !this.automatic() || this.index < this.cands.length - 1) return;
+    if (!this.platform.dhcp4.lease() && this.platform.dhcp4.state() === 'Init') this.log.info({ reason }, 'softwire suspect: DHCPv4 prepared');
+    this.platform.dhcp4.prepare();
+    if (this.suspectTimer) clearTimeout(this.suspectTimer);
+    this.suspectTimer = setTimeout(() => this.enqueue('suspicion over', async () => {
+      this.suspectTimer = null;
+      if (this.mode === 'DSLite' && !this.graceTimer) await this.releaseLease('suspicion over');
+    }), SUSPICION_HOLD);
+    this.suspectTimer.unref?.();
+  }
+
   private async evaluate() {
     if (this.mode !== 'DSLite') return;
     const reason = combine(this.detectors.map((d) => d.verdict()), this.settings.combine, this.settings.primaryDetector);
     if (!reason) return;
-    if (!this.settings.enable || this.settings.forcedMode !== 'Auto') {
+    if (!this.automatic()) {
       this.log.warn({ reason, enable: this.settings.enable, forcedMode: this.settings.forcedMode }, 'softwire failed; automatic failover off');
       return;
     }
     await this.failover(reason, false);
   }
 
-  /** DS-Lite failed: the next AFTR, or dual-stack when none is left. */
-  private async failover(reason: string, fromStart: boolean) {
-    const detectedAt = this.now();
-    const outageStart = await this.outageStart(detectedAt);
+  /**
+   * DS-Lite failed: the next AFTR, or dual-stack when none is left. `planned` (new AFTR settings) moves
+   * make-before-break from the primary on: no outage.
+   */
+  private async failover(reason: string, planned: boolean) {
+    const verdictAt = this.now();
+    const outageStart = planned ? verdictAt : await this.outageStart(verdictAt);
     for (const d of this.detectors) if (d !== this.establishment) d.stop();
-    const r = await this.establish(fromStart ? 0 : this.index + 1);
+    const r = await this.establish(planned ? 0 : this.index + 1, !planned);
     if (r) {
-      await this.platform.ipv4.flushConntrack();
-      this.enterDSLite(r.index, r.addr, reason, this.now() - outageStart, true);
+      const at = this.now();
+      this.enterDSLite(r.index, r.addr, reason, planned ? 0 : at - outageStart, true, planned ? undefined : at - verdictAt);
       return;
     }
-    await this.switchTo('DualStack', reason, outageStart);
+    await this.toDualStack(reason, outageStart, verdictAt);
   }
 
   /**
    * When the outage began: the latest moment the path is known to have worked. That is the last packet
-   * from the AFTR through the tunnel, or a failed detector's own last sign of life (BFD's last control
-   * packet), and never earlier than the detectors' window (a detector would have failed sooner).
+   * from the AFTR through the tunnel (the forwarder's own clock, so within a packet interval of what a LAN
+   * host saw), or a failed detector's own last sign of life (BFD's last control packet), and never earlier
+   * than the detectors' window (a detector would have failed sooner).
    */
   private async outageStart(detectedAt: number): Promise<number> {
     const c = await this.platform.tunnel.counters().catch(() => null);
-    const window = Math.max(...this.detectors.filter((d) => d.settings.enable)
-      .map((d) => d.settings.timeout + d.settings.interval * d.settings.failureThreshold), 0);
     const since = this.detectors.map((d) => d.verdict()).filter((v) => v.state === 'Failed' && v.since !== undefined).map((v) => v.since!);
-    return Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - window, ...since));
+    return Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - this.window(), ...since));
+  }
+
+  /** The longest time the enabled watching detectors may take to call a failure (ms). */
+  private window(): number {
+    return Math.max(...this.detectors.filter((d) => d.settings.enable && d !== this.establishment && d.name !== 'BFD' && d.name !== 'PCP')
+      .map((d) => d.settings.timeout + d.settings.interval * d.settings.failureThreshold), 0);
   }
 
   private async resolve(aftr: string): Promise<string> {
@@ -311,8 +375,12 @@ export class FailoverPolicy {
     return literal(addrs[0]) ?? addrs[0];
   }
 
-  /** Brings the softwire up to the first AFTR from `from` on that resolves and routes (step 2a). */
-  private async establish(from: number): Promise<{ index: number; addr: string } | null> {
+  /**
+   * Brings the softwire up to the first AFTR from `from` on that resolves and routes (step 2a). With
+   * `check`, a backup AFTR must first answer one echo through the softwire: moving to a dead backup would
+   * cost a whole detection window before dual-stack.
+   */
+  private async establish(from: number, check: boolean): Promise<{ index: number; addr: string } | null> {
     if (this.cands.length === 0) {
       this.establishment.report(false, 'Establishment: no AFTR (no DHCPv6 AFTR-Name, no static endpoint)');
       return null;
@@ -320,84 +388,140 @@ export class FailoverPolicy {
     for (let i = from; i < this.cands.length; i++) {
       try {
         const addr = await this.resolve(this.cands[i].aftr);
+        if (check && i > 0) {
+          const e = await this.platform.tunnel.echo(Math.min(this.echoTimeout(), BACKUP_CHECK_MAX), addr);
+          if (!e.ok) throw new Error(`Echo: backup AFTR ${this.cands[i].aftr}: ${e.reason}`);
+        }
         await this.platform.tunnel.up(addr).catch((e: Error) => { throw new Error(`Establishment: no route to ${addr}: ${e.message}`); });
         this.establishment.report(true, '');
         return { index: i, addr };
       } catch (err) {
         const reason = (err as Error).message;
         this.log.warn({ aftr: this.cands[i].aftr, reason }, 'AFTR not established');
-        this.establishment.report(false, reason);
+        if (reason.startsWith('Establishment')) this.establishment.report(false, reason);
       }
     }
     return null;
   }
 
-  private enterDSLite(index: number, addr: string, reason: string, outageMs: number, record: boolean) {
+  private enterDSLite(index: number, addr: string, reason: string, outageMs: number, record: boolean, verdictToSwitchMs?: number) {
     const from = this.mode;
+    const fromAftr = this.index;
     this.mode = 'DSLite';
     this.index = index;
     this.aftrAddress = addr;
     this.enteredAt = this.now();
-    this.stopRecovery();
+    this.goodProbes = 0;
+    this.pendingDualStack = null;
+    this.backupSince = index > 0 ? (from === 'DSLite' && fromAftr > 0 ? this.backupSince : this.enteredAt) : null;
     for (const d of this.detectors) d.start(addr);
-    if (record || from !== 'None') this.recordSwitch(from, 'DSLite', reason, this.cands[index].aftr, outageMs);
+    // On a backup AFTR the recovery loop probes the primary, to return to it (same hysteresis).
+    if (index > 0) this.startRecovery();
+    else this.stopRecovery();
+    if (record || from !== 'None') this.recordSwitch({ from, to: 'DSLite', reason, aftr: this.cands[index].aftr, outageMs, verdictToSwitchMs });
     else this.log.info({ aftr: this.cands[index].aftr, address: addr }, 'DS-Lite up');
     this.statusEmitter.fire(this.status());
   }
 
-  /** Moves to a mode (failover, failback, forced). Returns false when it cannot be reached now. */
-  private async switchTo(to: 'DSLite' | 'DualStack', reason: string, outageStart?: number): Promise<boolean> {
-    if (to === 'DSLite') {
-      this.recompute();
-      const r = await this.establish(0);
-      if (!r) return false;
-      await this.failback(r.index, r.addr, reason);
-      return true;
+  /** Moves to a mode on request (forced, ForceSwitch). Returns false when it cannot be reached now. */
+  private async switchTo(to: 'DSLite' | 'DualStack', reason: string): Promise<boolean> {
+    if (to === 'DualStack') {
+      const now = this.now();
+      return this.toDualStack(reason, now, now);
     }
+    this.recompute();
+    const r = await this.establish(0, false);
+    if (!r) return false;
+    await this.failback(r.index, r.addr, reason);
+    return true;
+  }
+
+  /**
+   * To dual-stack: the lease (usually ready: prepared at the first suspicion, or kept through the grace
+   * period of a return), then the switch, which is the route alone.
+   */
+  private async toDualStack(reason: string, outageStart: number, verdictAt: number): Promise<boolean> {
     if (this.mode === 'DualStack') return true;
-    const start = outageStart ?? this.now();
-    let lease: Lease4;
-    try {
-      lease = await this.platform.dhcp4.acquire(this.opts.dhcp4Timeout ?? 10_000);
-    } catch (err) {
-      this.log.error({ err, reason }, 'no DHCPv4 lease for dual-stack');
-      this.startRecovery(); // retried from the recovery loop
-      return false;
+    this.cancelGrace();
+    const t0 = this.now();
+    let lease = this.platform.dhcp4.lease();
+    if (!lease) {
+      try {
+        lease = await this.platform.dhcp4.acquire(this.opts.dhcp4Timeout ?? 10_000);
+      } catch (err) {
+        this.log.error({ err, reason }, 'no DHCPv4 lease for dual-stack');
+        this.pendingDualStack = { reason, outageStart, verdictAt };
+        this.startRecovery(); // retried from the recovery loop
+        return false;
+      }
     }
-    // NAT first, then the route: the first packet on the new path already has its binding.
-    await this.platform.ipv4.nat(lease);
+    const leaseWaitMs = this.now() - t0;
     await this.platform.ipv4.routeVia('wan', lease);
-    await this.platform.ipv4.flushConntrack();
-    const from = this.mode;
     const switchedAt = this.now();
+    const from = this.mode;
     this.mode = 'DualStack';
     this.enteredAt = switchedAt;
     this.goodProbes = 0;
+    this.backupSince = null;
+    this.pendingDualStack = null;
     for (const d of this.detectors) if (d !== this.establishment) d.stop();
     // Flap damping: a failure soon after a failback doubles the hold-down (up to 8x); a calm period resets it.
     const hold = this.settings.holdDownTime * this.holdFactor;
     if (this.lastFailback && switchedAt - this.lastFailback < 2 * hold) this.holdFactor = Math.min(this.holdFactor * 2, MAX_HOLD_FACTOR);
     else this.holdFactor = 1;
-    this.recordSwitch(from, 'DualStack', reason, '', from === 'None' ? 0 : switchedAt - start);
+    const failure = from !== 'None' && !reason.startsWith('ForcedMode') && !reason.startsWith('ForceSwitch');
+    this.recordSwitch({
+      from, to: 'DualStack', reason, aftr: '', outageMs: failure ? switchedAt - outageStart : 0,
+      ...(failure ? { verdictToSwitchMs: switchedAt - verdictAt, leaseWaitMs } : {}),
+    });
     this.statusEmitter.fire(this.status());
     this.startRecovery();
+    // Housekeeping off the critical path: the softwire's flows are not used any more.
+    void this.platform.ipv4.flushConntrack('tunnel').catch(() => undefined);
     return true;
   }
 
-  /** Make-before-break back to DS-Lite (step 4): softwire up, IPv4 onto it, NAT off, then DHCPRELEASE. */
+  /**
+   * Make-before-break back to DS-Lite (step 4): the softwire is up, IPv4 moves to it; the WAN path and
+   * its lease stay ready for a grace period (a softwire failing again at once is left by one route
+   * change), then DHCPRELEASE.
+   */
   private async failback(index: number, addr: string, reason: string) {
     const from = this.mode;
     await this.platform.tunnel.up(addr);
     await this.platform.ipv4.routeVia('tunnel');
-    await this.platform.ipv4.nat(null);
-    await this.platform.ipv4.flushConntrack();
     if (from === 'DualStack') this.lastFailback = this.now();
     this.enterDSLite(index, addr, reason, 0, true);
-    if (this.platform.dhcp4.lease()) await this.platform.dhcp4.release().catch((err) => this.log.error({ err }, 'DHCPRELEASE failed'));
+    if (this.platform.dhcp4.lease() || this.platform.dhcp4.state() !== 'Init') this.armGrace();
+  }
+
+  private armGrace() {
+    this.cancelGrace();
+    const ms = Math.min(Math.max(GRACE_MIN, this.window()), GRACE_MAX);
+    this.graceTimer = setTimeout(() => this.enqueue('grace over', async () => {
+      this.graceTimer = null;
+      if (this.mode === 'DSLite') await this.releaseLease('DS-Lite held');
+    }), ms);
+    this.graceTimer.unref?.();
+  }
+
+  private cancelGrace() {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = null;
+  }
+
+  private async releaseLease(why: string) {
+    if (this.suspectTimer) clearTimeout(this.suspectTimer);
+    this.suspectTimer = null;
+    if (!this.platform.dhcp4.lease() && this.platform.dhcp4.state() === 'Init') return;
+    this.log.info({ why }, 'DHCPv4 lease given back');
+    await this.platform.dhcp4.release().catch((err) => this.log.error({ err }, 'DHCPRELEASE failed'));
+    void this.platform.ipv4.flushConntrack('wan').catch(() => undefined);
   }
 
   private startRecovery() {
     this.stopRecovery();
+    this.lastProbeAt = 0;
     this.recoveryTimer = setInterval(() => this.enqueue('recovery probe', () => this.probe()), this.settings.recoveryInterval);
     this.recoveryTimer.unref?.();
   }
@@ -407,37 +531,98 @@ export class FailoverPolicy {
     this.recoveryTimer = null;
   }
 
-  /** One recovery round in dual-stack: the first candidate that answers an echo counts as a good probe. */
+  /** One recovery round: in dual-stack towards any AFTR of the list, on a backup towards the primary. */
   private async probe() {
-    if (this.mode === 'None') {
-      await this.bringUp('retry');
+    if (this.mode === 'None') return this.bringUp('retry');
+    if (this.pendingDualStack) {
+      const p = this.pendingDualStack;
+      await this.toDualStack(p.reason, p.outageStart, p.verdictAt);
       return;
     }
+    if (this.mode === 'DSLite' && this.index > 0) return this.probePrimary();
     if (this.mode !== 'DualStack') return this.stopRecovery();
     this.recompute();
-    const timeout = this.detector('Echo')?.settings.timeout ?? 1000;
+    const sentAt = this.now();
     let found: { index: number; addr: string } | null = null;
     let why = 'no AFTR';
     for (let i = 0; i < this.cands.length && !found; i++) {
       try {
         const addr = await this.resolve(this.cands[i].aftr);
         if (this.platform.tunnel.aftr() !== addr) await this.platform.tunnel.up(addr);
-        const r = await this.platform.tunnel.echo(timeout);
-        const gate = r.ok ? await this.gateProbes(addr) : null;
-        if (r.ok && !gate) found = { index: i, addr };
-        else why = gate ?? r.reason;
+        const r = await this.platform.tunnel.echo(this.echoTimeout());
+        const bad = r.ok ? this.spoiled(addr) ?? await this.gateProbes(addr) : r.reason;
+        if (!bad) found = { index: i, addr };
+        else why = bad;
       } catch (err) {
         why = (err as Error).message;
       }
     }
-    this.goodProbes = found ? this.goodProbes + 1 : 0;
-    this.log.debug({ good: this.goodProbes, aftr: found?.addr, why: found ? undefined : why }, 'recovery probe');
-    if (!found || !this.settings.enable || this.settings.forcedMode !== 'Auto') return;
-    const held = this.now() - this.enteredAt;
-    const hold = this.settings.holdDownTime * this.holdFactor;
-    if (this.goodProbes < this.settings.recoveryThreshold || held < hold) return;
+    this.countProbe(found !== null, sentAt, found?.addr, why);
+    if (!found || !this.automatic() || !this.due()) return;
+    const last = await this.confirm(found.addr, true);
+    if (last) return this.abandon(found.addr, last);
     this.index = found.index;
     await this.failback(found.index, found.addr, `Recovered: ${this.goodProbes} good probes of ${this.cands[found.index].aftr}`);
+  }
+
+  /** On a backup AFTR: the primary is probed through the softwire; healthy again, the gateway returns to it. */
+  private async probePrimary() {
+    this.recompute();
+    const primary = this.cands[0];
+    if (!primary) return;
+    const sentAt = this.now();
+    let addr = '';
+    let bad: string | null;
+    try {
+      addr = await this.resolve(primary.aftr);
+      const r = await this.platform.tunnel.echo(this.echoTimeout(), addr);
+      bad = r.ok ? this.spoiled(addr) : r.reason;
+    } catch (err) {
+      bad = (err as Error).message;
+    }
+    this.countProbe(!bad, sentAt, addr, bad ?? '');
+    if (bad || !this.automatic() || !this.due()) return;
+    const last = await this.confirm(addr, false);
+    if (last) return this.abandon(addr, last);
+    const from = this.cands[this.index]?.aftr ?? '';
+    // The forwarder moves to the primary and still takes what the backup returns for the packets in flight.
+    await this.platform.tunnel.up(addr);
+    this.enterDSLite(0, addr, `Recovered: ${this.goodProbes} good probes of the primary ${primary.aftr} (from backup ${from})`, 0, true);
+  }
+
+  private countProbe(ok: boolean, sentAt: number, addr: string | undefined, why: string) {
+    this.goodProbes = ok ? this.goodProbes + 1 : 0;
+    this.lastProbeAt = sentAt;
+    this.log.debug({ good: this.goodProbes, aftr: addr, why: ok ? undefined : why }, 'recovery probe');
+  }
+
+  /** Enough good probes, and long enough in this mode (HoldDownTime, doubled after flaps). */
+  private due(): boolean {
+    return this.goodProbes >= this.settings.recoveryThreshold && this.now() - this.enteredAt >= this.settings.holdDownTime * this.holdFactor;
+  }
+
+  /** An ICMPv6 error about `addr` since the previous probe was sent spoils the series: a reason, or null. */
+  private spoiled(addr: string): string | null {
+    const at = this.errorsAt.get(addr) ?? 0;
+    return this.lastProbeAt && at >= this.lastProbeAt ? `ICMPv6Error: about ${addr} since the last good probe` : null;
+  }
+
+  /**
+   * The return is decided on fresh evidence: one more echo just before the switch, no ICMPv6 error since
+   * the last good probe, and the gating detectors still content. A reason to stay, or null.
+   */
+  private async confirm(addr: string, gate: boolean): Promise<string | null> {
+    const sentAt = this.now();
+    const r = await this.platform.tunnel.echo(this.echoTimeout(), addr);
+    if (!r.ok) return r.reason;
+    const err = this.errorsAt.get(addr) ?? 0;
+    if (err >= this.lastProbeAt || err >= sentAt) return `ICMPv6Error: about ${addr} since the last good probe`;
+    return gate ? this.gateProbes(addr) : null;
+  }
+
+  private abandon(addr: string, why: string) {
+    this.log.warn({ aftr: addr, why, good: this.goodProbes }, 'return cancelled on fresh evidence');
+    this.goodProbes = 0;
   }
 
   /**
@@ -454,9 +639,9 @@ export class FailoverPolicy {
     return null;
   }
 
-  private recordSwitch(from: Mode, to: Mode, reason: string, aftr: string, outageMs: number) {
-    const rec: SwitchRecord = { time: this.now(), from, to, reason, aftr, outageMs: Math.max(0, Math.round(outageMs)) };
-    this.log.warn({ from, to, reason, aftr, outageMs: rec.outageMs }, 'failover switch');
+  private recordSwitch(r: Omit<SwitchRecord, 'time'>) {
+    const rec: SwitchRecord = { ...r, time: this.now(), outageMs: Math.max(0, Math.round(r.outageMs)) };
+    this.log.warn({ ...rec }, 'failover switch');
     this.switchEmitter.fire(rec);
   }
 }

@@ -87,6 +87,7 @@ export class SimNetwork implements Platform {
       state: () => this.dhcp4State,
       lease: () => this.lease4,
       onLease: (fn) => this.lease4Emitter.on(fn),
+      prepare: () => { void this.acquire4(10_000).catch(() => undefined); },
       acquire: (timeoutMs) => this.acquire4(timeoutMs),
       release: async () => this.release4(),
       renew: async () => {
@@ -107,8 +108,8 @@ export class SimNetwork implements Platform {
       onError: (fn) => this.errorEmitter.on(fn),
     };
     this.ipv4 = {
-      routeVia: async (path) => { this.lan.route = path; },
-      nat: async (lease) => { this.lan.nat = lease !== null; },
+      // NAT44 applies to what leaves by the WAN, as the Linux WAN's masquerade rule does.
+      routeVia: async (path) => { this.lan.route = path; this.lan.nat = path === 'wan'; },
       flushConntrack: async () => 0,
     };
   }
@@ -167,8 +168,16 @@ export class SimNetwork implements Platform {
     this.lease6Emitter.fire(this.lease6);
   }
 
-  private async acquire4(timeoutMs: number): Promise<Lease4> {
-    if (this.lease4) return this.lease4;
+  private acquiring: Promise<Lease4> | null = null;
+
+  /** One acquisition at a time: prepare() and acquire() share it. */
+  private acquire4(timeoutMs: number): Promise<Lease4> {
+    if (this.lease4) return Promise.resolve(this.lease4);
+    this.acquiring ??= this.discover4(timeoutMs).finally(() => { this.acquiring = null; });
+    return this.acquiring;
+  }
+
+  private async discover4(timeoutMs: number): Promise<Lease4> {
     this.dhcp4State = 'Selecting';
     await sleep(Math.min(this.delay * 2, timeoutMs));
     this.dhcp4State = 'Requesting';

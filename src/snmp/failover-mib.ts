@@ -48,6 +48,7 @@ export const failoverMib: Provider = (b, { dm }) => {
   scalar(12, { type: 'Counter32', value: Number(v('SwitchCount')) >>> 0 });
   scalar(13, dateAndTime(v('LastSwitchTime')));
   scalar(14, str(v('LastSwitchReason'), 256));
+  scalar(15, dateAndTime(v('BackupAFTRSince')));
 
   for (const [i, d] of rows(dm, `${FO}Detector.`)) {
     const p = `${FO}Detector.${i}.`;

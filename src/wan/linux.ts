@@ -1,6 +1,7 @@
 // The real WAN (config wan.mode = 'linux', root): the bundled tun forwarder as the B4 (src/forwarder), our
-// DHCPv6 client, busybox udhcpc for DHCPv4, and iproute2 / nftables / conntrack for addresses, routes,
-// NAT44 and flushing the LAN's IPv4 flows on a switch. IPv6 routes and addresses of the LAN are never
+// DHCPv6 client, busybox udhcpc for DHCPv4, rtnetlink (./netlink.ts) for the IPv4 route and the leased
+// address, and one nftables table, loaded once at start, for NAT44 and for keeping each path's
+// connection tracking apart (ARCHITECTURE.md "The switch"). IPv6 routes and addresses of the LAN are never
 // touched here, so the LAN's IPv6 keeps flowing through every switch.
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,12 +11,58 @@ import type { Logger } from 'pino';
 import { Emitter } from '../datamodel/index.ts';
 import { Forwarder, type Icmpv6ErrorEvent } from '../forwarder/index.ts';
 import { Dhcp6Client } from './dhcp6.ts';
+import { addrDelete, addrReplace, routeReplace } from './netlink.ts';
 import type { WanConfig } from './index.ts';
 import type { EchoResult, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort } from './platform.ts';
 import { Udhcpc } from './udhcpc.ts';
 
 const exec = promisify(execFile);
 const B4_IPV4 = '192.0.0.2'; // RFC 6333 §5.7
+/** Conntrack zones: the softwire's flows and the WAN's (NAT44) flows never share an entry. */
+export const ZONE = { tunnel: 1, wan: 2 } as const;
+/** How long packets from the previous AFTR are still taken after a move between AFTRs (ms). */
+const DRAIN_MS = 3000;
+
+/**
+ * The one nftables table of the Linux WAN, loaded at start and never changed by a switch:
+ * - Each IPv4 packet is tracked in the zone of the path it takes: from the LAN by a FIB lookup of its
+ *   destination (the same lookup the routing decision makes next), from the tun in the softwire's zone,
+ *   from the WAN in the WAN's. A switch is then the route alone: the first packet of a flow after it
+ *   finds no entry in the new path's zone and gets the binding of that path, so a flow NATed to the
+ *   public IPv4 never enters the softwire with that source (an RFC 6333 §6 AFTR drops it), and a flow of
+ *   the softwire never leaves the WAN un-NATed. No conntrack flush is needed on the critical path.
+ * - NAT44 (RFC 3022) of the LAN behind whatever address the WAN holds (masquerade: nothing to change
+ *   when the lease arrives, and entries die with the address).
+ * - Guards, counted: never the LAN's private source out of the WAN; nothing but private sources (the LAN,
+ *   RFC 1918, 192.0.0.0/29) into the softwire, as the AFTR would refuse them (a DHCP reply unicast to an
+ *   address not yet held, routed by default into the tun, was one).
+ */
+export function nftRuleset(t: string, i: { lan: string; wan: string; tun: string; lanNet: string }): string {
+  return `add table ip ${t}
+delete table ip ${t}
+table ip ${t} {
+  chain zones {
+    type filter hook prerouting priority raw; policy accept;
+    iifname "${i.lan}" fib daddr oifname "${i.tun}" ct zone set ${ZONE.tunnel}
+    iifname "${i.lan}" fib daddr oifname "${i.wan}" ct zone set ${ZONE.wan}
+    iifname "${i.tun}" ct zone set ${ZONE.tunnel}
+    iifname "${i.wan}" ct zone set ${ZONE.wan}
+  }
+  chain nat {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "${i.wan}" ip saddr ${i.lanNet} masquerade
+  }
+  chain guard {
+    type filter hook postrouting priority srcnat + 10; policy accept;
+    oifname "${i.wan}" ip saddr ${i.lanNet} counter name wan_private_source drop
+    oifname "${i.tun}" ip saddr { 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 192.0.0.0/29 } accept
+    oifname "${i.tun}" ip saddr != ${i.lanNet} counter name tunnel_public_source drop
+  }
+  counter wan_private_source { }
+  counter tunnel_public_source { }
+}
+`;
+}
 
 export const maskLen = (mask: string) => mask.split('.').reduce((n, o) => n + (Number(o) >>> 0).toString(2).replace(/0/g, '').length, 0);
 
@@ -69,8 +116,7 @@ export class LinuxWan implements Platform {
     };
     this.ipv4 = {
       routeVia: (path, lease) => this.routeVia(path, lease),
-      nat: (lease) => this.nat(lease),
-      flushConntrack: () => this.flushConntrack(),
+      flushConntrack: (path) => this.flushConntrack(path),
     };
   }
 
@@ -80,6 +126,7 @@ export class LinuxWan implements Platform {
   }
 
   async start(): Promise<void> {
+    await this.nft(nftRuleset(this.c.nftTable, { lan: this.c.lanInterface, wan: this.c.wanInterface, tun: this.c.tunName, lanNet: this.lanNet }));
     await this.dhcp6.start();
   }
 
@@ -88,7 +135,7 @@ export class LinuxWan implements Platform {
     await this.dhcp4.stop();
     await this.fwd?.stop().catch(() => undefined);
     this.fwd = null;
-    await this.nat(null).catch(() => undefined);
+    await this.nft(`add table ip ${this.c.nftTable}\ndelete table ip ${this.c.nftTable}\n`).catch(() => undefined);
   }
 
   async resolve(name: string, servers: string[], timeoutMs: number): Promise<string[]> {
@@ -109,10 +156,17 @@ export class LinuxWan implements Platform {
     this.v6addrs = want;
   }
 
+  /** The leased address on the WAN (rtnetlink: no process between the DHCPACK and the switch). */
   private async apply4(l: Lease4 | null, old: Lease4 | null) {
-    if (old && (!l || old.address !== l.address))
-      await this.run('ip', 'addr', 'del', `${old.address}/${maskLen(old.subnetMask)}`, 'dev', this.c.wanInterface).catch(() => undefined);
-    if (l) await this.run('ip', 'addr', 'replace', `${l.address}/${maskLen(l.subnetMask)}`, 'dev', this.c.wanInterface);
+    const dev = this.c.wanInterface;
+    if (old && (!l || old.address !== l.address)) {
+      try {
+        addrDelete({ dev, address: old.address, prefixLen: maskLen(old.subnetMask) });
+      } catch {
+        // already gone with the link
+      }
+    }
+    if (l) addrReplace({ dev, address: l.address, prefixLen: maskLen(l.subnetMask) });
   }
 
   // ---- the softwire ---------------------------------------------------------------------------------
@@ -123,7 +177,12 @@ export class LinuxWan implements Platform {
     const config = { tunName: this.c.tunName, softwire, aftr, mtu: this.c.mtu, mssClamp: this.c.mssClamp, mode: 'dslite' as const };
     if (this.fwd) {
       const c = this.fwd.config;
-      if (c.aftr !== aftr || c.softwire !== softwire || !c.enabled) await this.fwd.reconfigure({ ...config, lanFastPath: c.lanFastPath });
+      if (c.aftr !== aftr || c.softwire !== softwire || !c.enabled) {
+        // Make-before-break between AFTRs: what the previous one returns for packets in flight still comes in.
+        const drainAftr = c.enabled && c.aftr !== aftr ? c.aftr : '';
+        await this.fwd.reconfigure({ ...config, lanFastPath: c.lanFastPath, drainAftr });
+        if (drainAftr) this.drainUntil(drainAftr);
+      }
     } else {
       const fwd = await Forwarder.start(config, { logger: this.log });
       fwd.on('icmpv6-error', (e: Icmpv6ErrorEvent) => this.errors.fire({ type: e.type, code: e.code, source: e.source, quotedDst: e.quotedDst }));
@@ -142,6 +201,15 @@ export class LinuxWan implements Platform {
     this.aftr = aftr;
   }
 
+  /** Stops taking packets from a previous AFTR after DRAIN_MS (another reconfigure, off the critical path). */
+  private drainUntil(previous: string) {
+    const t = setTimeout(() => {
+      const fwd = this.fwd;
+      if (fwd && fwd.config.drainAftr === previous) void fwd.reconfigure({ ...fwd.config, mode: fwd.config.enabled ? 'dslite' : 'off', drainAftr: '' }).catch(() => undefined);
+    }, DRAIN_MS);
+    t.unref?.();
+  }
+
   private async down() {
     if (this.fwd) await this.fwd.reconfigure({ ...this.fwd.config, mode: 'off' });
     this.aftr = null;
@@ -156,64 +224,34 @@ export class LinuxWan implements Platform {
     };
   }
 
-  /**
-   * ICMP echo through the softwire to the AFTR's 192.0.0.1 (busybox ping, bounded by our own timer). An
-   * AFTR other than the one in use cannot be reached through the single tun: its IPv6 reachability only.
-   */
-  private echo(timeoutMs: number, aftr?: string): Promise<EchoResult> {
-    const other = aftr !== undefined && aftr !== this.aftr;
-    if (!other && !this.fwd) return Promise.resolve({ ok: false, rttUs: 0, reason: 'no softwire' });
-    const args = other
-      ? ['ping', '-6', '-c', '1', '-W', String(Math.max(1, Math.ceil(timeoutMs / 1000))), aftr!]
-      : ['ping', '-c', '1', '-W', String(Math.max(1, Math.ceil(timeoutMs / 1000))), '-I', B4_IPV4, this.c.echoTarget];
-    const t0 = process.hrtime.bigint();
-    return new Promise((resolve) => {
-      const p = spawn('busybox', args, { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-      p.once('exit', (code) => {
-        clearTimeout(timer);
-        const rttUs = Number((process.hrtime.bigint() - t0) / 1000n);
-        const m = out.match(/time=([\d.]+) ms/);
-        if (code === 0 && m) resolve({ ok: true, rttUs: Math.round(Number(m[1]) * 1000), reason: other ? 'IPv6 reachability only' : '' });
-        else resolve({ ok: false, rttUs, reason: `no echo reply from ${other ? aftr : this.c.echoTarget} within ${timeoutMs} ms` });
-      });
-    });
+  /** ICMP echo through the softwire, sent and timed by the forwarder (src/forwarder: no process, native clock). */
+  private async echo(timeoutMs: number, aftr?: string): Promise<EchoResult> {
+    if (!this.fwd) return { ok: false, rttUs: 0, reason: 'no softwire' };
+    const r = await this.fwd.echo({ aftr, timeoutMs });
+    return { ok: r.ok, rttUs: r.rttUs, reason: r.reason };
   }
 
   // ---- IPv4 path, NAT44, conntrack ------------------------------------------------------------------
 
+  /**
+   * The switch: the IPv4 default route, one rtnetlink message. NAT44 and the zones are in place already
+   * (nftRuleset), so nothing else changes with it.
+   */
   private async routeVia(path: 'tunnel' | 'wan', lease?: Lease4) {
-    if (path === 'tunnel') await this.run('ip', 'route', 'replace', 'default', 'dev', this.c.tunName, 'src', B4_IPV4, 'mtu', String(this.c.mtu));
-    else {
-      const gw = lease?.routers[0];
-      await this.run('ip', 'route', 'replace', 'default', ...(gw ? ['via', gw] : []), 'dev', this.c.wanInterface);
-    }
+    if (path === 'tunnel') routeReplace({ dst: '0.0.0.0/0', dev: this.c.tunName, src: B4_IPV4, mtu: this.c.mtu });
+    else routeReplace({ dst: '0.0.0.0/0', dev: this.c.wanInterface, gateway: lease?.routers[0] });
     // The LAN fast path only while IPv4 goes into the softwire: in dual-stack the LAN's packets would only
     // pay for its FIB lookup before the kernel forwards them natively (src/forwarder/native/fastpath.h).
+    // Its program asks the FIB itself, so the route change already moved the traffic: this is housekeeping.
     const fastPath = path === 'tunnel' && this.c.lanFastPath ? [this.c.lanInterface] : [];
-    if (this.fwd && this.fwd.config.lanFastPath.join() !== fastPath.join())
-      await this.fwd.reconfigure({ ...this.fwd.config, mode: this.fwd.config.enabled ? 'dslite' : 'off', lanFastPath: fastPath });
+    const fwd = this.fwd;
+    if (fwd && fwd.config.lanFastPath.join() !== fastPath.join())
+      void fwd.reconfigure({ ...fwd.config, mode: fwd.config.enabled ? 'dslite' : 'off', lanFastPath: fastPath })
+        .catch((err) => this.log.warn({ err }, 'LAN fast path not changed'));
   }
 
-  /** NAT44 of the LAN behind the leased address (RFC 3022) in one atomic nft transaction. */
-  private async nat(lease: Lease4 | null) {
-    const t = this.c.nftTable;
-    let script = `add table ip ${t}\ndelete table ip ${t}\n`;
-    if (lease) script += `table ip ${t} {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "${this.c.wanInterface}" ip saddr ${this.lanNet} snat to ${lease.address}
-  }
-  # A flow tracked before the switch keeps its old (no-NAT) binding until conntrack is flushed: never let
-  # its packets out with the LAN's private source (DESIGN step 3).
-  chain leak {
-    type filter hook postrouting priority srcnat + 10; policy accept;
-    oifname "${this.c.wanInterface}" ip saddr ${this.lanNet} counter drop
-  }
-}\n`;
-    await new Promise<void>((resolve, reject) => {
+  private nft(script: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const p = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
       let err = '';
       p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -222,13 +260,11 @@ export class LinuxWan implements Platform {
     });
   }
 
-  /** `conntrack -D` of the LAN's IPv4 flows (DESIGN step 3); the number deleted. */
-  private async flushConntrack(): Promise<number> {
+  /** `conntrack -D -w ZONE`: the entries of the path left (housekeeping after a switch); the number deleted. */
+  private async flushConntrack(path: 'tunnel' | 'wan'): Promise<number> {
     if (!this.c.conntrackFlush) return 0;
-    const [net, len] = this.lanNet.split('/');
-    const mask = [24, 16, 8, 0].map((s) => ((Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0) >>> s) & 255).join('.');
     try {
-      const { stderr } = await exec('conntrack', ['-D', '-f', 'ipv4', '--orig-src', net, '--mask-src', mask]);
+      const { stderr } = await exec('conntrack', ['-D', '-f', 'ipv4', '-w', String(ZONE[path])]);
       return Number(stderr.match(/(\d+) flow entries/)?.[1] ?? 0);
     } catch (e) {
       // Exit status 1 with "0 flow entries have been deleted" is not an error.
@@ -239,4 +275,3 @@ export class LinuxWan implements Platform {
     }
   }
 }
-

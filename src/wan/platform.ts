@@ -47,9 +47,18 @@ export interface Dhcp6Port {
 export interface Dhcp4Port {
   state(): Dhcp4State;
   lease(): Lease4 | null;
+  /**
+   * Starts acquiring a lease ahead of need (the first suspicion about the softwire) without waiting for it,
+   * asking for the previous address again (RFC 2131 §3.2/§4.3.1 requested IP address): a failover that
+   * follows finds the lease ready. Nothing happens when a lease is held or being acquired.
+   */
+  prepare(): void;
   /** Discover/request (RFC 2131 §4.4.1); resolves with the bound lease or rejects after timeoutMs. */
   acquire(timeoutMs: number): Promise<Lease4>;
-  /** DHCPRELEASE (RFC 2131 §4.4.6) and stop: the public IPv4 goes back to the ISP. */
+  /**
+   * DHCPRELEASE (RFC 2131 §4.4.6): the public IPv4 goes back to the ISP. The client keeps its state (the
+   * address it had, to ask for it again), and a lease being acquired is abandoned.
+   */
   release(): Promise<void>;
   renew(): Promise<void>;
   onLease(fn: (lease: Lease4 | null) => void): Disposable;
@@ -88,19 +97,26 @@ export interface TunnelPort {
   down(): Promise<void>;
   aftr(): string | null;
   counters(): Promise<TunnelCounters>;
-  /** ICMP echo through the softwire to the AFTR (RFC 6333 §5.7: 192.0.0.1), or to `aftr` if given. */
+  /**
+   * ICMP echo through the softwire to the AFTR's 192.0.0.1 (RFC 6333 §5.7): to the AFTR in use, or to
+   * `aftr` (another AFTR probed from the one in use). Timed from when the packet left and judged on that
+   * time, so a busy CPU delays the answer but never turns a timely reply into a failure.
+   */
   echo(timeoutMs: number, aftr?: string): Promise<EchoResult>;
   onError(fn: (e: SoftwireError) => void): Disposable;
 }
 
-/** Where IPv4 leaves the gateway: into the softwire (DS-Lite) or natively out of the WAN (dual-stack). */
+/**
+ * Where IPv4 leaves the gateway: into the softwire (DS-Lite) or natively out of the WAN (dual-stack, NAT44
+ * behind the leased address). The NAT44 of the WAN path and the separation of the two paths' connection
+ * tracking are in place before any switch, so a packet's binding always belongs to the path it takes: a
+ * switch is the route alone (DESIGN step 3; ARCHITECTURE.md "The switch").
+ */
 export interface Ipv4Port {
-  /** Moves the IPv4 default route; make-before-break callers bring the new path up first. */
+  /** Moves the LAN's IPv4 to a path in one step; make-before-break callers bring the new path up first. */
   routeVia(path: 'tunnel' | 'wan', lease?: Lease4): Promise<void>;
-  /** NAT44 of the LAN behind the leased address (dual-stack), or none. */
-  nat(lease: Lease4 | null): Promise<void>;
-  /** Drops conntrack entries of the LAN's IPv4 flows so they re-bind on the new path (DESIGN step 3). */
-  flushConntrack(): Promise<number>;
+  /** Housekeeping off the critical path: drops the conntrack entries of the path the LAN's IPv4 left. */
+  flushConntrack(path: 'tunnel' | 'wan'): Promise<number>;
 }
 
 export interface Platform {

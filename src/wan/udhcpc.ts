@@ -1,9 +1,16 @@
 // DHCPv4 through busybox udhcpc, driven the way OpenWrt's netifd drives it: udhcpc does the protocol
 // (RFC 2131 discover/request, renew at T1, rebind at T2), its hook script only reports each event back to
-// us, and we apply the lease (the address here; NAT and routes in the policy). Control is exact:
-//   acquire  = start `udhcpc -f -R` (discover/request); 'bound' resolves it;
-//   renew    = SIGUSR1 (RFC 2131 §4.4.5 renew now);
-//   release  = SIGTERM with -R: DHCPRELEASE (§4.4.6), then exit (PEERS.md §5: Kea logs DHCP4_RELEASE).
+// us, and we apply the lease (the address here; routes in the policy). The process is started once, at
+// the first need, and then stays: a failover must not wait for a process to start or to exit. Control is
+// by signals (busybox udhcpc(8)):
+//   prepare/acquire = start `udhcpc -f -R -B -r <previous address>` the first time, later SIGUSR1, which
+//                     takes a released client back to discovery with the address it had as the requested
+//                     IP address (option 50, RFC 2131 §4.3.1): the ISP's server gives the same one back;
+//   renew           = SIGUSR1 while bound (RFC 2131 §4.4.5 renew now);
+//   release         = SIGUSR2: DHCPRELEASE (§4.4.6) while bound, then udhcpc idles, keeping its state;
+//   stop            = SIGKILL (leaving the agent keeps the lease).
+// -B asks for broadcast replies (RFC 2131 §4.1): a reply unicast to an address the WAN does not hold yet
+// would be routed by the host, not received.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +55,10 @@ export class Udhcpc implements Dhcp4Port {
   private readonly dir = mkdtempSync(join(tmpdir(), 'twinstack-udhcpc-'));
   private readonly hook = join(this.dir, 'hook.sh');
   private waiters: { resolve: (l: Lease4) => void }[] = [];
+  /** SIGUSR2 sent: the client idles until SIGUSR1. */
+  private released = false;
+  /** The last address leased, asked for again (option 50). */
+  private previous = '';
 
   constructor(private readonly o: UdhcpcOptions) {
     writeFileSync(this.hook, HOOK, { mode: 0o700 });
@@ -65,14 +76,24 @@ export class Udhcpc implements Dhcp4Port {
     return this.emitter.on(fn);
   }
 
+  prepare(): void {
+    if (this.current) return;
+    if (!this.proc) return this.spawn();
+    if (this.released) {
+      this.released = false;
+      this.st = 'Selecting';
+      this.proc.kill('SIGUSR1');
+    }
+  }
+
   acquire(timeoutMs: number): Promise<Lease4> {
     if (this.current) return Promise.resolve(this.current);
-    if (!this.proc) this.spawn();
+    this.prepare();
     return new Promise((resolve, reject) => {
       const w = { resolve: (l: Lease4) => { clearTimeout(t); resolve(l); } };
       const t = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
-        void this.kill('SIGKILL'); // no lease: nothing to release
+        this.idle(); // no lease: nothing to release; the client rests until the next need
         reject(new Error(`dhcpv4: no lease within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiters.push(w);
@@ -87,8 +108,25 @@ export class Udhcpc implements Dhcp4Port {
   }
 
   async release(): Promise<void> {
-    await this.kill('SIGTERM');
+    const p = this.proc;
+    if (!p || this.released) return;
+    const bound = this.current !== null;
+    // udhcpc sends the DHCPRELEASE, then reports 'deconfig' (busybox perform_release): the address goes.
+    const done = bound ? new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 2000);
+      const sub = this.emitter.on((l) => { if (!l) { clearTimeout(t); sub.dispose(); resolve(); } });
+    }) : Promise.resolve();
+    this.idle();
+    await done;
     if (this.current) await this.set(null);
+  }
+
+  /** SIGUSR2: release if bound, then rest (state kept) until SIGUSR1. */
+  private idle() {
+    if (!this.proc || this.released) return;
+    this.released = true;
+    this.proc.kill('SIGUSR2');
+    this.st = 'Init';
   }
 
   async stop(): Promise<void> {
@@ -99,15 +137,21 @@ export class Udhcpc implements Dhcp4Port {
 
   private spawn() {
     const cmd = this.o.command ?? 'busybox';
-    // -f foreground, -R release on SIGTERM, -s our hook, -t/-T/-A: 3 discovers 1 s apart, retry after 1 s.
-    const args = ['-f', '-R', '-i', this.o.iface, '-s', this.hook, '-t', '3', '-T', '1', '-A', '1', '-O', 'dns', '-O', 'router', '-O', 'subnet'];
+    // -f foreground, -R release on SIGTERM, -B broadcast replies, -s our hook, -t/-T/-A: 3 discovers 1 s apart,
+    // retry after 1 s; -r the address we had.
+    const args = ['-f', '-R', '-B', '-i', this.o.iface, '-s', this.hook, '-t', '3', '-T', '1', '-A', '1', '-O', 'dns', '-O', 'router', '-O', 'subnet',
+      ...(this.previous ? ['-r', this.previous] : [])];
+    this.released = false;
     const p = spawn(cmd === 'busybox' ? 'busybox' : cmd, cmd === 'busybox' ? ['udhcpc', ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = p;
     this.st = 'Selecting';
     createInterface({ input: p.stdout! }).on('line', (line) => this.onLine(line));
     createInterface({ input: p.stderr! }).on('line', (line) => this.o.log.debug({ line }, 'udhcpc'));
     p.once('exit', (code, signal) => {
-      if (this.proc === p) this.proc = null;
+      if (this.proc === p) {
+        this.proc = null;
+        this.released = false;
+      }
       this.o.log.info({ code, signal }, 'udhcpc exited');
     });
     this.o.log.info({ pid: p.pid, iface: this.o.iface }, 'udhcpc started');
@@ -138,7 +182,7 @@ export class Udhcpc implements Dhcp4Port {
         void this.set(leaseOf(e));
         break;
       case 'deconfig':
-        this.st = this.proc ? 'Selecting' : 'Init';
+        this.st = this.proc && !this.released ? 'Selecting' : 'Init';
         if (this.current) void this.set(null);
         break;
       case 'leasefail':
@@ -153,6 +197,7 @@ export class Udhcpc implements Dhcp4Port {
   private async set(l: Lease4 | null) {
     const old = this.current;
     this.current = l;
+    if (l) this.previous = l.address;
     this.st = l ? 'Bound' : 'Init';
     try {
       await this.o.apply?.(l, old);

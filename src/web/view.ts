@@ -164,6 +164,8 @@ export interface FailoverStatus {
   mode: string;
   forcedMode: string;
   currentAFTR: string;
+  /** dateTime: since when on a backup AFTR; the Unknown Time on the primary */
+  backupAFTRSince: string;
   publicIPv4Address: string;
   switchCount: string;
   lastSwitchTime: string;
@@ -193,6 +195,7 @@ export function failoverStatus(dm: DataModel): FailoverStatus {
     mode: g(top, 'Mode'),
     forcedMode: g(top, 'ForcedMode'),
     currentAFTR: g(top, 'CurrentAFTR'),
+    backupAFTRSince: g(top, 'BackupAFTRSince'),
     publicIPv4Address: g(top, 'PublicIPv4Address'),
     switchCount: g(top, 'SwitchCount'),
     lastSwitchTime: g(top, 'LastSwitchTime'),

@@ -66,7 +66,11 @@ for (const f of failures) {
     assert.equal(a.sim.isp.dhcp4Leases, 1);
     a.dm.set({ [`${FO}Simulation.AFTRState`]: 'Up' }, 'cli');
     await until(() => mode(a) === 'DSLite', 4000);
-    await until(() => a.sim.isp.dhcp4Releases === 1, 1000);
+    // Make-before-break: the WAN path and its lease stay ready for a grace period (>= 3 s) after the return,
+    // so a softwire failing again at once is left without DHCP; then DHCPRELEASE.
+    assert.equal(a.sim.isp.dhcp4Releases, 0, 'lease kept through the grace period');
+    assert.equal(a.dm.getValue('Device.DHCPv4.Client.1.IPAddress'), '203.0.113.2');
+    await until(() => a.sim.isp.dhcp4Releases === 1, 5000);
     assert.equal(a.dm.getValue(`${FO}PublicIPv4Address`), '');
     assert.equal(a.dm.getValue('Device.DHCPv4.Client.1.IPAddress'), '');
     assert.equal(a.dm.getValue('Device.Routing.Router.1.IPv4Forwarding.1.Interface'), 'Device.IP.Interface.3');
@@ -90,6 +94,55 @@ test('two AFTRs: the first dying moves to the second, no dual-stack, no DHCPv4 l
   assert.equal(a.sim.isp.dhcp4Leases, 0);
   const h = Object.values(history(a));
   assert.deepEqual(h.map((r) => [r.From, r.To, r.AFTR]), [['DSLite', 'DSLite', 'aftr2.example.net']]);
+});
+
+test('on a backup AFTR the primary is probed; healthy again, the gateway returns to it, and BackupAFTRSince shows the stay', async (t) => {
+  const a = await startAgent({ fast: true });
+  t.after(() => a.stop());
+  a.dm.set({ [`${FO}BackupAFTRs`]: 'aftr2.example.net' }, 'cli');
+  await until(() => mode(a) === 'DSLite');
+  assert.equal(a.dm.getValue(`${FO}BackupAFTRSince`), '0001-01-01T00:00:00Z');
+  a.dm.set({ [`${FO}Simulation.AFTRState`]: 'Down' }, 'cli');
+  await until(() => a.dm.getValue(`${FO}CurrentAFTR`) === 'aftr2.example.net', 3000);
+  const since = a.dm.getValue(`${FO}BackupAFTRSince`);
+  assert.ok(Math.abs(Date.parse(since) - Date.now()) < 5000, since);
+  // The primary stays down: the gateway stays on the backup (probes of a dead primary fail).
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(a.dm.getValue(`${FO}CurrentAFTR`), 'aftr2.example.net');
+  a.dm.set({ [`${FO}Simulation.AFTRState`]: 'Up' }, 'cli');
+  await until(() => a.dm.getValue(`${FO}CurrentAFTR`) === 'aftr.example.net', 4000);
+  assert.equal(mode(a), 'DSLite');
+  assert.equal(a.dm.getValue(`${FO}BackupAFTRSince`), '0001-01-01T00:00:00Z');
+  assert.equal(a.sim.isp.dhcp4Leases, 0, 'never dual-stack');
+  const h = Object.values(history(a));
+  assert.deepEqual(h.map((r) => [r.From, r.To, r.AFTR, r.OutageMs === '0']), [['DSLite', 'DSLite', 'aftr2.example.net', false], ['DSLite', 'DSLite', 'aftr.example.net', true]]);
+  assert.match(h[1].Reason, /^Recovered: \d+ good probes of the primary aftr\.example\.net \(from backup aftr2\.example\.net\)$/);
+});
+
+test('a softwire that fails again right after the return is left at once, on the lease kept for the grace period', async (t) => {
+  const a = await startAgent({ fast: true });
+  t.after(() => a.stop());
+  await until(() => mode(a) === 'DSLite');
+  a.dm.set({ [`${FO}Simulation.AFTRState`]: 'Down' }, 'cli');
+  await until(() => mode(a) === 'DualStack', 3000);
+  a.dm.set({ [`${FO}Simulation.AFTRState`]: 'Up' }, 'cli');
+  await until(() => mode(a) === 'DSLite', 4000);
+  const back = Date.now();
+  a.dm.set({ [`${FO}Simulation.AFTRState`]: 'Down' }, 'cli');
+  await until(() => mode(a) === 'DualStack', 3000);
+  assert.ok(Date.now() - back < 1000, `${Date.now() - back} ms`);
+  assert.equal(a.sim.isp.dhcp4Leases, 1, 'no second DHCPv4 exchange');
+  assert.equal(a.sim.isp.dhcp4Releases, 0);
+});
+
+test('a change of AFTR settings moves make-before-break: no outage is recorded', async (t) => {
+  const a = await startAgent({ fast: true });
+  t.after(() => a.stop());
+  await until(() => mode(a) === 'DSLite');
+  a.dm.set({ 'Device.DSLite.InterfaceSetting.1.EndpointAssignmentPrecedence': 'Static', 'Device.DSLite.InterfaceSetting.1.EndpointName': 'aftr2.example.net' }, 'cli');
+  await until(() => a.dm.getValue(`${FO}CurrentAFTR`) === 'aftr2.example.net', 3000);
+  const h = Object.values(history(a));
+  assert.deepEqual(h.map((r) => [r.From, r.To, r.Reason, r.OutageMs]), [['DSLite', 'DSLite', 'AFTR settings changed', '0']]);
 });
 
 test('AFTR absent at boot (no AAAA record): dual-stack at once, establishment reason', async (t) => {

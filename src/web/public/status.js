@@ -63,6 +63,7 @@ export class StatusPanel {
       ['Mode', MODE_LABEL[s.mode] ?? s.mode, 'mode'],
       ['AFTR in use', s.currentAFTR || '—', 'aftr'],
     ];
+    if (s.backupAFTRSince && !s.backupAFTRSince.startsWith('0001-')) rows.push(['On backup AFTR since', fmtTime(s.backupAFTRSince), 'backup-since']);
     if (s.mode === 'DualStack') rows.push(['Public IPv4', s.publicIPv4Address || '—', 'ipv4']);
     rows.push(['Switches', s.switchCount, 'switches'], ['Last switch', fmtTime(s.lastSwitchTime), 'last-time'], ['Last reason', s.lastSwitchReason || '—', 'last-reason']);
     if (s.forcedMode && s.forcedMode !== 'Auto') rows.push(['Forced mode', s.forcedMode, 'forced']);
