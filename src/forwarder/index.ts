@@ -1,14 +1,16 @@
 // The bundled DS-Lite B4 forwarder (RFC 6333): public API. It runs in its own worker thread, whose native
 // addon forwards packets between the tun and itself in its own threads. It imports nothing from the rest of
-// src/: it takes a whole config and reports counters (one named counter for every kind of drop) and events.
+// src/: it takes a whole config and reports counters (one named counter for every kind of drop) and events,
+// and sends ICMP echo probes through the softwire itself (echo(), timed natively: native/echo.h).
 //
 // Events:
 //   'icmpv6-error' (Icmpv6ErrorEvent): an ICMPv6 error about the softwire (failover detector input).
 //   'error' (Error): the worker died; the forwarder is gone and must be started again.
 import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
-import { resolveConfig, type Counters, type ForwarderConfig, type ResolvedConfig } from './types.ts';
+import { resolveConfig, type Counters, type EchoOptions, type EchoResult, type ForwarderConfig, type ResolvedConfig } from './types.ts';
 import type { Request, WorkerMessage } from './worker.ts';
 
 export * from './types.ts';
@@ -88,6 +90,21 @@ export class Forwarder extends EventEmitter {
 
   async counters(): Promise<Counters> {
     return (await this.#call({ op: 'counters' })) as Counters;
+  }
+
+  /**
+   * One ICMP echo through the softwire (RFC 6333 §5.7: b4Ipv4 -> echoTarget, default 192.0.0.2 -> 192.0.0.1),
+   * encapsulated to `aftr` (default: the AFTR in use; any other too, whatever the mode: 'off' still reads the
+   * tun for the answers to probes). The forwarder sends it itself (a tun write, as egress 'tun') and times it
+   * natively: ok iff the reply came within timeoutMs of the send by its clock. Resolves as soon as the reply
+   * or an ICMPv6 error quoting the request is read (the error fails it at once, with its type, code and
+   * sender), else when timeoutMs have passed. Rejects only if the probe cannot be sent (64 outstanding, tun
+   * write refused).
+   */
+  async echo(opts: EchoOptions): Promise<EchoResult> {
+    if (opts.aftr !== undefined && !isIPv6(opts.aftr)) throw new Error('forwarder: echo: aftr is not an IPv6 address');
+    if (!(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new Error('forwarder: echo: timeoutMs must be a positive number');
+    return (await this.#call({ op: 'echo', aftr: opts.aftr ?? null, timeoutMs: opts.timeoutMs })) as EchoResult;
   }
 
   /** Stops forwarding, closes the tun (the kernel deletes it) and ends the worker. */

@@ -10,7 +10,10 @@ export type NativeHandle = { readonly [handleBrand]: true };
 export interface NativeConfig {
   softwire: string;
   aftr: string;
+  /** '' or the previous AFTR, still decapsulated (make-before-break). */
+  drainAftr: string;
   b4Ipv4: string;
+  echoTarget: string;
   mtu: number;
   hopLimit: number;
   mssClamp: number;
@@ -33,6 +36,10 @@ export interface NativeCounters {
     egress_packet: number;
     egress_tun: number;
     egress_neigh_miss: number;
+    echo_sent: number;
+    echo_replies: number;
+    echo_errors: number;
+    rx_from_drain_aftr: number;
   };
   drops: Record<DropName, number>;
   queueTxPackets: number[];
@@ -50,6 +57,22 @@ export interface NativeOffload {
   hdrLen?: number;
 }
 
+/** A probe's outcome as echoFinish() found it; times are the addon's CLOCK_MONOTONIC (echo.h). */
+export type NativeEchoOutcome =
+  | { state: 'unknown' }
+  | {
+      state: 'pending' | 'timeout' | 'reply' | 'error';
+      /** Wall-clock ms of the send. */
+      sentAtMs: number;
+      /** From the send to the reply or error (reply, error), to the withdrawal (timeout), to now (pending). */
+      elapsedUs: number;
+      aftr: string;
+      /** error: the ICMPv6 error (RFC 4443 §3) and its sender. */
+      type?: number;
+      code?: number;
+      source?: string;
+    };
+
 export interface NativeAddon {
   create(): NativeHandle;
   configure(h: NativeHandle, config: NativeConfig): void;
@@ -62,7 +85,18 @@ export interface NativeAddon {
   setNextHop(h: NativeHandle, hop: { aftr: string; mac: string; srcMac: string; ifindex: number; mtu: number } | null): void;
   /** Attaches the LAN fast path to exactly these interfaces (after open); the ones it could not, with why. */
   setFastPath(h: NativeHandle, ifnames: readonly string[]): string[];
-  start(h: NativeHandle, onEvent: (ev: Icmpv6ErrorEvent) => void): void;
+  /** onEcho(seq): the probe `seq` was answered (take its outcome with echoFinish). */
+  start(h: NativeHandle, onEvent: (ev: Icmpv6ErrorEvent) => void, onEcho?: (seq: number) => void): void;
+  /**
+   * Sends one ICMP echo probe through the softwire to `aftr` (null: the AFTR in use). On a handle without a
+   * tun (the test hook) nothing is sent: the request comes back in `packet`.
+   */
+  echoSend(h: NativeHandle, aftr: string | null): { seq: number; id: number; sentAtMs: number; packet?: Buffer };
+  /**
+   * The outcome of probe `seq`; an answered probe is forgotten, a pending one is withdrawn ('timeout') once
+   * `timeoutUs` have passed since its send, else left ('pending').
+   */
+  echoFinish(h: NativeHandle, seq: number, timeoutUs: number): NativeEchoOutcome;
   stop(h: NativeHandle): void;
   counters(h: NativeHandle): NativeCounters;
   /**

@@ -18,8 +18,14 @@ export interface ForwarderConfig {
   tunName: string;
   /** B4 softwire IPv6 address: routed into the tun, never a local address (DESIGN.md, one tun). */
   softwire: string;
-  /** AFTR tunnel end point (RFC 6333 §5). Only IPv4-in-IPv6 from this address is decapsulated. */
+  /** AFTR tunnel end point (RFC 6333 §5). Only IPv4-in-IPv6 from this address is decapsulated (and see drainAftr). */
   aftr: string;
+  /**
+   * Make-before-break: the previous AFTR, or '' (default). IPv4-in-IPv6 from it is still decapsulated (the
+   * packets in flight when the gateway moved to `aftr`, counted in rxFromDrainAftr) while everything new is
+   * encapsulated to `aftr`. Set it on the switch and clear it a few seconds later with another reconfigure.
+   */
+  drainAftr?: string;
   /** Tunnel MTU, the largest IPv4 packet carried unfragmented (default 1460); the tun's link MTU is 40 more. */
   mtu?: number;
   /** Outer IPv6 hop limit. Default 64. */
@@ -28,8 +34,10 @@ export interface ForwarderConfig {
   mssClamp?: number;
   /** 'off' keeps the tun open and drops everything (counted as mode_off). */
   mode: ForwarderMode;
-  /** Source of the ICMPv4 errors the B4 sends to the LAN. Default 192.0.0.2 (RFC 6333 §5.7). */
+  /** Source of the ICMPv4 errors the B4 sends to the LAN and of echo probes. Default 192.0.0.2 (RFC 6333 §5.7). */
   b4Ipv4?: string;
+  /** Destination of echo probes (Forwarder.echo), the AFTR's IPv4 address. Default 192.0.0.1 (RFC 6333 §5.7). */
+  echoTarget?: string;
   /** Number of tun queues, one native thread each. Default: 2 (this machine kind has 2 cores). */
   queues?: number;
   /** Egress of encapsulated packets (see ForwarderEgress). Default 'packet'; a change needs stop() and start(). */
@@ -48,11 +56,13 @@ export interface ResolvedConfig {
   tunName: string;
   softwire: string;
   aftr: string;
+  drainAftr: string;
   mtu: number;
   hopLimit: number;
   mssClamp: number;
   enabled: boolean;
   b4Ipv4: string;
+  echoTarget: string;
   queues: number;
   egress: ForwarderEgress;
   lanFastPath: readonly string[];
@@ -89,6 +99,7 @@ export const DROP_NAMES = [
   'offload_unsupported',
   'write_error',
   'egress_send_error',
+  'echo_late',
 ] as const;
 export type DropName = (typeof DROP_NAMES)[number];
 
@@ -120,13 +131,28 @@ export interface Counters {
   egressTun: number;
   /** Of egressTun: sent through the tun because the AFTR's next hop was unknown (egress 'packet'). */
   egressNeighMiss: number;
+  /** ICMP echo probes sent (Forwarder.echo), written into the tun; not counted in egressTun or txPackets. */
+  echoSent: number;
+  /** Echo replies that answered a probe: consumed by the forwarder, never written to the LAN (not in rxPackets). */
+  echoReplies: number;
+  /** ICMPv6 errors quoting a probe, which failed it (also in icmpv6Errors when about the AFTR in use). */
+  echoErrors: number;
+  /** IPv4-in-IPv6 packets decapsulated from drainAftr (also in rxPackets unless they answered a probe). */
+  rxFromDrainAftr: number;
   drops: Record<DropName, number>;
   /**
    * txPackets per tun queue (one thread each). The queue is the CPU that forwarded the packet into the
    * tun, modulo the number of queues (XPS-style steering, see dataplane.cc).
    */
   queueTxPackets: number[];
-  /** Wall-clock ms of the last packet decapsulated from the AFTR; null if none yet. */
+  /**
+   * Epoch ms (CLOCK_REALTIME, the clock of Date.now()) of the last packet decapsulated from the AFTR in use,
+   * echo replies included, drainAftr's packets not; null if none since that AFTR was configured (a reconfigure
+   * to another AFTR starts again from null). Resolution 1 ms: each B4 thread reads the clock once per drain
+   * pass, just before its reads, so the value is never later than the packet's read and earlier only by the
+   * pass (a lone packet: microseconds; a full pass of 256 packets: well under 1 ms). Kept per B4 thread, the
+   * latest reported, so a thread still on an older pass never moves it back.
+   */
   lastRxFromAftr: number | null;
   /** Tunnel MTU in force: the configured one, or lower after an ICMPv6 packet too big. */
   tunnelMtu: number;
@@ -157,6 +183,30 @@ export interface Icmpv6ErrorEvent {
   pointer?: number;
 }
 
+/** Forwarder.echo(): one ICMP echo through the softwire (RFC 6333 §5.7), b4Ipv4 -> echoTarget. */
+export interface EchoOptions {
+  /** The AFTR to encapsulate the request to; default the AFTR in use. Any AFTR (e.g. the primary while a backup is in use). */
+  aftr?: string;
+  /** The reply must arrive within this many ms of the send, as the forwarder's own clock measures it. */
+  timeoutMs: number;
+}
+
+/**
+ * The verdict of one probe, from the forwarder's native timestamps (CLOCK_MONOTONIC when the request was
+ * written and when the reply or error was read from the tun): a busy JavaScript thread delays the answer but
+ * never changes it.
+ */
+export interface EchoResult {
+  /** A reply arrived within timeoutMs. */
+  ok: boolean;
+  /** Send to reply (or to the ICMPv6 error); with no answer, send to the moment the probe was given up (>= timeoutMs). */
+  rttUs: number;
+  /** Epoch ms of the send. */
+  sentAt: number;
+  /** '' if ok; else why, e.g. `no echo reply from 192.0.0.1 via 2001:db8::1 within 100 ms`. */
+  reason: string;
+}
+
 export class ForwarderConfigError extends Error {
   override readonly name = 'ForwarderConfigError';
   constructor(readonly problems: string[]) {
@@ -174,11 +224,13 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
     tunName: c.tunName,
     softwire: c.softwire,
     aftr: c.aftr,
+    drainAftr: c.drainAftr ?? '',
     mtu: c.mtu ?? 1460,
     hopLimit: c.hopLimit ?? 64,
     mssClamp: c.mssClamp ?? 0,
     enabled: c.mode === 'dslite',
     b4Ipv4: c.b4Ipv4 ?? '192.0.0.2',
+    echoTarget: c.echoTarget ?? '192.0.0.1',
     queues: c.queues ?? 2,
     egress: c.egress ?? 'packet',
     lanFastPath: Object.freeze(Array.isArray(c.lanFastPath) ? [...(c.lanFastPath as string[])] : []),
@@ -187,12 +239,14 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
   if (typeof r.tunName !== 'string' || !IFNAME.test(r.tunName)) problems.push('tunName: 1-15 characters [A-Za-z0-9_.-]');
   if (!isIPv6(r.softwire)) problems.push('softwire: not an IPv6 address');
   if (!isIPv6(r.aftr)) problems.push('aftr: not an IPv6 address');
+  if (r.drainAftr !== '' && !isIPv6(r.drainAftr)) problems.push("drainAftr: '' or an IPv6 address");
   // 1280 - 40: an IPv6 link must carry 1280 bytes (RFC 8200 §5); 65495 + 40 fills the IPv6 payload length.
   if (!intIn(r.mtu, 1240, 65495)) problems.push('mtu: integer 1240..65495');
   if (!intIn(r.hopLimit, 1, 255)) problems.push('hopLimit: integer 1..255');
   if (!intIn(r.mssClamp, 0, 65535)) problems.push('mssClamp: integer 0..65535');
   if (c.mode !== 'dslite' && c.mode !== 'off') problems.push("mode: 'dslite' or 'off'");
   if (!isIPv4(r.b4Ipv4)) problems.push('b4Ipv4: not an IPv4 address');
+  if (!isIPv4(r.echoTarget)) problems.push('echoTarget: not an IPv4 address');
   if (!intIn(r.queues, 1, 16)) problems.push('queues: integer 1..16');
   if (r.egress !== 'tun' && r.egress !== 'packet') problems.push("egress: 'tun' or 'packet'");
   if ((c.lanFastPath !== undefined && !Array.isArray(c.lanFastPath)) || r.lanFastPath.some((n) => typeof n !== 'string' || !IFNAME.test(n) || n === r.tunName))

@@ -1,17 +1,20 @@
 // The forwarder's worker thread: owns the addon handle. Packets never reach JavaScript (the addon's own
 // threads forward them), so management load in the main thread cannot stall packets, and a busy main
-// thread only delays counters replies and events. Protocol: index.ts sends Request, receives Reply/Event.
+// thread only delays counters replies, echo verdicts and events. Protocol: index.ts sends Request, receives
+// Reply/Event.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
+import { echoVerdict } from './echo.ts';
 import { loadAddon, type NativeConfig } from './native.ts';
-import type { Counters, Icmpv6ErrorEvent, ResolvedConfig } from './types.ts';
+import type { Counters, EchoResult, Icmpv6ErrorEvent, ResolvedConfig } from './types.ts';
 
 export type Request =
   | { id: number; op: 'reconfigure'; config: ResolvedConfig }
   | { id: number; op: 'counters' }
+  | { id: number; op: 'echo'; aftr: string | null; timeoutMs: number }
   | { id: number; op: 'stop' };
 export type Reply = { kind: 'reply'; id: number; ok: true; value?: unknown } | { kind: 'reply'; id: number; ok: false; error: string };
 export type WorkerMessage =
@@ -28,7 +31,9 @@ const handle = addon.create();
 const nativeConfig = (c: ResolvedConfig): NativeConfig => ({
   softwire: c.softwire,
   aftr: c.aftr,
+  drainAftr: c.drainAftr,
   b4Ipv4: c.b4Ipv4,
+  echoTarget: c.echoTarget,
   mtu: c.mtu,
   hopLimit: c.hopLimit,
   mssClamp: c.mssClamp,
@@ -52,6 +57,10 @@ function counters(): Counters {
     egressPacket: n.totals.egress_packet,
     egressTun: n.totals.egress_tun,
     egressNeighMiss: n.totals.egress_neigh_miss,
+    echoSent: n.totals.echo_sent,
+    echoReplies: n.totals.echo_replies,
+    echoErrors: n.totals.echo_errors,
+    rxFromDrainAftr: n.totals.rx_from_drain_aftr,
     drops: n.drops,
     queueTxPackets: n.queueTxPackets,
     lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,
@@ -62,6 +71,41 @@ function counters(): Counters {
   };
 }
 
+// Echo probes waiting for their outcome, by sequence number. Each settles on the addon's call (the reply or
+// ICMPv6 error was read) or on its timer, whichever comes first; the verdict comes from the addon's times.
+interface Probe {
+  reqId: number;
+  target: string;
+  timeoutMs: number;
+  timer: NodeJS.Timeout;
+}
+const probes = new Map<number, Probe>();
+
+function echo(reqId: number, aftr: string | null, timeoutMs: number, target: string): void {
+  const { seq } = addon.echoSend(handle, aftr);
+  const probe: Probe = { reqId, target, timeoutMs, timer: setTimeout(() => settle(seq), timeoutMs) };
+  probes.set(seq, probe);
+}
+
+function settle(seq: number): void {
+  const p = probes.get(seq);
+  if (!p) return; // settled already (the addon's call and the timer both came)
+  const o = addon.echoFinish(handle, seq, p.timeoutMs * 1000);
+  if (o.state === 'pending') {
+    // The timer came before the addon's clock says timeoutMs have passed (timers round to ms): wait the rest.
+    p.timer = setTimeout(() => settle(seq), Math.max(1, Math.ceil(p.timeoutMs - o.elapsedUs / 1000)));
+    return;
+  }
+  clearTimeout(p.timer);
+  probes.delete(seq);
+  if (o.state === 'unknown') {
+    port.postMessage({ kind: 'reply', id: p.reqId, ok: false, error: 'echo: probe lost' } satisfies Reply);
+    return;
+  }
+  port.postMessage({ kind: 'reply', id: p.reqId, ok: true, value: echoVerdict(o, p.target, p.timeoutMs) satisfies EchoResult } satisfies Reply);
+}
+
+let config = workerData as ResolvedConfig;
 let tunName = '';
 // tun_net_xmit() counts a full queue as the device's tx_dropped (drivers/net/tun.c).
 function tunDrops(): number {
@@ -88,7 +132,7 @@ async function start(config: ResolvedConfig): Promise<void> {
     await run('tc', ['qdisc', 'replace', 'dev', tunName, 'root', 'noqueue']).catch(() => undefined);
     // The tun is a tunnel, not a LAN: no router solicitations out of it (each would count as v6_not_softwire).
     await writeFile(`/proc/sys/net/ipv6/conf/${tunName}/router_solicitations`, '0').catch(() => undefined);
-    addon.start(handle, (event) => port.postMessage({ kind: 'event', event } satisfies WorkerMessage));
+    addon.start(handle, (event) => port.postMessage({ kind: 'event', event } satisfies WorkerMessage), settle);
     const fastPathErrors = addon.setFastPath(handle, config.lanFastPath);
     port.postMessage({ kind: 'ready', tunName, fastPathErrors } satisfies WorkerMessage);
   } catch (err) {
@@ -102,10 +146,13 @@ port.on('message', (req: Request) => {
     switch (req.op) {
       case 'reconfigure':
         addon.configure(handle, nativeConfig(req.config));
+        config = req.config;
         // Reply: the interfaces the fast path could not be attached to (unchanged ones cost nothing).
         return reply(addon.setFastPath(handle, req.config.lanFastPath));
       case 'counters':
         return reply(counters());
+      case 'echo':
+        return echo(req.id, req.aftr, req.timeoutMs, config.echoTarget); // replies when settled
       case 'stop':
         addon.stop(handle);
         reply();
@@ -117,4 +164,4 @@ port.on('message', (req: Request) => {
   }
 });
 
-void start(workerData as ResolvedConfig);
+void start(config);

@@ -174,7 +174,7 @@ export class LinuxWan implements Platform {
   private async up(aftr: string) {
     const softwire = softwireFor(this.c.softwire, this.dhcp6.lease());
     if (!softwire) throw new Error('no softwire address (no wan.softwire, no delegated prefix)');
-    const config = { tunName: this.c.tunName, softwire, aftr, mtu: this.c.mtu, mssClamp: this.c.mssClamp, mode: 'dslite' as const };
+    const config = { tunName: this.c.tunName, softwire, aftr, mtu: this.c.mtu, mssClamp: this.c.mssClamp, mode: 'dslite' as const, echoTarget: this.c.echoTarget };
     if (this.fwd) {
       const c = this.fwd.config;
       if (c.aftr !== aftr || c.softwire !== softwire || !c.enabled) {

@@ -4,8 +4,10 @@
 //   open(handle, name, queues, linkMtu[, packetEgress]) -> actual name
 //   setNextHop(handle, { aftr, mac, srcMac, ifindex, mtu } | null)   (test hook: inject() then sends
 //   the AFTR's packets as Ethernet frames to this next hop, returned in `frames`)
-//   start(handle, onEvent)                  stop(handle)
+//   start(handle, onEvent[, onEcho])        stop(handle)
 //   counters(handle) -> { totals, drops, queueTxPackets, lastRxFromAftrMs, tunnelMtu }
+//   echoSend(handle, aftr | null) -> { seq, id, sentAtMs[, packet] }   echoFinish(handle, seq, timeoutUs) -> outcome
+//   (echo.h: ICMP echo probes through the softwire; `packet` only on a handle without a tun, the test hook)
 //   inject(handle, packet | packet[], nowMs[, offload]) -> { out, offloads, events }   (test hook: one
 //   batch through the same stages as the tun threads)
 #include <arpa/inet.h>
@@ -41,6 +43,7 @@ struct Handle {
   Dataplane dp;
   bool test_egress = false;  // setNextHop() was called: inject() goes through an EgressSink
   napi_threadsafe_function tsfn = nullptr;
+  napi_threadsafe_function echo_tsfn = nullptr;  // onEcho: a probe was answered
   napi_env env = nullptr;
 };
 
@@ -50,6 +53,7 @@ void cleanup_hook(void *arg) {
   Handle *h = static_cast<Handle *>(arg);
   h->dp.stop();
   h->tsfn = nullptr;
+  h->echo_tsfn = nullptr;
 }
 
 void finalize(napi_env env, void *data, void *) {
@@ -57,6 +61,7 @@ void finalize(napi_env env, void *data, void *) {
   napi_remove_env_cleanup_hook(env, cleanup_hook, h);
   h->dp.stop();
   if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
+  if (h->echo_tsfn) napi_release_threadsafe_function(h->echo_tsfn, napi_tsfn_abort);
   delete h;
 }
 
@@ -97,13 +102,18 @@ bool get_addr(napi_env env, napi_value obj, const char *key, int family, uint8_t
   return inet_pton(family, get_string(env, v).c_str(), out) == 1;
 }
 
-// Config object: { softwire, aftr, b4Ipv4 (strings), mtu, hopLimit, mssClamp, enabled }. Validation of
+// Config object: { softwire, aftr, drainAftr ('' or IPv6), b4Ipv4, echoTarget (strings), mtu, hopLimit,
+// mssClamp, enabled }. Validation of
 // ranges is the TypeScript side's job; here only what would make a packet malformed is refused.
 bool parse_config(napi_env env, napi_value obj, fw::Config &c, std::string &err) {
   memset(&c, 0, sizeof c);
   if (!get_addr(env, obj, "softwire", AF_INET6, c.softwire)) return err = "config.softwire: not IPv6", false;
   if (!get_addr(env, obj, "aftr", AF_INET6, c.aftr)) return err = "config.aftr: not IPv6", false;
   if (!get_addr(env, obj, "b4Ipv4", AF_INET, c.b4_ipv4)) return err = "config.b4Ipv4: not IPv4", false;
+  if (!get_addr(env, obj, "echoTarget", AF_INET, c.echo_target)) return err = "config.echoTarget: not IPv4", false;
+  napi_value drain;
+  c.drain = prop(env, obj, "drainAftr", &drain) && !get_string(env, drain).empty();
+  if (c.drain && !get_addr(env, obj, "drainAftr", AF_INET6, c.drain_aftr)) return err = "config.drainAftr: not IPv6", false;
   if (!get_int(env, obj, "mtu", &c.mtu) || c.mtu < 68 || c.mtu > 65535 - 40) return err = "config.mtu", false;
   if (!get_int(env, obj, "hopLimit", &c.hop_limit) || c.hop_limit < 1 || c.hop_limit > 255)
     return err = "config.hopLimit", false;
@@ -145,6 +155,14 @@ void call_js(napi_env env, napi_value cb, void *, void *data) {
     napi_call_function(env, undef, cb, 1, &arg, nullptr);
   }
   delete ev;
+}
+
+void call_js_echo(napi_env env, napi_value cb, void *, void *data) {
+  if (!env || !cb) return;
+  napi_value undef, seq;
+  napi_get_undefined(env, &undef);
+  napi_create_uint32(env, uint32_t(reinterpret_cast<uintptr_t>(data)), &seq);
+  napi_call_function(env, undef, cb, 1, &seq, nullptr);
 }
 
 napi_value args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
@@ -201,9 +219,28 @@ napi_value Open(napi_env env, napi_callback_info info) {
 }
 
 napi_value Start(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  Handle *h = handle_args(env, info, 2, argv);
+  napi_value argv[3];
+  size_t argc = 3;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 2) return throw_msg(env, "forwarder addon: missing arguments");
+  Handle *h = get_handle(env, argv[0]);
   if (!h) return nullptr;
+  std::function<void(uint16_t)> on_echo;
+  napi_valuetype t = napi_undefined;
+  if (argc > 2) napi_typeof(env, argv[2], &t);
+  if (t == napi_function) {
+    napi_value echo_name;
+    CHECK(napi_create_string_utf8(env, "forwarder-echo", NAPI_AUTO_LENGTH, &echo_name));
+    // At most one call per outstanding probe: the queue never fills. Were a call lost, the caller's own
+    // timeout still takes the outcome (finish() reads the native times, not the call's).
+    CHECK(napi_create_threadsafe_function(env, argv[2], nullptr, echo_name, fw::Probes::kSlots, 1, nullptr, nullptr,
+                                          nullptr, call_js_echo, &h->echo_tsfn));
+    CHECK(napi_unref_threadsafe_function(env, h->echo_tsfn));
+    napi_threadsafe_function echo_tsfn = h->echo_tsfn;
+    on_echo = [echo_tsfn](uint16_t seq) {
+      napi_call_threadsafe_function(echo_tsfn, reinterpret_cast<void *>(uintptr_t(seq)), napi_tsfn_nonblocking);
+    };
+  }
   napi_value name;
   CHECK(napi_create_string_utf8(env, "forwarder-icmpv6-events", NAPI_AUTO_LENGTH, &name));
   // A bounded queue: a stalled control plane costs events (counted), never packets.
@@ -216,7 +253,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
     if (napi_call_threadsafe_function(tsfn, copy, napi_tsfn_nonblocking) == napi_ok) return true;
     delete copy;
     return false;
-  });
+  }, std::move(on_echo));
   if (!err.empty()) return throw_msg(env, "forwarder addon: " + err);
   return nullptr;
 }
@@ -227,8 +264,60 @@ napi_value Stop(napi_env env, napi_callback_info info) {
   if (!h) return nullptr;
   h->dp.stop();
   if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
-  h->tsfn = nullptr;
+  if (h->echo_tsfn) napi_release_threadsafe_function(h->echo_tsfn, napi_tsfn_abort);
+  h->tsfn = h->echo_tsfn = nullptr;
   return nullptr;
+}
+
+// echoSend(handle, aftr | null) -> { seq, id, sentAtMs[, packet] }: one probe (Dataplane::echo_send).
+napi_value EchoSend(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Handle *h = handle_args(env, info, 2, argv);
+  if (!h) return nullptr;
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[1], &t));
+  uint8_t aftr[16];
+  if (t == napi_string && inet_pton(AF_INET6, get_string(env, argv[1]).c_str(), aftr) != 1)
+    return throw_msg(env, "forwarder addon: echo: aftr is not an IPv6 address");
+  Dataplane::EchoSent r = h->dp.echo_send(t == napi_string ? aftr : nullptr);
+  if (!r.err.empty()) return throw_msg(env, "forwarder addon: echo: " + r.err);
+  napi_value o, v;
+  CHECK(napi_create_object(env, &o));
+  napi_create_uint32(env, r.seq, &v), napi_set_named_property(env, o, "seq", v);
+  napi_create_uint32(env, h->dp.echo_id(), &v), napi_set_named_property(env, o, "id", v);
+  napi_create_double(env, double(r.sent_wall_ms), &v), napi_set_named_property(env, o, "sentAtMs", v);
+  if (!r.packet.empty()) {
+    void *data;
+    napi_create_buffer_copy(env, r.packet.size(), r.packet.data(), &data, &v);
+    napi_set_named_property(env, o, "packet", v);
+  }
+  return o;
+}
+
+// echoFinish(handle, seq, timeoutUs) -> { state, sentAtMs, elapsedUs[, aftr, type, code, source] }.
+napi_value EchoFinish(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  Handle *h = handle_args(env, info, 3, argv);
+  if (!h) return nullptr;
+  uint32_t seq;
+  double timeout_us;
+  CHECK(napi_get_value_uint32(env, argv[1], &seq));
+  CHECK(napi_get_value_double(env, argv[2], &timeout_us));
+  fw::EchoOutcome r = h->dp.echo_finish(uint16_t(seq), int64_t(timeout_us));
+  static const char *const kStates[] = {"unknown", "pending", "timeout", "reply", "error"};
+  napi_value o, v;
+  CHECK(napi_create_object(env, &o));
+  napi_create_string_utf8(env, kStates[r.kind], NAPI_AUTO_LENGTH, &v), napi_set_named_property(env, o, "state", v);
+  if (r.kind == fw::EchoOutcome::kUnknown) return o;
+  napi_create_double(env, double(r.sent_wall_ms), &v), napi_set_named_property(env, o, "sentAtMs", v);
+  napi_create_double(env, double(r.done_us - r.sent_us), &v), napi_set_named_property(env, o, "elapsedUs", v);
+  napi_set_named_property(env, o, "aftr", ipv6_string(env, r.aftr));
+  if (r.kind == fw::EchoOutcome::kError) {
+    napi_create_uint32(env, r.type, &v), napi_set_named_property(env, o, "type", v);
+    napi_create_uint32(env, r.code, &v), napi_set_named_property(env, o, "code", v);
+    napi_set_named_property(env, o, "source", ipv6_string(env, r.source));
+  }
+  return o;
 }
 
 napi_value Counters(napi_env env, napi_callback_info info) {
@@ -454,6 +543,8 @@ NAPI_MODULE_INIT() {
       {"setFastPath", nullptr, SetFastPath, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setNextHop", nullptr, SetNextHop, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"inject", nullptr, Inject, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"echoSend", nullptr, EchoSend, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"echoFinish", nullptr, EchoFinish, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

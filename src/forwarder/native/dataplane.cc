@@ -60,16 +60,12 @@ constexpr int kLoadedBatch = 16;
 constexpr int kTxQueueLen = 4096;
 constexpr int kNice = -10;
 
+// Epoch ms, as JavaScript's Date.now(): the clock lastRxFromAftr is compared with. CLOCK_REALTIME, not
+// _COARSE (one tick, 4 ms here): read once per drain pass, the vDSO call costs nothing per packet.
 int64_t wall_ms() {
   timespec ts;
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  clock_gettime(CLOCK_REALTIME, &ts);
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t mono_us() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
 std::string errmsg(const char *what) { return std::string(what) + ": " + strerror(errno); }
@@ -208,6 +204,7 @@ void Dataplane::configure(const Config &c) {
   std::lock_guard<std::mutex> lock(config_mu_);
   const Config *old = shared_.config.load();
   Config *copy = new Config(c);
+  copy->aftr_gen = !old ? 1 : memcmp(old->aftr, c.aftr, 16) != 0 ? old->aftr_gen + 1 : old->aftr_gen;
   configs_.push_back(copy);
   // A new AFTR is a new path: forget what PTB taught us. Another change (mode, MSS clamp, the LAN fast path
   // around it) keeps the path and what we learnt about it.
@@ -230,10 +227,11 @@ int Dataplane::tunnel_mtu() const {
   return mtu < limit ? mtu : limit;
 }
 
-std::string Dataplane::start(EventFn on_event) {
+std::string Dataplane::start(EventFn on_event, std::function<void(uint16_t)> on_echo) {
   if (fds_.empty()) return "tun not open";
   if (!threads_.empty()) return "already started";
   on_event_ = std::move(on_event);
+  shared_.probes.on_done = std::move(on_echo);
   stopping_.store(false);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) return errmsg("eventfd");
@@ -258,6 +256,7 @@ void Dataplane::stop() {
   }
   for (std::thread &t : threads_) t.join();
   threads_.clear();
+  shared_.probes.on_done = nullptr;
   fast_path_.close();
   egress_.stop();
   for (int fd : fds_) ::close(fd);
@@ -378,6 +377,51 @@ void Dataplane::inject_flush(Sink &out) {
   Context ctx{&shared_, &states_[kMaxQueues].counters, inject_reasm_, inject_scratch_.data(),
               inject_segment_.data(), 0, inject_gro_};
   flush_batch(ctx, out);
+}
+
+Dataplane::EchoSent Dataplane::echo_send(const uint8_t *aftr) {
+  EchoSent r;
+  const Config *c = shared_.config.load(std::memory_order_acquire);
+  if (!c) return r.err = "not configured", r;
+  const uint8_t *to = aftr ? aftr : c->aftr;
+  int seq = shared_.probes.reserve(to, c->echo_target, c->b4_ipv4);
+  if (seq < 0) return r.err = "too many echo probes outstanding", r;
+  r.seq = uint16_t(seq);
+  virtio_net_hdr h{};  // nothing to offload
+  uint8_t pkt[68];
+  size_t len = build_echo_request(*c, to, shared_.probes.id(), r.seq, pkt);
+  r.sent_wall_ms = wall_ms();
+  Counters &counters = states_[kMaxQueues].counters;
+  if (fds_.empty()) {
+    r.packet.assign(pkt, pkt + len);
+    shared_.probes.arm(r.seq, mono_us(), r.sent_wall_ms);
+    counters.add(T_echo_sent);
+    return r;
+  }
+  // Timed just before the write: an answer can only come after it, and a write delayed by the scheduler
+  // counts against the AFTR (never the other way round).
+  shared_.probes.arm(r.seq, mono_us(), r.sent_wall_ms);
+  iovec iov[2] = {{&h, sizeof h}, {pkt, len}};
+  if (writev(fds_[0], iov, 2) < 0) {
+    r.err = errmsg("echo request write");
+    shared_.probes.finish(r.seq, 0);  // withdrawn
+    counters.inc(D_write_error);
+    return r;
+  }
+  counters.add(T_echo_sent);
+  return r;
+}
+
+int64_t Dataplane::last_rx_from_aftr_ms() const {
+  const Config *c = shared_.config.load(std::memory_order_acquire);
+  if (!c) return 0;
+  int64_t last = 0;
+  for (const ThreadState &s : states_) {
+    if (s.counters.last_rx_gen.load(std::memory_order_acquire) != c->aftr_gen) continue;  // an earlier AFTR's
+    int64_t ms = s.counters.last_rx_ms.load(std::memory_order_relaxed);
+    if (ms > last) last = ms;
+  }
+  return last;
 }
 
 void Dataplane::sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const {

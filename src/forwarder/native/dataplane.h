@@ -34,12 +34,13 @@ class Dataplane {
   // `packet_egress`, also one AF_PACKET socket per queue (egress.h). Returns an errno-style message on
   // failure, "" on success; `actual` receives the kernel's name.
   std::string open(const std::string &name, int queues, int link_mtu, bool packet_egress, std::string &actual);
-  void configure(const Config &c);  // whole config, swapped atomically; resets the PTB-learned MTU
+  void configure(const Config &c);  // whole config, swapped atomically; a new AFTR resets the PTB-learned MTU
   // The LAN fast path (fastpath.h) on exactly these interfaces; one message per interface left without it.
   std::vector<std::string> set_fast_path(const std::vector<std::string> &ifnames);
   uint64_t fast_path_packets() const { return fast_path_.packets(); }
   const std::vector<std::string> &fast_path_interfaces() const { return fast_path_.interfaces(); }
-  std::string start(EventFn on_event);
+  // on_echo: a probe was answered (reply or ICMPv6 error), called from a data-plane thread; may be empty.
+  std::string start(EventFn on_event, std::function<void(uint16_t seq)> on_echo = nullptr);
   void stop();  // joins the threads and closes the tun (the kernel then deletes it)
 
   // Test hook: one packet through the same stages on the caller's thread; inject_flush() ends a batch.
@@ -50,10 +51,24 @@ class Dataplane {
   Egress &egress() { return egress_; }
   Counters *inject_counters() { return &states_[kMaxQueues].counters; }
 
+  // ICMP echo probe through the softwire to `aftr` (null: the AFTR in use), echo.h. Written into the tun (queue
+  // 0) as the kernel-forwarded egress does, from the calling (control) thread: any AFTR, whatever the egress
+  // and the mode. Without a tun (the test hook) the request is returned in `packet` instead.
+  struct EchoSent {
+    std::string err;
+    uint16_t seq = 0;
+    int64_t sent_wall_ms = 0;
+    std::vector<uint8_t> packet;
+  };
+  EchoSent echo_send(const uint8_t *aftr);
+  EchoOutcome echo_finish(uint16_t seq, int64_t timeout_us) { return shared_.probes.finish(seq, timeout_us); }
+  uint16_t echo_id() const { return shared_.probes.id(); }
+
   void sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const;
   // One total of one queue's thread (q < queues()): how the steering spreads the load.
   uint64_t queue_total(int q, Total t) const { return states_[q].counters.total[t].load(std::memory_order_relaxed); }
-  int64_t last_rx_from_aftr_ms() const { return shared_.last_rx_from_aftr_ms.load(); }
+  // Wall-clock ms (epoch) of the last packet decapsulated from the AFTR in use; 0: none since it became so.
+  int64_t last_rx_from_aftr_ms() const;
   int tunnel_mtu() const;
   int queues() const { return int(fds_.size()); }
 
@@ -72,7 +87,7 @@ class Dataplane {
   int stop_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
-  ThreadState states_[kMaxQueues + 1];  // last one belongs to inject()
+  ThreadState states_[kMaxQueues + 1];  // last one belongs to the control thread: inject(), echo_send()
   Reassembler *inject_reasm_;
   Coalescer *inject_gro_;
   std::vector<uint8_t> inject_scratch_, inject_segment_;

@@ -371,10 +371,51 @@ void gro_offer(Context &ctx, uint8_t *ip, size_t tot, const Offload *off, Sink &
   if (ip[33] & 0x09) gro_flush(ctx, out);
 }
 
-// AFTR -> LAN: strip the outer header of an IPv4-in-IPv6 packet from the AFTR in use. `in` is the outer
-// packet's offload metadata (a partial checksum of the inner transport), or null.
-void decap_inner(Context &ctx, const Config &cfg, uint8_t outer_tclass, uint8_t *ip, size_t len, const Offload *in,
-                 Sink &out) {
+// ---- ICMP echo probes through the softwire (echo.h) ----
+
+// The sequence number of an ICMP echo reply (RFC 792) carrying our id, or -1. Checks quietly (no counter):
+// the caller decides what a packet that is not a probe's reply becomes.
+int echo_reply_seq(const Probes &probes, const uint8_t *ip, size_t len) {
+  if (len < 28 || (ip[0] >> 4) != 4 || ip[9] != kProtoIcmp || (rd16(ip + 6) & 0x3fff) != 0) return -1;
+  size_t ihl = (ip[0] & 0x0f) * 4u, tot = rd16(ip + 2);
+  if (ihl < 20 || tot > len || tot < ihl + 8 || fold(sum16(ip, ihl)) != 0) return -1;
+  const uint8_t *icmp = ip + ihl;
+  if (icmp[0] != 0 || icmp[1] != 0 || rd16(icmp + 4) != probes.id() || fold(sum16(icmp, tot - ihl)) != 0) return -1;
+  return rd16(icmp + 6);
+}
+
+// An IPv4-in-IPv6 packet from `src`, an AFTR we do not take traffic from (or none, in mode 'off'): consumed
+// if it is the reply to a probe sent to that AFTR.
+bool take_probe_reply(Context &ctx, const uint8_t *src, const uint8_t *ip, size_t len) {
+  Probes &probes = ctx.shared->probes;
+  if (!probes.any()) return false;
+  int seq = echo_reply_seq(probes, ip, len);
+  if (seq < 0 || !probes.reply(uint16_t(seq), src, ip + 12, ip + 16)) return false;
+  ctx.counters->add(T_echo_replies);
+  return true;
+}
+
+// An ICMPv6 error quoting (q, qlen) our request `seq` fails that probe at once (RFC 4443 §2.4(c): as much
+// of the invoking packet as fits, so the inner ICMP header is there). True if it did.
+bool fail_probe(Context &ctx, const Config &cfg, const uint8_t *v6, uint8_t type, uint8_t code, const uint8_t *q,
+                size_t qlen) {
+  Probes &probes = ctx.shared->probes;
+  if (!probes.any() || qlen < 40 + 28 || q[6] != kProtoIpip || memcmp(q + 8, cfg.softwire, 16) != 0) return false;
+  const uint8_t *ip = q + 40;
+  size_t ihl = (ip[0] & 0x0f) * 4u;
+  if ((ip[0] >> 4) != 4 || ip[9] != kProtoIcmp || ihl < 20 || qlen < 40 + ihl + 8) return false;
+  const uint8_t *icmp = ip + ihl;
+  if (icmp[0] != 8 || rd16(icmp + 4) != probes.id()) return false;
+  if (!probes.fail(rd16(icmp + 6), q + 24, type, code, v6 + 8)) return false;
+  ctx.counters->add(T_echo_errors);
+  return true;
+}
+
+// AFTR -> LAN: strip the outer header of an IPv4-in-IPv6 packet from the AFTR in use (`in_use`) or from the
+// draining one. `in` is the outer packet's offload metadata (a partial checksum of the inner transport), or
+// null. The reply to one of our probes is consumed here (never written to the LAN).
+void decap_inner(Context &ctx, const Config &cfg, const uint8_t *src, bool in_use, uint8_t outer_tclass, uint8_t *ip,
+                 size_t len, const Offload *in, Sink &out) {
   Counters &c = *ctx.counters;
   if (len < 1 || (ip[0] >> 4) != 4) return c.inc(D_inner_bad_version);
   int tot = check_ipv4(ip, len, c, {D_inner_truncated, D_inner_bad_ihl, D_inner_bad_length, D_inner_bad_checksum}, true);
@@ -392,8 +433,16 @@ void decap_inner(Context &ctx, const Config &cfg, uint8_t outer_tclass, uint8_t 
     ip[1] |= 3;
     csum_replace(ip + 10, old, rd16(ip));
   }
+  if (in_use) c.rx_from_aftr(ctx.now_ms, cfg.aftr_gen);
+  else c.add(T_rx_from_drain_aftr);
+  if (ip[9] == kProtoIcmp && memcmp(ip + 16, cfg.b4_ipv4, 4) == 0) {
+    int seq = echo_reply_seq(ctx.shared->probes, ip, size_t(tot));
+    if (seq >= 0) {
+      if (!ctx.shared->probes.reply(uint16_t(seq), src, ip + 12, ip + 16)) return c.inc(D_echo_late);
+      return c.add(T_echo_replies);
+    }
+  }
   clamp_mss(ctx, cfg, ip, size_t(tot), o.partial);
-  ctx.shared->last_rx_from_aftr_ms.store(ctx.now_ms, std::memory_order_relaxed);
   c.add(T_rx_packets);
   c.add(T_rx_bytes, uint64_t(tot));
   gro_offer(ctx, ip, size_t(tot), o.partial ? &o : nullptr, out);
@@ -412,11 +461,13 @@ void handle_icmpv6(Context &ctx, const Config &cfg, const uint8_t *v6, size_t pl
   if (type < 1 || type > 4) return c.inc(D_icmpv6_other_type);
   if (plen < 8 + 40) return c.inc(D_icmpv6_truncated);
   const uint8_t *q = icmp + 8;
+  // An error about one of our echo probes fails it at once, whichever AFTR it was sent to.
+  bool probe = fail_probe(ctx, cfg, v6, type, code, q, plen - 8);
   // Only errors about our own tunnel traffic count: a forged or misrouted error quoting another flow
   // must not be able to trigger a failover (RFC 4443 §5.2 asks to check what the error quotes).
   if ((q[0] >> 4) != 6 || (q[6] != kProtoIpip && q[6] != kProtoFrag) || memcmp(q + 8, cfg.softwire, 16) != 0 ||
       memcmp(q + 24, cfg.aftr, 16) != 0)
-    return c.inc(D_icmpv6_other_flow);
+    return probe ? void() : c.inc(D_icmpv6_other_flow);
   Icmp6Event ev{};
   ev.type = type;
   ev.code = code;
@@ -470,7 +521,8 @@ void handle_fragment(Context &ctx, const Config &cfg, uint8_t *v6, size_t plen, 
   if (plen < 8) return c.inc(D_v6_truncated);
   const uint8_t *fh = v6 + 40;
   if (fh[0] != kProtoIpip) return c.inc(D_v6_fragment_bad);
-  if (memcmp(v6 + 8, cfg.aftr, 16) != 0) return c.inc(D_v6_spoofed_source);
+  bool in_use = memcmp(v6 + 8, cfg.aftr, 16) == 0;
+  if (!in_use && !(cfg.drain && memcmp(v6 + 8, cfg.drain_aftr, 16) == 0)) return c.inc(D_v6_spoofed_source);
   size_t off = rd16(fh + 2) & 0xfff8;
   bool more = rd16(fh + 2) & 1;
   uint32_t id = rd32(fh + 4);
@@ -520,7 +572,7 @@ void handle_fragment(Context &ctx, const Config &cfg, uint8_t *v6, size_t plen, 
   if (!slot->total || slot->got != slot->total) return;
   slot->used = false;
   uint8_t tclass = uint8_t(rd16(v6) >> 4);
-  decap_inner(ctx, cfg, tclass, slot->data, slot->total, nullptr, out);
+  decap_inner(ctx, cfg, slot->src, in_use, tclass, slot->data, slot->total, nullptr, out);
 }
 
 }  // namespace
@@ -547,10 +599,52 @@ void flush_batch(Context &ctx, Sink &out) {
   if (ctx.gro) gro_flush(ctx, out);
 }
 
+namespace {
+
+// Mode 'off' drops everything but the answers to our probes: the failover probes an AFTR through the
+// softwire also while IPv4 is native (an echo reply, or an ICMPv6 error quoting the request; no event then).
+bool probe_answer(Context &ctx, const Config &cfg, const uint8_t *v6, size_t len) {
+  if (!ctx.shared->probes.any() || len < 40 || (v6[0] >> 4) != 6) return false;
+  size_t plen = rd16(v6 + 4);
+  if (plen + 40 > len || memcmp(v6 + 24, cfg.softwire, 16) != 0) return false;
+  if (v6[6] == kProtoIpip) return take_probe_reply(ctx, v6 + 8, v6 + 40, plen);
+  if (v6[6] != kProtoIcmp6 || plen < 8 + 40) return false;
+  uint32_t acc = sum16(v6 + 8, 32) + uint32_t(plen >> 16) + uint32_t(plen & 0xffff) + kProtoIcmp6;
+  const uint8_t *icmp = v6 + 40;
+  if (fold(sum16(icmp, plen, acc)) != 0 || icmp[0] < 1 || icmp[0] > 4) return false;
+  return fail_probe(ctx, cfg, v6, icmp[0], icmp[1], icmp + 8, plen - 8);
+}
+
+}  // namespace
+
+size_t build_echo_request(const Config &cfg, const uint8_t aftr[16], uint16_t id, uint16_t seq, uint8_t *out) {
+  // RFC 792 echo without data, in an RFC 791 header (no DF: 28 bytes cross any link), encapsulated as
+  // encap_one() does: traffic class from the TOS, flow label from the addresses (RFC 6437).
+  uint8_t *ip = out + 40;
+  memset(ip, 0, 28);
+  ip[0] = 0x45;
+  wr16(ip + 2, 28);
+  wr16(ip + 4, seq);
+  ip[8] = 64;
+  ip[9] = kProtoIcmp;
+  memcpy(ip + 12, cfg.b4_ipv4, 4);
+  memcpy(ip + 16, cfg.echo_target, 4);
+  wr16(ip + 10, fold(sum16(ip, 20)));
+  uint8_t *icmp = ip + 20;
+  icmp[0] = 8;
+  wr16(icmp + 4, id);
+  wr16(icmp + 6, seq);
+  wr16(icmp + 2, fold(sum16(icmp, 8)));
+  write_ipv6_header(out, cfg, 0, flow_label(ip, 28), 28, kProtoIpip);
+  memcpy(out + 24, aftr, 16);
+  return 68;
+}
+
 void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Sink &out) {
   Counters &c = *ctx.counters;
   const Config *cfg = ctx.shared->config.load(std::memory_order_acquire);
-  if (!cfg || !cfg->enabled) return c.inc(D_mode_off);
+  if (!cfg) return c.inc(D_mode_off);
+  if (!cfg->enabled) return probe_answer(ctx, *cfg, pkt, len) ? void() : c.inc(D_mode_off);
   if (len == 0) return c.inc(D_unknown_version);
   switch (pkt[0] >> 4) {
     case 4:
@@ -561,11 +655,16 @@ void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Si
       if (plen + 40 > len) return c.inc(D_v6_truncated);
       if (memcmp(pkt + 24, cfg->softwire, 16) != 0) return c.inc(D_v6_not_softwire);
       switch (pkt[6]) {
-        case kProtoIpip:
-          // RFC 6333 §6.4 / RFC 2473 §3.6: only the configured tunnel end point may send us IPv4.
-          if (memcmp(pkt + 8, cfg->aftr, 16) != 0) return c.inc(D_v6_spoofed_source);
+        case kProtoIpip: {
+          // RFC 6333 §6.4 / RFC 2473 §3.6: only the configured tunnel end point may send us IPv4 (and, for a
+          // few seconds after a switch, the previous one: make-before-break). From another AFTR, only the
+          // reply to a probe we sent it.
+          bool in_use = memcmp(pkt + 8, cfg->aftr, 16) == 0;
+          if (!in_use && !(cfg->drain && memcmp(pkt + 8, cfg->drain_aftr, 16) == 0))
+            return take_probe_reply(ctx, pkt + 8, pkt + 40, plen) ? void() : c.inc(D_v6_spoofed_source);
           if (in && (in->gso_other || in->gso_udp)) return c.inc(D_offload_unsupported);
-          return decap_inner(ctx, *cfg, uint8_t(rd16(pkt) >> 4), pkt + 40, plen, in, out);
+          return decap_inner(ctx, *cfg, pkt + 8, in_use, uint8_t(rd16(pkt) >> 4), pkt + 40, plen, in, out);
+        }
         case kProtoIcmp6:
           return handle_icmpv6(ctx, *cfg, pkt, plen, out);
         case kProtoFrag:

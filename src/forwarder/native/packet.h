@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "echo.h"
+
 namespace fw {
 
 // Totals (not drops). They feed Device.IP.Interface.{i}.Stats of the tunnel interface: byte counts are
@@ -17,7 +19,11 @@ namespace fw {
   X(uso_segmented)      /* datagrams cut from UDP super-packets (USO, the LAN's UDP GRO) */             \
   X(egress_packet)      /* encapsulated packets sent on the WAN link by the packet socket (egress.h) */    \
   X(egress_tun)         /* IPv6 packets written into the tun, for the kernel to forward */               \
-  X(egress_neigh_miss)  /* of those, sent through the tun because the AFTR's next hop was not known */
+  X(egress_neigh_miss)  /* of those, sent through the tun because the AFTR's next hop was not known */   \
+  X(echo_sent)          /* ICMP echo probes written into the tun (echo.h; not in egress_tun) */          \
+  X(echo_replies)       /* echo replies that completed a probe (consumed, never written to the LAN) */   \
+  X(echo_errors)        /* ICMPv6 errors that failed a probe (raised as events only for the AFTR in use) */ \
+  X(rx_from_drain_aftr) /* IPv4-in-IPv6 accepted from the previous AFTR (Config::drain_aftr) */
 
 // One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
 #define FW_DROPS(X)                                                                                        \
@@ -30,7 +36,8 @@ namespace fw {
   X(v4_df_too_big)         /* DF set and larger than the tunnel MTU: ICMP frag-needed sent (RFC 1191) */   \
   X(v6_truncated)          /* shorter than 40 bytes or than its payload length */                          \
   X(v6_not_softwire)       /* IPv6 destination is not our softwire address */                              \
-  X(v6_spoofed_source)     /* IPv4-in-IPv6 whose outer source is not the AFTR in use (RFC 6333 §6.4) */    \
+  X(v6_spoofed_source)     /* IPv4-in-IPv6 not from the AFTR in use or the draining one (RFC 6333 §6.4), \
+                              and not the reply to a probe of that AFTR */                                \
   X(v6_unexpected_next_header) /* neither IPv4 (4), ICMPv6 (58) nor fragment (44) */                       \
   X(v6_fragment_bad)       /* malformed fragment header, or fragment of something else than IPv4 */       \
   X(v6_fragment_expired)   /* reassembly not completed in time, or displaced by a newer datagram */        \
@@ -49,7 +56,8 @@ namespace fw {
   X(event_overflow)        /* ICMPv6 event dropped: the control plane is not draining events */            \
   X(offload_unsupported)   /* super-packet of a kind we cannot cut (not TCP or UDP over IPv4), bad offsets */ \
   X(write_error)           /* the tun refused a packet */                                                  \
-  X(egress_send_error)     /* the packet socket refused a frame (device queue full, link down) */
+  X(egress_send_error)     /* the packet socket refused a frame (device queue full, link down) */          \
+  X(echo_late)             /* echo reply with our ICMP id from the AFTR in use but no probe waiting for it */
 
 #define FW_TOTAL_ENUM(n) T_##n,
 #define FW_DROP_ENUM(n) D_##n,
@@ -70,14 +78,30 @@ struct Config {
   int hop_limit;       // outer IPv6 hop limit
   int mss_clamp;       // 0 = off; else TCP MSS option values above it are lowered on SYNs both ways
   bool enabled;        // mode 'dslite' (true) or 'off'
+  // Make-before-break: IPv4-in-IPv6 from this previous AFTR is still decapsulated (what was in flight when
+  // the B4 moved to `aftr`), while everything new goes to `aftr`. Only if `drain`.
+  bool drain;
+  uint8_t drain_aftr[16];
+  uint8_t echo_target[4];  // inner destination of echo probes: the AFTR's 192.0.0.1 (RFC 6333 §5.7)
+  uint32_t aftr_gen;       // set by Dataplane::configure: changes whenever `aftr` does
 };
 
 // Per-thread counters: only the owning thread writes, any thread may read (relaxed atomics, no locks).
 struct Counters {
   std::atomic<uint64_t> total[T_COUNT];
   std::atomic<uint64_t> drop[D_COUNT];
+  // Wall-clock ms (CLOCK_REALTIME, epoch) of this thread's last packet decapsulated from the AFTR of
+  // Config::aftr_gen. Per thread, so that the queue threads do not write one cache line per packet and a
+  // thread holding an older batch time cannot move the reported time back; the reader takes the maximum.
+  std::atomic<int64_t> last_rx_ms;
+  std::atomic<uint32_t> last_rx_gen;
   void add(Total t, uint64_t n = 1) { total[t].store(total[t].load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   void inc(Drop d) { drop[d].store(drop[d].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void rx_from_aftr(int64_t ms, uint32_t gen) {
+    if (last_rx_ms.load(std::memory_order_relaxed) == ms && last_rx_gen.load(std::memory_order_relaxed) == gen) return;
+    last_rx_ms.store(ms, std::memory_order_relaxed);
+    last_rx_gen.store(gen, std::memory_order_release);  // a reader that sees gen sees this ms or a later one
+  }
 };
 
 // An ICMPv6 error about the softwire, raised to the control plane (failover detectors, DESIGN §2d).
@@ -94,8 +118,8 @@ struct Icmp6Event {
 struct Shared {
   std::atomic<const Config *> config{nullptr};
   std::atomic<int> path_mtu_limit{65535};  // tunnel MTU lowered by packet-too-big (RFC 2473 §7.1)
-  std::atomic<int64_t> last_rx_from_aftr_ms{0};
   std::atomic<uint32_t> frag_id{0};
+  Probes probes;  // ICMP echo probes through the softwire (echo.h)
 };
 
 // Bytes that must be free and writable before every input packet (room for the outer header).
@@ -133,7 +157,7 @@ struct Context {
   Reassembler *reasm;
   uint8_t *scratch;  // kMaxPacket + kHeadroom bytes, for ICMP replies, fragments and reassembly output
   uint8_t *segment;  // kMaxPacket + kHeadroom bytes, for TSO segments
-  int64_t now_ms;    // wall clock, refreshed once per batch
+  int64_t now_ms;    // wall clock (CLOCK_REALTIME ms), taken before each drain pass
   Coalescer *gro;    // decapsulated TCP segments waiting to be written as one super-packet; null: off
 };
 
@@ -146,6 +170,10 @@ uint32_t flow_label(const uint8_t *ip4, size_t len);
 
 // End of a batch of reads: writes what the coalescer holds. Call before sleeping or polling.
 void flush_batch(Context &ctx, Sink &out);
+
+// The probe `seq` (echo.h): IPv4 ICMP echo request from cfg.b4_ipv4 to cfg.echo_target, with the
+// forwarder's ICMP `id`, encapsulated from the softwire to `aftr`. Writes 68 bytes to `out`; returns 68.
+size_t build_echo_request(const Config &cfg, const uint8_t aftr[16], uint16_t id, uint16_t seq, uint8_t *out);
 
 Reassembler *reassembler_new();
 void reassembler_free(Reassembler *r);
