@@ -23,7 +23,7 @@ export async function startLabAgent(t: Topo, wan: Record<string, unknown> = {}, 
   writeFileSync(cfg, JSON.stringify({
     db: join(t.dir, `${name}.db`), socket,
     wan: {
-      mode: 'linux', lanInterface: 'cpe-lan', wanInterface: 'cpe-wan', tunName: 'b4tun', lanAddress: '192.0.2.1/24',
+      mode: 'linux', lanInterface: 'cpe-lan', wanInterface: 'cpe-wan', tunName: 'b4tun', lanAddress: '192.168.1.1/24',
       softwire: '2001:db8:b4::1', leaseWaitMs: 5000, dhcp4TimeoutMs: 8000, ...wan,
     },
   }));

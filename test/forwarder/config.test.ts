@@ -5,16 +5,18 @@ import { ForwarderConfigError, resolveConfig, type ForwarderConfig } from '../..
 
 const BASE: ForwarderConfig = { tunName: 'b4tun', softwire: '2001:db8:b4::1', aftr: '2001:db8:ff::1', mode: 'dslite' };
 
-test('defaults: MTU 1460, hop limit 64, no clamping, 192.0.0.2, 2 queues, packet egress, no LAN fast path', () => {
+test('defaults: MTU 1460, hop limit 64, no clamping, 192.0.0.2 -> 192.0.0.1, no draining AFTR, 2 queues, packet egress, no LAN fast path', () => {
   assert.deepEqual(resolveConfig(BASE), {
     tunName: 'b4tun',
     softwire: '2001:db8:b4::1',
     aftr: '2001:db8:ff::1',
+    drainAftr: '',
     mtu: 1460,
     hopLimit: 64,
     mssClamp: 0,
     enabled: true,
     b4Ipv4: '192.0.0.2',
+    echoTarget: '192.0.0.1',
     queues: 2,
     egress: 'packet',
     lanFastPath: [],
@@ -36,6 +38,8 @@ const invalid: Array<[string, Partial<ForwarderConfig>, string[]]> = [
   ['long tun name', { tunName: 'a-very-long-tun-name' }, ['tunName: 1-15 characters [A-Za-z0-9_.-]']],
   ['unknown mode', { mode: 'lw4o6' as 'off' }, ["mode: 'dslite' or 'off'"]],
   ['bad B4 IPv4', { b4Ipv4: '192.0.0.300' }, ['b4Ipv4: not an IPv4 address']],
+  ['draining AFTR as a name', { drainAftr: 'aftr.example.net' }, ["drainAftr: '' or an IPv6 address"]],
+  ['IPv6 echo target', { echoTarget: '2001:db8::1' }, ['echoTarget: not an IPv4 address']],
   ['17 queues', { queues: 17 }, ['queues: integer 1..16']],
   ['unknown egress', { egress: 'xdp' as 'tun' }, ["egress: 'tun' or 'packet'"]],
   ['the tun as a fast-path LAN', { lanFastPath: ['b4tun'] }, [FAST_PATH]],

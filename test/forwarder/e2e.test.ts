@@ -3,6 +3,7 @@
 // killing the AFTR raises an ICMPv6 destination-unreachable event; a blackholed AFTR only goes silent;
 // UDP super-packets from the LAN reach the B4 whole (USO) and leave as datagrams.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { after, before, test } from 'node:test';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
 import { compileC } from '../lab/cc.ts';
 import { LabB4 } from '../lab/b4.ts';
+import { EchoB4 } from './echo-lab.ts';
 import { ADDR, captureTunnelled, createLab, iperf3Server, waitFor, type Lab } from '../lab/lab.ts';
 
 let lab: Lab;
@@ -107,8 +109,8 @@ test('while two queues are loaded each queue thread keeps to the CPU that feeds 
 
 test('tcpdump on the cpe-aftr link shows IPv4-in-IPv6 from the softwire to the AFTR', T, async () => {
   const stdout = await tunnelled(2);
-  assert.match(stdout, /IP6 2001:db8:b4::1 > 2001:db8:ff::1: IP 192\.0\.2\.2 > 198\.51\.100\.2: ICMP echo request/);
-  assert.match(stdout, /IP6 2001:db8:ff::1 > 2001:db8:b4::1: IP 198\.51\.100\.2 > 192\.0\.2\.2: ICMP echo reply/);
+  assert.match(stdout, /IP6 2001:db8:b4::1 > 2001:db8:ff::1: IP 192\.168\.1\.2 > 198\.51\.100\.2: ICMP echo request/);
+  assert.match(stdout, /IP6 2001:db8:ff::1 > 2001:db8:b4::1: IP 198\.51\.100\.2 > 192\.168\.1\.2: ICMP echo reply/);
 });
 
 test('iperf3 TCP from lan to inet through the tunnel, MSS clamped', T, async () => {
@@ -202,7 +204,7 @@ test('reconfigure to another AFTR: traffic follows the new address', T, async ()
   const other = '2001:db8:ff::2';
   await b4.reconfigure({ tunName: 'b4tun', softwire: ADDR.softwire, aftr: other, mode: 'dslite' });
   const stdout = await tunnelled(1);
-  assert.match(stdout, /IP6 2001:db8:b4::1 > 2001:db8:ff::2: IP 192\.0\.2\.2 > 198\.51\.100\.2/);
+  assert.match(stdout, /IP6 2001:db8:b4::1 > 2001:db8:ff::2: IP 192\.168\.1\.2 > 198\.51\.100\.2/);
   // The aftr namespace has no route to ...ff::2: the kernel there says so, about the new AFTR.
   const ev = await b4.waitEvent((e) => e.quotedDst === other);
   assert.equal(ev.type, 1);
@@ -243,4 +245,68 @@ test("egress 'tun': the kernel forwards the encapsulated packets, none from the 
   const c = await b4.counters();
   assert.equal(c.egressPacket, 0);
   assert.ok(c.egressTun >= 3 && c.egressNeighMiss === 0, JSON.stringify(c));
+});
+
+// ---- echo probes from the forwarder itself (RFC 6333 §5.7: 192.0.0.2 -> the AFTR's 192.0.0.1) ----
+
+let prober: EchoB4;
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+test('echo through the softwire: the AFTR fixture answers 192.0.0.1, timed natively; the reply is consumed', T, async () => {
+  await b4.stop();
+  prober = await EchoB4.start(lab, { mssClamp: 1420 });
+  const [r] = await prober.echo({ timeoutMs: 1000 });
+  assert.ok(r.ok && r.rttUs > 0 && r.reason === '', JSON.stringify(r));
+  assert.ok(Math.abs(r.sentAt - Date.now()) < 5000);
+  const c = await prober.counters();
+  assert.equal(c.echoSent, 1);
+  assert.equal(c.echoReplies, 1);
+  assert.equal(c.rxPackets, 0, 'not written to the LAN side');
+  assert.ok(c.lastRxFromAftr !== null && Math.abs(c.lastRxFromAftr - r.sentAt) < 1000, 'the reply dates the AFTR in use');
+  assert.equal((await ping(1)).code, 0, 'the data plane forwards as before');
+});
+
+test('echo via an AFTR the network has no route to: fails at once with the ICMPv6 reason, no event (not the AFTR in use)', T, async () => {
+  const other = '2001:db8:ff::2';
+  const events = prober.events.length;
+  const t0 = performance.now();
+  const [r] = await prober.echo({ aftr: other, timeoutMs: 3000 });
+  assert.ok(performance.now() - t0 < 1000, `answered after ${performance.now() - t0} ms`);
+  assert.equal(r.ok, false);
+  assert.equal(r.reason, `ICMPv6 destination unreachable (type 1, code 0) from ${ADDR.aftrWan6} for the echo to 192.0.0.1 via ${other}`);
+  assert.equal(prober.events.length, events);
+});
+
+test('echo with the AFTR killed: fails with the ICMPv6 reason well within the timeout, and the event is raised', T, async () => {
+  await aftr.kill();
+  try {
+    const t0 = performance.now();
+    const [r] = await prober.echo({ timeoutMs: 3000 });
+    const took = performance.now() - t0;
+    assert.ok(took < 1000 && r.rttUs < 1_000_000, `answered after ${took} ms: ${JSON.stringify(r)}`);
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, `ICMPv6 destination unreachable (type 1, code 0) from ${ADDR.aftrWan6} for the echo to 192.0.0.1 via ${ADDR.aftr}`);
+    await waitFor('icmpv6 event', async () => prober.events.some((e) => e.type === 1 && e.quotedDst === ADDR.aftr), 2000);
+  } finally {
+    await aftr.restart();
+  }
+  const [r] = await prober.echo({ timeoutMs: 1000 });
+  assert.ok(r.ok, `recovers: ${JSON.stringify(r)}`);
+});
+
+test('echo under CPU load (stress-ng --cpu 2): 200 probes at 20 ms intervals, 100 ms timeout, all answered in time', { timeout: 60_000 }, async (t) => {
+  const stress = spawn('stress-ng', ['--cpu', '2', '--timeout', '60s', '--quiet'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 500)); // the hogs running
+    const results = await prober.echo({ timeoutMs: 100, count: 200, intervalMs: 20 });
+    const rtts = results.map((r) => r.rttUs);
+    t.diagnostic(`rtt p50 ${percentile(rtts, 50)} us, p99 ${percentile(rtts, 99)} us, max ${Math.max(...rtts)} us`);
+    assert.deepEqual(results.filter((r) => !r.ok), []);
+  } finally {
+    if (stress.exitCode === null && stress.signalCode === null) {
+      const gone = new Promise((r) => stress.once('exit', r));
+      stress.kill('SIGTERM');
+      await gone;
+    }
+  }
 });

@@ -13,7 +13,7 @@ const SW = '2001:db8:b4::1';
 const AFTR = '2001:db8:ff::1';
 const LAN = '192.0.2.2';
 const NET = '198.51.100.2';
-const BASE: NativeConfig = { softwire: SW, aftr: AFTR, b4Ipv4: '192.0.0.2', mtu: 1460, hopLimit: 64, mssClamp: 0, enabled: true };
+const BASE: NativeConfig = { softwire: SW, aftr: AFTR, drainAftr: '', b4Ipv4: '192.0.0.2', echoTarget: '192.0.0.1', mtu: 1460, hopLimit: 64, mssClamp: 0, enabled: true };
 const HOP = { aftr: AFTR, mac: '02:00:00:00:00:01', srcMac: '02:00:00:00:00:02', ifindex: 7, mtu: 1500 };
 
 const bytes = (n: number, seed = 7) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));

@@ -64,7 +64,7 @@ test('attached to cpe-lan: pings cross the tunnel without the cpe kernel forward
 test('TTL is decremented once, with a valid header checksum, as forwarding does (RFC 1812 §5.3.1)', T, async () => {
   // tcpdump -v checks the inner IPv4 header checksum and prints the TTL the B4 encapsulated.
   const out = await captureTunnelled(lab, 1, async () => assert.equal((await ping(1, '-t', '10')).code, 0), ['-v']);
-  assert.match(out, /IP \(tos 0x0, ttl 9, .*proto ICMP \(1\), length 84\)\s+192\.0\.2\.2 > 198\.51\.100\.2: ICMP echo request/, out);
+  assert.match(out, /IP \(tos 0x0, ttl 9, .*proto ICMP \(1\), length 84\)\s+192\.168\.1\.2 > 198\.51\.100\.2: ICMP echo request/, out);
   assert.doesNotMatch(out, /bad cksum/);
 });
 

@@ -14,7 +14,7 @@ const OTHER_AFTR = '2001:db8:ff::2';
 const ROUTER = '2001:db8:1::1';
 const LAN = '192.0.2.2';
 const NET = '198.51.100.2';
-const BASE: NativeConfig = { softwire: SW, aftr: AFTR, b4Ipv4: '192.0.0.2', mtu: 1460, hopLimit: 64, mssClamp: 0, enabled: true };
+const BASE: NativeConfig = { softwire: SW, aftr: AFTR, drainAftr: '', b4Ipv4: '192.0.0.2', echoTarget: '192.0.0.1', mtu: 1460, hopLimit: 64, mssClamp: 0, enabled: true };
 
 const bytes = (n: number, seed = 7) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
 const udpPkt = (len: number, extra: Partial<Parameters<typeof ipv4>[0]> = {}) =>

@@ -1,11 +1,13 @@
-// Network-namespace lab for end-to-end tests and benchmarks (PEERS.md §2-3), documentation prefixes only:
+// Network-namespace lab for end-to-end tests and benchmarks (PEERS.md §2-3), documentation prefixes only,
+// except the LAN's private IPv4 (the AFTR fixture, like a deployed AFTR, refuses any other inner source):
 //
-//   [lan] lan0 192.0.2.2/24 ── cpe-lan 192.0.2.1/24 [cpe] cpe-wan 2001:db8:1::2/64 (+203.0.113.2/24)
+//   [lan] lan0 192.168.1.2/24 ── cpe-lan 192.168.1.1/24 [cpe] cpe-wan 2001:db8:1::2/64 (+203.0.113.2/24)
 //                                                       │
 //   [inet] inet0 198.51.100.2/24 ── aftr-inet 198.51.100.1/24 [aftr] aftr-cpe 2001:db8:1::1/64 (+203.0.113.1/24)
 //   [isp] (optional, for DHCP later) isp0 2001:db8:5::1/64 198.51.100.129/25 ── cpe-isp [cpe]
 //
 // The B4 softwire is 2001:db8:b4::1 and the AFTR 2001:db8:ff::1; aftr routes 2001:db8:b4::/48 back to cpe.
+// The AFTR fixture NATs to its pool address 192.0.2.130, which is routed into its tun (not local in aftr).
 // The IPv4 on the cpe-aftr link serves only the kernel-routing baselines of the benchmarks.
 // Namespaces are named <prefix>-<role> so concurrent runs never collide; cleanup() always deletes them and
 // kills every process started through the lab (by pid), and runs at process exit as a last resort.
@@ -16,9 +18,9 @@ import { waitFor } from '../wait.ts';
 const run = promisify(execFile);
 
 export const ADDR = {
-  lan: '192.0.2.2',
-  cpeLan: '192.0.2.1',
-  lanPrefix: '192.0.2.0/24',
+  lan: '192.168.1.2',
+  cpeLan: '192.168.1.1',
+  lanPrefix: '192.168.1.0/24',
   cpeWan6: '2001:db8:1::2',
   aftrWan6: '2001:db8:1::1',
   cpeWan4: '203.0.113.2',
@@ -28,6 +30,7 @@ export const ADDR = {
   softwire: '2001:db8:b4::1',
   softwirePrefix: '2001:db8:b4::/48',
   aftr: '2001:db8:ff::1',
+  aftrPool: '192.0.2.130',
   b4Ipv4: '192.0.0.2',
 } as const;
 
