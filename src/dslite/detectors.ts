@@ -96,8 +96,8 @@ export interface Detector {
    */
   probe?(aftr: string): Promise<{ ok: boolean; reason: string }>;
   /**
-   * Optional: first signs of trouble short of a verdict (a lost echo below FailureThreshold, half the
-   * silence timeout, an ICMPv6 error below its threshold). The policy starts DHCPv4 on it, so the lease
+   * Optional: first signs of trouble short of a verdict (a lost echo below FailureThreshold, an ICMPv6
+   * error below its threshold). The policy starts DHCPv4 on it, so the lease
    * is ready if the verdict follows (DESIGN step 3).
    */
   onSuspect?(fn: (reason: string) => void): Disposable;
@@ -265,10 +265,9 @@ export class SilenceDetector extends BaseDetector {
     // The first unanswered packet left after the previous poll (or after the last one from the AFTR).
     this.unansweredSince ??= Math.max(prevPoll, c.lastRxFromAftr ?? 0);
     const silent = now - this.unansweredSince;
-    if (silent < this.settings.timeout) {
-      if (silent >= this.settings.timeout / 2) this.suspect(`Silence: no packet from ${this.aftr} for ${silent} ms`);
-      return null;
-    }
+    // No suspicion from silence alone: one-way traffic is normal, and a lease taken on every quiet upload
+    // would churn the ISP's pool. The Echo detector's first lost probe is the early sign for a blackhole.
+    if (silent < this.settings.timeout) return null;
     const echo = await this.env.tunnel.echo(Math.min(this.settings.timeout, 1000));
     if (echo.ok) return this.heard(await this.env.tunnel.counters());
     return { ok: false, reason: `Silence: no packet from ${this.aftr} for ${silent} ms while ${c.txPackets - this.base.tx} were sent, and ${echo.reason}` };

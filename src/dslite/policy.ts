@@ -355,7 +355,9 @@ export class FailoverPolicy {
   private async outageStart(detectedAt: number): Promise<number> {
     const c = await this.platform.tunnel.counters().catch(() => null);
     const since = this.detectors.map((d) => d.verdict()).filter((v) => v.state === 'Failed' && v.since !== undefined).map((v) => v.since!);
-    return Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - this.window(), ...since));
+    const start = Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - this.window(), ...since));
+    this.log.debug({ detectedAt, lastRxFromAftr: c?.lastRxFromAftr, window: this.window(), since, start }, 'outage start');
+    return start;
   }
 
   /** The longest time the enabled watching detectors may take to call a failure (ms). */

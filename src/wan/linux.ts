@@ -127,6 +127,7 @@ export class LinuxWan implements Platform {
 
   async start(): Promise<void> {
     await this.nft(nftRuleset(this.c.nftTable, { lan: this.c.lanInterface, wan: this.c.wanInterface, tun: this.c.tunName, lanNet: this.lanNet }));
+    this.dhcp4.arm();
     await this.dhcp6.start();
   }
 

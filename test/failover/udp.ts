@@ -1,12 +1,22 @@
-// UDP at a steady rate for the failover bench: `udp.ts send HOST PORT PPS` sends seq + send time until
-// SIGTERM, then prints {"sent":N}; `udp.ts recv PORT` prints one "seq sentAt recvAt source" line per
-// packet when it gets SIGTERM.
+// A UDP probe at a steady rate for the failover tests and bench, as a LAN host would run one:
+//   `udp.ts send HOST PORT PPS` sends seq + send time until SIGTERM and records each echoed reply, then prints
+//     one "R seq sentAt backAt" line per reply and {"sent":N};
+//   `udp.ts recv PORT` echoes every datagram back to its source and, on SIGTERM, prints one
+//     "seq sentAt recvAt source" line per datagram (the source shows whether it was NATed, and by whom).
+// What a LAN host sees is the round trip: a packet counts as delivered when its reply came back.
 import { createSocket } from 'node:dgram';
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'send') {
   const s = createSocket('udp4');
   const pps = Number(c);
+  const replies: string[] = [];
+  s.on('message', (m) => {
+    // The first reply tells the test that the probe is flowing end to end.
+    if (!replies.length) console.log('up');
+    replies.push(`R ${m.readUInt32BE(0)} ${m.readDoubleBE(4)} ${Date.now()}`);
+  });
+  s.on('error', () => undefined); // port unreachable while a path is down: the probe goes on
   const t0 = performance.now();
   let seq = 0;
   const tick = () => {
@@ -22,11 +32,21 @@ if (mode === 'send') {
     }
   };
   const timer = setInterval(tick, 1);
-  process.on('SIGTERM', () => { clearInterval(timer); console.log(JSON.stringify({ sent: seq })); setTimeout(() => s.close(), 100); });
+  process.on('SIGTERM', () => {
+    clearInterval(timer);
+    // Replies still in flight have 200 ms to arrive.
+    setTimeout(() => {
+      process.stdout.write(`${replies.join('\n')}\n${JSON.stringify({ sent: seq })}\n`, () => process.exit(0));
+    }, 200);
+  });
 } else {
   const s = createSocket('udp4');
   const lines: string[] = [];
-  s.on('message', (m, rinfo) => lines.push(`${m.readUInt32BE(0)} ${m.readDoubleBE(4)} ${Date.now()} ${rinfo.address}`));
+  s.on('message', (m, rinfo) => {
+    lines.push(`${m.readUInt32BE(0)} ${m.readDoubleBE(4)} ${Date.now()} ${rinfo.address}`);
+    s.send(m, rinfo.port, rinfo.address);
+  });
+  s.on('error', () => undefined);
   s.bind(Number(a), () => console.log('ready'));
   process.on('SIGTERM', () => { process.stdout.write(`${lines.join('\n')}\nEND\n`, () => process.exit(0)); });
 }

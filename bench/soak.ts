@@ -1,0 +1,78 @@
+// `npm run bench:soak -- [fast|bfd] [MINUTES] [BFD_MS]`: a healthy AFTR watched for MINUTES (default 30) with
+// the CPUs busy, counting switches, which must be 0 (issue 17 acceptance 3 and 6). The lab is the failover
+// topology (test/failover/topo.ts: Kea, the strict AFTR fixture, the agent on the Linux WAN), with
+// `stress-ng --cpu 2` running beside it and a LAN client sending UDP at 1 kHz to inet through the softwire.
+//   fast: the fast detector profile (Silence 20/150 ms, Echo 100/100 ms x 2), Combine Any;
+//   bfd:  BFD against FRR bfdd on the AFTR at BFD_MS (default: the agent's floor) x 3, BFD the primary detector.
+// Several soaks may run at once (one stress-ng each is not needed: the load is then heavier, never lighter).
+import { spawn } from 'node:child_process';
+import { cli } from '../test/failover/cli.ts';
+import { FO, startLabAgent } from '../test/failover/agent.ts';
+import { startFlow } from '../test/failover/flow.ts';
+import { createTopo, LAN4 } from '../test/failover/topo.ts';
+import { B4_WAN, startBfdd } from '../test/bfd/bfdd.ts';
+import { BFD_MIN_INTERVAL_MS } from '../src/dslite/bfd-model.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const kind = process.argv[2] === 'bfd' ? 'bfd' : 'fast';
+const minutes = Number(process.argv[3] ?? 30);
+const bfdMs = Number(process.argv[4] ?? BFD_MIN_INTERVAL_MS);
+
+const FAST = {
+  [`${FO}Detector.2.Interval`]: '20', [`${FO}Detector.2.Timeout`]: '150',
+  [`${FO}Detector.3.Interval`]: '100', [`${FO}Detector.3.Timeout`]: '100', [`${FO}Detector.3.FailureThreshold`]: '2',
+};
+const BFD = {
+  [`${FO}BFD.DesiredMinTxInterval`]: String(bfdMs), [`${FO}BFD.RequiredMinRxInterval`]: String(bfdMs), [`${FO}BFD.DetectMult`]: '3',
+  [`${FO}BFD.LocalAddress`]: B4_WAN, [`${FO}Detector.5.Enable`]: 'true', [`${FO}Detector.5.Timeout`]: '60000',
+  [`${FO}Combine`]: 'Primary', [`${FO}PrimaryDetector`]: 'BFD',
+};
+
+const t = await createTopo(kind === 'bfd' ? 'sb' : 'sf');
+const stress = spawn('stress-ng', ['--cpu', '2', '--timeout', `${minutes * 60 + 120}s`], { stdio: 'ignore' });
+try {
+  await t.startKea();
+  await t.startAftr('aftr1');
+  const bfdd = kind === 'bfd' ? await startBfdd(t, 'aftr1', { tx: bfdMs, rx: bfdMs, mult: 3 }, 'soak') : null;
+  const a = await startLabAgent(t, {}, `soak-${kind}`);
+  try {
+    await a.waitFor(`${FO}Mode`, 'DSLite');
+    await cli(a.socket, { cmd: 'set', values: kind === 'bfd' ? BFD : FAST });
+    if (bfdd) await a.waitFor(`${FO}BFD.SessionState`, 'Up', 30_000);
+    const flow = await startFlow(t);
+    await sleep(2000);
+    const base = Number(await a.get(`${FO}SwitchCount`));
+    const bfdDownsBefore = bfdd ? (bfdd.log().match(/state-change.*-> down|session down/gi) ?? []).length : 0;
+    const t0 = Date.now();
+    let last = 0;
+    while (Date.now() - t0 < minutes * 60_000) {
+      await sleep(10_000);
+      const n = Number(await a.get(`${FO}SwitchCount`)) - base;
+      if (n !== last || Math.floor((Date.now() - t0) / 60_000) % 5 === 0) {
+        const extra = bfdd ? ` bfd=${await a.get(`${FO}BFD.SessionState`)} bfdd=${await bfdd.peerStatus()}` : '';
+        console.log(`${((Date.now() - t0) / 60_000).toFixed(1)} min: switches ${n}, mode ${await a.get(`${FO}Mode`)}${extra}`);
+      }
+      last = n;
+    }
+    const f = await flow.stop();
+    const switches = Number(await a.get(`${FO}SwitchCount`)) - base;
+    const reasons = switches ? await Promise.all(Array.from({ length: switches }, (_, i) => a.get(`${FO}History.${base + i + 1}.Reason`))) : [];
+    const echoLines = a.logs().split('\n').filter((l) => l.includes('"detector":"Echo"') && l.includes('Failed')).length;
+    const bfdDowns = bfdd ? (bfdd.log().match(/state-change.*-> down|session down/gi) ?? []).length - bfdDownsBefore : 0;
+    const aftr = t.aftrCounters('aftr1');
+    const leaked = await t.leaked();
+    console.log(JSON.stringify({
+      kind, minutes, bfdMs: bfdd ? bfdMs : undefined, load: 'stress-ng --cpu 2', lan: `UDP echo 1 kHz ${LAN4.lan} -> 198.51.100.2`,
+      switches, reasons, echoFailedVerdicts: echoLines, bfddDownTransitions: bfdd ? bfdDowns : undefined,
+      bfdPacketsSent: bfdd ? await a.get(`${FO}BFD.PacketsSent`) : undefined, bfdPacketsReceived: bfdd ? await a.get(`${FO}BFD.PacketsReceived`) : undefined,
+      aftrWrongSource: aftr.wrong_source ?? 0, aftrDecap: aftr.decap ?? 0, leaked,
+      probesSent: f.sent, probesAnswered: f.replies.length, longestGapMs: f.longestGap(0, Date.now()),
+    }));
+  } finally {
+    await a.stop();
+    await bfdd?.stop();
+  }
+} finally {
+  stress.kill('SIGTERM');
+  await t.cleanup();
+}
