@@ -16,6 +16,7 @@ import {
   combine, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, nodeUdp, type Detector, type DetectorSettings, type UdpOpen, type UdpOptions, type Verdict,
 } from './detectors.ts';
 import { candidates, literal, primaryEndpoint, type Endpoint, type EndpointSettings } from './endpoint.ts';
+import { WanReady } from './wan-ready.ts';
 
 export type Mode = 'None' | 'DSLite' | 'DualStack';
 
@@ -75,11 +76,6 @@ export interface PolicyOptions {
 }
 
 const MAX_HOLD_FACTOR = 8;
-/** After a return to DS-Lite the WAN path stays ready at least this long (ms), at most GRACE_MAX. */
-const GRACE_MIN = 3000;
-const GRACE_MAX = 15_000;
-/** A lease prepared on a suspicion is given back when no verdict followed within this time (ms). */
-const SUSPICION_HOLD = 10_000;
 /** The echo that shows a backup AFTR alive before the gateway moves to it waits at most this long (ms). */
 const BACKUP_CHECK_MAX = 300;
 
@@ -110,8 +106,7 @@ export class FailoverPolicy {
   private queue: Promise<void> = Promise.resolve();
   private recoveryTimer: NodeJS.Timeout | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
-  private graceTimer: NodeJS.Timeout | null = null;
-  private suspectTimer: NodeJS.Timeout | null = null;
+  private readonly wanReady: WanReady;
   private readonly subs: Disposable[] = [];
   private readonly statusEmitter = new Emitter<PolicyStatus>();
   private readonly switchEmitter = new Emitter<SwitchRecord>();
@@ -129,6 +124,7 @@ export class FailoverPolicy {
     const settingsOf = (name: string) => opts.detectorSettings?.[name] ?? DETECTOR_DEFAULTS[name] ?? DETECTOR_DEFAULTS.Echo;
     this.detectors = Object.entries(DETECTORS).map(([name, make]) => make(settingsOf(name), env));
     this.establishment = this.detectors.find((d): d is EstablishmentDetector => d instanceof EstablishmentDetector)!;
+    this.wanReady = new WanReady({ platform: this.platform, log: this.log, enqueue: (w, fn) => this.enqueue(w, fn), inDSLite: () => this.mode === 'DSLite' });
   }
 
   status(): PolicyStatus {
@@ -171,7 +167,8 @@ export class FailoverPolicy {
     this.stopped = true;
     for (const s of this.subs.splice(0)) s.dispose();
     this.stopRecovery();
-    for (const t of [this.leaseTimer, this.graceTimer, this.suspectTimer]) if (t) clearTimeout(t);
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    this.wanReady.stop();
     for (const d of this.detectors) d.stop();
     await this.queue;
   }
@@ -302,20 +299,10 @@ export class FailoverPolicy {
     if (v.state === 'Failed') this.enqueue('verdict', () => this.evaluate());
   }
 
-  /**
-   * A first sign of trouble: when dual-stack would be the next step, DHCPv4 starts now so the lease is
-   * ready if the verdict follows; without a verdict within SUSPICION_HOLD the address goes back.
-   */
+  /** A first sign of trouble: when dual-stack would be the next step, the lease is made ready (wan-ready.ts). */
   private onSuspect(reason: string) {
     if (this.mode !== 'DSLite' || !this.automatic() || this.index < this.cands.length - 1) return;
-    if (!this.platform.dhcp4.lease() && this.platform.dhcp4.state() === 'Init') this.log.info({ reason }, 'softwire suspect: DHCPv4 prepared');
-    this.platform.dhcp4.prepare();
-    if (this.suspectTimer) clearTimeout(this.suspectTimer);
-    this.suspectTimer = setTimeout(() => this.enqueue('suspicion over', async () => {
-      this.suspectTimer = null;
-      if (this.mode === 'DSLite' && !this.graceTimer) await this.releaseLease('suspicion over');
-    }), SUSPICION_HOLD);
-    this.suspectTimer.unref?.();
+    this.wanReady.suspect(reason);
   }
 
   private async evaluate() {
@@ -444,7 +431,7 @@ export class FailoverPolicy {
    */
   private async toDualStack(reason: string, outageStart: number, verdictAt: number): Promise<boolean> {
     if (this.mode === 'DualStack') return true;
-    this.cancelGrace();
+    this.wanReady.cancelGrace();
     const t0 = this.now();
     let lease = this.platform.dhcp4.lease();
     if (!lease) {
@@ -494,31 +481,7 @@ export class FailoverPolicy {
     await this.platform.ipv4.routeVia('tunnel');
     if (from === 'DualStack') this.lastFailback = this.now();
     this.enterDSLite(index, addr, reason, 0, true);
-    if (this.platform.dhcp4.lease() || this.platform.dhcp4.state() !== 'Init') this.armGrace();
-  }
-
-  private armGrace() {
-    this.cancelGrace();
-    const ms = Math.min(Math.max(GRACE_MIN, this.window()), GRACE_MAX);
-    this.graceTimer = setTimeout(() => this.enqueue('grace over', async () => {
-      this.graceTimer = null;
-      if (this.mode === 'DSLite') await this.releaseLease('DS-Lite held');
-    }), ms);
-    this.graceTimer.unref?.();
-  }
-
-  private cancelGrace() {
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.graceTimer = null;
-  }
-
-  private async releaseLease(why: string) {
-    if (this.suspectTimer) clearTimeout(this.suspectTimer);
-    this.suspectTimer = null;
-    if (!this.platform.dhcp4.lease() && this.platform.dhcp4.state() === 'Init') return;
-    this.log.info({ why }, 'DHCPv4 lease given back');
-    await this.platform.dhcp4.release().catch((err) => this.log.error({ err }, 'DHCPRELEASE failed'));
-    void this.platform.ipv4.flushConntrack('wan').catch(() => undefined);
+    this.wanReady.hold(this.window());
   }
 
   private startRecovery() {

@@ -18,6 +18,7 @@ const names: [string, string][] = [
   ['TWINSTACK-FAILOVER-MIB::tsFailoverMode', '.1.3.6.1.4.1.32473.6333.1.2'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverSwitchCount', '.1.3.6.1.4.1.32473.6333.1.12'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverLastSwitchReason', '.1.3.6.1.4.1.32473.6333.1.14'],
+  ['TWINSTACK-FAILOVER-MIB::tsFailoverBackupAftrSince', '.1.3.6.1.4.1.32473.6333.1.15'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverDetectorState', '.1.3.6.1.4.1.32473.6333.2.1.1.7'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverHistoryTo', '.1.3.6.1.4.1.32473.6333.2.2.1.4'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverModeChange', '.1.3.6.1.4.1.32473.6333.0.1'],
@@ -44,6 +45,7 @@ test('every object the agent serves is defined in a MIB module (snmptranslate of
     const unresolved = lines.filter((l) => /^(\.?\d+\.)+\d+$|^SNMPv2-SMI::/.test(l));
     assert.deepEqual(unresolved, []);
     assert.ok(lines.includes('TWINSTACK-FAILOVER-MIB::tsFailoverMode.0'));
+    assert.ok(lines.includes('TWINSTACK-FAILOVER-MIB::tsFailoverBackupAftrSince.0'), 'the stay on a backup AFTR, for the NOC');
     assert.ok(lines.some((l) => l.startsWith('TUNNEL-MIB::tunnelIfEncapsMethod.')));
     assert.ok(lines.some((l) => l.startsWith('IP-FORWARD-MIB::inetCidrRouteIfIndex.')));
   } finally {

@@ -177,6 +177,9 @@ test('error kinds map to HTTP statuses in one table', () => {
 test('status: mode, AFTR, public IPv4, detectors, counters and history (oldest first)', async (t) => {
   const f = await loggedIn(t);
   const F = 'Device.X_TWINSTACK-ORG_Failover.';
+  assert.equal((await f.req('GET', '/api/status')).body.backupAFTRSince, '0001-01-01T00:00:00Z', 'on the primary: the Unknown Time');
+  f.dm.set({ [`${F}BackupAFTRSince`]: '2026-01-01T09:00:00Z' }, 'system');
+  assert.equal((await f.req('GET', '/api/status')).body.backupAFTRSince, '2026-01-01T09:00:00Z');
   f.dm.set({ [`${F}Mode`]: 'DualStack', [`${F}PublicIPv4Address`]: '203.0.113.7', [`${F}SwitchCount`]: '2', [`${F}Simulation.Active`]: 'true', [`${F}Simulation.AFTRState`]: 'Down' }, 'system');
   f.dm.add(`${F}Detector.`, 'system', { Name: 'Silence', State: 'Failed', LastReason: 'no packet for 3000 ms' });
   f.dm.add(`${F}History.`, 'system', { Time: '2026-01-01T10:05:00Z', From: 'DSLite', To: 'DualStack', Reason: 'Silence', AFTR: '2001:db8::1', OutageMs: '3200' });
