@@ -4,8 +4,10 @@ import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { DmError, type DataModel, type Disposable, type ValidateContext } from '../datamodel/index.ts';
 import { AUTH_TYPES, diagName } from './bfd-codec.ts';
-import type { BfdDetector, BfdReport, BfdSettings } from './bfd.ts';
+import { BFD_MIN_INTERVAL_MS, type BfdDetector, type BfdReport, type BfdSettings } from './bfd.ts';
 import { FO } from './instances.ts';
+
+export { BFD_MIN_INTERVAL_MS };
 
 const OBJ = `${FO}BFD.`;
 /** Key sizes (RFC 5880 §4.2-4.4): a password of 1-16 octets; MD5 keys up to 16, SHA1 keys up to 20. */
@@ -23,6 +25,16 @@ export function readBfd(dm: DataModel): BfdSettings {
 
 function validate(ctx: ValidateContext) {
   const bad = (param: string, msg: string) => { throw new DmError('InvalidValue', `${ctx.path}${param}: ${msg}`, [], `${ctx.path}${param}`); };
+  // RFC 5880 §6.8.2: each system advertises how fast it is prepared to send and receive, so it must not offer
+  // a rate it cannot keep. Below the floor our packets came late under load, the peer's Detection Time ran
+  // out (we saw diagnostic 3), each time a needless failover. Every interval below it is named.
+  const tooShort = ['DesiredMinTxInterval', 'RequiredMinRxInterval'].filter((p) => ctx.changed.has(p) && Number(ctx.changed.get(p)) < BFD_MIN_INTERVAL_MS);
+  if (tooShort.length) {
+    throw DmError.from(tooShort.map((p) => ({
+      path: `${ctx.path}${p}`, kind: 'InvalidValue',
+      message: `BFD intervals below ${BFD_MIN_INTERVAL_MS} ms cannot be kept under load on this agent (RFC 5880 §6.8.2: a system advertises only the rates it can keep); ${ctx.changed.get(p)} ms refused`,
+    })));
+  }
   const local = ctx.changed.get('LocalAddress');
   if (local && !isIPv6(local)) bad('LocalAddress', 'not an IPv6 address');
   if (!ctx.changed.has('AuthenticationType') && !ctx.changed.has('AuthenticationKey')) return;

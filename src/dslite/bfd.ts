@@ -6,11 +6,16 @@
 // a session that was Up can lose its path; one that never comes Up fails after the Detector's Timeout.
 // Timer changes never restart the session: they go through a Poll Sequence (RFC 5880 §6.8.3).
 // The session also runs while the AFTR is only probed (dual-stack), so the return to DS-Lite waits for Up.
+// Over real sockets (nodeUdp, the Linux WAN) the session runs in its own worker thread (bfd-thread.ts), so
+// a busy main event loop cannot make our packets late; over the simulated WAN's UDP it runs here. Both
+// run the same session code (bfd-link.ts).
 import { isIPv6 } from 'node:net';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
-import { BFD_MULTIHOP_PORT, diagName, type AuthKey, type BfdState } from './bfd-codec.ts';
-import { BfdSession, type BfdConfig, type BfdStatus } from './bfd-session.ts';
-import type { Detector, DetectorEnv, DetectorSettings, DetectorState, UdpOpen, UdpSocket, Verdict } from './detectors.ts';
+import { diagName, type AuthKey, type BfdState } from './bfd-codec.ts';
+import { openBfdSession, type BfdHandle } from './bfd-link.ts';
+import type { BfdConfig, BfdStatus } from './bfd-session.ts';
+import { openBfdThread } from './bfd-thread.ts';
+import { nodeUdp, type Detector, type DetectorEnv, type DetectorSettings, type DetectorState, type UdpOpen, type Verdict } from './detectors.ts';
 import { VerdictCell } from './verdict.ts';
 
 
@@ -26,14 +31,19 @@ export interface BfdSettings {
 
 export const BFD_SETTINGS_DEFAULTS: BfdSettings = { desiredMinTx: 300, requiredMinRx: 300, detectMult: 3, localAddress: '', auth: null };
 
+/**
+ * The shortest DesiredMinTxInterval and RequiredMinRxInterval this agent can keep under load (ms), measured
+ * against FRR bfdd with the CPUs saturated and the main event loop blocked (ARCHITECTURE.md, "BFD and PCP
+ * detectors"); shorter intervals are refused when set (bfd-model.ts).
+ */
+export const BFD_MIN_INTERVAL_MS = 50;
+
 export interface BfdReport extends BfdStatus {
   peer: string;
   localAddress: string;
   /** the diagnostic of the last transition to Down (0 if none) */
   lastDiag: number;
 }
-
-const SOURCE_PORTS = [49152, 65535] as const; // RFC 5881 §4
 
 export class BfdDetector implements Detector {
   readonly name = 'BFD';
@@ -42,8 +52,9 @@ export class BfdDetector implements Detector {
   private bfd: BfdSettings = { ...BFD_SETTINGS_DEFAULTS };
   /** the settings the current session was opened with */
   private opened: BfdSettings = { ...BFD_SETTINGS_DEFAULTS };
-  private session: BfdSession | null = null;
-  private sockets: UdpSocket[] = [];
+  private session: BfdHandle | null = null;
+  /** bumped whenever the session is closed: a session still being opened then is stopped, not kept */
+  private generation = 0;
   private peer = '';
   private local = '';
   private lastDiag = 0;
@@ -71,11 +82,15 @@ export class BfdDetector implements Detector {
   }
 
   report(): BfdReport {
-    const s = this.session?.status() ?? {
+    return this.reportOf(this.session?.status() ?? null);
+  }
+
+  private reportOf(status: BfdStatus | null): BfdReport {
+    const s = status ?? {
       state: 'Down' as BfdState, remoteState: 'Down' as BfdState, localDiag: 0, remoteDiag: 0, localDiscr: 0, remoteDiscr: 0,
       txInterval: 0, detectionTime: 0, lastReceivedAt: 0, sent: 0, received: 0, dropped: 0, drops: {},
     };
-    return { ...s, state: this.session ? s.state : 'AdminDown', peer: this.peer, localAddress: this.local, lastDiag: this.lastDiag };
+    return { ...s, state: status ? s.state : 'AdminDown', peer: this.peer, localAddress: this.local, lastDiag: this.lastDiag };
   }
 
   start(aftr: string): void {
@@ -136,7 +151,9 @@ export class BfdDetector implements Detector {
   }
 
   private sessionConfig(): BfdConfig {
-    return { desiredMinTx: this.bfd.desiredMinTx * 1000, requiredMinRx: this.bfd.requiredMinRx * 1000, detectMult: this.bfd.detectMult, auth: this.bfd.auth };
+    // A value stored before the floor existed is raised to it: the session never runs faster than it can keep.
+    const us = (ms: number) => Math.max(ms, BFD_MIN_INTERVAL_MS) * 1000;
+    return { desiredMinTx: us(this.bfd.desiredMinTx), requiredMinRx: us(this.bfd.requiredMinRx), detectMult: this.bfd.detectMult, auth: this.bfd.auth };
   }
 
   /** Opens the sockets and the session to `aftr` unless they exist already. */
@@ -155,31 +172,32 @@ export class BfdDetector implements Detector {
   private async open(aftr: string) {
     if (!isIPv6(aftr)) throw new Error('not an IPv6 address');
     const udp = this.udp();
+    const gen = this.generation;
     this.opened = { ...this.bfd };
-    const onMessage = (m: Buffer, from: { address: string }) => {
-      if (from.address === aftr || from.address === `::ffff:${aftr}`) this.session?.receive(m);
-    };
-    // Transmit socket: connected (the kernel picks the source towards the AFTR), a port of 49152-65535.
-    let tx: UdpSocket | null = null;
-    for (let i = 0; i < 16 && !tx; i++) {
-      const port = SOURCE_PORTS[0] + Math.floor(Math.random() * (SOURCE_PORTS[1] - SOURCE_PORTS[0] + 1));
-      tx = await udp({ type: 'udp6', address: this.opened.localAddress || undefined, port, ttl: 255, peer: { address: aftr, port: BFD_MULTIHOP_PORT }, onMessage })
-        .catch((e: NodeJS.ErrnoException) => { if (e.code === 'EADDRINUSE') return null; throw e; });
-    }
-    if (!tx) throw new Error('no free source port');
-    this.sockets.push(tx);
-    this.local = tx.address().address;
-    const rx = await udp({ type: 'udp6', address: this.local, port: BFD_MULTIHOP_PORT, onMessage });
-    this.sockets.push(rx);
-    const session = new BfdSession(this.sessionConfig(), (b) => tx!.send(b, BFD_MULTIHOP_PORT, aftr));
+    const o = { aftr, localAddress: this.opened.localAddress, config: this.sessionConfig() };
+    // Real sockets: the session gets its own thread; anything else (the simulated WAN) runs it here.
+    const session = udp === nodeUdp ? await openBfdThread(o) : await openBfdSession(udp, o);
+    if (gen !== this.generation) return session.stop(); // closed (stopped, disabled) while it was opening
     this.session = session;
+    this.local = session.local;
     session.onChange(({ from, status }) => this.onChange(from, status));
-    session.start();
+    session.onFailure?.((err) => this.lost(session, err));
+  }
+
+  /** The session's thread died: the session is gone; a new one is opened (Unknown until it is Up). */
+  private lost(session: BfdHandle, err: Error) {
+    if (session !== this.session) return;
+    this.close();
+    if (!this.watching || !this.settings.enable) return; // a probe opens a new one when it needs it
+    this.set('Unknown', `BFD: the session's thread ended (${err.message}); opening a new session`);
+    void this.ensure(this.target);
+    this.armUpTimer();
   }
 
   private onChange(from: BfdState, s: BfdStatus) {
     if (s.state === 'Down') this.lastDiag = s.localDiag;
-    this.reports.fire(this.report());
+    // The status of the change itself: a session in another thread may have moved on since.
+    this.reports.fire(this.reportOf(s));
     if (!this.watching || !this.settings.enable) return;
     if (s.state === 'Up') {
       this.clearUpTimer();
@@ -212,9 +230,9 @@ export class BfdDetector implements Detector {
   }
 
   private close() {
+    this.generation++;
     this.session?.stop();
     this.session = null;
-    for (const s of this.sockets.splice(0)) s.close();
     this.reports.fire(this.report());
   }
 

@@ -21,7 +21,11 @@ export interface Bfdd {
   stop(): Promise<void>;
 }
 
-export async function startBfdd(t: Topo, which: 'aftr1' | 'aftr2', timers: { tx: number; rx: number; mult: number }, name: string): Promise<Bfdd> {
+/**
+ * `opts.fifo`: run bfdd under SCHED_FIFO at this priority. The load tests do: bfdd stands for the AFTR, another
+ * machine, which the CPU load put on the gateway does not slow down.
+ */
+export async function startBfdd(t: Topo, which: 'aftr1' | 'aftr2', timers: { tx: number; rx: number; mult: number }, name: string, opts: { fifo?: number } = {}): Promise<Bfdd> {
   const dir = join(t.dir, `bfdd-${name}`);
   chmodSync(t.dir, 0o755); // bfdd runs as frr: its directories must be traversable and its own
   mkdirSync(dir);
@@ -36,7 +40,9 @@ export async function startBfdd(t: Topo, which: 'aftr1' | 'aftr2', timers: { tx:
   chmodSync(conf, 0o644);
   await t.exec(which, 'nft', `add table ip6 bfdnat; add chain ip6 bfdnat pre { type nat hook prerouting priority dstnat; }; add chain ip6 bfdnat post { type nat hook postrouting priority srcnat; }; add rule ip6 bfdnat pre ip6 daddr ${AFTR[which]} udp dport 4784 dnat to ${LOCAL[which]}; add rule ip6 bfdnat post ip6 saddr ${LOCAL[which]} udp dport 4784 snat to ${AFTR[which]}`);
   const logFile = join(dir, 'bfdd.log');
-  const proc = t.spawn(which, '/usr/lib/frr/bfdd', '-f', conf, '-i', join(dir, 'bfdd.pid'), '-P', '0', '--vty_socket', dir, '--bfdctl', join(dir, 'bfdd.sock'), '--log', `file:${logFile}`);
+  const argv = ['/usr/lib/frr/bfdd', '-f', conf, '-i', join(dir, 'bfdd.pid'), '-P', '0', '--vty_socket', dir, '--bfdctl', join(dir, 'bfdd.sock'), '--log', `file:${logFile}`];
+  const [cmd, ...args] = opts.fifo ? ['chrt', '--fifo', String(opts.fifo), ...argv] : argv;
+  const proc = t.spawn(which, cmd, ...args);
   let out = '';
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const vtysh = () => t.exec(which, 'vtysh', '--vty_socket', dir, '-c', 'show bfd peers json');
