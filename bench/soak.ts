@@ -1,10 +1,11 @@
-// `npm run bench:soak -- [fast|bfd] [MINUTES] [BFD_MS]`: a healthy AFTR watched for MINUTES (default 30) with
+// `npm run bench:soak -- [fast|bfd] [MINUTES] [BFD_MS] [shared-load]`: a healthy AFTR watched for MINUTES (default 30) with
 // the CPUs busy, counting switches, which must be 0 (issue 17 acceptance 3 and 6). The lab is the failover
 // topology (test/failover/topo.ts: Kea, the strict AFTR fixture, the agent on the Linux WAN), with
 // `stress-ng --cpu 2` running beside it and a LAN client sending UDP at 1 kHz to inet through the softwire.
 //   fast: the fast detector profile (Silence 20/150 ms, Echo 100/100 ms x 2), Combine Any;
 //   bfd:  BFD against FRR bfdd on the AFTR at BFD_MS (default: the agent's floor) x 3, BFD the primary detector.
-// Several soaks may run at once (one stress-ng each is not needed: the load is then heavier, never lighter).
+// Several soaks may run at once: `shared-load` leaves out this run's own stress-ng (start one beside them);
+// the load is then heavier than one soak alone, never lighter.
 import { spawn } from 'node:child_process';
 import { cli } from '../test/failover/cli.ts';
 import { FO, startLabAgent } from '../test/failover/agent.ts';
@@ -16,7 +17,8 @@ import { BFD_MIN_INTERVAL_MS } from '../src/dslite/bfd-model.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kind = process.argv[2] === 'bfd' ? 'bfd' : 'fast';
 const minutes = Number(process.argv[3] ?? 30);
-const bfdMs = Number(process.argv[4] ?? BFD_MIN_INTERVAL_MS);
+const bfdMs = Number(process.argv[4] && /^\d+$/.test(process.argv[4]) ? process.argv[4] : BFD_MIN_INTERVAL_MS);
+const sharedLoad = process.argv.includes('shared-load');
 
 const FAST = {
   [`${FO}Detector.2.Interval`]: '20', [`${FO}Detector.2.Timeout`]: '150',
@@ -29,7 +31,7 @@ const BFD = {
 };
 
 const t = await createTopo(kind === 'bfd' ? 'sb' : 'sf');
-const stress = spawn('stress-ng', ['--cpu', '2', '--timeout', `${minutes * 60 + 120}s`], { stdio: 'ignore' });
+const stress = sharedLoad ? null : spawn('stress-ng', ['--cpu', '2', '--timeout', `${minutes * 60 + 120}s`], { stdio: 'ignore' });
 try {
   await t.startKea();
   await t.startAftr('aftr1');
@@ -42,7 +44,13 @@ try {
     const flow = await startFlow(t);
     await sleep(2000);
     const base = Number(await a.get(`${FO}SwitchCount`));
-    const bfdDownsBefore = bfdd ? (bfdd.log().match(/state-change.*-> down|session down/gi) ?? []).length : 0;
+    // bfdd's own count of session-down events (the AFTR's view: our packets late or lost).
+    const bfddDowns = async () => {
+      if (!bfdd) return 0;
+      const peers = JSON.parse(await t.exec('aftr1', 'vtysh', '--vty_socket', bfdd.dir, '-c', 'show bfd peers counters json')) as Record<string, unknown>[];
+      return Number(peers.find((p) => p.peer === B4_WAN)?.['session-down'] ?? 0);
+    };
+    const bfdDownsBefore = await bfddDowns();
     const t0 = Date.now();
     let last = 0;
     while (Date.now() - t0 < minutes * 60_000) {
@@ -57,13 +65,12 @@ try {
     const f = await flow.stop();
     const switches = Number(await a.get(`${FO}SwitchCount`)) - base;
     const reasons = switches ? await Promise.all(Array.from({ length: switches }, (_, i) => a.get(`${FO}History.${base + i + 1}.Reason`))) : [];
-    const echoLines = a.logs().split('\n').filter((l) => l.includes('"detector":"Echo"') && l.includes('Failed')).length;
-    const bfdDowns = bfdd ? (bfdd.log().match(/state-change.*-> down|session down/gi) ?? []).length - bfdDownsBefore : 0;
+    const bfdDowns = (await bfddDowns()) - bfdDownsBefore;
     const aftr = t.aftrCounters('aftr1');
     const leaked = await t.leaked();
     console.log(JSON.stringify({
-      kind, minutes, bfdMs: bfdd ? bfdMs : undefined, load: 'stress-ng --cpu 2', lan: `UDP echo 1 kHz ${LAN4.lan} -> 198.51.100.2`,
-      switches, reasons, echoFailedVerdicts: echoLines, bfddDownTransitions: bfdd ? bfdDowns : undefined,
+      kind, minutes, bfdMs: bfdd ? bfdMs : undefined, load: sharedLoad ? 'stress-ng --cpu 2, shared with other soaks' : 'stress-ng --cpu 2', lan: `UDP echo 1 kHz ${LAN4.lan} -> 198.51.100.2`,
+      switches, reasons, detectorStates: await Promise.all([1, 2, 3, 4, 5].map((i) => a.get(`${FO}Detector.${i}.State`))), bfddSessionDowns: bfdd ? bfdDowns : undefined,
       bfdPacketsSent: bfdd ? await a.get(`${FO}BFD.PacketsSent`) : undefined, bfdPacketsReceived: bfdd ? await a.get(`${FO}BFD.PacketsReceived`) : undefined,
       aftrWrongSource: aftr.wrong_source ?? 0, aftrDecap: aftr.decap ?? 0, leaked,
       probesSent: f.sent, probesAnswered: f.replies.length, longestGapMs: f.longestGap(0, Date.now()),
@@ -73,6 +80,6 @@ try {
     await bfdd?.stop();
   }
 } finally {
-  stress.kill('SIGTERM');
+  stress?.kill('SIGTERM');
   await t.cleanup();
 }

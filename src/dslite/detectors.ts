@@ -5,7 +5,7 @@
 // Failover.Combine (Any / All / Primary), so adding one needs no change elsewhere.
 import { createSocket } from 'node:dgram';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
-import type { SoftwireError, TunnelPort } from '../wan/platform.ts';
+import type { EchoResult, SoftwireError, TunnelPort } from '../wan/platform.ts';
 import { BfdDetector } from './bfd.ts';
 import { PcpDetector } from './pcp.ts';
 import { VerdictCell } from './verdict.ts';
@@ -241,6 +241,8 @@ export class SilenceDetector extends BaseDetector {
   private base: { tx: number; rx: number } | null = null;
   private unansweredSince: number | null = null;
   private lastPoll = 0;
+  /** The confirming echo of this silence, sent half way through Timeout; its result once known. */
+  private confirm: { done: EchoResult | null } | null = null;
 
   constructor(settings: DetectorSettings, env: DetectorEnv) {
     super('Silence', settings, env);
@@ -249,6 +251,7 @@ export class SilenceDetector extends BaseDetector {
   protected override onStart() {
     this.base = null;
     this.unansweredSince = null;
+    this.confirm = null;
   }
 
   protected async check() {
@@ -267,15 +270,24 @@ export class SilenceDetector extends BaseDetector {
     const silent = now - this.unansweredSince;
     // No suspicion from silence alone: one-way traffic is normal, and a lease taken on every quiet upload
     // would churn the ISP's pool. The Echo detector's first lost probe is the early sign for a blackhole.
-    if (silent < this.settings.timeout) return null;
-    const echo = await this.env.tunnel.echo(Math.min(this.settings.timeout, 1000));
-    if (echo.ok) return this.heard(await this.env.tunnel.counters());
+    if (silent < this.settings.timeout / 2) return null;
+    // Half way through Timeout the confirming echo leaves (RFC 6333 §5.7), so at Timeout the verdict is ready
+    // instead of starting an echo then and waiting its timeout too (a blackhole took Timeout + 1 s).
+    if (!this.confirm) {
+      const confirm: { done: EchoResult | null } = { done: null };
+      this.confirm = confirm;
+      void this.env.tunnel.echo(Math.min(this.settings.timeout, 1000)).then((r) => { confirm.done = r; });
+    }
+    const echo = this.confirm.done;
+    if (echo?.ok) return this.heard(await this.env.tunnel.counters());
+    if (silent < this.settings.timeout || !echo) return null;
     return { ok: false, reason: `Silence: no packet from ${this.aftr} for ${silent} ms while ${c.txPackets - this.base.tx} were sent, and ${echo.reason}` };
   }
 
   private heard(c: { txPackets: number; rxPackets: number }) {
     this.base = { tx: c.txPackets, rx: c.rxPackets };
     this.unansweredSince = null;
+    this.confirm = null;
     return { ok: true, reason: '' };
   }
 }
