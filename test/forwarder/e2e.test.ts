@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
 import { compileC } from '../lab/cc.ts';
 import { LabB4 } from '../lab/b4.ts';
-import { EchoB4 } from './echo-lab.ts';
 import { ADDR, captureTunnelled, createLab, iperf3Server, waitFor, type Lab } from '../lab/lab.ts';
 
 let lab: Lab;
@@ -249,12 +248,12 @@ test("egress 'tun': the kernel forwards the encapsulated packets, none from the 
 
 // ---- echo probes from the forwarder itself (RFC 6333 §5.7: 192.0.0.2 -> the AFTR's 192.0.0.1) ----
 
-let prober: EchoB4;
+let prober: LabB4;
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 test('echo through the softwire: the AFTR fixture answers 192.0.0.1, timed natively; the reply is consumed', T, async () => {
   await b4.stop();
-  prober = await EchoB4.start(lab, { mssClamp: 1420 });
+  prober = await LabB4.start(lab, { mssClamp: 1420 });
   const [r] = await prober.echo({ timeoutMs: 1000 });
   assert.ok(r.ok && r.rttUs > 0 && r.reason === '', JSON.stringify(r));
   assert.ok(Math.abs(r.sentAt - Date.now()) < 5000);

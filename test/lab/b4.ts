@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Counters, ForwarderConfig, Icmpv6ErrorEvent } from '../../src/forwarder/index.ts';
+import type { Counters, EchoResult, ForwarderConfig, Icmpv6ErrorEvent } from '../../src/forwarder/index.ts';
 import { ADDR, routeViaB4, waitFor, type Lab, type Role } from './lab.ts';
 
 const RUNNER = fileURLToPath(new URL('./b4-runner.ts', import.meta.url));
@@ -66,6 +66,15 @@ export class LabB4 {
     const reply = this.#next('counters');
     this.#proc.stdin!.write(`${JSON.stringify({ op: 'counters' })}\n`);
     return (await reply).value as Counters;
+  }
+
+  /** `count` echo probes through the softwire (Forwarder.echo), one every `intervalMs`; their results in order. */
+  async echo(opts: { aftr?: string; timeoutMs: number; count?: number; intervalMs?: number }): Promise<EchoResult[]> {
+    const reply = this.#next('echo', 10_000 + (opts.count ?? 1) * ((opts.intervalMs ?? 0) + opts.timeoutMs));
+    this.#proc.stdin!.write(`${JSON.stringify({ op: 'echo', ...opts })}\n`);
+    const m = await reply;
+    if (m.kind === 'error') throw new Error(m.error);
+    return m.value as EchoResult[];
   }
 
   async reconfigure(config: ForwarderConfig): Promise<void> {
