@@ -513,8 +513,12 @@ export class FailoverPolicy {
     for (let i = 0; i < this.cands.length && !found; i++) {
       try {
         const addr = await this.resolve(this.cands[i].aftr);
-        if (this.platform.tunnel.aftr() !== addr) await this.platform.tunnel.up(addr);
-        const r = await this.platform.tunnel.echo(this.echoTimeout());
+        // The forwarder probes any AFTR from the softwire it has (no reconfiguration per candidate); it is
+        // started on the first one if it never was (an AFTR absent at boot).
+        if (this.platform.tunnel.aftr() === null) await this.platform.tunnel.up(addr);
+        const r = await this.platform.tunnel.echo(this.echoTimeout(), addr);
+        // A live candidate: the softwire points at it, so the gating detectors that speak through it (PCP) ask it.
+        if (r.ok && this.platform.tunnel.aftr() !== addr) await this.platform.tunnel.up(addr);
         const bad = r.ok ? this.spoiled(addr) ?? await this.gateProbes(addr) : r.reason;
         if (!bad) found = { index: i, addr };
         else why = bad;
