@@ -97,6 +97,8 @@ export class FailoverPolicy {
   private holdFactor = 1;
   private lastFailback = 0;
   private backupSince: number | null = null;
+  /** When the last Failed verdict came (ms). */
+  private failedAt = 0;
   /** When the previous recovery probe was sent: an ICMPv6 error about the AFTR after it spoils the series. */
   private lastProbeAt = 0;
   /** The last ICMPv6 error about each AFTR address (ms), whatever the mode. */
@@ -296,7 +298,14 @@ export class FailoverPolicy {
 
   private onVerdict(v: Verdict) {
     this.log.debug({ detector: v.detector, state: v.state, reason: v.reason }, 'detector verdict');
-    if (v.state === 'Failed') this.enqueue('verdict', () => this.evaluate());
+    if (v.state !== 'Failed') return;
+    this.failedAt = v.time;
+    // When dual-stack would be the next step and nothing was prepared, the DHCPv4 exchange starts in this
+    // very tick, beside the queue's work (the outage's start, the combination of verdicts): an AFTR that
+    // dies without warning gives no suspicion first.
+    // (As a suspicion: if the combination of verdicts does not fail the softwire, the lease goes back.)
+    this.onSuspect(v.reason);
+    this.enqueue('verdict', () => this.evaluate());
   }
 
   /** A first sign of trouble: when dual-stack would be the next step, the lease is made ready (wan-ready.ts). */
@@ -321,7 +330,9 @@ export class FailoverPolicy {
    * make-before-break from the primary on: no outage.
    */
   private async failover(reason: string, planned: boolean) {
-    const verdictAt = this.now();
+    // Timed from the detector's verdict, not from when the queue got to it.
+    const now = this.now();
+    const verdictAt = !planned && this.failedAt && now - this.failedAt < 10_000 ? Math.min(this.failedAt, now) : now;
     const outageStart = planned ? verdictAt : await this.outageStart(verdictAt);
     for (const d of this.detectors) if (d !== this.establishment) d.stop();
     const r = await this.establish(planned ? 0 : this.index + 1, !planned);
