@@ -12,7 +12,7 @@
 // dropped at the AFTR for a wrong inner source, packets that left un-NATed, and the public IPv4 leased.
 // p50 and p99 are nearest-rank over the trials (with 10 trials p99 is the worst one).
 import { cli } from '../test/failover/cli.ts';
-import { FO, startLabAgent, type LabAgent } from '../test/failover/agent.ts';
+import { FAST_PROFILE, FO, startLabAgent, type LabAgent } from '../test/failover/agent.ts';
 import { cpuLoad, startFlow } from '../test/failover/flow.ts';
 import { createTopo, type Topo } from '../test/failover/topo.ts';
 
@@ -22,10 +22,6 @@ const KINDS: Kind[] = ['death', 'blackhole', 'blackhole-fast', 'backup', 'again'
 const trials = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10);
 const kinds = KINDS.filter((k) => process.argv.includes(k));
 
-const FAST = {
-  [`${FO}Detector.2.Interval`]: '20', [`${FO}Detector.2.Timeout`]: '150',
-  [`${FO}Detector.3.Interval`]: '100', [`${FO}Detector.3.Timeout`]: '100', [`${FO}Detector.3.FailureThreshold`]: '2',
-};
 // Recovery is not what is measured: the same quick recovery for every kind.
 const RECOVERY = { [`${FO}RecoveryInterval`]: '1', [`${FO}RecoveryThreshold`]: '2', [`${FO}HoldDownTime`]: '2' };
 
@@ -67,7 +63,7 @@ async function runKind(t: Topo, kind: Kind): Promise<Trial[]> {
   const out: Trial[] = [];
   try {
     await waitFor(a, `${FO}Mode`, 'DSLite', 20_000);
-    await cli(a.socket, { cmd: 'set', values: { ...(kind === 'blackhole-fast' ? FAST : {}), ...RECOVERY, ...(kind === 'backup' ? { [`${FO}BackupAFTRs`]: 'aftr2.example.net' } : {}) } });
+    await cli(a.socket, { cmd: 'set', values: { ...(kind === 'blackhole-fast' ? FAST_PROFILE : {}), ...RECOVERY, ...(kind === 'backup' ? { [`${FO}BackupAFTRs`]: 'aftr2.example.net' } : {}) } });
     for (let n = 1; n <= trials; n++) {
       await sleep(1500);
       const before = await counts(t);

@@ -8,7 +8,7 @@
 // the load is then heavier than one soak alone, never lighter.
 import { spawn } from 'node:child_process';
 import { cli } from '../test/failover/cli.ts';
-import { FO, startLabAgent } from '../test/failover/agent.ts';
+import { FAST_PROFILE, FO, startLabAgent } from '../test/failover/agent.ts';
 import { startFlow } from '../test/failover/flow.ts';
 import { createTopo, LAN4 } from '../test/failover/topo.ts';
 import { B4_WAN, startBfdd } from '../test/bfd/bfdd.ts';
@@ -20,10 +20,6 @@ const minutes = Number(process.argv[3] ?? 30);
 const bfdMs = Number(process.argv[4] && /^\d+$/.test(process.argv[4]) ? process.argv[4] : BFD_MIN_INTERVAL_MS);
 const sharedLoad = process.argv.includes('shared-load');
 
-const FAST = {
-  [`${FO}Detector.2.Interval`]: '20', [`${FO}Detector.2.Timeout`]: '150',
-  [`${FO}Detector.3.Interval`]: '100', [`${FO}Detector.3.Timeout`]: '100', [`${FO}Detector.3.FailureThreshold`]: '2',
-};
 const BFD = {
   [`${FO}BFD.DesiredMinTxInterval`]: String(bfdMs), [`${FO}BFD.RequiredMinRxInterval`]: String(bfdMs), [`${FO}BFD.DetectMult`]: '3',
   [`${FO}BFD.LocalAddress`]: B4_WAN, [`${FO}Detector.5.Enable`]: 'true', [`${FO}Detector.5.Timeout`]: '60000',
@@ -39,7 +35,7 @@ try {
   const a = await startLabAgent(t, {}, `soak-${kind}`);
   try {
     await a.waitFor(`${FO}Mode`, 'DSLite');
-    await cli(a.socket, { cmd: 'set', values: kind === 'bfd' ? BFD : FAST });
+    await cli(a.socket, { cmd: 'set', values: kind === 'bfd' ? BFD : FAST_PROFILE });
     if (bfdd) await a.waitFor(`${FO}BFD.SessionState`, 'Up', 30_000);
     const flow = await startFlow(t);
     await sleep(2000);

@@ -8,6 +8,15 @@ import type { Topo } from './topo.ts';
 
 export const FO = 'Device.X_TWINSTACK-ORG_Failover.';
 
+/**
+ * The fast detector profile of the benchmarks (docs/benchmarks.md), written through the data model on a fresh
+ * database: Silence (Detector.2) 20 ms / 150 ms, Echo (Detector.3) 100 ms / 100 ms x 2.
+ */
+export const FAST_PROFILE: Record<string, string> = {
+  [`${FO}Detector.2.Interval`]: '20', [`${FO}Detector.2.Timeout`]: '150',
+  [`${FO}Detector.3.Interval`]: '100', [`${FO}Detector.3.Timeout`]: '100', [`${FO}Detector.3.FailureThreshold`]: '2',
+};
+
 export interface LabAgent {
   socket: string;
   proc: ChildProcess;
