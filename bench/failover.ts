@@ -11,6 +11,8 @@
 // the agent, verdict-to-switch and the DHCPv4 wait from the agent's log, packets lost on the return, packets
 // dropped at the AFTR for a wrong inner source, packets that left un-NATed, and the public IPv4 leased.
 // p50 and p99 are nearest-rank over the trials (with 10 trials p99 is the worst one).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cli } from '../test/failover/cli.ts';
 import { FAST_PROFILE, FO, startLabAgent, type LabAgent } from '../test/failover/agent.ts';
 import { cpuLoad, startFlow } from '../test/failover/flow.ts';
@@ -59,7 +61,7 @@ async function waitFor(a: LabAgent, path: string, value: string, ms: number, eve
 async function runKind(t: Topo, kind: Kind): Promise<Trial[]> {
   await t.startAftr('aftr1');
   if (kind === 'backup') await t.startAftr('aftr2');
-  const a = await startLabAgent(t, {}, `bench-${kind}`);
+  const a = await startLabAgent(t, process.env.BENCH_UDHCPC ? { udhcpc: process.env.BENCH_UDHCPC } : {}, `bench-${kind}`);
   const out: Trial[] = [];
   try {
     await waitFor(a, `${FO}Mode`, 'DSLite', 20_000);
@@ -126,6 +128,11 @@ async function runKind(t: Topo, kind: Kind): Promise<Trial[]> {
     }
   } finally {
     await a.stop();
+    // BENCH_LOGS=DIR keeps each kind's agent log (pino JSON, LOG_LEVEL=debug for udhcpc's own lines).
+    if (process.env.BENCH_LOGS) {
+      writeFileSync(join(process.env.BENCH_LOGS, `agent-${kind}.log`), a.logs());
+      writeFileSync(join(process.env.BENCH_LOGS, `kea4-${kind}.log`), t.keaLog(4));
+    }
     if (kind === 'backup') await t.killAftr('aftr2');
   }
   return out;
@@ -141,6 +148,8 @@ const load = cpuLoad();
 const results: Trial[] = [];
 try {
   await t.startKea();
+  // BENCH_LOGS: the gateway's DHCPv4 on its WAN link, captured for the whole run.
+  if (process.env.BENCH_LOGS) t.spawn('cpe', 'tcpdump', '-i', 'cpe-wan', '-n', '-U', '-w', join(process.env.BENCH_LOGS, 'dhcp4.pcap'), 'udp port 67 or udp port 68');
   for (const kind of kinds.length ? kinds : KINDS) results.push(...(await runKind(t, kind)));
 } finally {
   await load.stop();

@@ -21,7 +21,7 @@ export interface WanConfig {
   echoTarget: string;
   nftTable: string;
   conntrackFlush: boolean;
-  dhcp4Client: 'udhcpc';
+  dhcp4Client: 'builtin' | 'udhcpc';
   udhcpc: string;
   dhcp6Client: 'builtin';
   dhcp4TimeoutMs: number;
@@ -32,7 +32,7 @@ export interface WanConfig {
 export const WAN_DEFAULTS: WanConfig = {
   mode: 'simulated', lanInterface: 'br-lan', wanInterface: 'wan', tunName: 'dslite0', lanAddress: '192.168.1.1/24',
   softwire: '', mtu: 1460, mssClamp: 1420, lanFastPath: false, echoTarget: '192.0.0.1', nftTable: 'twinstack_nat', conntrackFlush: true,
-  dhcp4Client: 'udhcpc', udhcpc: 'busybox', dhcp6Client: 'builtin', dhcp4TimeoutMs: 10_000, leaseWaitMs: 10_000,
+  dhcp4Client: 'builtin', udhcpc: 'busybox', dhcp6Client: 'builtin', dhcp4TimeoutMs: 10_000, leaseWaitMs: 10_000,
   sim: { lanPps: 50, delayMs: 2 },
 };
 

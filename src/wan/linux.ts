@@ -1,5 +1,5 @@
 // The real WAN (config wan.mode = 'linux', root): the bundled tun forwarder as the B4 (src/forwarder), our
-// DHCPv6 client, busybox udhcpc for DHCPv4, rtnetlink (./netlink.ts) for the IPv4 route and the leased
+// DHCPv6 and DHCPv4 clients (busybox udhcpc for DHCPv4 when configured), rtnetlink (./netlink.ts) for the IPv4 route and the leased
 // address, and one nftables table, loaded once at start, for NAT44 and for keeping each path's
 // connection tracking apart (ARCHITECTURE.md "The switch"). IPv6 routes and addresses of the LAN are never
 // touched here, so the LAN's IPv6 keeps flowing through every switch.
@@ -10,10 +10,11 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { Emitter } from '../datamodel/index.ts';
 import { Forwarder, type Icmpv6ErrorEvent } from '../forwarder/index.ts';
+import { Dhcp4Client } from './dhcp4.ts';
 import { Dhcp6Client } from './dhcp6.ts';
 import { addrDelete, addrReplace, routeReplace } from './netlink.ts';
 import type { WanConfig } from './index.ts';
-import type { EchoResult, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort } from './platform.ts';
+import type { Dhcp4Port, EchoResult, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort } from './platform.ts';
 import { Udhcpc } from './udhcpc.ts';
 
 const exec = promisify(execFile);
@@ -85,7 +86,7 @@ export class LinuxWan implements Platform {
   readonly simulated = false;
   readonly interfaces: { lan: string; wan: string; tunnel: string };
   readonly dhcp6: Dhcp6Client;
-  readonly dhcp4: Udhcpc;
+  readonly dhcp4: Dhcp4Port & { start(): Promise<void>; stop(): Promise<void> };
   readonly tunnel: TunnelPort;
   readonly ipv4: Ipv4Port;
   private fwd: Forwarder | null = null;
@@ -105,7 +106,8 @@ export class LinuxWan implements Platform {
     }
     this.dhcp6 = new Dhcp6Client({ iface: c.wanInterface, mac, log: log.child({ client: 'dhcpv6' }), requestAddresses: true, requestPrefixes: !c.softwire });
     this.dhcp6.onLease((l) => void this.apply6(l));
-    this.dhcp4 = new Udhcpc({ iface: c.wanInterface, command: c.udhcpc, log: log.child({ client: 'dhcpv4' }), apply: (l, old) => this.apply4(l, old) });
+    const dhcp4 = { iface: c.wanInterface, log: log.child({ client: 'dhcpv4' }), apply: (l: Lease4 | null, old: Lease4 | null) => this.apply4(l, old) };
+    this.dhcp4 = c.dhcp4Client === 'udhcpc' ? new Udhcpc({ ...dhcp4, command: c.udhcpc }) : new Dhcp4Client({ ...dhcp4, mac });
     this.tunnel = {
       up: (aftr) => this.up(aftr),
       down: () => this.down(),
@@ -127,7 +129,7 @@ export class LinuxWan implements Platform {
 
   async start(): Promise<void> {
     await this.nft(nftRuleset(this.c.nftTable, { lan: this.c.lanInterface, wan: this.c.wanInterface, tun: this.c.tunName, lanNet: this.lanNet }));
-    this.dhcp4.arm();
+    await this.dhcp4.start();
     await this.dhcp6.start();
   }
 

@@ -48,6 +48,7 @@ interface NetlinkAddon {
   addrReplace(a: Ipv4Address & { broadcast?: string }): void;
   addrDelete(a: Ipv4Address): void;
   routeGet(dst: string): RouteLookup;
+  udpSocket(dev: string, port: number): number;
 }
 
 let cached: NetlinkAddon | undefined;
@@ -90,4 +91,14 @@ export function addrDelete(a: Ipv4Address): void {
 /** The route the kernel would use towards the address (RTM_GETROUTE), as `ip route get` shows it. */
 export function routeGet(dst: string): RouteLookup {
   return addon().routeGet(dst);
+}
+
+/**
+ * A UDP socket on 0.0.0.0:port bound to the interface (SO_BINDTODEVICE), with SO_BROADCAST and SO_REUSEADDR,
+ * non-blocking; returns its descriptor for dgram's `socket.bind({ fd })`. The DHCPv4 client's socket: sends
+ * leave through that interface (with source 0.0.0.0 while it has no IPv4 address) and its broadcasts arrive.
+ * Needs CAP_NET_RAW (SO_BINDTODEVICE); the port below 1024, CAP_NET_BIND_SERVICE.
+ */
+export function udpSocket(dev: string, port: number): number {
+  return addon().udpSocket(dev, port);
 }

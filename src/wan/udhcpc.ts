@@ -90,6 +90,10 @@ export class Udhcpc implements Dhcp4Port {
     if (!this.proc) this.spawn(true);
   }
 
+  async start(): Promise<void> {
+    this.arm();
+  }
+
   prepare(): void {
     if (this.current) return;
     if (!this.proc) return this.spawn(false);

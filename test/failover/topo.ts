@@ -134,13 +134,15 @@ export async function createTopo(tag: string, area = 'fo'): Promise<Topo> {
       if (!p) return;
       aftrs.delete(which);
       const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGKILL');
-      await gone;
       // The kernel unregisters the dead process's tun, and its routes with it, only after RCU grace periods
       // that took seconds here on CPUs the tests keep busy (on a real AFTR host, not loaded by the gateway's
-      // work, it is immediate): the routes go at once, so the node answers ICMPv6 unreachable from the death on.
-      await t.tryExec(which, 'ip', '-6', 'route', 'del', `${AFTR[which]}/128`, 'dev', 'aftrtun');
-      await t.tryExec(which, 'ip', 'route', 'del', `${POOL[which]}/32`, 'dev', 'aftrtun');
+      // work, it is immediate): the routes go with the process, so the node answers ICMPv6 unreachable from
+      // the death on. One shell at the peers' priority does both: commands spawned one by one from the test
+      // process (nice 0, on the loaded CPUs) left the routes up to 650 ms after the death, which the LAN host
+      // saw as outage of the gateway's.
+      const kill = t.spawn(which, 'sh', '-c', `kill -9 ${p.pid}; ip -6 route del ${AFTR[which]}/128 dev aftrtun; ip route del ${POOL[which]}/32 dev aftrtun; true`);
+      await new Promise((r) => kill.once('exit', r));
+      await gone;
       for (let i = 0; i < 100 && (await t.tryExec(which, 'ip', 'link', 'show', 'aftrtun')) === 0; i++) await sleep(20);
     },
     async blackhole(which, on) {

@@ -8,6 +8,7 @@
 //   addrReplace({ dev, address, prefixLen, broadcast? })                RTM_NEWADDR, CREATE|REPLACE
 //   addrDelete({ dev, address, prefixLen })                             RTM_DELADDR
 //   routeGet(dst) -> { dev, gateway?, src? }                             RTM_GETROUTE
+//   udpSocket(dev, port) -> fd                                            a UDP socket bound to dev (below)
 // A failure throws an Error whose message names the operation, its arguments, the kernel's errno text and
 // the kernel's extended-ack text when it gives one; `code` is the errno name (ENETUNREACH, ...).
 #include <arpa/inet.h>
@@ -15,6 +16,8 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <node_api.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -407,6 +410,43 @@ napi_value RouteGet(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// The DHCPv4 client's socket (src/wan/dhcp4.ts): UDP on 0.0.0.0:port, SO_BINDTODEVICE to the WAN,
+// SO_BROADCAST, SO_REUSEADDR, non-blocking; Node's dgram takes it by fd (socket.bind({ fd })), since dgram
+// cannot bind to a device. Bound to the device, a broadcast DHCPDISCOVER leaves through the WAN with source
+// 0.0.0.0 while the WAN holds no IPv4 address (RFC 2131 §4.1), and broadcast replies are received there: no
+// packet socket is needed, and the socket is opened once, never per message.
+napi_value UdpSocket(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char dev[IF_NAMESIZE + 1];
+  size_t len = 0;
+  uint32_t port = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 2 ||
+      napi_get_value_string_utf8(env, argv[0], dev, sizeof dev, &len) != napi_ok || len == 0 || len >= IF_NAMESIZE ||
+      napi_get_value_uint32(env, argv[1], &port) != napi_ok || port > 65535)
+    return throw_failure(env, {"udpSocket: expects (interface name, port)", ""});
+  std::string op = "udpSocket " + std::string(dev, len) + " " + std::to_string(port);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_failure(env, {op + ": socket: " + errno_text(errno), errno_name(errno)});
+  const int one = 1;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(uint16_t(port));
+  const char *step = nullptr;
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, socklen_t(len)) < 0) step = "SO_BINDTODEVICE";
+  else if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0) step = "SO_BROADCAST";
+  else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) step = "SO_REUSEADDR";
+  else if (bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0) step = "bind";
+  if (step) {
+    int e = errno;
+    close(fd);
+    return throw_failure(env, {op + ": " + step + ": " + errno_text(e), errno_name(e)});
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"routeReplace", nullptr, RouteReplace, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -414,6 +454,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"addrReplace", nullptr, AddrReplace, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"addrDelete", nullptr, AddrDelete, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"routeGet", nullptr, RouteGet, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"udpSocket", nullptr, UdpSocket, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,0 +1,136 @@
+// DHCPv4 wire format (RFC 2131 §2, RFC 951 BOOTP header; options RFC 2132): the fixed 236-byte header, the
+// magic cookie and the options, for the agent's own client (./dhcp4.ts). Decoding follows RFC 3396 (an option
+// that appears more than once is the concatenation of its parts) and RFC 2132 §9.3 (option overload: more
+// options in the `file` and `sname` fields). Addresses are dotted-quad strings; '0.0.0.0' stands for none.
+
+export const OP = { BOOTREQUEST: 1, BOOTREPLY: 2 } as const;
+
+/** Option 53, DHCP Message Type (RFC 2132 §9.6). */
+export const MSG = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8 } as const;
+
+/** Option codes (RFC 2132). */
+export const OPT = {
+  PAD: 0, SUBNET_MASK: 1, ROUTER: 3, DNS_SERVERS: 6, REQUESTED_IP: 50, LEASE_TIME: 51, OVERLOAD: 52, MSG_TYPE: 53,
+  SERVER_ID: 54, PARAM_REQUEST_LIST: 55, MESSAGE: 56, MAX_MESSAGE_SIZE: 57, RENEWAL_TIME: 58, REBINDING_TIME: 59,
+  CLIENT_ID: 61, END: 255,
+} as const;
+
+/** RFC 2131 §2: the BROADCAST bit of `flags`, asking the server to broadcast its replies. */
+export const FLAG_BROADCAST = 0x8000;
+const COOKIE = 0x63825363; // RFC 2131 §3: 99.130.83.99
+const HEADER = 236;
+/** RFC 2131 §2 / RFC 1542 §3.4: BOOTP relays may drop messages shorter than the 300 bytes of BOOTP. */
+const MIN_LENGTH = 300;
+
+export interface Message {
+  op: number;
+  xid: number;
+  /** Seconds since the client began the exchange. */
+  secs: number;
+  flags: number;
+  ciaddr: string;
+  yiaddr: string;
+  siaddr: string;
+  giaddr: string;
+  /** The client's hardware (Ethernet) address, "aa:bb:cc:dd:ee:ff". */
+  chaddr: string;
+  /** Option 53; 0 for a plain BOOTP message. */
+  type: number;
+  /** Every option but 53, PAD, OVERLOAD and END, in order of first appearance. */
+  options: Map<number, Buffer>;
+}
+
+export class Dhcp4FormatError extends Error {}
+
+const ip4 = (b: Buffer, at = 0) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+
+export function ipBytes(a: string): Buffer {
+  const parts = a.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new Dhcp4FormatError(`not an IPv4 address: ${a}`);
+  return Buffer.from(parts);
+}
+
+export function macBytes(mac: string): Buffer {
+  const b = Buffer.from(mac.replace(/[:-]/g, ''), 'hex');
+  if (b.length !== 6) throw new Dhcp4FormatError(`not an Ethernet address: ${mac}`);
+  return b;
+}
+
+export function encode(m: Omit<Message, 'op'> & { op?: number }): Buffer {
+  const head = Buffer.alloc(HEADER);
+  head[0] = m.op ?? OP.BOOTREQUEST;
+  head[1] = 1; // htype Ethernet (RFC 1700)
+  head[2] = 6; // hlen
+  head.writeUInt32BE(m.xid >>> 0, 4);
+  head.writeUInt16BE(Math.min(m.secs, 0xffff), 8);
+  head.writeUInt16BE(m.flags, 10);
+  ipBytes(m.ciaddr).copy(head, 12);
+  ipBytes(m.yiaddr).copy(head, 16);
+  ipBytes(m.siaddr).copy(head, 20);
+  ipBytes(m.giaddr).copy(head, 24);
+  macBytes(m.chaddr).copy(head, 28);
+  const parts: Buffer[] = [head, Buffer.from([0x63, 0x82, 0x53, 0x63])];
+  const put = (code: number, data: Buffer) => {
+    // RFC 3396 §7: a value longer than 255 bytes is split into consecutive options of the same code.
+    for (let at = 0; at < data.length || at === 0; at += 255) parts.push(Buffer.from([code, Math.min(255, data.length - at)]), data.subarray(at, at + 255));
+  };
+  if (m.type) put(OPT.MSG_TYPE, Buffer.from([m.type]));
+  for (const [code, data] of m.options) put(code, data);
+  parts.push(Buffer.from([OPT.END]));
+  const out = Buffer.concat(parts);
+  return out.length >= MIN_LENGTH ? out : Buffer.concat([out, Buffer.alloc(MIN_LENGTH - out.length)]);
+}
+
+/** Reads options from one area into `into` (RFC 3396 concatenation); returns the overload value seen. */
+function readOptions(b: Buffer, into: Map<number, Buffer>): number {
+  let overload = 0;
+  for (let i = 0; i < b.length;) {
+    const code = b[i];
+    if (code === OPT.PAD) { i++; continue; }
+    if (code === OPT.END) return overload;
+    if (i + 1 >= b.length || i + 2 + b[i + 1] > b.length) throw new Dhcp4FormatError(`option ${code} runs past the end`);
+    const data = b.subarray(i + 2, i + 2 + b[i + 1]);
+    if (code === OPT.OVERLOAD) overload = data[0] ?? 0;
+    else into.set(code, into.has(code) ? Buffer.concat([into.get(code)!, data]) : Buffer.from(data));
+    i += 2 + b[i + 1];
+  }
+  return overload;
+}
+
+export function decode(b: Buffer): Message {
+  if (b.length < HEADER + 4) throw new Dhcp4FormatError(`${b.length} bytes: shorter than a BOOTP header and cookie`);
+  if (b.readUInt32BE(HEADER) !== COOKIE) throw new Dhcp4FormatError('no DHCP magic cookie');
+  if (b[1] !== 1 || b[2] !== 6) throw new Dhcp4FormatError(`hardware type ${b[1]} length ${b[2]}: not Ethernet`);
+  const options = new Map<number, Buffer>();
+  const overload = readOptions(b.subarray(HEADER + 4), options);
+  // RFC 2132 §9.3: 1 = options in `file` (108..235), 2 = in `sname` (44..107), 3 = both, file first.
+  if (overload & 1) readOptions(b.subarray(108, 236), options);
+  if (overload & 2) readOptions(b.subarray(44, 108), options);
+  const type = options.get(OPT.MSG_TYPE)?.[0] ?? 0;
+  options.delete(OPT.MSG_TYPE);
+  return {
+    op: b[0], xid: b.readUInt32BE(4), secs: b.readUInt16BE(8), flags: b.readUInt16BE(10),
+    ciaddr: ip4(b, 12), yiaddr: ip4(b, 16), siaddr: ip4(b, 20), giaddr: ip4(b, 24),
+    chaddr: [...b.subarray(28, 34)].map((x) => x.toString(16).padStart(2, '0')).join(':'),
+    type, options,
+  };
+}
+
+/** An option holding IPv4 addresses (1, 3, 6, 54, ...), as strings; [] when absent or malformed. */
+export function addresses(data: Buffer | undefined): string[] {
+  if (!data || data.length % 4) return [];
+  const out: string[] = [];
+  for (let i = 0; i < data.length; i += 4) out.push(ip4(data, i));
+  return out;
+}
+
+/** A 32-bit option (51, 58, 59); undefined when absent or malformed. */
+export function u32(data: Buffer | undefined): number | undefined {
+  return data && data.length === 4 ? data.readUInt32BE(0) : undefined;
+}
+
+export function u32Bytes(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
