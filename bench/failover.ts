@@ -58,10 +58,16 @@ async function waitFor(a: LabAgent, path: string, value: string, ms: number, eve
   }
 }
 
+/** BENCH_DHCP4=udhcpc runs busybox udhcpc (the previous client) instead of the agent's own, as a reference; BENCH_UDHCPC=CMD runs CMD as udhcpc. */
+function dhcp4Option(): Record<string, string> {
+  if (process.env.BENCH_UDHCPC) return { dhcp4Client: 'udhcpc', udhcpc: process.env.BENCH_UDHCPC };
+  return process.env.BENCH_DHCP4 ? { dhcp4Client: process.env.BENCH_DHCP4 } : {};
+}
+
 async function runKind(t: Topo, kind: Kind): Promise<Trial[]> {
   await t.startAftr('aftr1');
   if (kind === 'backup') await t.startAftr('aftr2');
-  const a = await startLabAgent(t, process.env.BENCH_UDHCPC ? { udhcpc: process.env.BENCH_UDHCPC } : {}, `bench-${kind}`);
+  const a = await startLabAgent(t, dhcp4Option(), `bench-${kind}`);
   const out: Trial[] = [];
   try {
     await waitFor(a, `${FO}Mode`, 'DSLite', 20_000);

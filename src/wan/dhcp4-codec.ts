@@ -134,3 +134,40 @@ export function u32Bytes(n: number): Buffer {
   b.writeUInt32BE(n >>> 0);
   return b;
 }
+
+/** The Internet checksum (RFC 1071) of one or more buffers taken as one. */
+function checksum(...parts: Buffer[]): number {
+  let sum = 0;
+  let odd: number | null = null;
+  for (const b of parts) {
+    for (let i = 0; i < b.length; i++) {
+      if (odd === null) odd = b[i];
+      else { sum += (odd << 8) | b[i]; odd = null; }
+    }
+  }
+  if (odd !== null) sum += odd << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/**
+ * A whole IPv4/UDP packet (RFC 791, RFC 768, checksums included) around a DHCP message, for the broadcasts a
+ * client sends before it may use an address of its own (RFC 2131 §4.1: source 0.0.0.0).
+ */
+export function ipUdp(src: string, dst: string, sport: number, dport: number, payload: Buffer): Buffer {
+  const ip = Buffer.alloc(20);
+  const udp = Buffer.alloc(8);
+  ip[0] = 0x45; // version 4, 5 words of header
+  ip.writeUInt16BE(20 + 8 + payload.length, 2);
+  ip[8] = 64; // TTL
+  ip[9] = 17; // UDP
+  ipBytes(src).copy(ip, 12);
+  ipBytes(dst).copy(ip, 16);
+  ip.writeUInt16BE(checksum(ip), 10);
+  udp.writeUInt16BE(sport, 0);
+  udp.writeUInt16BE(dport, 2);
+  udp.writeUInt16BE(8 + payload.length, 4);
+  const pseudo = Buffer.concat([ip.subarray(12, 20), Buffer.from([0, 17]), udp.subarray(4, 6)]);
+  udp.writeUInt16BE(checksum(pseudo, udp, payload) || 0xffff, 6); // RFC 768: a computed 0 is sent as all ones
+  return Buffer.concat([ip, udp, payload]);
+}

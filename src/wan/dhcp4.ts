@@ -1,10 +1,13 @@
 // The agent's own DHCPv4 client (RFC 2131), so that nothing but the agent's own event loop stands between a
 // failover verdict and the lease: no process to signal, no hook script to run (busybox udhcpc, the previous
 // client, kept as wan.dhcp4Client 'udhcpc', sometimes took 1.5-3 s to react to its signal on a loaded CPU:
-// docs/benchmarks.md). One UDP socket, opened at start and never closed while the agent runs, bound to the
-// WAN interface (src/wan/native/netlink.cc udpSocket): broadcasts leave it with source 0.0.0.0 while the WAN
-// has no address, and the BROADCAST flag asks the server to broadcast its replies (§4.1), which that socket
-// receives; a reply unicast to an address the WAN does not hold yet would be routed by the host instead.
+// docs/benchmarks.md). Two sockets, opened at start and kept while the agent runs (src/wan/native/netlink.cc):
+// - a UDP socket on port 68 bound to the WAN interface: it receives every reply (the BROADCAST flag asks the
+//   server to broadcast them, §4.1: a reply unicast to an address the WAN does not hold yet would be routed
+//   by the host instead) and sends the unicasts of a bound client (renew, release) from the leased address;
+// - a send-only packet socket for the broadcasts, sent as whole IPv4/UDP packets with source 0.0.0.0 (or the
+//   address held, when rebinding): a UDP socket would take the source from another interface (the LAN's),
+//   which our own guard on the WAN drops and the ISP's server must not see.
 //
 //   INIT --DISCOVER (option 50: the address we had, §4.3.1)--> SELECTING --OFFER-->
 //   REQUEST (50 + 54, broadcast) --ACK--> BOUND --T1: REQUEST unicast (RENEWING)--> --T2: broadcast
@@ -18,7 +21,8 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import * as c from './dhcp4-codec.ts';
-import { udpSocket } from './netlink.ts';
+import { closeSync } from 'node:fs';
+import { packetSend, packetSocket, udpSocket } from './netlink.ts';
 import type { Dhcp4Port, Dhcp4State, Lease4 } from './platform.ts';
 
 export interface Dhcp4Options {
@@ -30,8 +34,6 @@ export interface Dhcp4Options {
   apply?: (lease: Lease4 | null, old: Lease4 | null) => Promise<void>;
   clientPort?: number;
   serverPort?: number;
-  /** Where broadcasts go (RFC 2131 §4.1: the limited broadcast address). */
-  broadcast?: string;
   /** First retransmission timeout, doubled per retry up to 64 s (§4.1: 4 s; see RETRANSMIT_MS). */
   retransmitMs?: number;
 }
@@ -44,12 +46,14 @@ const RETRANSMIT_MS = 1000;
 /** Retransmissions of a REQUEST in SELECTING before starting over with a DISCOVER. */
 const REQUEST_TRIES = 4;
 /** What the client asks for (option 55): subnet mask, router, DNS servers, lease time, T1, T2. */
+const BROADCAST = '255.255.255.255';
 const PARAMS = [c.OPT.SUBNET_MASK, c.OPT.ROUTER, c.OPT.DNS_SERVERS, c.OPT.LEASE_TIME, c.OPT.RENEWAL_TIME, c.OPT.REBINDING_TIME];
 
 interface Pending { xid: number; accept: (m: c.Message) => boolean; resolve: (m: c.Message) => void }
 
 export class Dhcp4Client implements Dhcp4Port {
   private socket: Socket | null = null;
+  private link: { fd: number; ifindex: number } | null = null;
   private current: Lease4 | null = null;
   private st: Dhcp4State = 'Init';
   private readonly emitter = new Emitter<Lease4 | null>();
@@ -92,6 +96,7 @@ export class Dhcp4Client implements Dhcp4Port {
     s.on('error', (err) => this.o.log.error({ err }, 'dhcpv4 socket error'));
     await new Promise<void>((res, rej) => { s.once('error', rej); s.bind({ fd }, () => { s.off('error', rej); res(); }); });
     this.socket = s;
+    this.link = packetSocket(this.o.iface);
   }
 
   /** Closes the socket; the lease stays on the interface (leaving the agent is not a release). */
@@ -100,6 +105,8 @@ export class Dhcp4Client implements Dhcp4Port {
     this.clearTimers();
     this.socket?.close();
     this.socket = null;
+    if (this.link) closeSync(this.link.fd);
+    this.link = null;
   }
 
   prepare(): void {
@@ -171,9 +178,18 @@ export class Dhcp4Client implements Dhcp4Port {
     });
   }
 
-  private send(msg: Buffer, to: string): Promise<void> {
+  /** Sends to `to`: a server's address (unicast from the address held), or BROADCAST from `src`. */
+  private send(msg: Buffer, to: string, src = '0.0.0.0'): Promise<void> {
     const s = this.socket;
-    if (!s) return Promise.reject(new Error('dhcpv4: client not started'));
+    if (!s || !this.link) return Promise.reject(new Error('dhcpv4: client not started'));
+    if (to === BROADCAST) {
+      try {
+        packetSend(this.link.fd, this.link.ifindex, c.ipUdp(src, BROADCAST, this.o.clientPort ?? 68, this.o.serverPort ?? 67, msg));
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return new Promise((res, rej) => s.send(msg, this.o.serverPort ?? 67, to, (err) => (err ? rej(err) : res())));
   }
 
@@ -181,7 +197,7 @@ export class Dhcp4Client implements Dhcp4Port {
    * Sends a message and retransmits it (§4.1: doubling from RETRANSMIT_MS, randomized, at most 64 s) until an
    * acceptable answer comes, `tries` sends are spent, `until` (ms epoch) passes or the epoch changes.
    */
-  private exchange(epoch: number, build: () => Buffer, to: string, xid: number, accept: (m: c.Message) => boolean, tries = Infinity, until = Infinity): Promise<c.Message> {
+  private exchange(epoch: number, build: () => Buffer, to: string, xid: number, accept: (m: c.Message) => boolean, tries = Infinity, until = Infinity, src?: string): Promise<c.Message> {
     return new Promise((resolve, reject) => {
       let rt = this.o.retransmitMs ?? RETRANSMIT_MS;
       let sent = 0;
@@ -193,7 +209,7 @@ export class Dhcp4Client implements Dhcp4Port {
         if (this.pending !== p) return; // answered
         if (sent >= tries || Date.now() >= until) return fail('dhcpv4: no answer');
         sent++;
-        this.send(build(), to).catch((err) => this.o.log.debug({ err: (err as Error).message }, 'dhcpv4 send failed'));
+        this.send(build(), to, src).catch((err) => this.o.log.debug({ err: (err as Error).message }, 'dhcpv4 send failed'));
         const wait = Math.min(rt * (0.9 + Math.random() * 0.2), until - Date.now());
         rt = Math.min(rt * 2, 64_000);
         this.later(wait, go);
@@ -237,15 +253,14 @@ export class Dhcp4Client implements Dhcp4Port {
         this.st = 'Selecting';
         const xid = randomInt(0, 2 ** 32);
         const hint: [number, Buffer][] = this.previous ? [[c.OPT.REQUESTED_IP, c.ipBytes(this.previous)]] : [];
-        const bcast = this.o.broadcast ?? '255.255.255.255';
-        const offer = await this.exchange(epoch, () => this.message(c.MSG.DISCOVER, xid, {}, hint), bcast, xid, (m) => m.type === c.MSG.OFFER && this.leaseOf(m) !== null);
+        const offer = await this.exchange(epoch, () => this.message(c.MSG.DISCOVER, xid, {}, hint), BROADCAST, xid, (m) => m.type === c.MSG.OFFER && this.leaseOf(m) !== null);
         const offered = this.leaseOf(offer)!;
         this.st = 'Requesting';
         // §4.3.2 SELECTING: 'requested IP address' = yiaddr, 'server identifier' = the chosen server, ciaddr 0, broadcast.
         const req: [number, Buffer][] = [[c.OPT.REQUESTED_IP, c.ipBytes(offered.address)], [c.OPT.SERVER_ID, c.ipBytes(offered.server)]];
         let answer: c.Message;
         try {
-          answer = await this.exchange(epoch, () => this.message(c.MSG.REQUEST, xid, {}, req), bcast, xid,
+          answer = await this.exchange(epoch, () => this.message(c.MSG.REQUEST, xid, {}, req), BROADCAST, xid,
             (m) => (m.type === c.MSG.ACK && this.leaseOf(m) !== null) || m.type === c.MSG.NAK, REQUEST_TRIES);
         } catch (err) {
           if (epoch !== this.epoch) return;
@@ -295,10 +310,10 @@ export class Dhcp4Client implements Dhcp4Port {
     this.st = how === 'renew' ? 'Renewing' : 'Rebinding';
     this.started = Date.now();
     const xid = randomInt(0, 2 ** 32);
-    const to = how === 'renew' ? l.server : this.o.broadcast ?? '255.255.255.255';
+    const to = how === 'renew' ? l.server : BROADCAST;
     try {
       const m = await this.exchange(epoch, () => this.message(c.MSG.REQUEST, xid, { ciaddr: l.address, flags: 0 }, []), to, xid,
-        (r) => (r.type === c.MSG.ACK && this.leaseOf(r)?.address === l.address) || r.type === c.MSG.NAK, Infinity, how === 'renew' ? t2 : end);
+        (r) => (r.type === c.MSG.ACK && this.leaseOf(r)?.address === l.address) || r.type === c.MSG.NAK, Infinity, how === 'renew' ? t2 : end, l.address);
       if (epoch !== this.epoch) return;
       if (m.type === c.MSG.ACK) return void (await this.bound(m, epoch));
       this.o.log.warn({ address: l.address, how }, 'dhcpv4 NAK on renewal: the address goes');

@@ -49,6 +49,8 @@ interface NetlinkAddon {
   addrDelete(a: Ipv4Address): void;
   routeGet(dst: string): RouteLookup;
   udpSocket(dev: string, port: number): number;
+  packetSocket(dev: string): { fd: number; ifindex: number };
+  packetSend(fd: number, ifindex: number, packet: Buffer): void;
 }
 
 let cached: NetlinkAddon | undefined;
@@ -96,9 +98,23 @@ export function routeGet(dst: string): RouteLookup {
 /**
  * A UDP socket on 0.0.0.0:port bound to the interface (SO_BINDTODEVICE), with SO_BROADCAST and SO_REUSEADDR,
  * non-blocking; returns its descriptor for dgram's `socket.bind({ fd })`. The DHCPv4 client's socket: sends
- * leave through that interface (with source 0.0.0.0 while it has no IPv4 address) and its broadcasts arrive.
+ * leave through that interface and its broadcasts arrive. (A broadcast sent on it takes a source address from
+ * another interface when this one has none: the client's broadcasts go through packetSocket instead.)
  * Needs CAP_NET_RAW (SO_BINDTODEVICE); the port below 1024, CAP_NET_BIND_SERVICE.
  */
 export function udpSocket(dev: string, port: number): number {
   return addon().udpSocket(dev, port);
+}
+
+/**
+ * A send-only AF_PACKET socket (SOCK_DGRAM, protocol 0: it receives nothing) bound to the interface, for
+ * packetSend. Needs CAP_NET_RAW. Close the fd with fs.closeSync.
+ */
+export function packetSocket(dev: string): { fd: number; ifindex: number } {
+  return addon().packetSocket(dev);
+}
+
+/** Sends one whole IPv4 packet (header included) to the link-layer broadcast address of the interface. */
+export function packetSend(fd: number, ifindex: number, packet: Buffer): void {
+  addon().packetSend(fd, ifindex, packet);
 }

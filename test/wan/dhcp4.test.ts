@@ -102,7 +102,8 @@ class ScriptedServer {
       if (r) this.send(r);
       for (const w of this.waiters.filter((x) => this.got.length >= x.n)) w.res();
     });
-    await new Promise<void>((res) => this.s.bind(SERVER_PORT, SERVER, () => res()));
+    // On 0.0.0.0: the client's broadcasts (IPv4 to 255.255.255.255 on lo, from its packet socket) arrive here.
+    await new Promise<void>((res) => this.s.bind(SERVER_PORT, '0.0.0.0', () => res()));
   }
 
   send(m: c.Message) {
@@ -151,7 +152,7 @@ describe('dhcp4 client against a scripted server', () => {
     await server.start();
     applied = [];
     client = new Dhcp4Client({
-      iface: 'lo', mac: MAC, log: pino({ level: 'silent' }), clientPort: CLIENT_PORT, serverPort: SERVER_PORT, broadcast: SERVER, retransmitMs: 200,
+      iface: 'lo', mac: MAC, log: pino({ level: 'silent' }), clientPort: CLIENT_PORT, serverPort: SERVER_PORT, retransmitMs: 200,
       apply: async (l, old) => void applied.push([l?.address ?? null, old?.address ?? null]),
     });
     await client.start();
@@ -180,7 +181,7 @@ describe('dhcp4 client against a scripted server', () => {
     assert.equal(r.flags, c.FLAG_BROADCAST);
     assert.deepEqual(c.addresses(r.options.get(c.OPT.REQUESTED_IP)), ['198.51.100.9']);
     assert.deepEqual(c.addresses(r.options.get(c.OPT.SERVER_ID)), [SERVER]);
-    assert.equal(server.from[0].port, CLIENT_PORT);
+    assert.deepEqual([server.from[0].address, server.from[0].port], ['0.0.0.0', CLIENT_PORT], 'RFC 2131 §4.1: from 0.0.0.0 until an address is held');
   });
 
   test('renew is a REQUEST unicast to the server with ciaddr and neither option 50 nor 54 (§4.3.2 RENEWING)', async () => {
@@ -307,6 +308,8 @@ describe('dhcp4 client against Kea', () => {
     await run('ip', ['-n', SNS, 'addr', 'add', '198.51.100.1/24', 'dev', S]);
     await run('ip', ['-n', SNS, 'link', 'set', S, 'up']);
     await run('ip', ['-n', CNS, 'link', 'set', C, 'up']);
+    // The gateway has IPv4 elsewhere (its LAN): a UDP socket's broadcast would take that source.
+    await run('ip', ['-n', CNS, 'addr', 'add', '192.168.1.1/32', 'dev', 'lo']);
     // Short times so that the renewal at T1 happens within the test.
     writeFileSync(join(dir, 'kea4.json'), JSON.stringify({ Dhcp4: {
       'interfaces-config': { interfaces: [S] },
@@ -347,6 +350,9 @@ describe('dhcp4 client against Kea', () => {
     assert.equal(second.error, undefined, JSON.stringify(second));
     assert.equal(second.lease!.address, first.lease!.address, 'Kea gives back the address asked for (option 50)');
     const log = readLog();
+    const received = log.split('\n').filter((l) => /DHCP4_BUFFER_RECEIVED/.test(l));
+    assert.ok(received.length >= 6, received.join('\n'));
+    assert.deepEqual(received.filter((l) => !/from (0\.0\.0\.0|198\.51\.100\.1\d|198\.51\.100\.20):68 /.test(l)), [], 'broadcasts from 0.0.0.0, unicasts from the lease');
     assert.equal((log.match(/DHCP4_RELEASE /g) ?? []).length, 2, 'Kea saw both DHCPRELEASEs');
     assert.match(log, new RegExp(`DHCP4_LEASE_ALLOC .*lease ${first.lease!.address.replace(/\./g, '\\.')} has been allocated`));
     assert.ok(out.at(-1)!.done);

@@ -9,6 +9,8 @@
 //   addrDelete({ dev, address, prefixLen })                             RTM_DELADDR
 //   routeGet(dst) -> { dev, gateway?, src? }                             RTM_GETROUTE
 //   udpSocket(dev, port) -> fd                                            a UDP socket bound to dev (below)
+//   packetSocket(dev) -> { fd, ifindex }                                  a send-only AF_PACKET socket (below)
+//   packetSend(fd, ifindex, ipPacket)                                     one IPv4 packet to the link broadcast
 // A failure throws an Error whose message names the operation, its arguments, the kernel's errno text and
 // the kernel's extended-ack text when it gives one; `code` is the errno name (ENETUNREACH, ...).
 #include <arpa/inet.h>
@@ -17,6 +19,8 @@
 #include <net/if.h>
 #include <node_api.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -447,6 +451,68 @@ napi_value UdpSocket(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// The DHCPv4 client's broadcasts (src/wan/dhcp4.ts). A UDP socket cannot send them with source 0.0.0.0 once
+// the host has an address elsewhere: the kernel picks a source from another interface (inet_select_addr:
+// the LAN's, or the B4's 192.0.0.2), which the ISP's server must not see and our own WAN guard drops. So
+// broadcasts go as whole IPv4/UDP packets built by the client (RFC 2131 §4.1: source 0.0.0.0) through an
+// AF_PACKET SOCK_DGRAM socket to the link broadcast, as busybox udhcpc and dhcpcd send them. The socket has
+// protocol 0: it receives nothing (packet(7)), so it costs nothing while idle; it is opened once at start.
+napi_value PacketSocket(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char dev[IF_NAMESIZE + 1];
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], dev, sizeof dev, &len) != napi_ok || len == 0 || len >= IF_NAMESIZE)
+    return throw_failure(env, {"packetSocket: expects an interface name", ""});
+  std::string op = "packetSocket " + std::string(dev, len);
+  unsigned ifindex = if_nametoindex(dev);
+  if (!ifindex) return throw_failure(env, {op + ": " + errno_text(errno), errno_name(errno)});
+  int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_failure(env, {op + ": socket: " + errno_text(errno), errno_name(errno)});
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = 0;  // bound to the interface, receiving nothing
+  sll.sll_ifindex = int(ifindex);
+  if (bind(fd, reinterpret_cast<sockaddr *>(&sll), sizeof sll) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_failure(env, {op + ": bind: " + errno_text(e), errno_name(e)});
+  }
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_int32(env, fd, &v);
+  napi_set_named_property(env, out, "fd", v);
+  napi_create_uint32(env, ifindex, &v);
+  napi_set_named_property(env, out, "ifindex", v);
+  return out;
+}
+
+napi_value PacketSend(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd = -1;
+  uint32_t ifindex = 0;
+  void *data = nullptr;
+  size_t len = 0;
+  bool is_buffer = false;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 3 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_uint32(env, argv[1], &ifindex) != napi_ok ||
+      napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok || len < 20)
+    return throw_failure(env, {"packetSend: expects (fd, ifindex, IPv4 packet)", ""});
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_IP);
+  to.sll_ifindex = int(ifindex);
+  to.sll_halen = ETH_ALEN;
+  std::memset(to.sll_addr, 0xff, ETH_ALEN);
+  if (sendto(fd, data, len, 0, reinterpret_cast<sockaddr *>(&to), sizeof to) < 0)
+    return throw_failure(env, {"packetSend: " + errno_text(errno), errno_name(errno)});
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"routeReplace", nullptr, RouteReplace, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -455,6 +521,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"addrDelete", nullptr, AddrDelete, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"routeGet", nullptr, RouteGet, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"udpSocket", nullptr, UdpSocket, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"packetSocket", nullptr, PacketSocket, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"packetSend", nullptr, PacketSend, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
