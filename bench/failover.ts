@@ -134,7 +134,7 @@ async function runKind(t: Topo, kind: Kind): Promise<Trial[]> {
     }
   } finally {
     await a.stop();
-    // BENCH_LOGS=DIR keeps each kind's agent log (pino JSON, LOG_LEVEL=debug for udhcpc's own lines).
+    // BENCH_LOGS=DIR keeps each kind's agent log (pino JSON; LOG_LEVEL=debug for each DHCPv4 send failure).
     if (process.env.BENCH_LOGS) {
       writeFileSync(join(process.env.BENCH_LOGS, `agent-${kind}.log`), a.logs());
       writeFileSync(join(process.env.BENCH_LOGS, `kea4-${kind}.log`), t.keaLog(4));

@@ -49,7 +49,7 @@ const REQUEST_TRIES = 4;
 const BROADCAST = '255.255.255.255';
 const PARAMS = [c.OPT.SUBNET_MASK, c.OPT.ROUTER, c.OPT.DNS_SERVERS, c.OPT.LEASE_TIME, c.OPT.RENEWAL_TIME, c.OPT.REBINDING_TIME];
 
-interface Pending { xid: number; accept: (m: c.Message) => boolean; resolve: (m: c.Message) => void }
+interface Pending { xid: number; done: boolean; accept: (m: c.Message) => boolean; resolve: (m: c.Message) => void }
 
 export class Dhcp4Client implements Dhcp4Port {
   private socket: Socket | null = null;
@@ -129,7 +129,7 @@ export class Dhcp4Client implements Dhcp4Port {
   }
 
   async renew(): Promise<void> {
-    if (this.current) await this.extend('renew', this.epoch);
+    await this.extend('renew', this.epoch);
   }
 
   async release(): Promise<void> {
@@ -160,7 +160,7 @@ export class Dhcp4Client implements Dhcp4Port {
   }
 
   private later(ms: number, fn: () => void) {
-    const t = setTimeout(fn, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+    const t = setTimeout(() => { this.timers = this.timers.filter((x) => x !== t); fn(); }, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
     t.unref?.();
     this.timers.push(t);
   }
@@ -201,12 +201,13 @@ export class Dhcp4Client implements Dhcp4Port {
     return new Promise((resolve, reject) => {
       let rt = this.o.retransmitMs ?? RETRANSMIT_MS;
       let sent = 0;
-      const p: Pending = { xid, accept, resolve: (m) => { if (this.pending === p) this.pending = null; resolve(m); } };
+      const p: Pending = { xid, done: false, accept, resolve: (m) => { p.done = true; if (this.pending === p) this.pending = null; resolve(m); } };
       this.pending = p;
-      const fail = (why: string) => { if (this.pending === p) this.pending = null; reject(new Error(why)); };
+      const fail = (why: string) => { p.done = true; if (this.pending === p) this.pending = null; reject(new Error(why)); };
       const go = () => {
+        if (p.done) return;
         if (epoch !== this.epoch) return fail('dhcpv4: abandoned');
-        if (this.pending !== p) return; // answered
+        if (this.pending !== p) return fail('dhcpv4: superseded by another exchange');
         if (sent >= tries || Date.now() >= until) return fail('dhcpv4: no answer');
         sent++;
         this.send(build(), to, src).catch((err) => this.o.log.debug({ err: (err as Error).message }, 'dhcpv4 send failed'));
@@ -306,6 +307,7 @@ export class Dhcp4Client implements Dhcp4Port {
   private async extend(how: 'renew' | 'rebind', epoch: number): Promise<void> {
     const l = this.current;
     if (!l || epoch !== this.epoch) return;
+    if (how === 'renew' && this.st !== 'Bound') return; // a renewal is under way already (T1 and renew() met)
     const { t2, end } = this.deadlines;
     this.st = how === 'renew' ? 'Renewing' : 'Rebinding';
     this.started = Date.now();

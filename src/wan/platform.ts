@@ -1,6 +1,6 @@
 // The seam between the failover policy (src/dslite) and the system it drives. Two implementations: the
 // simulated WAN of the embedded default (src/sim, in-process, no root) and the Linux WAN (src/wan/linux.ts:
-// the tun forwarder, busybox udhcpc, our DHCPv6 client, ip/nft/conntrack). The policy and the detectors
+// the tun forwarder, our DHCPv4 and DHCPv6 clients, rtnetlink, nft/conntrack). The policy and the detectors
 // see only this interface, so the same code runs in both.
 import type { Disposable } from '../datamodel/index.ts';
 

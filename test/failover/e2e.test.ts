@@ -182,9 +182,10 @@ test('the AFTR dies again at the moment of the return: back to dual-stack at onc
   });
 });
 
-test('a second failover within the lease time gets the same public IPv4 from Kea', async () => {
+// Both DHCPv4 clients: the agent's own (the default) and busybox udhcpc (wan.dhcp4Client 'udhcpc').
+for (const dhcp4Client of ['builtin', 'udhcpc'] as const) test(`a second failover within the lease time gets the same public IPv4 from Kea (DHCPv4 client ${dhcp4Client})`, async () => {
   await t.startAftr('aftr1');
-  await withAgent('same', {}, async (a) => {
+  await withAgent(`same-${dhcp4Client}`, { dhcp4Client }, async (a) => {
     await a.waitFor(`${FO}Mode`, 'DSLite');
     await fast(a);
     const releases = keaReleases();
