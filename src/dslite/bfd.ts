@@ -33,10 +33,12 @@ export const BFD_SETTINGS_DEFAULTS: BfdSettings = { desiredMinTx: 300, requiredM
 
 /**
  * The shortest DesiredMinTxInterval and RequiredMinRxInterval this agent can keep under load (ms), measured
- * against FRR bfdd with the CPUs saturated and the main event loop blocked (ARCHITECTURE.md, "BFD and PCP
- * detectors"); shorter intervals are refused when set (bfd-model.ts).
+ * against FRR bfdd with the CPUs saturated (stress-ng --cpu 2) for 30 minutes (`npm run bench:soak -- bfd 30 MS`,
+ * docs/benchmarks.md): 50 ms x 3 went Down once in 30 minutes (bfdd's Detection Time of 150 ms ran out on our
+ * packets), 100 ms x 3 held. Shorter intervals are refused when set (bfd-model.ts): RFC 5880 §6.8.2, a system
+ * advertises only the rates it can keep, and each false Down costs a whole failover.
  */
-export const BFD_MIN_INTERVAL_MS = 50;
+export const BFD_MIN_INTERVAL_MS = 100;
 
 export interface BfdReport extends BfdStatus {
   peer: string;

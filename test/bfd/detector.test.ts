@@ -4,13 +4,16 @@
 // Detection Time expires in Init, before it was ever Up, is no path failure (the Detector Timeout decides).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BfdDetector, BFD_SETTINGS_DEFAULTS, type BfdSettings } from '../../src/dslite/bfd.ts';
+import { BfdDetector, BFD_MIN_INTERVAL_MS, BFD_SETTINGS_DEFAULTS, type BfdSettings } from '../../src/dslite/bfd.ts';
 import { decode, encode, packet, type BfdPacket } from '../../src/dslite/bfd-codec.ts';
 import { BfdSession } from '../../src/dslite/bfd-session.ts';
 import type { DetectorEnv, UdpOpen, UdpOptions, Verdict } from '../../src/dslite/detectors.ts';
 
 const AFTR = '2001:db8:ff::1';
 import { sleep, until } from '../wait.ts';
+
+/** The shortest interval the agent runs (below it a setting runs at it): the sessions here run at it. */
+const F = BFD_MIN_INTERVAL_MS;
 
 /** The AFTR side: `deliver` gets what the gateway sends; `reply` reaches the gateway's newest transmit socket. */
 function aftr(deliver: (b: Buffer, local: string) => void) {
@@ -59,20 +62,20 @@ function sessionPeer(ms: number) {
 }
 
 test('timer changes while Up go through Poll/Final: neither side leaves Up, the verdict stays Healthy', async (t) => {
-  const a = sessionPeer(50);
-  const { d, verdicts, settings } = detector(a.udp, { desiredMinTx: 50, requiredMinRx: 50 });
+  const a = sessionPeer(F);
+  const { d, verdicts, settings } = detector(a.udp, { desiredMinTx: F, requiredMinRx: F });
   t.after(() => { d.stop(); a.peer.stop(); });
   d.start(AFTR);
-  await until(() => d.verdict().state === 'Healthy' && d.report().detectionTime === 150_000 && d.report().txInterval === 50_000, 5000);
+  await until(() => d.verdict().state === 'Healthy' && d.report().detectionTime === 3 * F * 1000 && d.report().txInterval === F * 1000, 5000);
   const verdictsBefore = verdicts.length;
   const peerBefore = a.peerStates.length;
   const steps: [Partial<BfdSettings>, number, number][] = [
-    // settings, then TransmitInterval and DetectionTime once the Poll Sequence is over (the peer: 50 ms x 3)
-    [{ desiredMinTx: 150 }, 150_000, 150_000],
-    [{ desiredMinTx: 50 }, 50_000, 150_000],
-    [{ requiredMinRx: 200 }, 50_000, 600_000],
-    [{ requiredMinRx: 50, detectMult: 5 }, 50_000, 150_000],
-    [{ detectMult: 3 }, 50_000, 150_000],
+    // settings, then TransmitInterval and DetectionTime (µs) once the Poll Sequence is over (the peer: F ms x 3)
+    [{ desiredMinTx: 3 * F }, 3 * F * 1000, 3 * F * 1000],
+    [{ desiredMinTx: F }, F * 1000, 3 * F * 1000],
+    [{ requiredMinRx: 4 * F }, F * 1000, 12 * F * 1000],
+    [{ requiredMinRx: F, detectMult: 5 }, F * 1000, 3 * F * 1000],
+    [{ detectMult: 3 }, F * 1000, 3 * F * 1000],
   ];
   let cur = settings;
   for (const [change, tx, detect] of steps) {
@@ -90,7 +93,7 @@ test('timer changes while Up go through Poll/Final: neither side leaves Up, the 
       assert.equal(polls.at(-1)!.requiredMinRx, cur.requiredMinRx * 1000);
     }
     await sleep(200);
-    assert.equal(a.peer.status().detectionTime, cur.detectMult * Math.max(50_000, cur.desiredMinTx * 1000), 'the peer follows');
+    assert.equal(a.peer.status().detectionTime, cur.detectMult * Math.max(F * 1000, cur.desiredMinTx * 1000), 'the peer follows');
   }
   assert.equal(d.report().state, 'Up');
   assert.equal(a.peer.status().state, 'Up');
@@ -100,8 +103,8 @@ test('timer changes while Up go through Poll/Final: neither side leaves Up, the 
 });
 
 test('a restart by the agent (new LocalAddress) reads Unknown until the new session is Up, never Failed', async (t) => {
-  const a = sessionPeer(50);
-  const { d, verdicts, settings } = detector(a.udp, { desiredMinTx: 50, requiredMinRx: 50 });
+  const a = sessionPeer(F);
+  const { d, verdicts, settings } = detector(a.udp, { desiredMinTx: F, requiredMinRx: F });
   t.after(() => { d.stop(); a.peer.stop(); });
   d.start(AFTR);
   await until(() => d.verdict().state === 'Healthy', 5000);
@@ -117,8 +120,8 @@ test('a restart by the agent (new LocalAddress) reads Unknown until the new sess
 });
 
 test('a new LocalAddress while the session is being opened is applied once it is open', async (t) => {
-  const a = sessionPeer(50);
-  const { d, settings } = detector(a.udp, { desiredMinTx: 50, requiredMinRx: 50 });
+  const a = sessionPeer(F);
+  const { d, settings } = detector(a.udp, { desiredMinTx: F, requiredMinRx: F });
   t.after(() => { d.stop(); a.peer.stop(); });
   d.start(AFTR);
   d.configureBfd({ ...settings, localAddress: '2001:db8:5::3' }); // same tick: the session is still opening
@@ -127,14 +130,14 @@ test('a new LocalAddress while the session is being opened is applied once it is
 });
 
 test('Init timing out to Down before the session was ever Up is not a failure; Down after Up is', async (t) => {
-  // A scripted peer at 50 ms x 3: Down (-> Init), then silence (-> Down, diagnostic 1), then Down, Init (-> Up).
+  // A scripted peer at F ms x 3: Down (-> Init), then silence (-> Down, diagnostic 1), then Down, Init (-> Up).
   const side = aftr(() => undefined);
-  const { d, verdicts } = detector(side.udp, { desiredMinTx: 50, requiredMinRx: 50 });
+  const { d, verdicts } = detector(side.udp, { desiredMinTx: F, requiredMinRx: F });
   t.after(() => d.stop());
   d.start(AFTR);
   await until(() => side.sent.length > 0, 2000);
   const my = side.sent[0].myDisc;
-  const peer = (p: Partial<BfdPacket>) => side.reply(encode(packet({ myDisc: 0x2222, desiredMinTx: 50_000, requiredMinRx: 50_000, ...p })));
+  const peer = (p: Partial<BfdPacket>) => side.reply(encode(packet({ myDisc: 0x2222, desiredMinTx: F * 1000, requiredMinRx: F * 1000, ...p })));
   peer({ state: 'Down' });
   await until(() => d.report().state === 'Init', 2000);
   await until(() => d.report().state === 'Down', 2000);
@@ -153,18 +156,18 @@ test('Init timing out to Down before the session was ever Up is not a failure; D
 });
 
 test('a Down after Up dates the failure from the last control packet received (Verdict.since, for OutageMs)', async (t) => {
-  // The peer at 50 ms x 3 goes silent (a blackhole, not AdminDown): Down with diagnostic 1 one Detection Time
-  // (150 ms) after its last packet, and the verdict says when that packet came.
+  // The peer at F ms x 3 goes silent (a blackhole, not AdminDown): Down with diagnostic 1 one Detection Time
+  // (3 F ms) after its last packet, and the verdict says when that packet came.
   let silent = false;
   let peer: BfdSession;
   const side = aftr((b) => peer.receive(b));
-  peer = new BfdSession({ desiredMinTx: 50_000, requiredMinRx: 50_000, detectMult: 3, auth: null }, (b) => { if (!silent) side.reply(b); }, 0x7777);
+  peer = new BfdSession({ desiredMinTx: F * 1000, requiredMinRx: F * 1000, detectMult: 3, auth: null }, (b) => { if (!silent) side.reply(b); }, 0x7777);
   peer.start();
-  const { d } = detector(side.udp, { desiredMinTx: 50, requiredMinRx: 50 });
+  const { d } = detector(side.udp, { desiredMinTx: F, requiredMinRx: F });
   t.after(() => { d.stop(); peer.stop(); });
   d.start(AFTR);
-  await until(() => d.verdict().state === 'Healthy' && d.report().detectionTime === 150_000, 5000);
-  await sleep(200);
+  await until(() => d.verdict().state === 'Healthy' && d.report().detectionTime === 3 * F * 1000, 5000);
+  await sleep(4 * F);
   const before = d.report().lastReceivedAt;
   silent = true;
   const silencedAt = Date.now();
@@ -172,6 +175,6 @@ test('a Down after Up dates the failure from the last control packet received (V
   const v = d.verdict();
   assert.equal(v.reason, `BFD: session to ${AFTR} Down, diagnostic 1 (Control Detection Time Expired)`);
   assert.ok(v.since !== undefined && v.since >= before && v.since <= silencedAt + 5, `since ${v.since}, last before ${before}, silenced ${silencedAt}`);
-  assert.ok(v.time - v.since! >= 140, `failed ${v.time - v.since!} ms after the last packet (Detection Time 150 ms)`);
+  assert.ok(v.time - v.since! >= 3 * F - 10, `failed ${v.time - v.since!} ms after the last packet (Detection Time ${3 * F} ms)`);
   assert.equal(d.report().lastReceivedAt, v.since);
 });
