@@ -1,14 +1,11 @@
 #!/usr/bin/env node
-// The `twinstack` command: `twinstack start ...` runs the agent; any other command talks to the running
-// agent over its CLI socket. TypeScript sources run through tsx (no build step).
-import { register } from 'tsx/esm/api';
-
-register();
+// The `twinstack` command: `twinstack start ...` runs the compiled agent (dist/, bin/start.js); any other command
+// talks to the running agent over its CLI socket through bin/cli.js, plain JavaScript that loads neither the
+// agent nor tsx (a call is one Node start-up, issue 18).
 const argv = process.argv.slice(2);
 if (argv[0] === 'start') {
-  process.argv.splice(2, 1);
-  await import('../src/main.ts');
+  await (await import('./start.js')).start(argv.slice(1));
 } else {
-  const { main } = await import('../src/cli/client.ts');
+  const { main } = await import('./cli.js');
   process.exitCode = await main(argv);
 }

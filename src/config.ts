@@ -1,11 +1,10 @@
-// Configuration: one JSON file validated once with ajv against schema/config.schema.json (which composes
-// the per-area fragments in schema/config/), every error listed at once, defaults filled, then frozen.
+// Configuration: one JSON file validated once against schema/config.schema.json (which composes the per-area
+// fragments in schema/config/; ajv's code for it is generated ahead of time, tools/gen-validators.ts), every
+// error listed at once, defaults filled, then frozen.
 // CLI flags override file values: `--config FILE`, `--data-dir DIR`, `--log-level L`, or any key as
 // `--web.port=8081`. No file at all gives the embedded default.
-import { Ajv } from 'ajv';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { SCHEMA_DIR } from './datamodel/index.ts';
+import { readFileSync } from 'node:fs';
+import { validateConfig } from './generated/config-validator.js';
 
 export interface Config {
   dataDir: string;
@@ -77,7 +76,7 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   return out;
 }
 
-export function loadConfig(argv: string[] = [], schemaDir = SCHEMA_DIR): Config {
+export function loadConfig(argv: string[] = []): Config {
   const { file, overrides } = parseArgs(argv);
   let fromFile: Record<string, unknown> = {};
   if (file) {
@@ -88,15 +87,9 @@ export function loadConfig(argv: string[] = [], schemaDir = SCHEMA_DIR): Config 
     }
   }
   const data = merge(fromFile, overrides);
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-  // Each area's fragment is registered under urn:twinstack:config:<area>, named by its file.
-  for (const f of readdirSync(join(schemaDir, 'config')).filter((f) => f.endsWith('.schema.json'))) {
-    const { $id: _ignored, ...fragment } = JSON.parse(readFileSync(join(schemaDir, 'config', f), 'utf8'));
-    ajv.addSchema(fragment, `urn:twinstack:config:${f.slice(0, -'.schema.json'.length)}`);
-  }
-  const validate = ajv.compile(JSON.parse(readFileSync(join(schemaDir, 'config.schema.json'), 'utf8')));
-  if (!validate(data)) {
-    throw new ConfigError((validate.errors ?? []).map((e) =>
+  // Compiled ahead of time from schema/config.schema.json and schema/config/ (tools/gen-validators.ts).
+  if (!validateConfig(data)) {
+    throw new ConfigError((validateConfig.errors ?? []).map((e) =>
       `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${e.params.additionalProperty}"` : ''}`));
   }
   return deepFreeze(data as unknown as Config);

@@ -114,10 +114,14 @@ export class CwmpClient {
     this.events.set('seeded', new Date().toISOString());
   }
 
-  /** 0 BOOTSTRAP: first contact with this ACS URL (new device, factory reset, or a changed URL). */
+  /**
+   * 0 BOOTSTRAP: first contact with this ACS URL (new device, factory reset, or a changed URL), or a database
+   * found damaged and recreated at this start (dm.startup.recovered): TR-069 Table 7 has BOOTSTRAP follow a
+   * factory reset too, and the ACS must provision again what the lost rows held.
+   */
   private checkBootstrap() {
     const url = this.dm.getValue(`${MS}URL`);
-    if (url && this.events.get('bootstrapUrl') !== url) this.events.add(EV.BOOTSTRAP);
+    if (url && (this.events.get('bootstrapUrl') !== url || this.dm.startup.recovered)) this.events.add(EV.BOOTSTRAP);
   }
 
   /** Changes with notification on, except the ACS's own (A.3.2.4: not notified back to it). */

@@ -4,7 +4,9 @@ export { DmError, isDmError, type DmErrorKind, type DmErrorDetail } from './erro
 export { Path, toSchemaPath, type Segment, type SearchTerm, type SchemaPath } from './path.ts';
 export { Schema, SCHEMA_DIR, tablePathOf, type ParamDef, type ObjectDef, type CommandDef, type EventDef, type Access, type Protocol } from './schema.ts';
 export { canonical, canonicalIPv6, zeroValue, compareValues, type BaseType } from './types.ts';
-export { DataModel, type ParamValue, type NameInfo, type Handler, type CommandFn, type EventOccurrence, type GetOptions, type StateAccess } from './model.ts';
+export { DataModel, type ParamValue, type NameInfo, type Handler, type CommandFn, type EventOccurrence, type GetOptions, type StateAccess, type StartupInfo } from './model.ts';
+export type { Recovery } from './store.ts';
+export { DataDir, StartupError, type StartupErrorKind } from './datadir.ts';
 export type { Change, ChangeEvent, ValueChange, Origin, ValidateContext } from './tx.ts';
 export type { Node } from './tree.ts';
 export { schemaOf } from './tree.ts';

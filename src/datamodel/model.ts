@@ -1,10 +1,12 @@
 // The data-model facade: the only way front-ends and handlers read and change parameters.
 // Writes: plan (validate all) -> one SQLite transaction -> change events -> handlers' apply callbacks.
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { KEY_NAME } from './datadir.ts';
 import { DmError } from './errors.ts';
 import { Path, type SchemaPath } from './path.ts';
 import { Schema, type CommandDef, type ObjectDef, type ParamDef, type Protocol } from './schema.ts';
-import { emptyWriteSet, Store, type WriteSet } from './store.ts';
+import { emptyWriteSet, Store, type Recovery, type WriteSet } from './store.ts';
 import { InstanceIndex, Resolver, schemaOf, type Node } from './tree.ts';
 import { plan, type Change, type ChangeEvent, type Origin, type ValidateContext } from './tx.ts';
 import { canonical, TypeError_, zeroValue } from './types.ts';
@@ -56,6 +58,19 @@ export interface DataModelOptions {
   file: string; // SQLite file or ":memory:"
   schema?: Schema;
   log?: Logger;
+  /** Key for the secured parameters at rest; default `twinstack.key` beside a database file. */
+  keyFile?: string;
+  /** A corrupt database: throw a StartupError (default), or set it aside and start on what can be read. */
+  onCorrupt?: 'throw' | 'setAside';
+}
+
+/** How this start found the storage, for the faces to tell their managers (read once, at their start). */
+export interface StartupInfo {
+  /**
+   * The database was damaged and set aside; the agent runs on factory defaults plus the rows read back.
+   * CWMP reports it as 0 BOOTSTRAP, SNMP with a coldStart (configuration "may have been altered").
+   */
+  readonly recovered?: Recovery;
 }
 
 export class DataModel {
@@ -71,13 +86,22 @@ export class DataModel {
   private readonly eventEmitter = new Emitter<EventOccurrence>((err) => this.log?.error({ err }, 'event listener failed'));
   readonly attributes: AttributeTable;
   private readonly log?: Logger;
+  readonly startup: StartupInfo;
   /** Live values cached for the duration of one read operation (one snapshot per object). */
   private snapshot: Map<string, Readonly<Record<string, string>>> | null = null;
 
   constructor(opts: DataModelOptions) {
     this.schema = opts.schema ?? Schema.load();
-    this.store = new Store(opts.file);
+    const securedNames = new Set<string>();
+    for (const o of this.schema.allObjects()) for (const p of o.params.values()) if (p.secured) securedNames.add(p.name);
+    const isSecret = (path: string) => securedNames.has(path.slice(path.lastIndexOf('.') + 1)) && !!this.schema.param(schemaOf(path))?.def.secured;
+    this.store = new Store({
+      file: opts.file, onCorrupt: opts.onCorrupt,
+      secrets: opts.file === ':memory:' ? undefined : { keyFile: opts.keyFile ?? join(dirname(opts.file), KEY_NAME), isSecret },
+    });
+    this.startup = { recovered: this.store.recovered };
     this.log = opts.log;
+    if (this.store.recovered) this.log?.warn({ ...this.store.recovered }, 'database damaged: set aside, started on factory defaults and the rows read back');
     this.index = new InstanceIndex(this.store.objects);
     this.resolver = new Resolver(this.schema, this.index, (o, d, p) => this.valueAt(o, d, p));
     this.attributes = new AttributeTable(this.schema, this.store, this.resolver);

@@ -77,7 +77,10 @@ export function statusReader(sab: SharedArrayBuffer): () => BfdStatus {
 // the worker's module loader), so the worker registers tsx itself before importing bfd-worker.ts (as the
 // forwarder's worker does).
 function workerBootstrap(): string {
-  const entry = JSON.stringify(new URL('./bfd-worker.ts', import.meta.url).href);
+  // Compiled (dist/, `npm start`): plain bfd-worker.js, no tsx.
+  const compiled = import.meta.url.endsWith('.js');
+  const entry = JSON.stringify(new URL(compiled ? './bfd-worker.js' : './bfd-worker.ts', import.meta.url).href);
+  if (compiled) return `import(${entry})`;
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   return `import(${tsx}).then((m) => { m.register(); return import(${entry}); })`;
 }

@@ -23,10 +23,13 @@ export interface ForwarderOptions {
 type RequestBody = Request extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
-// On Node 20 a worker does not inherit the tsx loader hooks (`--import tsx` in execArgv is not applied to
-// the worker's module loader), so the worker registers tsx itself before importing worker.ts.
+// Compiled (dist/, `npm start`) the worker is plain worker.js. From the sources (tests, benches) on Node 20 a
+// worker does not inherit the tsx loader hooks (`--import tsx` in execArgv is not applied to the worker's
+// module loader), so the worker registers tsx itself before importing worker.ts.
 function workerBootstrap(): string {
-  const entry = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
+  const compiled = import.meta.url.endsWith('.js');
+  const entry = JSON.stringify(new URL(compiled ? './worker.js' : './worker.ts', import.meta.url).href);
+  if (compiled) return `import(${entry})`;
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   return `import(${tsx}).then((m) => { m.register(); return import(${entry}); })`;
 }

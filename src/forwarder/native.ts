@@ -1,6 +1,9 @@
 // Typed loader of the forwarder's N-API addon (src/forwarder/native/*.cc, built by node-gyp at
-// `npm install` from binding.gyp into build/Release). Used by the worker thread and by the tests.
+// `npm install` from binding.gyp into build/Release, tools/build-addons.js). Used by the worker thread, by
+// the tests, and by src/main.ts to refuse a Linux WAN start without it.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { DropName, Icmpv6ErrorEvent } from './types.ts';
 
 declare const handleBrand: unique symbol;
@@ -114,10 +117,53 @@ export interface NativeAddon {
 
 let cached: NativeAddon | undefined;
 
-export function loadAddon(): NativeAddon {
-  if (!cached) {
-    const require = createRequire(import.meta.url);
-    cached = require('../../build/Release/forwarder.node') as NativeAddon;
+/** `code` of the Error thrown when an addon cannot be loaded. */
+export const ADDON_ERROR = 'ERR_TWINSTACK_ADDON';
+
+/**
+ * Why an ELF shared object is not whole, or null: dlopen maps the file, and a truncated one (an interrupted
+ * build or copy) raises SIGBUS inside it, which no JavaScript can catch. The headers' tables must lie within
+ * the file (ELF: 32 and 64 bit, either byte order; the section header table is last in what linkers write).
+ */
+function elfDamage(file: string): string | null {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const h = Buffer.alloc(64);
+    if (readSync(fd, h, 0, 64, 0) < 52 || h.readUInt32BE(0) !== 0x7f454c46) return 'not an ELF file';
+    const le = h[5] === 1;
+    const u16 = (o: number) => (le ? h.readUInt16LE(o) : h.readUInt16BE(o));
+    const u32 = (o: number) => (le ? h.readUInt32LE(o) : h.readUInt32BE(o));
+    const u64 = (o: number) => Number(le ? h.readBigUInt64LE(o) : h.readBigUInt64BE(o));
+    const [phoff, shoff, ph, sh] = h[4] === 2 ? [u64(0x20), u64(0x28), 0x36, 0x3a] : [u32(0x1c), u32(0x20), 0x2a, 0x2e];
+    const end = Math.max(phoff + u16(ph) * u16(ph + 2), shoff + u16(sh) * u16(sh + 2));
+    return end > size ? `truncated: ${size} bytes, its headers reach ${end}` : null;
+  } finally {
+    closeSync(fd);
   }
+}
+
+/**
+ * Loads `build/Release/<name>.node`, or throws an Error (`code` ADDON_ERROR) whose message is one line naming
+ * the file, why and the fix: a missing or broken addon must read as that, never as an AFTR or network fault.
+ * Also the loader of the netlink addon (src/wan/netlink.ts).
+ */
+export function loadNative<T>(name: string): T {
+  const file = `build/Release/${name}.node`;
+  const path = fileURLToPath(new URL(`../../${file}`, import.meta.url));
+  let why: string | null;
+  try {
+    const damage = elfDamage(path);
+    why = damage && `is damaged (${damage})`;
+    if (!why) return createRequire(import.meta.url)(path) as T;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    why = err.code === 'ENOENT' || err.code === 'MODULE_NOT_FOUND' ? 'is missing' : `does not load (${err.message.split('\n')[0]})`;
+  }
+  throw Object.assign(new Error(`${file} ${why}: run \`npm run build:addons\``), { code: ADDON_ERROR });
+}
+
+export function loadAddon(): NativeAddon {
+  cached ??= loadNative<NativeAddon>('forwarder');
   return cached;
 }

@@ -3,13 +3,21 @@
 // RFC 3416 §3: the SMIv2 application types (RFC 2578 §7.1), the three SNMPv2 exceptions, OID contents, and
 // the bounds checks of a decoder facing the network.
 import asn1, { type BerReader, type BerWriter } from 'asn1-ber';
-import snmp from 'net-snmp';
 
 export const { Ber } = asn1;
 export type { BerReader, BerWriter };
 
-/** Value tags (RFC 3416 §3 ObjectSyntax), as net-snmp names them. */
-const T = snmp.ObjectType;
+/**
+ * Value tags (RFC 3416 §3 ObjectSyntax): the universal ones (X.690), the SMIv2 application types
+ * ([APPLICATION n] IMPLICIT, RFC 2578 §7.1) and the exceptions ([n] IMPLICIT NULL in VarBind, RFC 3416 §3).
+ * Written out here rather than read from net-snmp's ObjectType: the agent loads net-snmp only for SNMPv3
+ * cryptography (usm.ts), which saves a gateway ~5 MB of RAM where no SNMPv3 user is configured.
+ */
+const T = {
+  Integer: 0x02, OctetString: 0x04, Null: 0x05, OID: 0x06,
+  IpAddress: 0x40, Counter32: 0x41, Gauge32: 0x42, TimeTicks: 0x43, Opaque: 0x44, Counter64: 0x46,
+  NoSuchObject: 0x80, NoSuchInstance: 0x81, EndOfMibView: 0x82,
+} as const;
 export const SEQUENCE = Ber.Sequence | Ber.Constructor;
 const EMPTY = Buffer.alloc(0);
 

@@ -7,7 +7,7 @@ import { type Oid } from './ber.ts';
 import { SnmpAgent, type Community } from './agent.ts';
 import { failoverMib, MODE_CHANGE, MODE_CHANGE_OBJECTS } from './failover-mib.ts';
 import { IF_ENTRY, ifMib, routeMib, snmpGroup, system, tunnelMib } from './providers.ts';
-import { LINK_DOWN, LINK_UP, notificationHeader, Notifier, type TrapTarget } from './traps.ts';
+import { COLD_START, LINK_DOWN, LINK_UP, notificationHeader, Notifier, type TrapTarget } from './traps.ts';
 import { Engine, type AuthProtocol, type PrivProtocol, type SecurityLevel, type UsmUser } from './usm.ts';
 import type { Provider } from './view.ts';
 
@@ -93,7 +93,11 @@ export class SnmpService {
   async start(): Promise<{ address: string; port: number }> {
     await this.notifier.start();
     this.sub = this.dm.onChange((ev) => this.onChange(ev));
-    return this.agent.start();
+    const bound = await this.agent.start();
+    // A database found damaged and recreated at this start: coldStart, "reinitializing itself and ... its
+    // configuration may have been altered" (SNMPv2-MIB, RFC 3418).
+    if (this.dm.startup.recovered) this.send(COLD_START, []);
+    return bound;
   }
 
   async stop(): Promise<void> {

@@ -2,17 +2,18 @@
 // and the SNMPv3 message (RFC 3412 §6) with its USM security parameters (RFC 3414 §2.4), plus the PDUs of
 // RFC 3416 §3, read and written with asn1-ber through ber.ts. Decoding never trusts lengths; every malformed
 // input is a BerError.
-import snmp from 'net-snmp';
 import {
   Ber, BerError, decoding, encodeVarbind, enter, leave, readInt32, readOctets, readOid, readValue, SEQUENCE,
   type BerReader, type Varbind,
 } from './ber.ts';
 
-const P = snmp.PduType;
-/** The PDUs by their RFC 3416 §3 names (net-snmp calls three of them GetResponse, Trap and TrapV2). */
+/**
+ * The PDUs by their RFC 3416 §3 names and tags ([n] IMPLICIT, constructed: 0xa0 + n; n = 4 is RFC 1157's
+ * Trap-PDU). net-snmp calls three of them GetResponse, Trap and TrapV2.
+ */
 export const PduTag = {
-  GetRequest: P.GetRequest, GetNextRequest: P.GetNextRequest, Response: P.GetResponse, SetRequest: P.SetRequest, TrapV1: P.Trap,
-  GetBulkRequest: P.GetBulkRequest, InformRequest: P.InformRequest, SNMPv2Trap: P.TrapV2, Report: P.Report,
+  GetRequest: 0xa0, GetNextRequest: 0xa1, Response: 0xa2, SetRequest: 0xa3, TrapV1: 0xa4,
+  GetBulkRequest: 0xa5, InformRequest: 0xa6, SNMPv2Trap: 0xa7, Report: 0xa8,
 } as const;
 export type PduType = keyof typeof PduTag;
 const pduName = new Map<number, PduType>(Object.entries(PduTag).map(([k, v]) => [v, k as PduType]));

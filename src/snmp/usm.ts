@@ -4,7 +4,7 @@
 // Authentication/Encryption; the procedure around them is ours, because net-snmp's agent never moves
 // engineBoots/engineTime, never checks the window (gap 10) and answers no report on a decryption failure (gap 12).
 import { randomBytes } from 'node:crypto';
-import snmp from 'net-snmp';
+import { createRequire } from 'node:module';
 import { encodeVarbind, parseOid } from './ber.ts';
 import { decodeScopedPdu, encodePdu, encodeScopedPdu, encodeV3, type ScopedPdu, type V3Message } from './message.ts';
 
@@ -24,9 +24,18 @@ export interface UsmUser {
   access: 'ro' | 'rw';
 }
 
-const AUTH = snmp.AuthProtocols as unknown as Record<string, number>;
-const PRIV = snmp.PrivProtocols as unknown as Record<string, number>;
-const authLen = (p: AuthProtocol) => snmp.Authentication.getParametersLength(AUTH[p]) as number;
+/**
+ * net-snmp, loaded at the first authenticated message in or out: an agent with only communities (most
+ * gateways) never loads it (~5 MB of RAM, docs/benchmarks.md "Footprint"). A synchronous require: the USM
+ * procedure is synchronous, and net-snmp is CommonJS.
+ */
+let netSnmp: typeof import('net-snmp').default | undefined;
+const snmp = () => (netSnmp ??= createRequire(import.meta.url)('net-snmp') as typeof import('net-snmp').default);
+const AUTH = (p: AuthProtocol) => (snmp().AuthProtocols as unknown as Record<string, number>)[p];
+const PRIV = (p: PrivProtocol) => (snmp().PrivProtocols as unknown as Record<string, number>)[p];
+const authLen = (p: AuthProtocol) => snmp().Authentication.getParametersLength(AUTH(p)) as number;
+/** RFC 3411 §5 SecurityLevel, in its order: noAuthNoPriv < authNoPriv < authPriv. */
+const LEVELS: readonly SecurityLevel[] = ['noAuthNoPriv', 'authNoPriv', 'authPriv'];
 
 /** usmStats counters (RFC 3414 §5, 1.3.6.1.6.3.15.1.1.N.0). */
 export const UsmStat = { unsupportedSecLevels: 1, notInTimeWindows: 2, unknownUserNames: 3, unknownEngineIDs: 4, wrongDigests: 5, decryptionErrors: 6 } as const;
@@ -89,8 +98,8 @@ export class Usm {
     if (!user) return report('unknownUserNames');
     if ((m.flags.auth && !user.authProtocol) || (m.flags.priv && !user.privProtocol)) return report('unsupportedSecLevels');
     if (m.flags.auth) {
-      const proto = AUTH[user.authProtocol!];
-      if (!snmp.Authentication.isAuthentic(m.raw, proto, user.authPassword, e.engineID, m.usm.authParams)) return report('wrongDigests');
+      const proto = AUTH(user.authProtocol!);
+      if (!snmp().Authentication.isAuthentic(m.raw, proto, user.authPassword, e.engineID, m.usm.authParams)) return report('wrongDigests');
       // §3.2 step 7a: the timeliness check; the report goes out authenticated so the manager can resync.
       if (e.boots === MAX_BOOTS || m.usm.engineBoots !== e.boots || Math.abs(m.usm.engineTime - e.time) > TIME_WINDOW)
         return report('notInTimeWindows', { ...user, privProtocol: undefined });
@@ -98,8 +107,8 @@ export class Usm {
     let scoped: ScopedPdu;
     if (m.flags.priv) {
       try {
-        const plain: Buffer = snmp.Encryption.decryptPdu(PRIV[user.privProtocol!], m.scoped as Buffer, m.usm.privParams, user.privPassword,
-          AUTH[user.authProtocol!], { engineID: e.engineID, engineBoots: m.usm.engineBoots, engineTime: m.usm.engineTime });
+        const plain: Buffer = snmp().Encryption.decryptPdu(PRIV(user.privProtocol!), m.scoped as Buffer, m.usm.privParams, user.privPassword,
+          AUTH(user.authProtocol!), { engineID: e.engineID, engineBoots: m.usm.engineBoots, engineTime: m.usm.engineTime });
         scoped = decodeScopedPdu(plain);
       } catch {
         // A wrong privacy password decrypts to garbage: that is a decryption error, not silence (gap 12).
@@ -115,7 +124,7 @@ export class Usm {
   }
 
   static meets(level: SecurityLevel, min: SecurityLevel): boolean {
-    return snmp.SecurityLevel[level] >= snmp.SecurityLevel[min]; // ordered noAuthNoPriv < authNoPriv < authPriv
+    return LEVELS.indexOf(level) >= LEVELS.indexOf(min);
   }
 
   private report(m: V3Message, [oid, count]: [number[], number], requestId: number, user?: UsmUser): Buffer {
@@ -133,7 +142,7 @@ export class Usm {
     const usm = { engineID: e.engineID, engineBoots: e.boots, engineTime: e.time, userName: user?.name ?? '', privParams: Buffer.alloc(0) as Buffer };
     let data: Buffer = encodeScopedPdu(e.engineID, Buffer.alloc(0), o.pdu);
     if (priv) {
-      const r = snmp.Encryption.encryptPdu(PRIV[user!.privProtocol!], data, user!.privPassword, AUTH[user!.authProtocol!],
+      const r = snmp().Encryption.encryptPdu(PRIV(user!.privProtocol!), data, user!.privPassword, AUTH(user!.authProtocol!),
         { engineID: e.engineID, engineBoots: usm.engineBoots, engineTime: usm.engineTime });
       data = r.encryptedPdu;
       usm.privParams = r.msgPrivacyParameters;
@@ -141,7 +150,7 @@ export class Usm {
     const flags = (auth ? 1 : 0) | (priv ? 2 : 0) | (o.reportable ? 4 : 0);
     const n = auth ? authLen(user!.authProtocol!) : 0;
     const { buf, authParams } = encodeV3({ msgID: o.msgID, msgMaxSize: 65507, flags, usm, authLen: n, data, encrypted: priv });
-    if (auth) snmp.Authentication.writeParameters(buf, AUTH[user!.authProtocol!], user!.authPassword, e.engineID, authParams);
+    if (auth) snmp().Authentication.writeParameters(buf, AUTH(user!.authProtocol!), user!.authPassword, e.engineID, authParams);
     return buf;
   }
 }

@@ -5,9 +5,34 @@
 //   reply topic travels in the topic name as ".../reply-to=<percent-encoded topic>" (R-MQTT.24).
 // - An MQTTConnect record goes to every controller reached through this client after each connect.
 // - Reconnects with the client's ConnectRetryTime/ConnectRetryIntervalMultiplier/ConnectRetryMaxInterval.
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { retryDelayMs } from './rows.ts';
+
+/** mqtt is loaded with the first MQTT MTP, not with the USP face (~7 MB of RAM: docs/benchmarks.md "Footprint"). */
+let mqttLib: typeof import('mqtt') | undefined;
+
+/**
+ * The client over a TCP or TLS stream built here: mqtt.connect() loads all of its transports on the first call,
+ * the WebSocket one with the ws library (~5 MB of RAM) included, although MQTT over TCP or TLS is what a broker
+ * is reached by; mqtt.connect() stays the way to a WebSocket broker (TransportProtocol WebSocket).
+ * The client calls the builder again for each reconnect.
+ */
+function createClient(lib: typeof import('mqtt'), url: string, opts: IClientOptions): MqttClient {
+  const u = new URL(url);
+  if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') return lib.connect(url, opts);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(u.port) || (u.protocol === 'mqtts:' ? 8883 : 1883);
+  const stream = () => {
+    if (u.protocol === 'mqtts:') return tlsConnect({ host, port, servername: /^[\d.]+$|:/.test(host) ? undefined : host });
+    const socket = tcpConnect({ host, port });
+    socket.setNoDelay(true);
+    return socket;
+  };
+  return new lib.MqttClient(stream, { ...opts, host, port, protocol: u.protocol === 'mqtts:' ? 'mqtts' : 'mqtt' });
+}
 
 export interface MqttSettings {
   url: string; // mqtt://host:port
@@ -30,6 +55,27 @@ export interface MqttEvents {
 
 const REPLY_TO = /\/reply-to=([^/]*)$/;
 
+/**
+ * Where the sender of a PUBLISH wants the answer: its MQTT 5 Response Topic, else the 3.1.1 "/reply-to=" suffix
+ * of the topic (R-MQTT.24); undefined when it names none, null when what it names is no topic we may publish
+ * to. A sender controls both: a bad percent-encoding once threw out of the message handler and ended the
+ * agent, and a wildcard (MQTT 5 §4.7.3) or U+0000 (§1.5.4) in our PUBLISH makes the broker drop our connection.
+ */
+export function replyTopic(topic: string, responseTopic?: string): string | undefined | null {
+  let t = responseTopic;
+  if (t === undefined) {
+    const m = REPLY_TO.exec(topic);
+    if (!m) return undefined;
+    try {
+      t = decodeURIComponent(m[1]);
+    } catch {
+      return null;
+    }
+  }
+  if (t === '') return undefined;
+  return /[#+\u0000]/.test(t) || Buffer.byteLength(t) > 65535 ? null : t;
+}
+
 export class MqttMtp {
   private client?: MqttClient;
   private attempt = 0;
@@ -43,6 +89,15 @@ export class MqttMtp {
   }
 
   start(): void {
+    if (this.stopped) return;
+    if (!mqttLib) {
+      this.events.status('Connecting');
+      import('mqtt').then((m) => {
+        mqttLib = (m.default ?? m) as typeof import('mqtt');
+        this.start();
+      }, (err: Error) => this.log.error({ err }, 'the mqtt library did not load: no MQTT MTP'));
+      return;
+    }
     const s = this.settings;
     const opts: IClientOptions = {
       protocolVersion: s.version, clientId: s.clientId, clean: true, keepalive: s.keepalive, reconnectPeriod: 0,
@@ -50,7 +105,7 @@ export class MqttMtp {
       ...(s.version === 5 ? { properties: { userProperties: { 'usp-endpoint-id': this.endpointId } } } : {}),
     };
     this.events.status('Connecting');
-    const client = (this.client = mqtt.connect(s.url, opts));
+    const client = (this.client = createClient(mqttLib, s.url, opts));
     client.on('connect', (connack) => {
       this.attempt = 0;
       const discovered = connack.properties?.userProperties?.['subscribe-topic'];
@@ -69,9 +124,9 @@ export class MqttMtp {
       });
     });
     client.on('message', (topic, payload, packet) => {
-      const m = topic.match(REPLY_TO);
-      const replyTo = packet.properties?.responseTopic ?? (m ? decodeURIComponent(m[1]) : undefined);
-      this.events.record(payload, replyTo);
+      const replyTo = replyTopic(topic, packet.properties?.responseTopic);
+      if (replyTo === null) this.log.warn({ topic }, 'unusable reply topic ignored');
+      this.events.record(payload, replyTo ?? undefined);
     });
     client.on('error', (err) => this.log.warn({ err: err.message, url: s.url }, 'mqtt error'));
     client.on('close', () => {

@@ -4,8 +4,14 @@
 // one USP Record. A WebSocketConnect record follows every open. Reconnects with the MTP's
 // SessionRetryMinimumWaitInterval/SessionRetryIntervalMultiplier backoff; pings every KeepAliveInterval.
 import type { Logger } from 'pino';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { retryDelayMs } from './rows.ts';
+
+/**
+ * ws is loaded with the first WebSocket MTP, not with the USP face: most gateways reach their controller over
+ * MQTT only, and the library's code is ~5 MB of a gateway's RAM (docs/benchmarks.md "Footprint").
+ */
+let WebSocketClass: typeof WebSocket | undefined;
 
 export interface WsSettings {
   url: string;
@@ -30,7 +36,15 @@ export class WsMtp {
   constructor(readonly settings: WsSettings, private readonly endpointId: string, private readonly events: WsEvents, private readonly log: Logger) {}
 
   start(): void {
-    const ws = (this.ws = new WebSocket(this.settings.url, 'v1.usp', {
+    if (this.stopped) return;
+    if (!WebSocketClass) {
+      import('ws').then((m) => {
+        WebSocketClass = m.default;
+        this.start();
+      }, (err: Error) => this.log.error({ err }, 'the ws library did not load: no WebSocket MTP'));
+      return;
+    }
+    const ws = (this.ws = new WebSocketClass(this.settings.url, 'v1.usp', {
       headers: { 'Sec-WebSocket-Extensions': `bbf-usp-protocol; eid="${this.endpointId}"` },
       handshakeTimeout: 10_000,
       perMessageDeflate: false, // otherwise ws replaces our Sec-WebSocket-Extensions header

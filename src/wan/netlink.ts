@@ -6,7 +6,7 @@
 // ip(8) would spell them) with the kernel's errno text and, when the kernel gives one, its extended-ack
 // text; `code` is the errno name ('ENODEV', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ESRCH', 'ETIMEDOUT', ...).
 // Malformed arguments throw a TypeError before anything is sent. Needs CAP_NET_ADMIN for changes.
-import { createRequire } from 'node:module';
+import { loadNative } from '../forwarder/native.ts';
 
 /** The key of an IPv4 route: what selects it in the kernel's table (fib_table_delete). */
 export interface RouteKey {
@@ -55,13 +55,15 @@ interface NetlinkAddon {
 
 let cached: NetlinkAddon | undefined;
 
-function addon(): NetlinkAddon {
-  if (!cached) {
-    const require = createRequire(import.meta.url);
-    cached = require('../../build/Release/netlink.node') as NetlinkAddon;
-  }
+/**
+ * The addon, loaded once; src/main.ts calls it before a Linux WAN starts. A missing or broken file throws an
+ * Error with one line naming it and the fix (src/forwarder/native.ts `loadNative`).
+ */
+export function loadNetlinkAddon(): NetlinkAddon {
+  cached ??= loadNative<NetlinkAddon>('netlink');
   return cached;
 }
+const addon = loadNetlinkAddon;
 
 /**
  * Adds the route or replaces the one with the same key (RTM_NEWROUTE, NLM_F_CREATE|NLM_F_REPLACE): protocol
