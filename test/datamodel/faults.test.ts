@@ -52,6 +52,21 @@ async function withTmpfs(size: string, fn: (mnt: string) => Promise<void>) {
   }
 }
 
+/** Fills what is left of a file system, as a log file or a download would; returns the filler's path. */
+function fill(mnt: string): string {
+  const file = join(mnt, 'filler');
+  const fd = openSync(file, 'w');
+  try {
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
+
 test('the exit statuses are distinct per cause', () => {
   const codes = Object.values(EXIT);
   assert.equal(new Set([...codes, 0, 1, 2]).size, codes.length + 3);
@@ -84,16 +99,7 @@ test('full disk (a full tmpfs): status 5', async (t) => {
   await withTmpfs('2m', async (mnt) => {
     const data = join(mnt, 'data');
     makeDb(data);
-    // Fill what is left, as a log file or a download would.
-    const fd = openSync(join(mnt, 'filler'), 'w');
-    try {
-      const chunk = Buffer.alloc(64 * 1024, 1);
-      for (;;) writeSync(fd, chunk);
-    } catch (e) {
-      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-    } finally {
-      closeSync(fd);
-    }
+    fill(mnt);
     // The agent's own data directory, and a first start on a full disk.
     for (const dir of [data, join(mnt, 'fresh')]) {
       const r = await runToExit(dir);
@@ -102,21 +108,6 @@ test('full disk (a full tmpfs): status 5', async (t) => {
     }
   });
 });
-
-/** Fills what is left of a file system, as a log file or a download would; returns the filler's path. */
-function fill(mnt: string): string {
-  const file = join(mnt, 'filler');
-  const fd = openSync(file, 'w');
-  try {
-    const chunk = Buffer.alloc(64 * 1024, 1);
-    for (;;) writeSync(fd, chunk);
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    closeSync(fd);
-  }
-  return file;
-}
 
 test('disk full while running: a write fails as ResourcesExceeded naming the file, nothing half-applied, later writes work', async () => {
   await withTmpfs('2m', async (mnt) => {
