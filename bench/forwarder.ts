@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     const extra = rtts.b4 - rtts.kernel;
     // A round trip crosses two forwarders (B4 and mirror) twice each: half the extra time is the B4's.
     console.log(`  ping RTT      kernel ${rtts.kernel.toFixed(3)} ms   B4+mirror ${rtts.b4.toFixed(3)} ms   +${extra.toFixed(3)} ms, B4's half +${(extra / 2).toFixed(3)} ms (target <= +0.200)`);
-    console.log(`  B4 egress (${b4Counters.egressPacket > 0 ? 'packet' : 'tun'}): ${fmt(b4Counters.egressPacket)} frames on the WAN link, ${fmt(b4Counters.egressTun)} IPv6 packets into the tun (${fmt(b4Counters.egressNeighMiss)} neighbour misses)`);
+    console.log(`  B4 egress (${b4Counters.egressPacket > 0 ? 'packet' : 'tun'}): ${fmt(b4Counters.egressPacket)} frames on the WAN link, ${fmt(b4Counters.egressTun)} IPv6 packets into the tun (${fmt(b4Counters.egressNeighMiss)} neighbour misses, ${fmt(b4Counters.egressNeighProbe)} re-confirmations)`);
     console.log(`  B4 LAN fast path ${FAST_PATH.length ? `on ${FAST_PATH.join()} in the B4's rounds` : 'off'}: ${fmt(b4Counters.fastPathPackets)} of ${fmt(b4Counters.txPackets)} packets into the tunnel took it; ${fmt(b4Counters.tunQueueDrops)} dropped at a full tun queue`);
     console.log(`  B4 drops: ${JSON.stringify(Object.fromEntries(Object.entries(b4Counters.drops).filter(([, n]) => n > 0)))}`);
     console.log(`  mirror drops: ${JSON.stringify(Object.fromEntries(Object.entries(mirrorCounters.drops).filter(([, n]) => n > 0)))}`);

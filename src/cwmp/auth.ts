@@ -57,10 +57,13 @@ export class DigestServer {
 
   constructor(readonly realm: string, private readonly nonceLifetimeMs = 60_000) {}
 
+  // nonce = "<issued ms, hex>-<8 random bytes, hex>" + HMAC over both: the time gives the lifetime, the random
+  // part makes every challenge's nonce its own (two challenges in one millisecond would otherwise share one,
+  // and the second client's nc=00000001 would look like a replay of the first's, RFC 7616 §3.4).
   challenge(stale = false): string {
-    const ts = Date.now().toString(16);
-    const mac = createHmac('sha256', this.key).update(ts).digest('hex').slice(0, 32);
-    return `Digest realm="${this.realm}", qop="auth", algorithm=MD5, nonce="${ts}${mac}"${stale ? ', stale=true' : ''}`;
+    const body = `${Date.now().toString(16)}-${randomBytes(8).toString('hex')}`;
+    const mac = createHmac('sha256', this.key).update(body).digest('hex').slice(0, 32);
+    return `Digest realm="${this.realm}", qop="auth", algorithm=MD5, nonce="${body}${mac}"${stale ? ', stale=true' : ''}`;
   }
 
   /** 'ok', 'stale' (re-challenge with stale=true) or 'denied'. */
@@ -68,9 +71,10 @@ export class DigestServer {
     if (!header || !/^digest\s/i.test(header) || !cred.username) return 'denied';
     const p = parseAuthParams(header.slice(7));
     const nonce = p.nonce ?? '';
-    const ts = nonce.slice(0, -32);
-    const mac = createHmac('sha256', this.key).update(ts).digest('hex').slice(0, 32);
-    if (!ts || !safeEq(nonce.slice(-32), mac)) return 'denied';
+    const body = nonce.slice(0, -32);
+    const mac = createHmac('sha256', this.key).update(body).digest('hex').slice(0, 32);
+    if (!body || !safeEq(nonce.slice(-32), mac)) return 'denied';
+    const ts = body.split('-')[0];
     if (p.username !== cred.username || p.realm !== this.realm || p.qop !== 'auth' || !p.uri) return 'denied';
     const ha1 = h('md5', `${cred.username}:${this.realm}:${cred.password}`);
     const ha2 = h('md5', `${method}:${p.uri}`);

@@ -39,6 +39,7 @@ export interface NativeCounters {
     egress_packet: number;
     egress_tun: number;
     egress_neigh_miss: number;
+    egress_neigh_probe: number;
     echo_sent: number;
     echo_replies: number;
     echo_errors: number;
@@ -85,7 +86,8 @@ export interface NativeAddon {
    * Test hook: from now on inject() sends the AFTR's encapsulated packets as Ethernet frames to this next
    * hop (returned in `frames`); null: the next hop is unknown (a miss: the packets go to `out`).
    */
-  setNextHop(h: NativeHandle, hop: { aftr: string; mac: string; srcMac: string; ifindex: number; mtu: number } | null): void;
+  /** `stale`: the neighbour entry is STALE, so the next packet goes through the tun (RFC 4861 §7.3.3). */
+  setNextHop(h: NativeHandle, hop: { aftr: string; mac: string; srcMac: string; ifindex: number; mtu: number; stale?: boolean } | null): void;
   /** Attaches the LAN fast path to exactly these interfaces (after open); the ones it could not, with why. */
   setFastPath(h: NativeHandle, ifnames: readonly string[]): string[];
   /** onEcho(seq): the probe `seq` was answered (take its outcome with echoFinish). */

@@ -131,6 +131,11 @@ export interface Counters {
   egressTun: number;
   /** Of egressTun: sent through the tun because the AFTR's next hop was unknown (egress 'packet'). */
   egressNeighMiss: number;
+  /**
+   * Of egressTun: one packet each time the next hop's neighbour entry is STALE, handed to the kernel so
+   * that its own traffic moves the entry to DELAY and PROBE and it is re-confirmed (RFC 4861 §7.3.3).
+   */
+  egressNeighProbe: number;
   /** ICMP echo probes sent (Forwarder.echo), written into the tun; not counted in egressTun or txPackets. */
   echoSent: number;
   /** Echo replies that answered a probe: consumed by the forwarder, never written to the LAN (not in rxPackets). */

@@ -57,6 +57,7 @@ function counters(): Counters {
     egressPacket: n.totals.egress_packet,
     egressTun: n.totals.egress_tun,
     egressNeighMiss: n.totals.egress_neigh_miss,
+    egressNeighProbe: n.totals.egress_neigh_probe,
     echoSent: n.totals.echo_sent,
     echoReplies: n.totals.echo_replies,
     echoErrors: n.totals.echo_errors,

@@ -76,3 +76,16 @@ test('Digest: the client answer passes the server check once; wrong password and
   assert.equal(stale.verify(authorization(stale.challenge(), cred, 'GET', '/cr')!.header, 'GET', cred), 'stale');
   assert.match(authorization('Basic realm="x"', cred, 'POST', '/')!.header, /^Basic dTpw$/);
 });
+
+test('Digest: challenges issued in the same millisecond have their own nonces; each first answer passes', () => {
+  const server = new DigestServer('r');
+  const cred = { username: 'u', password: 'p' };
+  // Concurrent connection requests (the flood in connreq.test.ts) are challenged within one millisecond.
+  const challenges = Array.from({ length: 20 }, () => server.challenge());
+  assert.equal(new Set(challenges).size, 20);
+  for (const c of challenges) assert.equal(server.verify(authorization(c, cred, 'GET', '/cr')!.header, 'GET', cred), 'ok', c);
+  // A nonce whose MAC is right but whose body was altered is refused.
+  const nonce = /nonce="([^"]+)"/.exec(challenges[0])![1];
+  const forged = challenges[0].replace(nonce, `0${nonce}`);
+  assert.equal(server.verify(authorization(forged, cred, 'GET', '/cr')!.header, 'GET', cred), 'denied');
+});

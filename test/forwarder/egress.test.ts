@@ -39,7 +39,7 @@ const frame = (pkt: Buffer, csum?: { start: number; offset: number }) => Buffer.
 type Totals = Partial<Record<keyof NativeCounters['totals'], number>>;
 interface Case {
   name: string;
-  hop: typeof HOP | null;
+  hop: (typeof HOP & { stale?: boolean }) | null;
   input: Buffer[];
   offload?: { csumStart?: number; csumOffset?: number };
   frames: Buffer[];
@@ -81,6 +81,14 @@ const cases: Case[] = [
     frames: [],
     out: [encap(udpPkt(64))],
     totals: { egress_packet: 0, egress_tun: 1, egress_neigh_miss: 1 },
+  },
+  {
+    name: 'next hop STALE: the first packet goes to the tun for the kernel to re-confirm it, the rest as frames',
+    hop: { ...HOP, stale: true },
+    input: [udpPkt(64, 1), udpPkt(64, 2), udpPkt(64, 3)],
+    frames: [frame(encap(udpPkt(64, 2))), frame(encap(udpPkt(64, 3)))],
+    out: [encap(udpPkt(64, 1))],
+    totals: { tx_packets: 3, egress_packet: 2, egress_tun: 1, egress_neigh_probe: 1, egress_neigh_miss: 0 },
   },
   {
     name: 'packet above the link MTU: the tun, so that the kernel fragments or sends packet too big',

@@ -432,7 +432,10 @@ napi_value SetNextHop(napi_env env, napi_callback_info info) {
       !get_int(env, argv[1], "mtu", &hop.mtu))
     return throw_msg(env, "forwarder addon: next hop needs aftr, mac, srcMac, ifindex, mtu");
   fw::eth_header(hop.eth, dst, src);
-  h->dp.egress().set_for_test(&hop);
+  napi_value stale;
+  bool is_stale = false;
+  if (prop(env, argv[1], "stale", &stale)) napi_get_value_bool(env, stale, &is_stale);
+  h->dp.egress().set_for_test(&hop, is_stale);
   return nullptr;
 }
 

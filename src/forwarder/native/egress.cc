@@ -121,8 +121,8 @@ void Egress::kick() {
   }
 }
 
-void Egress::set_for_test(const NextHop *h) {
-  if (!h) return publish(nullptr);
+void Egress::set_for_test(const NextHop *h, bool stale) {
+  probe_.store(h && stale);
   publish(h);
 }
 
@@ -302,7 +302,12 @@ void EgressSink::emit(const uint8_t *pkt, size_t len, const Offload *off) {
     flush();  // keep the order of the flow
     return to_tun(pkt, len, off);
   }
-  if (len > size_t(h->mtu) || eg_->take_probe()) {
+  if (len > size_t(h->mtu)) {
+    flush();
+    return to_tun(pkt, len, off);
+  }
+  if (eg_->take_probe()) {
+    c_->add(T_egress_neigh_probe);
     flush();
     return to_tun(pkt, len, off);
   }

@@ -46,7 +46,7 @@ class Egress {
   // The neighbour is STALE: the next packet goes through the tun so that the kernel re-confirms it
   // (RFC 4861 §7.3.3, STALE -> DELAY -> PROBE), as it would if it sent the traffic itself.
   bool take_probe() { return probe_.load(std::memory_order_relaxed) && probe_.exchange(false); }
-  void set_for_test(const NextHop *h);  // test hook: a fixed next hop (null: unknown)
+  void set_for_test(const NextHop *h, bool stale = false);  // test hook: a fixed next hop (null: unknown)
 
  private:
   void run();

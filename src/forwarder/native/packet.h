@@ -20,6 +20,7 @@ namespace fw {
   X(egress_packet)      /* encapsulated packets sent on the WAN link by the packet socket (egress.h) */    \
   X(egress_tun)         /* IPv6 packets written into the tun, for the kernel to forward */               \
   X(egress_neigh_miss)  /* of those, sent through the tun because the AFTR's next hop was not known */   \
+  X(egress_neigh_probe) /* of those, sent through the tun for the kernel to re-confirm a STALE next hop */ \
   X(echo_sent)          /* ICMP echo probes written into the tun (echo.h; not in egress_tun) */          \
   X(echo_replies)       /* echo replies that completed a probe (consumed, never written to the LAN) */   \
   X(echo_errors)        /* ICMPv6 errors that failed a probe (raised as events only for the AFTR in use) */ \
