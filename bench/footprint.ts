@@ -13,7 +13,8 @@
 //  - per-face RSS: the agent with only that face enabled minus the agent with none (restarted, idle).
 // Medians of BENCH_RUNS runs (min-max beside). FOOTPRINT_FLAGS="--flag ..." replaces NODE_FLAGS (to compare
 // V8 flags; "" for none); FOOTPRINT_TSX=1 runs src/main.ts through tsx (the agent before the compiled build);
-// BENCH_PER_FACE=0 leaves out the per-face starts.
+// BENCH_PER_FACE=0 leaves out the per-face starts. The library floor (bench/lib-floor.mjs) is read beside them: the
+// agent's libraries loaded and used once each with none of the agent's code, to tell the agent's share from theirs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -241,6 +242,26 @@ class Bench {
     }
   }
 
+  /**
+   * The library floor (bench/lib-floor.mjs): the agent's libraries loaded and used once each, none of its own
+   * code, with the agent's flags; read BENCH_SETTLE_MS after it is up, as the agent's idle RSS.
+   */
+  async floor(): Promise<Mem> {
+    if (!this.broker) return { rss: NaN, anon: NaN, file: NaN, hwm: NaN };
+    const p = spawn(process.execPath, [...FLAGS, join(ROOT, 'bench/lib-floor.mjs'), String(this.broker.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.pids.add(p.pid!);
+    try {
+      await new Promise((resolve, reject) => {
+        p.stdout!.once('data', resolve);
+        p.once('exit', (code) => reject(new Error(`bench/lib-floor.mjs exited (${code})`)));
+      });
+      await sleep(SETTLE_MS);
+      return mem(p.pid!);
+    } finally {
+      await this.stop(p.pid!);
+    }
+  }
+
   /** Bare node, 1 s after it runs (it says so on stdout). */
   async bare(flags: string[]): Promise<Mem> {
     const p = spawn(process.execPath, [...flags, '-e', 'setInterval(()=>{},1000); console.log("up")'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -255,6 +276,7 @@ class Bench {
 interface Run {
   bare: Mem;
   bareFlags: Mem;
+  floor: Mem;
   first: { cliMs: number; informMs: number };
   restart: { cliMs: number; informMs: number };
   idle: Mem;
@@ -268,6 +290,7 @@ interface Run {
 async function oneRun(b: Bench, run: number): Promise<Run> {
   const bare = await b.bare([]);
   const bareFlags = await b.bare(FLAGS);
+  const floor = await b.floor();
 
   // Every face: first start, restart, idle, the two sessions, the two reboots.
   const dir = b.newDir();
@@ -324,7 +347,7 @@ async function oneRun(b: Bench, run: number): Promise<Run> {
     faces[set[0] ?? 'none'] = mem(y.pid);
     await b.stop(y.pid);
   }
-  return { bare, bareFlags, first, restart, idle, small, large, rebootCliMs, rebootRpcMs, faces };
+  return { bare, bareFlags, floor, first, restart, idle, small, large, rebootCliMs, rebootRpcMs, faces };
 }
 
 const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
@@ -346,6 +369,7 @@ const col = <T>(f: (r: Run) => T) => runs.map(f) as unknown as number[];
 const what = TSX ? 'src/main.ts through tsx' : 'dist/main.js';
 console.log(`footprint: node ${process.version}, agent ${what}, flags ${FLAGS.join(' ') || '(none)'}; ${RUNS} runs, median (min-max), MiB and ms`);
 console.log(`bare node (node -e "setInterval(()=>{},1000)"): RSS ${span(col((r) => r.bare.rss))}, anon ${span(col((r) => r.bare.anon))}; with the agent's flags: RSS ${span(col((r) => r.bareFlags.rss))}`);
+console.log(`library floor (bench/lib-floor.mjs: the agent's libraries used once each, no agent code, the agent's flags, read as idle): RSS ${span(col((r) => r.floor.rss))}, anon ${span(col((r) => r.floor.anon))}`);
 console.log(`idle, every face (CWMP, USP over MQTT, SNMP, web, CLI), simulated WAN: RSS ${span(col((r) => r.idle.rss))} (target <= 60), anon ${span(col((r) => r.idle.anon))}, file ${span(col((r) => r.idle.file))}; bare node + ${(med(col((r) => r.idle.rss)) - med(col((r) => r.bare.rss))).toFixed(1)}`);
 console.log(`peak during a full CWMP session (GPN Device. + GPV of all): agent tree (${runs[0].small.params} parameters) ${span(col((r) => r.small.peak))} in ${span(col((r) => r.small.ms), 0)} ms; +${INTERFACES} IP interfaces (${runs[0].large.params} parameters) ${span(col((r) => r.large.peak))} (target <= 90) in ${span(col((r) => r.large.ms), 0)} ms`);
 const none = PER_FACE ? med(col((r) => r.faces.none.rss)) : NaN;
