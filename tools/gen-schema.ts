@@ -4,7 +4,7 @@
 // Sources (see ../shared/specs/cwmp/SOURCES.md):
 //  - tr-181-2-17-0-cwmp-full.xml: the base for every object in the subset (flattened, full paths);
 //  - tr-181-2-18-0-dslite.xml: the newer Device.DSLite. definitions, overlaid parameter by parameter;
-//  - tr-181-2-19-1-cwmp.xml: the newer Device.ManagementServer. definition, overlaid the same way;
+//  - tr-181-2-19-1-cwmp.xml: the newer Device.ManagementServer. definitions (with its tables), overlaid the same way;
 //  - tr-181-2-16-0-usp-full.xml: Device.LocalAgent., Device.MQTT.Client. and the USP commands and events
 //    (they exist only in the USP flavour of TR-181), marked protocols=["usp"] where CWMP lacks them;
 //  - tr-106-types.xml: named data types and the Alias components.
@@ -21,6 +21,11 @@ const SUBSET = [
   'Device.',
   'Device.DeviceInfo.',
   'Device.ManagementServer.',
+  // What an ACS adds to every Inform (TR-069 A.3.3.1 ParameterList); served by src/cwmp/inform.ts.
+  'Device.ManagementServer.InformParameter.{i}.',
+  // LAN devices that announced their ACS in DHCP option 125 (TR-069 Annex F). The agent runs no LAN DHCP
+  // server, so the table stays empty; it is served so that ManageableDeviceNumberOfEntries (0) is.
+  'Device.ManagementServer.ManageableDevice.{i}.',
   'Device.DSLite.',
   'Device.DSLite.InterfaceSetting.{i}.',
   'Device.IP.',
@@ -164,6 +169,9 @@ function paramOf(p: X, types: TypeTable): X {
   const out: X = { name: a.name, access: a.access ?? 'readOnly', ...f };
   if (!out.type) throw new Error(`no base type for ${a.name}`);
   if (def && (attrs(def).type === 'object' || attrs(def).type === 'factory')) out.default = attrs(def).value;
+  // A list default in TR-106 §3.2.3's bracketed syntax ("[]" in 2.19 InformParameter.EventList) is served in the
+  // comma-separated form every other list value has ("" for the empty list).
+  if (out.list && typeof out.default === 'string' && /^\[.*\]$/.test(out.default)) out.default = out.default.slice(1, -1);
   if (sa.secured === 'true' || sa.hidden === 'true') out.secured = true;
   if (sa.command === 'true') out.command = true;
   if (a.activeNotify) out.activeNotify = a.activeNotify;
@@ -262,7 +270,7 @@ async function main() {
     types.add(doc);
     for (const o of objectsIn(doc)) {
       const path = attrs(o).name;
-      if (objects.has(path) && (path.startsWith('Device.DSLite.') || path === 'Device.ManagementServer.'))
+      if (objects.has(path) && (path.startsWith('Device.DSLite.') || path.startsWith('Device.ManagementServer.')))
         objects.set(path, overlay(objects.get(path), objectOf(o, types, components)));
     }
   }

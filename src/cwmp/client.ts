@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ChangeEvent, DataModel, Disposable } from '../datamodel/index.ts';
 import type { CwmpConfig, CwmpHooks } from './config.ts';
-import { ConnectionRequestServer } from './connreq.ts';
+import { ConnectionRequestServer, TokenBucket } from './connreq.ts';
 import { fetchFile, TransferError } from './download.ts';
 import { EV, PendingEvents, type PendingDownload } from './events.ts';
 import type { HttpOptions } from './http.ts';
@@ -34,7 +34,14 @@ export class CwmpClient {
   private retries = 0;
   private stopped = false;
   private acsWriting = false;
-  private wakeBackoff?: () => void;
+  /** A runSession call is under way (a connection request now folds into one follow-up session). */
+  private inSession = false;
+  /** A connection request came during a session: the next session is the one it asked for. */
+  private crFollowUp = false;
+  /** What the loop is waiting for between sessions, and how to end the wait early. */
+  private pause?: { why: 'backoff' | 'rate limit'; wake: () => void };
+  /** Sessions started by connection requests (TR-069 §3.2.2 lets the CPE limit them). */
+  private readonly crBudget: TokenBucket;
   private periodicTimer?: NodeJS.Timeout;
   private throttleTimer?: NodeJS.Timeout;
   private lastSessionEnd = 0;
@@ -53,12 +60,14 @@ export class CwmpClient {
     this.events = new PendingEvents(dm.state('cwmp'));
     const ca = cfg.tls.caFile ? readFileSync(cfg.tls.caFile) : undefined;
     this.http = { timeoutMs: cfg.sessionTimeoutSeconds * 1000, maxBodyBytes: cfg.maxMessageBytes, ca };
+    const { max, windowSeconds } = cfg.connectionRequest.rateLimit;
+    this.crBudget = new TokenBucket(max, windowSeconds * 1000);
     if (cfg.connectionRequest.enable) {
       this.crServer = new ConnectionRequestServer({
         ...cfg.connectionRequest, log,
         credentials: () => ({ username: dm.getValue(`${MS}ConnectionRequestUsername`), password: dm.getSecret(`${MS}ConnectionRequestPassword`) }),
         enabled: () => dm.getValue(`${MS}HTTPConnectionRequestEnable`) === 'true',
-        onRequest: () => this.requestSession(EV.CONNECTION_REQUEST, true),
+        onRequest: () => this.connectionRequest(),
       });
     }
   }
@@ -72,10 +81,11 @@ export class CwmpClient {
       const passive = this.notifiable(ev);
       if (passive.length) new PendingEvents(state('cwmp')).addValueChanges(passive.map((p) => p.path));
     }));
-    if (this.crServer) {
-      const url = await this.crServer.start();
-      if (this.dm.getValue(`${MS}ConnectionRequestURL`) !== url) this.dm.set({ [`${MS}ConnectionRequestURL`]: url }, 'system');
-    }
+    // What this CPE offers for connection requests: HTTP only (no STUN, no XMPP), at the server's URL.
+    const offered: Record<string, string> = { [`${MS}SupportedConnReqMethods`]: this.crServer ? 'HTTP' : '' };
+    if (this.crServer) offered[`${MS}ConnectionRequestURL`] = await this.crServer.start();
+    const changed = Object.entries(offered).filter(([path, value]) => this.dm.getValue(path) !== value);
+    if (changed.length) this.dm.set(Object.fromEntries(changed), 'system');
     this.checkBootstrap();
     this.events.add(EV.BOOT);
     this.schedulePeriodic();
@@ -90,7 +100,7 @@ export class CwmpClient {
     clearTimeout(this.periodicTimer);
     clearTimeout(this.throttleTimer);
     for (const t of this.timers) clearTimeout(t);
-    this.wakeBackoff?.();
+    this.pause?.wake();
     await this.crServer?.stop();
     await this.running;
   }
@@ -157,12 +167,31 @@ export class CwmpClient {
     this.throttleTimer.unref();
   }
 
+  /**
+   * An authenticated connection request (TR-069 §3.2.2); false refuses it with 503. During a session it is
+   * always accepted: the session is not cut short, and all requests during it make one session after it (that
+   * session takes a token when it starts, waiting for one if the bucket is empty). Before a wanted session
+   * starts it rides along with it. Otherwise, idle or backing off after a failure, it needs a token now, and
+   * while a follow-up session waits for its token there is nothing more to accept.
+   */
+  private connectionRequest(): boolean {
+    if (this.inSession) this.crFollowUp = true;
+    else if (!this.sessionStarting && !this.crBudget.take()) return false;
+    this.requestSession(EV.CONNECTION_REQUEST, true);
+    return true;
+  }
+
+  /** A session is wanted and about to start (the loop is not waiting out a backoff or the rate limit). */
+  private get sessionStarting(): boolean {
+    return this.running !== undefined && !this.pause;
+  }
+
   /** Asks for a session; one runs at a time, a request during a session gets a new one after it. */
   requestSession(event?: string, urgent = false): void {
     if (this.stopped) return;
     if (event) this.events.add(event);
     this.wanted = true;
-    if (urgent) this.wakeBackoff?.();
+    if (urgent && this.pause?.why === 'backoff') this.pause.wake();
     // Started on the next turn so that triggers arriving together (boot, URL, notifications) share one Inform.
     this.running ??= new Promise<void>((r) => setImmediate(r)).then(() => this.loop()).finally(() => { this.running = undefined; });
   }
@@ -196,8 +225,18 @@ export class CwmpClient {
 
   private async loop(): Promise<void> {
     while (this.wanted && !this.stopped) {
+      if (this.crFollowUp) {
+        this.crFollowUp = false;
+        const ms = this.crBudget.reserve();
+        if (ms > 0) {
+          this.log.info({ waitMs: ms }, 'connection request session waits for the rate limit');
+          await this.wait(ms, 'rate limit');
+          if (this.stopped) break;
+        }
+      }
       this.wanted = false;
       if (this.dm.getValue(`${MS}EnableCWMP`) !== 'true' || !this.dm.getValue(`${MS}URL`) || !this.cfg.enable) break;
+      this.inSession = true;
       try {
         this.lastSession = await runSession({
           dm: this.dm, log: this.log, events: this.events, http: this.http, rpc: this.rpcContext(), onSend: this.hooks.onSend,
@@ -208,6 +247,8 @@ export class CwmpClient {
         this.lastSession = { error: err instanceof Error ? err.message : String(err) };
         this.log.warn({ err: this.lastSession.error, retries: this.retries }, 'session failed');
         this.wanted = true;
+      } finally {
+        this.inSession = false;
       }
       this.lastSessionEnd = Date.now();
       const post = this.post;
@@ -225,10 +266,15 @@ export class CwmpClient {
     const [lo, hi] = retryWindow(this.retries, m, k);
     const ms = (lo + Math.random() * (hi - lo)) * 1000;
     this.log.info({ retries: this.retries, waitMs: Math.round(ms) }, 'session retry scheduled');
+    return this.wait(ms, 'backoff');
+  }
+
+  /** Waits between sessions; `pause.wake` ends the wait early (stop, or a connection request in a backoff). */
+  private wait(ms: number, why: 'backoff' | 'rate limit'): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, Math.min(ms, MAX_TIMER));
-      function done() { clearTimeout(t); resolve(); }
-      this.wakeBackoff = () => { this.wakeBackoff = undefined; done(); };
+      const t = setTimeout(() => wake(), Math.min(ms, MAX_TIMER));
+      const wake = () => { clearTimeout(t); this.pause = undefined; resolve(); };
+      this.pause = { why, wake };
     });
   }
 

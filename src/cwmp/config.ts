@@ -11,6 +11,12 @@ export interface CwmpConfig {
     path: string;
     /** Host put in ConnectionRequestURL when the listen address is not what the ACS should use. */
     host?: string;
+    /**
+     * Sessions started by connection requests, as a token bucket (TR-069 §3.2.2 lets the CPE limit them): up
+     * to `max` at once, refilled at `max` per `windowSeconds`. Requests during a session cost nothing (they
+     * make one session after it, which takes its token when it starts); an idle CPE out of tokens answers
+     * 503. Unauthenticated tries (challenges, wrong answers) have 5x this budget.
+     */
     rateLimit: { max: number; windowSeconds: number };
   };
   /** PEM file of the CAs trusted for an https ACS and https downloads (default: the system CAs). */
@@ -34,7 +40,7 @@ export interface CwmpConfig {
 
 export const DEFAULT_CONFIG: CwmpConfig = {
   enable: true,
-  connectionRequest: { enable: true, address: '127.0.0.1', port: 7547, path: '/cwmp-cr', rateLimit: { max: 10, windowSeconds: 60 } },
+  connectionRequest: { enable: true, address: '127.0.0.1', port: 7547, path: '/cwmp-cr', rateLimit: { max: 30, windowSeconds: 60 } },
   tls: {},
   sessionTimeoutSeconds: 30,
   maxMessageBytes: 4 * 1024 * 1024,

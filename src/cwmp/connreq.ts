@@ -1,7 +1,9 @@
-// The connection request server (TR-069 §3.2.2): an HTTP GET authenticated with Digest, answered at once,
-// after which the CPE opens a session with "6 CONNECTION REQUEST". Requests are rate limited (§3.2.2
-// lets the CPE restrict how many it accepts per period) so a flood cannot keep the CPE in sessions or
-// guess passwords quickly.
+// The connection request server (TR-069 Amendment 6 §3.2.2): an HTTP GET authenticated with Digest, answered
+// at once, after which the CPE opens a session with "6 CONNECTION REQUEST". What to do with an authenticated
+// request (start a session, fold it into the one running, or refuse it with 503 for the rate limit) is the
+// client's decision (`onRequest`). Unauthenticated tries (challenges, wrong answers) have a budget of their
+// own; once it is spent every request gets 503 before anything is checked, so a password cannot be guessed
+// quickly, not even through a 200 for the right one.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DigestServer, type Credentials } from './auth.ts';
@@ -12,22 +14,51 @@ export interface ConnReqOptions {
   path: string;
   /** Host name or address put in ConnectionRequestURL; defaults to the listen address. */
   host?: string;
+  /** The session budget (see CwmpConfig); unauthenticated tries get 5x it. */
   rateLimit: { max: number; windowSeconds: number };
   credentials(): Credentials;
   enabled(): boolean;
-  onRequest(): void;
+  /** An authenticated request: true when accepted (200), false when refused for the rate limit (503). */
+  onRequest(): boolean;
   log: Logger;
 }
 
-/** Sliding-window counter of accepted events. */
-class Window {
-  private times: number[] = [];
-  constructor(private readonly max: number, private readonly ms: number) {}
+/**
+ * A token bucket: `capacity` tokens at most, refilled continuously at `capacity` per `periodMs`. A burst up
+ * to the capacity passes at once; a sustained flood gets the refill rate.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private at: number;
+
+  constructor(readonly capacity: number, private readonly periodMs: number, now = Date.now()) {
+    this.tokens = capacity;
+    this.at = now;
+  }
+
+  private refill(now: number) {
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.at) * this.capacity) / this.periodMs);
+    this.at = now;
+  }
+
+  /** Whether a token is there now (nothing taken). */
+  has(now = Date.now()): boolean {
+    this.refill(now);
+    return this.tokens >= 1;
+  }
+
+  /** Takes a token if one is there. */
   take(now = Date.now()): boolean {
-    this.times = this.times.filter((t) => now - t < this.ms);
-    if (this.times.length >= this.max) return false;
-    this.times.push(now);
+    if (!this.has(now)) return false;
+    this.tokens -= 1;
     return true;
+  }
+
+  /** Takes a token now or, in debt, in the future: the ms until it is there (0: now). */
+  reserve(now = Date.now()): number {
+    this.refill(now);
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * this.periodMs) / this.capacity);
   }
 }
 
@@ -40,24 +71,23 @@ export class ConnectionRequestServer {
 
   async start(): Promise<string> {
     const o = this.opts;
-    const accepted = new Window(o.rateLimit.max, o.rateLimit.windowSeconds * 1000);
-    // Unauthenticated tries (challenges, wrong passwords) get a larger budget of their own.
-    const tries = new Window(o.rateLimit.max * 5, o.rateLimit.windowSeconds * 1000);
+    const tries = new TokenBucket(o.rateLimit.max * 5, o.rateLimit.windowSeconds * 1000);
     const app = Fastify({ logger: false, bodyLimit: 1024, connectionTimeout: 10_000, requestTimeout: 10_000 });
+    // §3.2.2: a request refused for the rate limit gets 503, which SHOULD NOT carry Retry-After.
     app.get(o.path, async (req, reply) => {
       if (!o.enabled()) return reply.code(403).send();
+      if (!tries.has()) return reply.code(503).send();
       const verdict = this.digest.verify(req.headers.authorization, 'GET', o.credentials());
       if (verdict !== 'ok') {
-        if (!tries.take()) return reply.code(503).header('Retry-After', String(o.rateLimit.windowSeconds)).send();
+        tries.take();
         if (req.headers.authorization) o.log.warn({ remote: req.ip, verdict }, 'connection request not authenticated');
         return reply.code(401).header('WWW-Authenticate', this.digest.challenge(verdict === 'stale')).send();
       }
-      if (!accepted.take()) {
+      if (!o.onRequest()) {
         o.log.warn({ remote: req.ip }, 'connection request rate limited');
-        return reply.code(503).header('Retry-After', String(o.rateLimit.windowSeconds)).send();
+        return reply.code(503).send();
       }
       o.log.info({ remote: req.ip }, 'connection request');
-      setImmediate(() => o.onRequest());
       return reply.code(200).send();
     });
     await app.listen({ host: o.address, port: o.port });

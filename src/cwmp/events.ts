@@ -27,6 +27,23 @@ export interface PendingDownload {
 }
 
 
+/** A pending event with the number of its latest add (0 for events stored before numbers existed). */
+interface StoredEvent extends EventStruct {
+  seq?: number;
+}
+
+/**
+ * What one Inform reports: the events and changed parameters pending when it was built, each with the number
+ * of its latest add. `delivered` acknowledges exactly these, so an event or change added again while the
+ * Inform was in flight stays for the next Inform.
+ */
+export interface InformSnapshot {
+  events: readonly StoredEvent[];
+  changes: Readonly<Record<string, number>>;
+}
+
+const sameEvent = (a: EventStruct, b: EventStruct) => a.EventCode === b.EventCode && a.CommandKey === b.CommandKey;
+
 export class PendingEvents {
 
   /** Over dm.state('cwmp'), or over the state of a commit in progress (DataModel.onCommitting). */
@@ -47,43 +64,76 @@ export class PendingEvents {
     else this.st.delete(key);
   }
 
-  list(): EventStruct[] {
-    return this.read<EventStruct[]>('events', []);
+  /** Numbers every add, persisted with the events (the same transaction as the change that caused it). */
+  private nextSeq(): number {
+    const n = Number(this.st.get('eventSeq') ?? 0) + 1;
+    this.st.set('eventSeq', String(n));
+    return n;
   }
 
-  /** Adds an event once: single events by code, "M" events by code and CommandKey. */
+  private stored(): StoredEvent[] {
+    return this.read<StoredEvent[]>('events', []);
+  }
+
+  list(): EventStruct[] {
+    return this.stored().map((e) => ({ EventCode: e.EventCode, CommandKey: e.CommandKey }));
+  }
+
+  /**
+   * Adds an event once: single events by code, "M" events by code and CommandKey. Adding one that is already
+   * pending renumbers it, so an Inform in flight that carries it does not acknowledge this add.
+   */
   add(code: string, commandKey = ''): void {
-    const list = this.list();
-    if (list.some((e) => e.EventCode === code && e.CommandKey === commandKey)) return;
-    if (list.length >= MAX_EVENTS) list.shift();
-    list.push({ EventCode: code, CommandKey: commandKey });
+    const list = this.stored();
+    const ev = { EventCode: code, CommandKey: commandKey };
+    const at = list.findIndex((e) => sameEvent(e, ev));
+    if (at >= 0) {
+      list[at] = { ...ev, seq: this.nextSeq() };
+    } else {
+      if (list.length >= MAX_EVENTS) list.shift();
+      list.push({ ...ev, seq: this.nextSeq() });
+    }
     this.write('events', list);
   }
 
   has(code: string): boolean {
-    return this.list().some((e) => e.EventCode === code);
+    return this.stored().some((e) => e.EventCode === code);
   }
 
-  /** After an InformResponse: drops the delivered events except those a TransferCompleteResponse clears. */
-  delivered(sent: EventStruct[]): void {
-    const gone = (e: EventStruct) => !KEPT_UNTIL_TRANSFER_ACK.has(e.EventCode) && sent.some((s) => s.EventCode === e.EventCode && s.CommandKey === e.CommandKey);
-    this.write('events', this.list().filter((e) => !gone(e)));
+  /** What the next Inform reports (its Event list and the changed parameters of its ParameterList). */
+  snapshot(): InformSnapshot {
+    return { events: this.stored(), changes: this.changeMap() };
+  }
+
+  /**
+   * After an InformResponse (§3.7.1.5): drops what that Inform carried, except the events a
+   * TransferCompleteResponse clears; what was added again since stays.
+   */
+  delivered(sent: InformSnapshot): void {
+    const gone = (e: StoredEvent) => !KEPT_UNTIL_TRANSFER_ACK.has(e.EventCode)
+      && sent.events.some((s) => sameEvent(s, e) && (s.seq ?? 0) === (e.seq ?? 0));
+    this.write('events', this.stored().filter((e) => !gone(e)));
+    const left = Object.entries(this.changeMap()).filter(([path, seq]) => sent.changes[path] !== seq);
+    if (left.length) this.st.set('valueChanges', JSON.stringify(Object.fromEntries(left)));
+    else this.st.delete('valueChanges');
+  }
+
+  /** Changed parameters with the number of their latest change (an array of paths before numbers existed). */
+  private changeMap(): Record<string, number> {
+    const raw = this.read<Record<string, number> | string[]>('valueChanges', {});
+    return Array.isArray(raw) ? Object.fromEntries(raw.map((p) => [p, 0])) : raw;
   }
 
   valueChanges(): string[] {
-    return this.read<string[]>('valueChanges', []);
+    return Object.keys(this.changeMap());
   }
 
+  /** Changed parameters for the next Inform, with "4 VALUE CHANGE" (a parameter changed again is renumbered). */
   addValueChanges(paths: string[]): void {
-    const set = new Set(this.valueChanges());
-    const before = set.size;
-    for (const p of paths) set.add(p);
-    if (set.size !== before) this.write('valueChanges', [...set]);
+    const map = this.changeMap();
+    for (const p of paths) map[p] = this.nextSeq();
+    this.st.set('valueChanges', JSON.stringify(map));
     this.add(EV.VALUE_CHANGE);
-  }
-
-  clearValueChanges(sent: string[]): void {
-    this.write('valueChanges', this.valueChanges().filter((p) => !sent.includes(p)));
   }
 
   transfers(): TransferCompleteArgs[] {
@@ -102,7 +152,7 @@ export class PendingEvents {
     this.write('transfers', rest);
     const keep = (e: EventStruct) => !(e.EventCode === EV.M_DOWNLOAD && e.CommandKey === t.CommandKey && !rest.some((r) => r.CommandKey === t.CommandKey))
       && !(e.EventCode === EV.TRANSFER_COMPLETE && rest.length === 0);
-    this.write('events', this.list().filter(keep));
+    this.write('events', this.stored().filter(keep));
   }
 
   downloads(): PendingDownload[] {

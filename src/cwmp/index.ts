@@ -3,6 +3,7 @@
 import type { Plugin } from '../datamodel/index.ts';
 import { CwmpClient } from './client.ts';
 import { resolveConfig, type CwmpConfigInput, type CwmpHooks } from './config.ts';
+import { INFORM_PARAMETER, informParameterHandler } from './inform.ts';
 
 export type { CwmpConfig, CwmpConfigInput, CwmpHooks } from './config.ts';
 export { CwmpClient, retryWindow } from './client.ts';
@@ -21,8 +22,9 @@ export function cwmpPlugin(config: CwmpConfigInput, hooks: CwmpHooks): CwmpPlugi
     get client() {
       return client;
     },
-    register() {
-      return [];
+    register({ dm }) {
+      // The ACS's InformParameter rows are checked whoever writes them (TR-181: 9007 for a forced parameter).
+      return [dm.attach(INFORM_PARAMETER, informParameterHandler(dm))];
     },
     async start({ dm, log }) {
       if (!cfg.enable) return;

@@ -61,7 +61,8 @@ export interface AcsEnvelope {
   holdRequests: boolean;
   /** UseCWMPVersion header (A.2.3.2), e.g. "1.4". */
   useVersion?: string;
-  body: AcsRequest | AcsResponse | SoapFaultIn | { method: 'Unknown'; name: string };
+  /** Unknown: a method this CPE does not have; `namespace` when it is in a namespace that is no CWMP version it speaks. */
+  body: AcsRequest | AcsResponse | SoapFaultIn | { method: 'Unknown'; name: string; namespace?: string };
 }
 
 export interface EventStruct {

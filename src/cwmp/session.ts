@@ -6,21 +6,10 @@ import type { Logger } from 'pino';
 import type { DataModel } from '../datamodel/index.ts';
 import { EV, type PendingEvents } from './events.ts';
 import { HttpError, HttpSession, type HttpOptions } from './http.ts';
-import { type AcsEnvelope, type CpeMessage, type CwmpNs, type ParameterValueStruct } from './messages.ts';
+import { type AcsEnvelope, type CpeMessage, type CwmpNs } from './messages.ts';
 import { CodecError, buildEnvelope, parseEnvelope } from './soap.ts';
 import { faultMessage, handleRequest, type RpcContext } from './rpc/index.ts';
-import { xsdTypeOf } from './rpc/params.ts';
-
-/** TR-181 forced Inform parameters (TR-069 §3.7.1.1 and the "forcedInform" parameters of TR-181). */
-export const FORCED_INFORM = [
-  'Device.RootDataModelVersion',
-  'Device.DeviceInfo.HardwareVersion',
-  'Device.DeviceInfo.SoftwareVersion',
-  'Device.DeviceInfo.ProvisioningCode',
-  'Device.ManagementServer.ParameterKey',
-  'Device.ManagementServer.ConnectionRequestURL',
-  'Device.ManagementServer.AliasBasedAddressing',
-];
+import { informParameterList } from './inform.ts';
 
 /** Upper bound on messages in one session: an ACS looping forever cannot keep the CPE busy forever. */
 const MAX_EXCHANGES = 100_000;
@@ -40,19 +29,6 @@ export interface SessionResult {
   informed: boolean;
   exchanges: number;
   localPorts: number[];
-}
-
-function informParams(dm: DataModel, changed: string[]): ParameterValueStruct[] {
-  const out = new Map<string, ParameterValueStruct>();
-  for (const name of [...FORCED_INFORM, ...changed]) {
-    if (out.has(name)) continue;
-    try {
-      for (const v of dm.get(name, { protocol: 'cwmp' })) out.set(v.path, { Name: v.path, Value: v.value, type: xsdTypeOf(v.def) });
-    } catch {
-      // A changed parameter whose object was deleted since: nothing to report.
-    }
-  }
-  return [...out.values()];
 }
 
 /** Maps a UseCWMPVersion header or the ACS's namespace to the namespace the rest of the session uses (A.2.3). */
@@ -83,26 +59,29 @@ export async function runSession(deps: SessionDeps, retryCount: number): Promise
     return reply.body;
   };
   try {
-    const sentEvents = events.list();
-    const changed = events.valueChanges();
+    // What this Inform reports; only that is acknowledged by its InformResponse (an event or change recorded
+    // while it is in flight stays for the next Inform).
+    const sent = events.snapshot();
     const info = (p: string) => dm.getValue(`Device.DeviceInfo.${p}`);
     const inform: CpeMessage = {
       method: 'Inform',
       DeviceId: { Manufacturer: info('Manufacturer'), OUI: info('ManufacturerOUI'), ProductClass: info('ProductClass'), SerialNumber: info('SerialNumber') },
-      Event: sentEvents, MaxEnvelopes: 1, CurrentTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), RetryCount: retryCount,
-      ParameterList: informParams(dm, changed),
+      Event: sent.events.map((e) => ({ EventCode: e.EventCode, CommandKey: e.CommandKey })), MaxEnvelopes: 1,
+      CurrentTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), RetryCount: retryCount,
+      ParameterList: informParameterList(dm, sent),
     };
-    log.info({ events: sentEvents.map((e) => e.EventCode), retryCount }, 'session start');
+    log.info({ events: sent.events.map((e) => e.EventCode), retryCount }, 'session start');
     const body = await send(inform, randomBytes(4).toString('hex'));
     if (body === undefined) throw new HttpError('empty reply to Inform');
     const env = parseEnvelope(body);
     if (env.body.method === 'Fault') throw new HttpError(`ACS faulted the Inform: ${env.body.FaultCode} ${env.body.FaultString}`);
+    // §3.7.4: the session runs in a version both sides speak; an answer in another namespace is not one.
+    if (env.body.method === 'Unknown' && env.body.namespace !== undefined) throw new HttpError(`ACS answered in namespace ${env.body.namespace || '(none)'}, no CWMP version this CPE speaks`);
     if (env.body.method !== 'InformResponse') throw new HttpError(`expected InformResponse, got ${env.body.method}`);
     ns = sessionNs(env);
     // §3.7.1.5: delivered events are gone once the ACS has the InformResponse out; BOOTSTRAP marks this URL done.
-    events.delivered(sentEvents);
-    events.clearValueChanges(changed);
-    if (sentEvents.some((e) => e.EventCode === EV.BOOTSTRAP)) events.set('bootstrapUrl', url);
+    events.delivered(sent);
+    if (sent.events.some((e) => e.EventCode === EV.BOOTSTRAP)) events.set('bootstrapUrl', url);
     informed = true;
     let hold = env.holdRequests;
 
@@ -126,12 +105,17 @@ export async function runSession(deps: SessionDeps, retryCount: number): Promise
       } catch (e) {
         if (!(e instanceof CodecError)) throw e;
         log.warn({ reason: e.message }, 'unparseable ACS message');
-        next = await send(faultMessage(9003, e.message), /<(?:\w+:)?ID\b[^>]*>([^<]{0,64})</.exec(next)?.[1], 'Client');
+        // The ID the header gave (none when it gave two different ones), else a best guess from the raw text.
+        const id = e.header ? e.header.id : /<(?:\w+:)?ID\b[^>]*>([^<]{0,64})</.exec(next)?.[1];
+        next = await send(faultMessage(9003, e.message), id, 'Client');
         continue;
       }
       const b = acs.body;
       if (b.method === 'Unknown') {
-        next = await send(faultMessage(9000, `method ${b.name || '(none)'} not supported`), acs.id, 'Server');
+        // §3.5: a method the CPE does not support gets 9000, also one named in a namespace that is no CWMP version
+        // this CPE speaks (cwmp-9-9's SetParameterValues is not ours to run).
+        const why = b.namespace === undefined ? `method ${b.name || '(none)'} not supported` : `${b.name} in namespace ${b.namespace || '(none)'} is not a CWMP method this CPE supports`;
+        next = await send(faultMessage(9000, why), acs.id, 'Server');
       } else if (b.method === 'Fault' || b.method === 'InformResponse' || b.method === 'TransferCompleteResponse' || b.method === 'GetRPCMethodsResponse') {
         next = await send(''); // a stray response: nothing to answer, give the ACS the turn again
       } else {

@@ -1,11 +1,21 @@
 // The SOAP codec (TR-069 Annex A.2/A.3): ACS envelopes in (xml2js), CPE envelopes out (xml2js Builder).
 // Hostile input is refused before parsing: a DTD (entity expansion, external entities) never reaches the
 // parser; missing or malformed arguments become CodecError, which the session answers with fault 9003.
+// Elements are matched by namespace as well as name: an RPC in a cwmp namespace this CPE does not speak is
+// not one of its methods.
 import xml2js from 'xml2js';
 import type { AcsEnvelope, AcsRequest, CpeMessage, CwmpNs, ParameterValueStruct, SetParameterAttributesStruct } from './messages.ts';
 import { NS_URN, SUPPORTED_VERSIONS } from './messages.ts';
 
-export class CodecError extends Error {}
+export class CodecError extends Error {
+  constructor(
+    message: string,
+    /** Set once the SOAP header was read: the cwmp:ID to echo in the fault (undefined: none to echo). */
+    readonly header?: { id?: string },
+  ) {
+    super(message);
+  }
+}
 
 type X = unknown;
 type Obj = Record<string, X>;
@@ -13,7 +23,13 @@ type Obj = Record<string, X>;
 const isObj = (v: X): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const arr = (v: X): X[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 const text = (v: X): string => (typeof v === 'string' ? v : isObj(v) && typeof v._ === 'string' ? v._ : '');
-const attrs = (v: X): Record<string, string> => (isObj(v) && isObj(v.$) ? (v.$ as Record<string, string>) : {});
+/** Attribute values by local name (the parser runs with xmlns on: each attribute is {value, uri, ...}). */
+const attrs = (v: X): Record<string, string> =>
+  (isObj(v) && isObj(v.$) ? Object.fromEntries(Object.entries(v.$).map(([k, a]) => [k, isObj(a) ? String(a.value) : String(a)])) : {});
+/** The namespace URI of a parsed element ('' when unqualified). */
+const nsOf = (v: X): string => (isObj(v) && isObj(v.$ns) ? String(v.$ns.uri) : '');
+/** Child element names, without the parser's own keys. */
+const childNames = (o: Obj): string[] => Object.keys(o).filter((k) => k !== '$' && k !== '$ns');
 
 function need(o: Obj, name: string): X {
   if (!(name in o)) throw new CodecError(`missing argument ${name}`);
@@ -42,11 +58,16 @@ function strings(o: Obj, name: string): string[] {
 
 const PARSER_OPTS = {
   explicitArray: false,
+  xmlns: true,
   tagNameProcessors: [xml2js.processors.stripPrefix],
   attrNameProcessors: [xml2js.processors.stripPrefix],
   async: false,
   strict: true,
 };
+
+const SOAP_ENV = 'http://schemas.xmlsoap.org/soap/envelope/';
+/** The cwmp namespaces of the versions this CPE speaks (1.3 and 1.4 keep cwmp-1-2, see messages.ts). */
+const CWMP_NS: ReadonlyMap<string, CwmpNs> = new Map((['1-0', '1-1', '1-2'] as const).map((n) => [NS_URN(n), n]));
 
 /** Which CWMP namespace a message uses, from its declarations (1-2 when several, e.g. a 1.4 ACS). */
 export function namespaceOf(xml: string): CwmpNs | undefined {
@@ -112,35 +133,56 @@ function spas(v: X): SetParameterAttributesStruct {
   };
 }
 
-/** Parses one ACS message (A.2.2). Throws CodecError for anything that is not a CWMP SOAP envelope. */
+/**
+ * Parses one ACS message (A.2.2). Throws CodecError for anything that is not a CWMP SOAP envelope. A body
+ * element in a namespace that is not one of CWMP_NS parses as an Unknown method with that namespace; an
+ * unqualified one is read in the namespace the message declares (lenient, as before namespaces were checked).
+ */
 export function parseEnvelope(xml: string): AcsEnvelope {
   const doc = parseXml(xml);
   const env = doc.Envelope;
-  if (!isObj(env) || !isObj(env.Body)) throw new CodecError('not a SOAP envelope');
+  if (!isObj(env) || !isObj(env.Body) || nsOf(env) !== SOAP_ENV) throw new CodecError('not a SOAP 1.1 envelope');
   const header = isObj(env.Header) ? env.Header : {};
-  const ns = namespaceOf(xml) ?? '1-2';
+  // TR-069 §3.5: the response echoes the request's ID. Two IDs name no single request (the fault still echoes
+  // the ID where both copies agree).
+  const ids = arr(header.ID).map(text);
+  const read = { id: ids.length && ids.every((i) => i === ids[0]) ? ids[0] : undefined };
+  if (ids.length > 1) throw new CodecError(`${ids.length} cwmp:ID headers`, read);
+  const [name] = childNames(env.Body);
+  if (name === undefined) throw new CodecError('empty SOAP body', read);
+  const el = env.Body[name];
+  const o = isObj(el) ? el : {};
+  // A SOAP Fault is read whatever its detail's namespace: it answers the CPE and is never answered (§3.5).
+  const fault = name === 'Fault';
+  const methodNs = fault ? nsOf(isObj(o.detail) ? o.detail.Fault : undefined) : nsOf(el);
+  const known = CWMP_NS.get(methodNs) ?? (methodNs === '' || fault ? namespaceOf(xml) ?? '1-2' : undefined);
   const hold = text(header.HoldRequests).trim();
   const out: AcsEnvelope = {
-    ns, holdRequests: hold === 'true' || hold === '1', body: { method: 'Unknown', name: '' },
-    ...(header.ID !== undefined ? { id: text(header.ID) } : {}),
+    ns: known ?? '1-2', holdRequests: hold === 'true' || hold === '1', body: { method: 'Unknown', name },
+    ...(read.id !== undefined ? { id: read.id } : {}),
     ...(header.UseCWMPVersion !== undefined ? { useVersion: text(header.UseCWMPVersion).trim() } : {}),
   };
-  const [name] = Object.keys(env.Body).filter((k) => k !== '$');
-  if (name === undefined) throw new CodecError('empty SOAP body');
-  const o = isObj(env.Body[name]) ? (env.Body[name] as Obj) : {};
-  if (name === 'Fault') {
-    const f = isObj(o.detail) && isObj(o.detail.Fault) ? o.detail.Fault : {};
-    out.body = { method: 'Fault', FaultCode: Number(text(f.FaultCode)) || 0, FaultString: text(f.FaultString) || text(o.faultstring) };
-  } else if (name === 'InformResponse') {
-    out.body = { method: name, MaxEnvelopes: o.MaxEnvelopes === undefined ? 1 : uint(o, 'MaxEnvelopes') };
-  } else if (name === 'TransferCompleteResponse') {
-    out.body = { method: name };
-  } else if (name === 'GetRPCMethodsResponse') {
-    out.body = { method: name, MethodList: strings(o, 'MethodList') };
-  } else {
-    out.body = parseRequest(name, o) ?? { method: 'Unknown', name };
+  if (!known) {
+    out.body = { method: 'Unknown', name, namespace: methodNs };
+    return out;
+  }
+  try {
+    out.body = parseBody(name, fault, o);
+  } catch (e) {
+    throw e instanceof CodecError ? new CodecError(e.message, read) : e;
   }
   return out;
+}
+
+function parseBody(name: string, fault: boolean, o: Obj): AcsEnvelope['body'] {
+  if (fault) {
+    const f = isObj(o.detail) && isObj(o.detail.Fault) ? o.detail.Fault : {};
+    return { method: 'Fault', FaultCode: Number(text(f.FaultCode)) || 0, FaultString: text(f.FaultString) || text(o.faultstring) };
+  }
+  if (name === 'InformResponse') return { method: name, MaxEnvelopes: o.MaxEnvelopes === undefined ? 1 : uint(o, 'MaxEnvelopes') };
+  if (name === 'TransferCompleteResponse') return { method: name };
+  if (name === 'GetRPCMethodsResponse') return { method: name, MethodList: strings(o, 'MethodList') };
+  return parseRequest(name, o) ?? { method: 'Unknown', name };
 }
 
 /** TR-106 base types as XML Schema types for xsi:type (A.2.1, Table 4). */

@@ -13,6 +13,16 @@ import xml2js from 'xml2js';
 
 export const VALIDATOR = join(import.meta.dirname, '../../../shared/specs/cwmp/validate/cwmp-validate');
 
+/**
+ * TR-181 forcedInform parameters (the BBF XML's forcedInform="true"): in every Inform whatever the events.
+ * The ACS knows them on its own; it does not ask the CPE's code.
+ */
+export const FORCED_INFORM = new Set([
+  'Device.RootDataModelVersion', 'Device.DeviceInfo.HardwareVersion', 'Device.DeviceInfo.SoftwareVersion',
+  'Device.DeviceInfo.ProvisioningCode', 'Device.ManagementServer.ParameterKey', 'Device.ManagementServer.ConnectionRequestURL',
+  'Device.ManagementServer.AliasBasedAddressing',
+]);
+
 /** A message from the CPE, parsed with xml2js (prefixes stripped). */
 export interface CpeMsg {
   raw: string;
@@ -77,6 +87,15 @@ export class ScriptedAcs {
   stallInform = false;
   readonly informs: CpeMsg[] = [];
   private informWaiters: ((m: CpeMsg) => void)[] = [];
+  /**
+   * Parameter patterns ("*" for instance numbers) the ACS put in ManagementServer.InformParameter: they may
+   * ride in an Inform without "4 VALUE CHANGE".
+   */
+  informParameters: string[] = [];
+  /** Runs when an Inform arrives, before the InformResponse goes out (a change made meanwhile, a stalled ACS). */
+  beforeInformResponse?: (inform: CpeMsg) => void | Promise<void>;
+  /** What a strict ACS refused (an Inform it faulted, a response with the wrong cwmp:ID); validateAll asserts none. */
+  readonly violations: string[] = [];
 
   constructor(readonly opts: AcsOptions = {}) {}
 
@@ -140,6 +159,13 @@ export class ScriptedAcs {
       this.informs.push(msg);
       for (const w of this.informWaiters.splice(0)) w(msg);
       if (this.stallInform) return new Promise(() => {});
+      const refused = this.checkInform(msg);
+      if (refused) {
+        this.violations.push(refused);
+        this.ended.shift()?.reject(new Error(`ACS refused the Inform: ${refused}`));
+        return reply.code(200).type('text/xml').send(this.envelope(`<soap-env:Fault><faultcode>Client</faultcode><faultstring>CWMP fault</faultstring><detail><cwmp:Fault><FaultCode>8003</FaultCode><FaultString>${refused}</FaultString></cwmp:Fault></detail></soap-env:Fault>`, msg.id));
+      }
+      await this.beforeInformResponse?.(msg);
       const s = this.newSession(msg);
       this.current = { s, outbox: new Deferred(), started: false };
       const hdr = (this.opts.useVersion ? `<cwmp:UseCWMPVersion soap-env:mustUnderstand="1">${this.opts.useVersion}</cwmp:UseCWMPVersion>` : '')
@@ -180,12 +206,30 @@ export class ScriptedAcs {
     return reply.code(200).type('text/xml').send(out);
   }
 
+  /**
+   * ACS presets key on Inform events (GenieACS: a preset on "4 VALUE CHANGE"): a changed parameter reported
+   * without that event is lost to them. TR-069 A.3.3.1: besides the forced parameters (and, TR-181, the
+   * InformParameter table) the ParameterList carries the parameters whose change the "4 VALUE CHANGE" event
+   * reports. Returns why the Inform is refused, or undefined.
+   */
+  private checkInform(msg: CpeMsg): string | undefined {
+    const events = arr(msg.body.Event?.EventStruct).map((e: any) => text(e.EventCode));
+    if (events.includes('4 VALUE CHANGE')) return undefined;
+    const extra = arr(msg.body.ParameterList?.ParameterValueStruct).map((p: any) => text(p.Name))
+      .filter((n) => !FORCED_INFORM.has(n) && !this.informParameters.some((pat) => matches(pat, n)));
+    return extra.length ? `ParameterList carries ${extra.join(', ')} without "4 VALUE CHANGE" (events: ${events.join(', ') || 'none'})` : undefined;
+  }
+
   private newSession(inform: CpeMsg) {
     const self = this;
     const s: Session & { done: boolean; error?: unknown } = {
       inform, messages: [], done: false,
-      call(method, inner = '') {
-        return this.callRaw(self.envelope(`<cwmp:${method}>${inner}</cwmp:${method}>`));
+      async call(method, inner = '') {
+        const id = randomBytes(4).toString('hex');
+        const r = await this.callRaw(self.envelope(`<cwmp:${method}>${inner}</cwmp:${method}>`, id));
+        // GenieACS matches a response to its request by cwmp:ID ("Request ID not recognized" otherwise).
+        if (r.method !== '' && r.id !== id) self.violations.push(`${r.method} to ${method} carries cwmp:ID ${JSON.stringify(r.id)}, not ${id}`);
+        return r;
       },
       callRaw(body) {
         const cur = self.current!;
@@ -199,8 +243,9 @@ export class ScriptedAcs {
     return s;
   }
 
-  /** Validates every message the CPE sent in the cwmp-1-2 namespace against the CWMP 1.4 XSD. */
+  /** Validates every message the CPE sent in the cwmp-1-2 namespace against the CWMP 1.4 XSD; no violations. */
   validateAll(): number {
+    assert.deepEqual(this.violations, [], 'the strict ACS refused CPE messages');
     const dir = mkdtempSync(join(tmpdir(), 'cwmp-xsd-'));
     try {
       const files = this.sent.filter((x) => x.includes('urn:dslforum-org:cwmp-1-2')).map((x, i) => {
@@ -216,6 +261,13 @@ export class ScriptedAcs {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+}
+
+/** A parameter name against a pattern with "*" in place of instance numbers (TR-181 InformParameter). */
+function matches(pattern: string, name: string): boolean {
+  const a = pattern.split('.');
+  const b = name.split('.');
+  return a.length === b.length && a.every((seg, i) => seg === b[i] || (seg === '*' && /^\d+$/.test(b[i])));
 }
 
 /** GetParameterNames/GetParameterValues argument helpers. */

@@ -37,6 +37,18 @@ test('hostile ACS input: faults, no crash, no partial set', async (t) => {
   cases.push(['SPV name of 10 kB', acsEnv(acs, `<cwmp:SetParameterValues>${pvs([[`Device.${'A'.repeat(10000)}`, '1', 'string']])}<ParameterKey>k</ParameterKey></cwmp:SetParameterValues>`), fault(9003)]);
   cases.push(['GPV of the whole tree 2000 times', acsEnv(acs, `<cwmp:GetParameterValues>${names(Array(2000).fill('Device.'))}</cwmp:GetParameterValues>`), fault(9004)]);
   cases.push(['deep nesting', acsEnv(acs, `<cwmp:GetRPCMethods>${'<a>'.repeat(20000)}${'</a>'.repeat(20000)}</cwmp:GetRPCMethods>`), (m) => assert.equal(m.method, 'GetRPCMethodsResponse')]);
+  // TR-069 Amd 6 §3.5: a request for an RPC method the CPE does not support gets "Method not supported", 9000
+  // from a CPE (8000 is the ACS's code, A.5.2). A method in a cwmp namespace this CPE does not speak (§3.7.4
+  // version negotiation: 1-0, 1-1, 1-2) is such a method: never executed.
+  const foreign = (body: string) => acsEnv(acs, body).replace('urn:dslforum-org:cwmp-1-2', 'urn:dslforum-org:cwmp-9-9');
+  cases.push(['SPV in an unknown cwmp namespace', foreign(spvBody('60')), fault(9000)]);
+  cases.push(['GPV in an unknown cwmp namespace', foreign(`<cwmp:GetParameterValues>${names(['Device.DeviceInfo.ProvisioningCode'])}</cwmp:GetParameterValues>`), fault(9000)]);
+  // §3.5 SOAP header ID: the response echoes the request's ID. Two IDs name no one request: the request is
+  // invalid (9003, not executed), and the fault echoes the ID only where both copies agree.
+  cases.push(['two different cwmp:ID headers', acs.envelope(spvBody('60'), 'id-a', '<cwmp:ID soap-env:mustUnderstand="1">id-b</cwmp:ID>'),
+    (m) => { fault(9003)(m); assert.equal(m.id, undefined, 'no cwmp:ID in the answer'); assert.doesNotMatch(m.raw, /<cwmp:ID/); }]);
+  cases.push(['two equal cwmp:ID headers', acs.envelope(spvBody('60'), 'id-c', '<cwmp:ID soap-env:mustUnderstand="1">id-c</cwmp:ID>'),
+    (m) => { fault(9003)(m); assert.equal(m.id, 'id-c'); }]);
   cases.push(['still serving afterwards', acsEnv(acs, `<cwmp:GetParameterValues>${names(['Device.DeviceInfo.ProvisioningCode'])}</cwmp:GetParameterValues>`),
     (m) => assert.equal(m.method, 'GetParameterValuesResponse')]);
   const results: CpeMsg[] = [];

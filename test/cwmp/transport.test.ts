@@ -80,3 +80,18 @@ test('TLS: the ACS certificate is checked against the configured CA', async (t) 
   assert.match((agent.client.lastSession as { error: string }).error, /self.signed|unable to (get|verify)|certificate/i);
   assert.equal(acs.sessions.length, 0);
 });
+
+test('an InformResponse in an unknown cwmp namespace ends the session before anything runs', async (t) => {
+  // TR-069 Amd 6 §3.7.4: the session runs in a CWMP version both sides support; cwmp-9-9 is none of this
+  // CPE's (SupportedCWMPVersions 1.0-1.4, namespaces 1-0, 1-1, 1-2). The CPE does not go on as if it were 1-2.
+  const acs = await new ScriptedAcs({ ns: 'urn:dslforum-org:cwmp-9-9' }).start();
+  t.after(() => acs.stop());
+  acs.onSession(async (s) => { await s.call('SetParameterValues', `<ParameterList soap-enc:arrayType="cwmp:ParameterValueStruct[1]"><ParameterValueStruct><Name>Device.DeviceInfo.ProvisioningCode</Name><Value xsi:type="xsd:string">foreign</Value></ParameterValueStruct></ParameterList><ParameterKey>k</ParameterKey>`); });
+  const agent = await startAgent(acs, { config: { factoryDefaults: { periodicInformEnable: false } } });
+  t.after(() => agent.stop());
+  await agent.client.nextSessionEnd();
+  assert.match((agent.client.lastSession as { error?: string }).error ?? '', /cwmp-9-9/, JSON.stringify(agent.client.lastSession));
+  assert.equal(acs.requests.length, 1, 'nothing after the Inform');
+  assert.equal(agent.dm.getValue('Device.DeviceInfo.ProvisioningCode'), '');
+  acs.validateAll();
+});

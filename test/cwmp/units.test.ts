@@ -6,6 +6,7 @@ import { retryWindow } from '../../src/cwmp/client.ts';
 import { KIND_TO_FAULT } from '../../src/cwmp/faults.ts';
 import { CodecError, namespaceOf, parseEnvelope } from '../../src/cwmp/soap.ts';
 import { authorization, DigestServer } from '../../src/cwmp/auth.ts';
+import { TokenBucket } from '../../src/cwmp/connreq.ts';
 
 test('retry windows follow TR-069 Table 3 (m=5, k=2000) and the configured m, k', () => {
   const table: [number, number, number, [number, number]][] = [
@@ -88,4 +89,44 @@ test('Digest: challenges issued in the same millisecond have their own nonces; e
   const nonce = /nonce="([^"]+)"/.exec(challenges[0])![1];
   const forged = challenges[0].replace(nonce, `0${nonce}`);
   assert.equal(server.verify(authorization(forged, cred, 'GET', '/cr')!.header, 'GET', cred), 'denied');
+});
+
+test('TokenBucket: a burst up to the capacity, then the refill rate; reserve goes into debt and says how long', () => {
+  // The connection request budget (TR-069 §3.2.2): 3 at once, refilled at 3 per 60 s (one per 20 s).
+  const b = new TokenBucket(3, 60_000, 0);
+  assert.deepEqual([b.take(0), b.take(0), b.take(0), b.take(0)], [true, true, true, false]);
+  assert.equal(b.take(19_999), false);
+  assert.equal(b.take(20_000), true);
+  assert.equal(b.has(20_000), false);
+  assert.equal(b.reserve(20_000), 20_000, 'a follow-up session waits for the next token');
+  assert.equal(b.take(39_999), false, 'the reserved token is not there for anyone else');
+  assert.equal(b.take(60_000), true);
+  assert.equal(b.has(10_000_000), true);
+  assert.deepEqual([b.take(10_000_000), b.take(10_000_000), b.take(10_000_000), b.take(10_000_000)], [true, true, true, false], 'never more than the capacity');
+  assert.equal(new TokenBucket(30, 60_000, 0).reserve(0), 0);
+});
+
+test('namespaces and cwmp:ID headers: what the session answers with 9000 or 9003 (TR-069 Amd 6 §3.5, §3.7.4)', () => {
+  const spv = (p: string) => `<${p}SetParameterValues><ParameterList><ParameterValueStruct><Name>X</Name><Value>5</Value></ParameterValueStruct></ParameterList><ParameterKey/></${p}SetParameterValues>`;
+  // A method in a cwmp namespace of no version this CPE speaks is not one of its methods.
+  for (const ns of ['9-9', '1-3', '2-0']) assert.deepEqual(parseEnvelope(env(ns, spv('c:'))).body, { method: 'Unknown', name: 'SetParameterValues', namespace: `urn:dslforum-org:cwmp-${ns}` }, ns);
+  // An unqualified method is read in the namespace the message declares.
+  const bare = parseEnvelope(env('1-0', spv('')));
+  assert.equal(bare.body.method, 'SetParameterValues');
+  assert.equal(bare.ns, '1-0');
+  // A SOAP 1.2 envelope is not the SOAP 1.1 envelope CWMP uses.
+  assert.throws(() => parseEnvelope(env('1-2', spv('c:')).replace('http://schemas.xmlsoap.org/soap/envelope/', 'http://www.w3.org/2003/05/soap-envelope')), CodecError);
+  // Two IDs: a CodecError that still says which ID to echo (only when both copies agree).
+  const twoIds = (a: string, b: string) => env('1-2', spv('c:'), `<c:ID s:mustUnderstand="1">${a}</c:ID><c:ID s:mustUnderstand="1">${b}</c:ID>`);
+  const caught = (xml: string) => { try { parseEnvelope(xml); } catch (e) { return e; } return undefined; };
+  const differ = caught(twoIds('a', 'b'));
+  assert.ok(differ instanceof CodecError);
+  assert.deepEqual(differ.header, { id: undefined });
+  const same = caught(twoIds('a', 'a'));
+  assert.ok(same instanceof CodecError);
+  assert.deepEqual(same.header, { id: 'a' });
+  // A bad argument after a good header: the fault can echo the ID.
+  const badArg = caught(env('1-2', '<c:GetParameterNames><NextLevel>1</NextLevel></c:GetParameterNames>', '<c:ID s:mustUnderstand="1">7</c:ID>'));
+  assert.ok(badArg instanceof CodecError);
+  assert.deepEqual(badArg.header, { id: '7' });
 });
