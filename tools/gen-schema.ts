@@ -100,7 +100,7 @@ class TypeTable {
     if (!d) throw new Error(`unknown dataType ${name}`);
     const base: Facets = attrs(d).base ? this.resolve(attrs(d).base) : {};
     const own = facetsOf(d, this);
-    return mergeFacets(base, own, /^_|^Alias$/.test(name) ? undefined : name);
+    return mergeFacets(base, own, /^_/.test(name) ? undefined : name);
   }
 }
 

@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { DmError, type DataModel, type Plugin } from '../datamodel/index.ts';
+import { DmError, type DataModel, type DmErrorDetail, type Plugin } from '../datamodel/index.ts';
 import type { CliRequest, CliResponse } from './protocol.ts';
 import { parseRequest } from './request.ts';
 
@@ -45,12 +45,27 @@ export function handle(dm: DataModel, req: CliRequest): unknown {
 }
 
 /**
+ * Each detail's message without its own path in front (a handler's validate() may name the path and the core
+ * puts it in front again: "P: P: not an FQDN"); the message is rebuilt from them so the path appears once.
+ * The web front-end does the same for its answers (front-ends share no code).
+ */
+function onceEach(message: string, details: readonly DmErrorDetail[]): { message: string; details: DmErrorDetail[] } {
+  if (!details.length) return { message, details: [] };
+  const clean = details.map((d) => {
+    let m = d.message;
+    while (m.startsWith(`${d.path}: `)) m = m.slice(d.path.length + 2);
+    return { ...d, message: m };
+  });
+  return { message: clean.map((d) => `${d.path}: ${d.message}`).join('; '), details: clean };
+}
+
+/**
  * The one place a failure becomes the CLI's error: DmErrors keep their neutral kind (a full disk is the core's
  * ResourcesExceeded, src/datamodel/store.ts); anything else is an agent bug, logged with its stack and answered
  * without JavaScript internals.
  */
 export function cliError(e: unknown, log?: Logger): { kind: DmError['kind']; message: string; details: DmError['details'][number][] } {
-  if (e instanceof DmError) return { kind: e.kind, message: e.message, details: [...e.details] };
+  if (e instanceof DmError) return { kind: e.kind, ...onceEach(e.message, e.details) };
   log?.error({ err: e }, 'cli request failed');
   return { kind: 'Internal', message: 'internal error in the agent (see its log)', details: [] };
 }

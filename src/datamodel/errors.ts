@@ -21,6 +21,8 @@ export interface DmErrorDetail {
   path: string;
   kind: DmErrorKind;
   message: string;
+  /** The index, in the batch given to `commit`, of the change this item belongs to (when it belongs to one). */
+  change?: number;
 }
 
 export class DmError extends Error {

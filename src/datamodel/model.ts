@@ -377,16 +377,29 @@ export class DataModel {
 
   /** Runs a command after checking its input arguments against the schema. */
   async operate(path: string, input: Record<string, string>, origin: Origin): Promise<{ path: string; output: Record<string, string> }[]> {
+    const results = [];
+    for (const { node, fn, args } of this.prepareCommand(path, input))
+      results.push({ path: node.path, output: await fn({ path: node.path, objectPath: node.objectPath, input: args, origin }) });
+    return results;
+  }
+
+  /**
+   * Runs every check of `operate` without running anything: throws the DmError `operate` would throw before
+   * starting (no such command, no implementation, bad or missing input arguments). A caller that starts a
+   * command in the background checks first, so that bad input is refused at once (TR-369 R-OPR.5).
+   */
+  checkCommand(path: string, input: Record<string, string>): void {
+    this.prepareCommand(path, input);
+  }
+
+  private prepareCommand(path: string, input: Record<string, string>) {
     const nodes = this.resolve(path, 'usp').filter((n): n is Extract<Node, { kind: 'command' }> => n.kind === 'command');
     if (!nodes.length) throw new DmError('InvalidPath', `${path}: no such command`, [], path);
-    const results = [];
-    for (const node of nodes) {
+    return nodes.map((node) => {
       const fn = this.commands.get(schemaOf(node.objectPath) + node.def.name);
       if (!fn) throw new DmError('NotSupported', `${node.path}: command not supported`, [], node.path);
-      const args = checkInput(node.path, node.def, input);
-      results.push({ path: node.path, output: await fn({ path: node.path, objectPath: node.objectPath, input: args, origin }) });
-    }
-    return results;
+      return { node, fn, args: checkInput(node.path, node.def, input) };
+    });
   }
 
   emitEvent(path: string, params: Record<string, string> = {}): void {

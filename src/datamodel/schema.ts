@@ -119,7 +119,7 @@ export class Schema {
         uniqueKeys: raw.uniqueKeys ?? [],
         description: raw.description,
         protocols: raw.protocols ?? parent?.protocols,
-        params: new Map(raw.params.map((p) => [p.name, p])),
+        params: new Map(raw.params.map((p) => [p.name, multi ? aliasTyped(p) : p])),
         commands: new Map((raw.commands ?? []).map((c) => [c.name, c])),
         events: new Map((raw.events ?? []).map((e) => [e.name, e])),
         parent,
@@ -165,6 +165,15 @@ export class Schema {
   static serves(def: ObjectDef, protocol: Protocol | undefined): boolean {
     return !protocol || !def.protocols || def.protocols.includes(protocol);
   }
+}
+
+/**
+ * A table's Alias parameter is of the TR-181 `Alias` data type (TR-106 `_AliasCommon`: not empty, starts with a
+ * letter, agent-assigned values start with "cpe-"). tools/gen-schema.ts emits `"dataType": "Alias"` where the
+ * XML refers to the type; some of the XML's tables declare their Alias as a plain string(64), and get it here.
+ */
+function aliasTyped(p: ParamDef): ParamDef {
+  return p.name === 'Alias' && p.type === 'string' && !p.dataType && !p.list ? { ...p, dataType: 'Alias' } : p;
 }
 
 function parentObjectPath(path: string): string | undefined {

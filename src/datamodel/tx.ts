@@ -17,7 +17,12 @@ export type Change =
    * e.g. CWMP's read-only ParameterKey committed atomically with the ACS's values (TR-069 A.3.2.1).
    */
   | { op: 'set'; path: string; value: string; privileged?: boolean }
-  | { op: 'add'; table: string; values?: Record<string, string>; instance?: number }
+  /**
+   * `agentValues`: values the agent itself owns in the new instance, written with its authority in the same
+   * transaction (TR-181 Subscription.Recipient and CreationDate, "automatically populated by the Agent upon
+   * creation"): the row never exists without them, and its unique keys are checked with them.
+   */
+  | { op: 'add'; table: string; values?: Record<string, string>; instance?: number; agentValues?: Record<string, string> }
   | { op: 'delete'; path: string };
 
 export interface ValueChange { path: string; old: string; value: string }
@@ -58,7 +63,39 @@ export interface TxEnv {
   validators: (objectSchemaPath: string) => ((ctx: ValidateContext) => void)[];
 }
 
-const detail = (path: string, kind: DmErrorDetail['kind'], message: string): DmErrorDetail => ({ path, kind, message });
+const detail = (path: string, kind: DmErrorDetail['kind'], message: string, change?: number): DmErrorDetail =>
+  (change === undefined ? { path, kind, message } : { path, kind, message, change });
+
+/** The prefix of the values the agent assigns to keys a creator left out (TR-181 Alias: "cpe-"; R-ADD.5). */
+const AGENT_PREFIX = 'cpe-';
+
+/**
+ * Parameters the agent fills in when a creator leaves them out (TR-369 R-ADD.5): the instance's Alias and the
+ * writable string parameters of its non-functional unique keys (Subscription.ID), each `cpe-<instance>`.
+ */
+function agentAssigned(def: ObjectDef): string[] {
+  const out = new Set<string>();
+  for (const p of def.params.values()) if (p.dataType === 'Alias') out.add(p.name);
+  for (const key of def.uniqueKeys) {
+    if (key.functional) continue;
+    for (const name of key.params) {
+      const p = def.params.get(name);
+      if (p && p.access !== 'readOnly' && p.type === 'string' && !p.list) out.add(name);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * TR-369 R-KEY.1: for a USP Controller, a parameter of a non-functional unique key keeps its value once
+ * assigned (Subscription.ID, Alias). The agent's own placeholder (`cpe-...`, R-ADD.5) may still be replaced,
+ * once. A USP rule only: an ACS may rename an Alias (TR-069 Appendix II), SNMP serves Alias as the writable
+ * ifAlias (RFC 2863), and the local web page and CLI are the owner's.
+ */
+function frozenKey(origin: Origin, def: ObjectDef, param: string, current: string): boolean {
+  return origin === 'usp' && def.multi && current !== '' && !current.startsWith(AGENT_PREFIX)
+    && def.uniqueKeys.some((k) => !k.functional && k.params.includes(param));
+}
 
 export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Planned {
   const errors: DmErrorDetail[] = [];
@@ -70,6 +107,11 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
   const touched: Planned['touched'] = new Map();
   const system = origin === 'system';
   const seenSet = new Set<string>();
+  const setBy = new Map<string, number>(); // parameter path -> index of the change that sets it
+  const addedBy = new Map<string, number>(); // added object path -> index of its add change
+  /** The change a detail belongs to: the one setting that parameter, else the one adding its object. */
+  const changeOf = (path: string): number | undefined =>
+    setBy.get(path) ?? [...addedBy].find(([o]) => path.startsWith(o))?.[1];
 
   const current = (p: string) => (next.has(p) ? next.get(p) : env.values.get(p));
   const touch = (path: string, def: ObjectDef, kind: 'set' | 'add' | 'delete') => {
@@ -89,7 +131,7 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
     for (const child of def.children) if (!child.multi) materialize(`${objectPath}${child.name}.`, child);
   };
 
-  for (const ch of changes) {
+  for (const [i, ch] of changes.entries()) {
     try {
       if (ch.op === 'set') {
         const path = Path.parse(ch.path);
@@ -112,7 +154,11 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
           if (e instanceof TypeError_) throw new DmError('InvalidValue', `${e.message} (type ${typeLabel(node.def)})`);
           throw e;
         }
+        const stored = env.values.get(node.path) ?? '';
+        if (!mayWrite && !isNew && value !== stored && frozenKey(origin, node.object, node.def.name, stored))
+          throw new DmError('NotWritable', 'a non-functional unique key does not change once assigned (TR-369 R-KEY.1)');
         next.set(node.path, value);
+        setBy.set(node.path, i);
         touch(node.objectPath, node.object, isNew ? 'add' : 'set').changed.set(node.def.name, value);
       } else if (ch.op === 'add') {
         const tpath = Path.parse(ch.table.endsWith('.') ? ch.table : `${ch.table}.`);
@@ -137,15 +183,20 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
         ws.nextInstance.set(node.path, n + 1);
         const objectPath = `${node.path}${n}.`;
         addedObjs.push(objectPath);
+        addedBy.set(objectPath, i);
         materialize(objectPath, def);
-        // TR-069 Appendix II / TR-181 Alias: a CPE-assigned alias starts with "cpe-".
-        if (def.params.has('Alias') && !(ch.values && 'Alias' in ch.values)) next.set(`${objectPath}Alias`, `cpe-${n}`);
+        // TR-069 Appendix II / TR-181 Alias, TR-369 R-ADD.5: keys the creator left out get "cpe-<n>".
+        for (const name of agentAssigned(def))
+          if (!(name in (ch.values ?? {})) && !(name in (ch.agentValues ?? {}))) next.set(`${objectPath}${name}`, `${AGENT_PREFIX}${n}`);
         touch(objectPath, def, 'add');
         added.push({ table: node.path, path: objectPath, instance: n });
-        for (const [name, value] of Object.entries(ch.values ?? {})) {
-          const sub: Change = { op: 'set', path: `${objectPath}${name}`, value };
-          const inner = planSetInto(env, sub, origin, next, objectPath);
-          if (inner) errors.push(inner);
+        const settings: [string, string, Origin][] = [
+          ...Object.entries(ch.agentValues ?? {}).map(([k, v]): [string, string, Origin] => [k, v, 'system']),
+          ...Object.entries(ch.values ?? {}).map(([k, v]): [string, string, Origin] => [k, v, origin]),
+        ];
+        for (const [name, value, by] of settings) {
+          const inner = planSetInto(env, { path: `${objectPath}${name}`, value }, by, next, objectPath);
+          if (inner) errors.push({ ...inner, change: i });
           else touch(objectPath, def, 'add').changed.set(name, next.get(`${objectPath}${name}`)!);
         }
       } else {
@@ -161,7 +212,7 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
       if (!(e instanceof DmError)) throw e;
       const p = ch.op === 'add' ? ch.table : ch.path;
       const prefix = `${e.path ?? p}: `;
-      errors.push(detail(e.path ?? p, e.kind, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message));
+      errors.push(detail(e.path ?? p, e.kind, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, i));
     }
   }
 
@@ -181,6 +232,7 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
       }
     }
   }
+  for (const d of errors) if (d.change === undefined) { const c = changeOf(d.path); if (c !== undefined) d.change = c; }
   if (errors.length) throw DmError.from(errors);
 
   // Build the write set and the event.
@@ -238,7 +290,10 @@ function checkUniqueKeys(env: TxEnv, next: Map<string, string>, removed: Set<str
       const mine = key.params.map((k) => valueOf(row, k));
       if (mine.includes('')) continue;
       const clash = others.find((o) => o !== row && !removed.has(o) && key.params.every((k, i) => valueOf(o, k) === mine[i]));
-      if (clash) errors.push(detail(`${row}${key.params[0]}`, 'UniqueKeyConflict', `${key.params.join('+')} "${mine.join('", "')}" is already used by ${clash}`));
+      // Named after a key parameter this transaction set, preferring one the manager can write (ID, not Recipient).
+      const writable = (k: string) => t.def.params.get(k)?.access !== 'readOnly';
+      const named = key.params.find((k) => t.changed.has(k) && writable(k)) ?? key.params.find((k) => t.changed.has(k)) ?? key.params[0];
+      if (clash) errors.push(detail(`${row}${named}`, 'UniqueKeyConflict', `${key.params.join('+')} "${mine.join('", "')}" is already used by ${clash}`));
     }
   }
 }

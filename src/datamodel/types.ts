@@ -53,6 +53,8 @@ export function canonicalIPv6(addr: string): string {
 }
 
 function checkDataType(def: ParamDef, v: string): string {
+  // TR-181 Alias data type (TR-106 _AliasCommon, TR-069 Appendix II): never empty, starts with a letter.
+  if (def.dataType === 'Alias') return /^[A-Za-z]/.test(v) ? v : fail(v === '' ? 'an Alias is never empty' : `"${v}" does not start with a letter (Alias)`);
   if (v === '') return v; // TR-181: unspecified addresses are empty strings
   switch (def.dataType) {
     case 'IPAddress':

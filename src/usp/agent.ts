@@ -162,7 +162,7 @@ export class UspAgent {
       switch (req.req_type) {
         case 'get': body = handleGet(ctx, req.get); break;
         case 'set': body = handleSet(ctx, req.set); break;
-        case 'add': body = handleAdd(ctx, req.add, (p) => this.afterAdd(ctx, p)); break;
+        case 'add': body = handleAdd(ctx, req.add); break;
         case 'delete': body = handleDelete(ctx, req.delete); break;
         case 'operate': {
           body = await handleOperate(ctx, req.operate, (r) => this.notifier.onOperationComplete(r));
@@ -180,17 +180,6 @@ export class UspAgent {
       if (!(e instanceof UspError) && !(e instanceof Error && e.name === 'DmError')) log.error({ err: e }, 'handler failed');
       return error(e);
     }
-  }
-
-  /** Agent-owned values of a Subscription a controller created (TR-181 Subscription.{i}.Recipient, ID). */
-  private afterAdd(ctx: HandlerContext, path: string): void {
-    if (!/^Device\.LocalAgent\.Subscription\.\d+\.$/.test(path) || !ctx.controller.path) return;
-    const values: Record<string, string> = {
-      [`${path}Recipient`]: ctx.controller.path.slice(0, -1),
-      [`${path}CreationDate`]: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    };
-    if (this.dm.getValue(`${path}ID`) === '') values[`${path}ID`] = `sub-${path.match(/(\d+)\.$/)![1]}`;
-    this.dm.set(values, 'system', 'usp');
   }
 
   /** Sends a Msg to a controller; kept in a bounded outbox while no MTP of the controller is up. */

@@ -1,5 +1,6 @@
 // What every message handler receives (one handler file per message, like obuspa handle_*.c).
-import type { DataModel } from '../datamodel/index.ts';
+import { isDmError, Path, type DataModel } from '../datamodel/index.ts';
+import { UspError, USP_ERR } from './errors.ts';
 import type { Permissions } from './trust.ts';
 
 export interface Controller {
@@ -32,4 +33,17 @@ export function uniqueKeysOf(dm: DataModel, objectPath: string): Record<string, 
     }
   }
   return out;
+}
+
+/**
+ * A requested path, parsed at the wire edge. A path that does not parse names nothing in the supported data
+ * model: 7026 Invalid path (TR-369 §10.4), as for a well-formed path to nothing.
+ */
+export function parsePath(text: string): Path {
+  try {
+    return Path.parse(text);
+  } catch (e) {
+    if (isDmError(e)) throw new UspError(USP_ERR.INVALID_PATH, e.message);
+    throw e;
+  }
 }

@@ -1,14 +1,14 @@
 // Get (TR-369 §7.5.1 "The Get Message"): one RequestedPathResult per requested path, one ResolvedPathResult
 // per object, parameter names relative to that object. max_depth 0 means unlimited (1 = the object itself).
-import { Path, type ParamValue } from '../datamodel/index.ts';
+import type { ParamValue } from '../datamodel/index.ts';
 import type { Get } from './codec.ts';
-import type { HandlerContext } from './context.ts';
+import { parsePath, type HandlerContext } from './context.ts';
 import { toUspError, USP_ERR } from './errors.ts';
 
 export function handleGet(ctx: HandlerContext, req: Get) {
   const req_path_results = req.param_paths.map((requested_path) => {
     try {
-      const path = Path.parse(requested_path);
+      const path = parsePath(requested_path);
       const values = ctx.dm.get(path, { protocol: 'usp', maxDepth: req.max_depth > 0 ? req.max_depth - 1 : undefined });
       const readable = values.filter((v) => ctx.perms.can('Param', v.path, 'r'));
       if (values.length === 0 && path.isConcrete && !ctx.dm.resolve(path, 'usp').length)

@@ -1,9 +1,11 @@
 // Operate (TR-369 §7.5.5, §7.4.5 "Commands"). Sync commands answer with their output arguments. Async
 // commands get a Device.LocalAgent.Request.{i} instance, answered at once with its path; the result goes
 // out later as an OperationComplete Notify and the Request instance is removed (TR-181 Request.{i}).
-import { isDmError, Path, schemaOf, type DataModel } from '../datamodel/index.ts';
+// Input arguments are checked before anything starts: a missing mandatory or bad one is a cmd_failure 7027 in
+// the OperateResp itself (R-OPR.5), never a Request and a later OperationComplete.
+import { isDmError, schemaOf, type DataModel } from '../datamodel/index.ts';
 import type { Operate } from './codec.ts';
-import type { HandlerContext } from './context.ts';
+import { parsePath, type HandlerContext } from './context.ts';
 import { toUspError, UspError, USP_ERR } from './errors.ts';
 
 export interface OperationResult {
@@ -16,7 +18,7 @@ export interface OperationResult {
 export type OnComplete = (r: OperationResult) => void;
 
 export async function handleOperate(ctx: HandlerContext, req: Operate, onComplete: OnComplete) {
-  const path = Path.parse(req.command);
+  const path = parsePath(req.command);
   const nodes = ctx.dm.resolve(path, 'usp');
   if (nodes.some((n) => n.kind !== 'command')) throw new UspError(USP_ERR.INVALID_PATH, `${req.command}: not a command`);
   if (!nodes.length && path.isConcrete) throw new UspError(USP_ERR.OBJECT_DOES_NOT_EXIST, `${req.command}: no such object`);
@@ -42,6 +44,7 @@ export async function handleOperate(ctx: HandlerContext, req: Operate, onComplet
     }
     let request: string;
     try {
+      ctx.dm.checkCommand(node.path, req.input_args);
       request = ctx.dm.add('Device.LocalAgent.Request.', 'system', {
         Originator: ctx.controller.endpointId, Command: node.path, CommandKey: req.command_key, Status: 'Active',
       }, 'usp').path;

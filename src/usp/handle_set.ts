@@ -1,9 +1,9 @@
 // Set (TR-369 §7.5.2 "The Set Message"). Every parameter of every resolved object is written in ONE core
 // transaction. A failing required parameter fails its UpdateObject (allow_partial) or the whole message
 // (Error with param_errs); a failing non-required parameter is left out and reported in param_errs.
-import { isDmError, Path, type Change, type DmErrorDetail } from '../datamodel/index.ts';
+import { isDmError, type Change, type DmErrorDetail } from '../datamodel/index.ts';
 import type { Set } from './codec.ts';
-import type { HandlerContext } from './context.ts';
+import { parsePath, type HandlerContext } from './context.ts';
 import { codeOf, toUspError, UspError, USP_ERR } from './errors.ts';
 
 interface Item {
@@ -21,7 +21,7 @@ export function handleSet(ctx: HandlerContext, req: Set) {
   const objFailure = new Map<number, { err_code: number; err_msg: string; path?: string }>();
   req.update_objs.forEach((u, obj) => {
     try {
-      const path = Path.parse(u.obj_path.endsWith('.') ? u.obj_path : `${u.obj_path}.`);
+      const path = parsePath(u.obj_path.endsWith('.') ? u.obj_path : `${u.obj_path}.`);
       const objects = ctx.dm.resolve(path, 'usp').filter((n) => n.kind === 'object');
       if (!objects.length && path.isConcrete) throw new UspError(USP_ERR.OBJECT_DOES_NOT_EXIST, `${u.obj_path}: no such object`);
       for (const o of objects)

@@ -3,7 +3,9 @@
 // (session cookie, CSRF token on every change, same-origin check). The data routes are in api.ts and the
 // live event stream in events.ts.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Ajv } from 'ajv';
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DataModel } from '../datamodel/index.ts';
@@ -43,6 +45,8 @@ const HASH_KEY = 'passwordHash';
 const PUBLIC_DIR = join(dirname(new URL(import.meta.url).pathname), 'public');
 const STATIC_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
 const STATIC_FILES = ['app.css', 'app.js', 'api.js', 'tree.js', 'detail.js', 'status.js'];
+/** The largest request body (README "The web page and its JSON API": 413 BodyTooLarge above it). */
+export const BODY_LIMIT = 256 * 1024;
 
 /** Every response: a strict CSP (scripts and styles only from this origin, no inline), no framing, no sniffing. */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -87,11 +91,15 @@ export function createWebServer(opts: WebServerOptions): WebServer {
   const sessions = new Sessions(config.sessionTimeout * 1000);
   const lockout = new Lockout(config.lockoutAttempts, config.lockoutTime * 1000);
   const state = dm.state('web');
-  const app = Fastify({ bodyLimit: 256 * 1024, trustProxy: false,
-    // Unknown fields are errors, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } } });
+  const app = Fastify({ bodyLimit: BODY_LIMIT, trustProxy: false, clientErrorHandler: answerClientError });
+  // Bodies are checked as sent: a number is not the text the API documents, and unknown fields are errors,
+  // not silently dropped. Query strings are text by nature, so only they are coerced (limit=10).
+  const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
+  const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
   // Only JSON bodies: an HTML form cannot send application/json cross-site without a CORS preflight.
-  app.removeContentTypeParser('text/plain');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
   app.decorateRequest('session', null);
   const hub = new EventHub(dm, sessions, now, log);
 
@@ -99,10 +107,13 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     reply.headers(SECURITY_HEADERS);
     reply.header('cache-control', req.url.startsWith('/api/') ? 'no-store' : 'no-cache');
   });
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
+    if (err instanceof RequestError) return reply.code(err.statusCode).send(errorBody(err.kind, err.message));
+    const known = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;
+    if (known) return reply.code(known[0]).send(errorBody(known[1], known[2]));
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) log.error({ err }, 'web request failed');
-    return reply.code(status).send(errorBody(err.validation ? 'InvalidArgument' : status === 500 ? 'Internal' : 'BadRequest', status === 500 ? 'internal error' : err.message));
+    return reply.code(status).send(errorBody(status === 500 ? 'Internal' : 'InvalidArgument', status === 500 ? 'internal error' : err.message));
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody('NotFound', 'no such route')));
 
@@ -143,7 +154,7 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     const wait = lockout.retryAfter(req.ip, now());
     if (wait > 0) {
       reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      refuse(reply, 429, 'LockedOut', 'too many failed logins; try again later');
+      refuse(reply, 429, 'LockedOut', `too many failed logins; try again in ${waitText(wait)}`);
       return false;
     }
     if (await verifyPassword(password, state.get(HASH_KEY) ?? '')) {
@@ -185,6 +196,70 @@ export function createWebServer(opts: WebServerOptions): WebServer {
   registerApi(app, dm);
   hub.register(app);
   return { app, sessions, hub };
+}
+
+/** A request the API refuses before any route runs, with its documented kind (README "The web page and its JSON API"). */
+class RequestError extends Error {
+  constructor(readonly statusCode: number, readonly kind: string, message: string) {
+    super(message);
+  }
+}
+
+/** fastify's own request errors as [status, kind, message]. */
+const FRAMEWORK_ERRORS: Record<string, [number, string, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'BodyTooLarge', `the body is larger than ${BODY_LIMIT / 1024} KiB`],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UnsupportedMediaType', 'send the body as application/json'],
+};
+
+/**
+ * JSON bodies: JSON.parse, which keeps "__proto__" as an ordinary own member (it never sets a prototype);
+ * such a member is then refused as an argument, not as invalid JSON, since the text is valid JSON.
+ */
+function parseJson(_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) {
+  const text = String(body);
+  if (text.trim() === '') return done(new RequestError(400, 'InvalidJson', 'the body is empty; send a JSON object'));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return done(new RequestError(400, 'InvalidJson', 'the body is not valid JSON'));
+  }
+  const bad = forbiddenMember(value);
+  if (bad) return done(new RequestError(400, 'InvalidArgument', `the member name "${bad}" is not allowed`));
+  done(null, value);
+}
+
+/** "__proto__" and "constructor" anywhere in a body: names that reach Object.prototype when copied carelessly. */
+function forbiddenMember(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  for (const [k, c] of Object.entries(v)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') return k;
+    const inner = forbiddenMember(c);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+/**
+ * Errors Node's HTTP parser raises before a request exists (oversized headers, a malformed request line,
+ * a timeout): the same JSON error shape and security headers as every other answer, then the connection
+ * closes (as Node's own answer does).
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return socket.destroy();
+  const [status, kind, message] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'HeadersTooLarge', 'the request headers are larger than 16 KiB']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Timeout', 'the request took too long'] : [400, 'InvalidArgument', 'malformed HTTP request'];
+  const body = JSON.stringify(errorBody(kind, message));
+  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[status];
+  const headers = { ...SECURITY_HEADERS, 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+}
+
+/** A lockout's remaining time for people: "42 seconds", "5 minutes". */
+export function waitText(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  if (s < 120) return `${s} second${s === 1 ? '' : 's'}`;
+  return `${Math.ceil(s / 60)} minutes`;
 }
 
 /**

@@ -35,7 +35,28 @@ export interface ParamView {
   notification: number;
   /** ISO time of the last stored change, or null when never changed since creation. */
   lastChange: string | null;
+  /** Values that can cut the gateway off from its management: the page asks before writing one. */
+  confirm?: readonly string[];
 }
+
+/**
+ * Writes that can cut management access (the ACS, a USP controller, this page): turning CWMP off, moving IPv4
+ * between the softwire and the WAN (DS-Lite on or off), taking an interface, a USP MTP or controller, or the
+ * MQTT client down. Keyed by schema path; the values listed are the ones that cut. (The web and SNMP faces are
+ * switched in the configuration file, not in the data model, so they have no row here.)
+ */
+const CUTS_MANAGEMENT: ReadonlyMap<string, readonly string[]> = new Map([
+  ['Device.ManagementServer.EnableCWMP', ['false']],
+  ['Device.DSLite.Enable', ['true', 'false']],
+  ['Device.DSLite.InterfaceSetting.{i}.Enable', ['true', 'false']],
+  ['Device.IP.Interface.{i}.Enable', ['false']],
+  ['Device.IP.Interface.{i}.IPv4Enable', ['false']],
+  ['Device.IP.Interface.{i}.IPv6Enable', ['false']],
+  ['Device.LocalAgent.MTP.{i}.Enable', ['false']],
+  ['Device.LocalAgent.Controller.{i}.Enable', ['false']],
+  ['Device.LocalAgent.Controller.{i}.MTP.{i}.Enable', ['false']],
+  ['Device.MQTT.Client.{i}.Enable', ['false']],
+]);
 
 export interface ObjectView {
   path: string;
@@ -94,6 +115,7 @@ function paramView(dm: DataModel, v: ParamValue, notification: number): ParamVie
   const d: ParamDef = v.def;
   const counter = dm.schema.object(schemaOf(v.path.slice(0, v.path.lastIndexOf('.') + 1)))?.counters.has(d.name) ?? false;
   const changed = dm.lastChange(v.path);
+  const confirm = CUTS_MANAGEMENT.get(schemaOf(v.path));
   return {
     path: v.path,
     name: d.name,
@@ -113,6 +135,7 @@ function paramView(dm: DataModel, v: ParamValue, notification: number): ParamVie
     description: plainDescription(d.description),
     notification,
     lastChange: changed === undefined ? null : new Date(changed).toISOString(),
+    ...(confirm ? { confirm } : {}),
   };
 }
 
@@ -171,11 +194,20 @@ export interface FailoverStatus {
   lastSwitchTime: string;
   lastSwitchReason: string;
   simulation: { active: boolean; aftrState: string };
+  /** Seconds since the agent started (Device.DeviceInfo.UpTime): the timeline shows nothing before it. */
+  upTime: number;
+  /**
+   * The return to DS-Lite as the data model exposes it: the settings always; the policy's live state
+   * (state, goodProbes, holdDownFactor, returnNotBefore) only where the data model has those parameters
+   * (RecoveryState, RecoveryGoodProbes, HoldDownFactor, ReturnNotBefore), else "".
+   */
+  recovery: { interval: string; threshold: string; holdDownTime: string; state: string; goodProbes: string; holdDownFactor: string; returnNotBefore: string };
   detectors: { path: string; name: string; enable: string; state: string; lastReason: string; lastChange: string }[];
   history: { path: string; time: string; from: string; to: string; reason: string; aftr: string; outageMs: number }[];
 }
 
 export const FAILOVER = 'Device.X_TWINSTACK-ORG_Failover.';
+const UPTIME = 'Device.DeviceInfo.UpTime';
 
 /** The status panel: the failover object's values grouped, history oldest first. */
 export function failoverStatus(dm: DataModel): FailoverStatus {
@@ -201,6 +233,11 @@ export function failoverStatus(dm: DataModel): FailoverStatus {
     lastSwitchTime: g(top, 'LastSwitchTime'),
     lastSwitchReason: g(top, 'LastSwitchReason'),
     simulation: { active: g(sim, 'Active') === 'true', aftrState: g(sim, 'AFTRState') },
+    upTime: Number(dm.getValue(UPTIME)) || 0,
+    recovery: {
+      interval: g(top, 'RecoveryInterval'), threshold: g(top, 'RecoveryThreshold'), holdDownTime: g(top, 'HoldDownTime'),
+      state: g(top, 'RecoveryState'), goodProbes: g(top, 'RecoveryGoodProbes'), holdDownFactor: g(top, 'HoldDownFactor'), returnNotBefore: g(top, 'ReturnNotBefore'),
+    },
     detectors: table('Detector').map(([path, m]) => ({
       path, name: g(m, 'Name'), enable: g(m, 'Enable'), state: g(m, 'State'), lastReason: g(m, 'LastReason'), lastChange: g(m, 'LastChange'),
     })),

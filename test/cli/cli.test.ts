@@ -179,6 +179,8 @@ test('a full disk answers ResourcesExceeded "disk full" and the agent goes on (a
 test('cliError: one mapping of failures to CLI errors', () => {
   const table: [unknown, string, RegExp][] = [
     [new DmError('InvalidValue', 'Device.X: bad'), 'InvalidValue', /^Device\.X: bad$/],
+    // A validator's "PATH: reason" detail: the path once, not "PATH: PATH: reason".
+    [DmError.from([{ path: 'Device.X.Y', kind: 'InvalidValue', message: 'Device.X.Y: not an FQDN' }]), 'InvalidValue', /^Device\.X\.Y: not an FQDN$/],
     [new DmError('ResourcesExceeded', 'disk full: /d/twinstack.db: the change was not saved'), 'ResourcesExceeded', /^disk full/],
     // SQLite's own errors never reach a face: the store maps them (test/datamodel/faults.test.ts).
     [new Database.SqliteError('database or disk is full', 'SQLITE_FULL'), 'Internal', /^internal error in the agent/],

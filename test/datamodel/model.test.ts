@@ -262,3 +262,71 @@ test('commit participants: their state writes join the same transaction, and fai
     ['n', '2'],
   ]);
 });
+
+test('non-functional unique keys do not change once assigned, for a USP Controller (TR-369 R-KEY.1)', () => {
+  const dm = mem();
+  const sub = dm.add('Device.LocalAgent.Subscription.', 'system', { ID: 'mine', Recipient: 'Device.LocalAgent.Controller.1' }).path;
+  const anon = dm.add('Device.LocalAgent.Subscription.', 'system', { Recipient: 'Device.LocalAgent.Controller.1' }).path;
+  const mqtt = dm.add('Device.MQTT.Client.', 'system', { Name: 'broker' }).path;
+  const nat = dm.add('Device.NAT.InterfaceSetting.', 'system').path;
+  // R-ADD.5: keys the creator left out get the agent's "cpe-<n>".
+  assert.deepEqual([dm.getValue(`${anon}ID`), dm.getValue(`${nat}Alias`)], [`cpe-${anon.match(/(\d+)\.$/)![1]}`, `cpe-${nat.match(/(\d+)\.$/)![1]}`]);
+  const t: [string, string, string, string][] = [
+    // path, value, origin, expected kind
+    [`${sub}ID`, 'other', 'usp', 'NotWritable'],
+    [`${sub}ID`, 'mine', 'usp', 'ok'], // the same value is no change
+    [`${mqtt}Name`, 'renamed', 'usp', 'NotWritable'],
+    [`${mqtt}Name`, 'renamed', 'web', 'ok'], // the owner at the local page: R-KEY.1 binds Controllers
+    [`${anon}ID`, 'named', 'usp', 'ok'], // the agent's cpe- placeholder is replaced once...
+    [`${anon}ID`, 'renamed', 'usp', 'NotWritable'], // ...and then kept
+    [`${nat}Alias`, 'uplink', 'usp', 'ok'],
+    [`${nat}Alias`, 'downlink', 'usp', 'NotWritable'],
+    [`${nat}Alias`, 'downlink', 'cwmp', 'ok'], // an ACS may rename an Alias (TR-069 Appendix II)
+    [`${nat}Enable`, 'true', 'usp', 'ok'], // not a key: unaffected
+  ];
+  for (const [path, value, origin, want] of t) assert.equal(kindOf(() => dm.set({ [path]: value }, origin as 'cli')), want, `${path}=${value} by ${origin}`);
+  assert.deepEqual([dm.getValue(`${sub}ID`), dm.getValue(`${anon}ID`), dm.getValue(`${nat}Alias`), dm.getValue(`${mqtt}Name`)], ['mine', 'named', 'downlink', 'renamed']);
+});
+
+test('add with agent-owned values: one transaction, unique keys checked with them, failures name their change', () => {
+  const dm = mem();
+  const T = 'Device.LocalAgent.Subscription.';
+  const owned = { Recipient: 'Device.LocalAgent.Controller.1', CreationDate: '2026-01-02T03:04:05Z' };
+  const events: ChangeEvent[] = [];
+  dm.onChange((e) => events.push(e));
+  const first = dm.commit([{ op: 'add', table: T, values: { ID: 'x' }, agentValues: owned }], 'usp', 'usp').added[0].path;
+  assert.deepEqual([dm.getValue(`${first}Recipient`), dm.getValue(`${first}CreationDate`)], [owned.Recipient, owned.CreationDate]);
+  assert.equal(events.length, 1, 'one commit, one event: the row never existed without its Recipient');
+  // A read-only parameter stays read-only for the caller, whatever the agent writes beside it.
+  assert.equal(kindOf(() => dm.commit([{ op: 'add', table: T, values: { Recipient: 'Device.LocalAgent.Controller.2' } }], 'usp', 'usp')), 'NotWritable');
+  // (Recipient, ID) is a unique key: the duplicate is refused before anything is written, named by the ID.
+  let err: DmError | undefined;
+  try {
+    dm.commit([{ op: 'add', table: T, values: { ID: 'y' }, agentValues: owned }, { op: 'add', table: T, values: { ID: 'x' }, agentValues: owned }], 'usp', 'usp');
+  } catch (e) { err = e as DmError; }
+  assert.deepEqual(err?.details.map((d) => [d.kind, d.path.replace(/\d+\.ID$/, 'n.ID'), d.change]), [['UniqueKeyConflict', `${T}n.ID`, 1]]);
+  assert.deepEqual(dm.instances(T), [first]);
+  assert.equal(events.length, 1);
+});
+
+test('Alias values (TR-181 Alias data type): never empty, start with a letter, at most 64 characters', () => {
+  const dm = mem();
+  const T = 'Device.NAT.InterfaceSetting.';
+  const t: [string, string][] = [['88InvalidAlias', 'InvalidValue'], ['', 'InvalidValue'], ['-a', 'InvalidValue'], ['a'.repeat(65), 'InvalidValue'],
+    ['a'.repeat(64), 'ok'], ['Wan_1-x', 'ok']];
+  for (const [alias, want] of t) assert.equal(kindOf(() => dm.add(T, 'cwmp', { Alias: alias })), want, JSON.stringify(alias));
+  const p = dm.add(T, 'cli').path;
+  assert.equal(kindOf(() => dm.set({ [`${p}Alias`]: '9' }, 'cli')), 'InvalidValue');
+});
+
+test('checkCommand: every check of operate, nothing run (TR-369 R-OPR.5)', async () => {
+  const dm = mem();
+  let runs = 0;
+  dm.registerCommand('Device.X_TWINSTACK-ORG_Failover.ForceSwitch()', () => { runs++; return {}; });
+  const kindOfCheck = (input: Record<string, string>) => kindOf(() => dm.checkCommand('Device.X_TWINSTACK-ORG_Failover.ForceSwitch()', input));
+  assert.equal(kindOfCheck({}), 'InvalidArgument'); // Mode is mandatory
+  assert.equal(kindOfCheck({ Mode: 'Sideways' }), 'InvalidValue');
+  assert.equal(kindOfCheck({ Mode: 'DualStack' }), 'ok');
+  assert.equal(kindOf(() => dm.checkCommand('Device.Reboot()', {})), 'NotSupported');
+  assert.equal(runs, 0);
+});

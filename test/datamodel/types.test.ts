@@ -38,6 +38,9 @@ const table: [Partial<ParamDef>, string, string | RegExp][] = [
   [{ list: {}, dataType: 'IPv6Address' }, '2001:DB8::1,2001:db8::2', '2001:db8::1,2001:db8::2'], [{ list: {} }, '', ''],
   [{ list: { maxLength: 5 } }, 'aa,bbb', /list longer than 5/],
   [{ type: 'unsignedInt', list: {} }, '1,2,x', /not an unsignedInt/],
+  // TR-181 Alias data type (TR-106 _AliasCommon): never empty, starts with a letter, at most 64 characters.
+  [{ dataType: 'Alias', maxLength: 64 }, 'cpe-1', 'cpe-1'], [{ dataType: 'Alias', maxLength: 64 }, '88InvalidAlias', /does not start with a letter/],
+  [{ dataType: 'Alias', maxLength: 64 }, '', /never empty/], [{ dataType: 'Alias', maxLength: 64 }, `a${'b'.repeat(64)}`, /longer than 64/],
 ];
 
 test('TR-106 types: canonical forms of good values, named errors for bad ones', () => {

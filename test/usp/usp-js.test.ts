@@ -62,7 +62,7 @@ describe('USP agent driven by usp-js over MQTT 5', () => {
       ['Device.Nope.', 7026],
       ['Device.LocalAgent.Controller.9.', 7026],
       ['Device.LocalAgent.Controller.1.Nope', 7026],
-      ['Device..X', 7004],
+      ['Device..X', 7026], // malformed: names nothing in the supported data model (was 7004)
     ];
     for (const [path, code] of cases) assert.equal((await errOf(usp.get(path))).errCode, code, path);
   });
@@ -136,7 +136,9 @@ describe('USP agent driven by usp-js over MQTT 5', () => {
     assert.equal(out.IPAddressUsed, '127.0.0.1');
     assert.ok(requests.some((r) => r.length === 1), 'a Device.LocalAgent.Request instance existed while running');
     assert.deepEqual(a.dm.instances('Device.LocalAgent.Request.', 'usp'), []);
-    const bad = await errOf(ping({ Host: '127.0.0.1' })); // mandatory arguments missing
+    // Mandatory arguments missing: refused in the OperateResp itself (R-OPR.5), so usp-js's async recipe, which
+    // waits for an OperationComplete, would wait forever; the Operate is sent as a plain request instead.
+    const bad = await errOf(usp._operate('Device.IP.Diagnostics.IPPing()', 'OPERATE@ping-bad', true, { Host: '127.0.0.1' }, ''));
     assert.equal((bad as { errCode: number }).errCode, 7027);
     await cleanup();
     const [unknown] = await usp.operate('Device.Nope()', { isAsync: false });
@@ -192,5 +194,174 @@ describe('USP agent driven by usp-js over MQTT 5', () => {
     a.dm.set({ [`${FO}RecoveryInterval`]: '43' }, 'cli');
     await sleep(200);
     assert.equal(got.vc.length, 1, 'no notification after the subscription is deleted');
+  });
+});
+
+// The TR-369 requirements of the issue, each against usp-js over mosquitto on a fresh agent (nothing shared with
+// the suite above). usp-js rejects any answer carrying an err_msg, so whole answers are read with `answerTo`.
+describe('TR-369 requirements against usp-js over MQTT 5', () => {
+  const SUBS = 'Device.LocalAgent.Subscription.';
+  const NAT = 'Device.NAT.InterfaceSetting.';
+  let m: Mosquitto;
+  let a: Agent;
+  let usp: UspJs;
+  before(async () => {
+    m = await Mosquitto.start();
+    a = await startAgent(m.port);
+    usp = await uspJs(m.port);
+  });
+  after(async () => {
+    await usp?.disconnect();
+    await a?.stop();
+    await m?.stop();
+  });
+
+  /** Runs `send` and returns the whole decoded answer usp-js saw for a message id matching `id`, resolved or not. */
+  const answerTo = async (id: RegExp, send: () => Promise<unknown>): Promise<Record<string, UspJs>> => {
+    let raw: Record<string, UspJs> | undefined;
+    const off = usp.on(id, (_msg: unknown, full: Record<string, UspJs>) => { raw = full; });
+    try {
+      await send().catch(() => undefined);
+      await until(() => raw !== undefined, 3000, `answer to ${id}`);
+    } finally {
+      off();
+    }
+    return raw!;
+  };
+  const rows = (table: string) => a.dm.instances(table, 'usp').filter((p) => /^\d+\.$/.test(p.slice(table.length)));
+  const sub = (id: string, extra: Record<string, unknown> = {}) => ({ ID: id, Enable: 'true', NotifType: 'ValueChange', ReferenceList: `${FO}Mode`, ...extra });
+
+  test('R-ADD.1/R-ADD.0: a failed Add leaves nothing behind; allow_partial=true answers an AddResp with oper_failure', async () => {
+    const first = await usp.add(SUBS, sub('dup'));
+    assert.equal(a.dm.getValue(`${first}Recipient`), 'Device.LocalAgent.Controller.1');
+    const before = rows(SUBS);
+    // TR-106 §3.5.1 unique key (Recipient, ID): the duplicate is refused, and no half-made row remains.
+    assert.equal((await errOf(usp.add(SUBS, sub('dup')))).errCode, 7025);
+    assert.deepEqual(rows(SUBS), before);
+    // allow_partial=false: two CreateObjects are one transaction (R-ADD.1): neither is created.
+    const all = (await errOf(usp.add([SUBS, SUBS], [sub('fresh', { allowPartial: false }), sub('dup', { allowPartial: false })]))) as { errCode: number };
+    assert.equal(all.errCode, 7025);
+    assert.deepEqual(rows(SUBS), before);
+    // allow_partial=true: each object on its own (R-ADD.0): one created, one oper_failure, in an AddResp.
+    const resp = await answerTo(/^ADD@/, () => usp.add([SUBS, SUBS], [sub('fresh'), sub('dup')]));
+    const results = resp.body.response?.addResp?.createdObjResults ?? [];
+    assert.equal(results.length, 2, JSON.stringify(resp.body));
+    const created = results[0].operStatus.operSuccess.instantiatedPath;
+    assert.equal(results[1].operStatus.operFailure.errCode, 7025);
+    assert.deepEqual(rows(SUBS), [...before, created]);
+    assert.deepEqual(a.dm.get(`${SUBS}*.Recipient`).map((v) => v.value).filter((r) => r === ''), [], 'no subscription without Recipient');
+  });
+
+  test('R-ADD.5/R-NOT: ObjectCreation and AddResp carry the real unique keys, Recipient included', async () => {
+    const got: Record<string, UspJs>[] = [];
+    const unsub = await usp.subscribe({ id: 'oc-subs', notif: 'ObjectCreation', reference: SUBS }, (_m: unknown, full: Record<string, UspJs>) => got.push(full));
+    const resp = await answerTo(/^ADD@/, () => usp.add(SUBS, sub('keys')));
+    const success = resp.body.response.addResp.createdObjResults[0].operStatus.operSuccess;
+    const want = { Alias: `cpe-${success.instantiatedPath.match(/(\d+)\.$/)[1]}`, Recipient: 'Device.LocalAgent.Controller.1', ID: 'keys' };
+    assert.deepEqual(success.uniqueKeys, want);
+    await until(() => got.length === 1, 3000, 'ObjectCreation');
+    assert.deepEqual(got[0].body.request.notify.objCreation, { objPath: success.instantiatedPath, uniqueKeys: want });
+    await unsub();
+  });
+
+  test('R-KEY.1: a non-functional unique key (Subscription.ID) does not change once set; Notify keeps its subscription_id', async () => {
+    const got: unknown[] = [];
+    await usp.subscribe({ id: 'keep', notif: 'ValueChange', reference: `${FO}RecoveryInterval` }, (msg: unknown) => got.push(msg));
+    const path = rows(SUBS).find((p) => a.dm.getValue(`${p}ID`) === 'NOTIFY@keep')!;
+    const e = (await errOf(usp.set(path, { ID: 'NOTIFY@other' }))) as unknown as { errCode: number; updatedInstFailures: { paramErrs: { param: string; errCode: number }[] }[] };
+    assert.deepEqual([e.errCode, e.updatedInstFailures[0].paramErrs[0].param, e.updatedInstFailures[0].paramErrs[0].errCode], [7021, 'ID', 7013]);
+    const strict = (await errOf(usp.set(path, { ID: 'NOTIFY@other', allowPartial: false }))) as unknown as { errCode: number; paramErrs: { paramPath: string; errCode: number }[] };
+    assert.deepEqual([strict.errCode, strict.paramErrs.map((p) => [p.paramPath, p.errCode])], [7013, [[`${path}ID`, 7013]]]);
+    assert.equal(a.dm.getValue(`${path}ID`), 'NOTIFY@keep');
+    a.dm.set({ [`${FO}RecoveryInterval`]: '77' }, 'cli');
+    await until(() => got.length === 1, 3000, 'ValueChange under the unchanged subscription_id');
+  });
+
+  test('R-ADD.4, Error param_errs: every failing parameter and path of an Add or Delete is named with its own code', async () => {
+    const strict = (await errOf(usp.add(NAT, { Enable: 'maybe', Nope: '1', allowPartial: false }))) as unknown as { errCode: number; paramErrs: { paramPath: string; errCode: number; errMsg: string }[] };
+    assert.equal(strict.errCode, 7012);
+    assert.deepEqual(strict.paramErrs.map((p) => [p.paramPath, p.errCode]), [[`${NAT}{i}.Enable`, 7012], [`${NAT}{i}.Nope`, 7026]]);
+    assert.ok(strict.paramErrs.every((p) => p.errMsg !== ''));
+    const unknown = (await errOf(usp.add('Device.Nope.', { Enable: 'true', allowPartial: false }))) as unknown as { errCode: number; paramErrs: { paramPath: string; errCode: number }[] };
+    assert.deepEqual([unknown.errCode, unknown.paramErrs.map((p) => [p.paramPath, p.errCode])], [7026, [['Device.Nope.', 7026]]]);
+    // allow_partial=true: the oper_failure names both parameters (AddResp OperationFailure has no param_errs field).
+    const partial = await errOf(usp.add(NAT, { Enable: 'maybe', Nope: '1' }));
+    assert.equal(partial.errCode, 7012);
+    assert.match(partial.errMsg, /Enable.*Nope/);
+    assert.deepEqual(rows(NAT), []);
+    // Delete, allow_partial=false (R-DEL.1): one param_err per failing path, nothing deleted.
+    const kept = await usp.add(NAT, { Enable: 'true' });
+    const del = (await errOf(usp.del([kept, 'Device.LocalAgent.', 'Device.Nope.1.'], false))) as unknown as { errCode: number; paramErrs: { paramPath: string; errCode: number }[] };
+    assert.deepEqual([del.errCode, del.paramErrs.map((p) => [p.paramPath, p.errCode])], [7024, [['Device.LocalAgent.', 7024], ['Device.Nope.1.', 7026]]]);
+    assert.deepEqual(rows(NAT), [kept]);
+  });
+
+  test('GetSupportedDM (USP 1.3): command, event and parameter paths; first_level_only; lists are PARAM_STRING', async () => {
+    const one = async (path: string) => (await usp.supportedDM(path, { returnCommands: true, returnEvents: true, returnParams: true }))[0];
+    const names = (l: UspJs[] | undefined, k: string) => (l ?? []).map((x) => x[k]); // usp-js leaves out empty lists
+    const reboot = await one('Device.Reboot()');
+    assert.deepEqual(reboot.supportedObjs.map((o: UspJs) => [o.supportedObjPath, names(o.supportedCommands, 'commandName'), names(o.supportedEvents, 'eventName'), names(o.supportedParams, 'paramName')]),
+      [['Device.', ['Reboot()'], [], []]]);
+    const boot = await one('Device.Boot!');
+    assert.deepEqual(boot.supportedObjs.map((o: UspJs) => [o.supportedObjPath, names(o.supportedCommands, 'commandName'), names(o.supportedEvents, 'eventName'), names(o.supportedParams, 'paramName')]),
+      [['Device.', [], ['Boot!'], []]]);
+    for (const path of ['Device.LocalAgent.Controller.{i}.EndpointID', 'Device.LocalAgent.Controller.1.EndpointID']) {
+      const param = await one(path);
+      assert.deepEqual(param.supportedObjs.map((o: UspJs) => [o.supportedObjPath, o.supportedParams.map((p: UspJs) => [p.paramName, p.access, p.valueType])]),
+        [['Device.LocalAgent.Controller.{i}.', [['EndpointID', 'PARAM_READ_WRITE', 'PARAM_STRING']]]], path);
+    }
+    // A list of unsignedInt is a string on the wire (GetSupportedDMResp ParamValueType: the parameter's base type).
+    const dhcp = await one('Device.DHCPv6.Client.{i}.');
+    const types = Object.fromEntries(dhcp.supportedObjs[0].supportedParams.map((p: UspJs) => [p.paramName, p.valueType]));
+    assert.deepEqual([types.SupportedOptions, types.RequestedOptions, types.SuggestedT1], ['PARAM_STRING', 'PARAM_STRING', 'PARAM_INT']);
+    // first_level_only: the object with its details, its immediate children without theirs.
+    const [first] = await usp.supportedDM('Device.LocalAgent.', { firstLevelOnly: true, returnCommands: true, returnEvents: true, returnParams: true });
+    const [root, ...children] = first.supportedObjs;
+    assert.equal(root.supportedObjPath, 'Device.LocalAgent.');
+    assert.ok(root.supportedParams.length > 0 && root.supportedEvents.length > 0);
+    assert.ok(children.some((c: UspJs) => c.supportedObjPath === 'Device.LocalAgent.Controller.{i}.'));
+    assert.ok(children.every((c: UspJs) => /^Device\.LocalAgent\.[A-Za-z]+\.(\{i\}\.)?$/.test(c.supportedObjPath)), 'immediate children only');
+    assert.deepEqual(children.filter((c: UspJs) => c.supportedParams?.length || c.supportedCommands?.length || c.supportedEvents?.length || c.uniqueKeySets?.length)
+      .map((c: UspJs) => c.supportedObjPath), []);
+    assert.equal((await errOf(usp.supportedDM('Device.LocalAgent.Controller.9.EndpointID'))).errCode, 7016); // an instance path names an existing object
+    assert.equal((await errOf(usp.supportedDM('Device.Nope()'))).errCode, 7026);
+    assert.equal((await errOf(usp.supportedDM('Device.LocalAgent.AddCertificate()'))).errCode, 7026); // no handler: not supported
+  });
+
+  test('R-OPR.5: missing mandatory input arguments of an async command fail in the OperateResp (7027), no Request, no OperationComplete', async () => {
+    const [ping, cleanup] = await usp.operate('Device.IP.Diagnostics.IPPing()', { isAsync: true, ID: 'bad-input' });
+    const completions: unknown[] = [];
+    ping.subscribe((msg: unknown) => completions.push(msg));
+    const requests: string[][] = [];
+    const watch = setInterval(() => requests.push(a.dm.instances('Device.LocalAgent.Request.', 'usp')), 1);
+    const e = await errOf(usp._operate('Device.IP.Diagnostics.IPPing()', 'OPERATE@bad-input', true, { DataBlockSize: '56' }, 'k1'));
+    clearInterval(watch);
+    assert.equal(e.errCode, 7027);
+    assert.match(e.errMsg, /Host/);
+    await sleep(200);
+    assert.deepEqual(completions, []);
+    assert.ok(requests.every((r) => r.length === 0), 'no Device.LocalAgent.Request instance was created');
+    await cleanup();
+  });
+
+  test('Alias (TR-181 Alias data type): starts with a letter, at most 64 characters, not empty; cpe- values are the agent\'s', async () => {
+    const bad: [Record<string, string>, number][] = [
+      [{ Alias: '88InvalidAlias' }, 7012], [{ Alias: 'a'.repeat(65) }, 7012], [{ Alias: '' }, 7012], [{ Alias: '-x' }, 7012],
+    ];
+    for (const [values, code] of bad) assert.equal((await errOf(usp.add(NAT, values))).errCode, code, JSON.stringify(values));
+    const p = await usp.add(NAT, {});
+    assert.match(a.dm.getValue(`${p}Alias`), /^cpe-\d+$/);
+    assert.equal((await errOf(usp.set(p, { Alias: '9lives' }))).errCode, 7021);
+    await usp.set(p, { Alias: 'Uplink-1' }); // replaces the agent's cpe- value once
+    assert.equal(a.dm.getValue(`${p}Alias`), 'Uplink-1');
+    assert.equal((await errOf(usp.set(p, { Alias: 'Uplink-2' }))).errCode, 7021); // R-KEY.1 from then on
+  });
+
+  test('Get: a malformed path is an invalid path (7026)', async () => {
+    for (const path of ['Device..X', 'Device.LocalAgent.[', 'Device.LocalAgent.Controller.0.', 'Device.LocalAgent.EndpointID.']) {
+      const r = await usp.get(path, { raw: true }).catch((e: unknown) => e);
+      const code = r.body?.response?.getResp?.reqPathResults?.[0]?.errCode ?? r.errCode;
+      assert.equal(code, 7026, path);
+    }
   });
 });

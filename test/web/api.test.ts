@@ -2,7 +2,10 @@
 // errors, add/delete instances, attributes, failover status, and the live event stream.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { connect } from 'node:net';
+import { DmError } from '../../src/datamodel/index.ts';
 import { HTTP_STATUS } from '../../src/web/errors.ts';
 import { plainDescription } from '../../src/web/view.ts';
 import { setup } from './fixture.ts';
@@ -226,4 +229,96 @@ test('live events: change events stream over SSE, secured values blanked, stream
   await waitFor(() => ended);
   assert.ok(frames.some((x) => x.startsWith('event: expired')));
   assert.equal(f.server.hub.size, 0);
+});
+
+/** The README's section on the web page and its JSON API. */
+function readmeWebSection(): string {
+  const text = readFileSync('README.md', 'utf8');
+  const from = text.indexOf('## The web page and its JSON API');
+  return text.slice(from, text.indexOf('\n## ', from + 1));
+}
+
+test('request errors answer as the README documents: invalid JSON, forbidden names, text only, 413, 415', async (t) => {
+  const f = await loggedIn(t);
+  const big = `{"values": {"Device.DSLite.Enable": "${'x'.repeat(300 * 1024)}"}}`;
+  const cases: [string, string, string, number, string][] = [
+    ['PUT', '/api/values', '{"values": ', 400, 'InvalidJson'],
+    ['PUT', '/api/values', '', 400, 'InvalidJson'],
+    ['PUT', '/api/values', '{"values": {"__proto__": "x"}}', 400, 'InvalidArgument'],
+    ['PUT', '/api/values', '{"values": {"Device.DSLite.Enable": "true"}, "constructor": {"prototype": {}}}', 400, 'InvalidArgument'],
+    ['PUT', '/api/values', '{"values": {"Device.DSLite.Enable": true}}', 400, 'InvalidArgument'],
+    ['PUT', '/api/values', '{"values": {"Device.NAT.InterfaceSetting.1.TCPTranslationTimeout": 3600}}', 400, 'InvalidArgument'],
+    ['POST', '/api/instances', '{"table": "Device.NAT.InterfaceSetting.", "values": {"Enable": false}}', 400, 'InvalidArgument'],
+    ['PUT', '/api/attributes', '{"path": "Device.DSLite.Enable", "notification": "2"}', 400, 'InvalidArgument'],
+    ['PUT', '/api/values', big, 413, 'BodyTooLarge'],
+  ];
+  for (const [method, url, payload, status, kind] of cases) {
+    const r = await f.app.inject({ method: method as 'PUT', url, payload, headers: { ...f.headers, 'content-type': 'application/json' } });
+    const what = `${method} ${url} ${payload.slice(0, 80)}`;
+    assert.deepEqual([r.statusCode, r.json().error.kind], [status, kind], what);
+    assert.ok(r.json().error.message.length > 0 && Array.isArray(r.json().error.details), what);
+    assert.match(String(r.headers['content-security-policy']), /default-src 'none'/, what);
+  }
+  const form = await f.app.inject({ method: 'PUT', url: '/api/values', payload: 'values=1', headers: { ...f.headers, 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.deepEqual([form.statusCode, form.json().error.kind], [415, 'UnsupportedMediaType']);
+  assert.equal(f.dm.getValue('Device.DSLite.Enable'), 'false', 'nothing changed');
+  // Every answer above is in the README, with the body limit.
+  const doc = readmeWebSection();
+  for (const [status, kind] of [...cases.map((c) => [c[3], c[4]] as const), [415, 'UnsupportedMediaType'] as const, [431, 'HeadersTooLarge'] as const])
+    assert.match(doc, new RegExp(`${status}[^\\n]*\`${kind}\``), `README: ${status} ${kind}`);
+  assert.match(doc, /256 KiB/);
+  assert.match(doc, /`__proto__`/);
+});
+
+test('oversized headers: 431 with the JSON error shape and the security headers', async (t) => {
+  const f = await loggedIn(t);
+  await f.app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (f.app.server.address() as { port: number }).port;
+  const answer = await new Promise<string>((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => sock.write(`GET /api/session HTTP/1.1\r\nhost: 127.0.0.1\r\nx-big: ${'a'.repeat(20 * 1024)}\r\n\r\n`));
+    let data = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => { data += d; });
+    sock.on('end', () => resolve(data));
+    sock.on('error', reject);
+  });
+  const [head, body] = answer.split('\r\n\r\n');
+  const [statusLine, ...lines] = head.split('\r\n');
+  const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  assert.match(statusLine, /^HTTP\/1\.1 431 /);
+  assert.deepEqual(JSON.parse(body), { error: { kind: 'HeadersTooLarge', message: 'the request headers are larger than 16 KiB', details: [] } });
+  assert.match(headers.get('content-type') ?? '', /^application\/json/);
+  for (const h of ['content-security-policy', 'x-content-type-options', 'x-frame-options', 'referrer-policy']) assert.ok(headers.has(h), h);
+});
+
+test('an error names each path once; writes that can cut management access are marked', async (t) => {
+  const f = await loggedIn(t);
+  f.dm.add('Device.DSLite.InterfaceSetting.', 'system');
+  const p = 'Device.DSLite.InterfaceSetting.1.';
+  // As src/dslite's EndpointName check does, the handler's message already names the path.
+  const check = f.dm.attach('Device.DSLite.InterfaceSetting.{i}.', {
+    validate(ctx) {
+      if (ctx.changed.get('EndpointName') === 'bad name') throw new DmError('InvalidValue', `${ctx.path}EndpointName: not an FQDN`, [], `${ctx.path}EndpointName`);
+    },
+  });
+  t.after(() => check.dispose());
+  const r = await f.req('PUT', '/api/values', { values: { [`${p}EndpointName`]: 'bad name' } });
+  assert.equal(r.status, 422);
+  assert.equal(r.body.error.message, `${p}EndpointName: not an FQDN`);
+  assert.deepEqual(r.body.error.details.map((d: { path: string; message: string }) => [d.path, d.message]), [[`${p}EndpointName`, 'not an FQDN']]);
+  // Several bad items: each path once, each detail's message without it.
+  const two = await f.req('PUT', '/api/values', { values: { [`${p}EndpointAddress`]: 'zz', [`${p}EndpointAssignmentPrecedence`]: 'Magic' } });
+  for (const d of two.body.error.details) {
+    assert.equal(two.body.error.message.split(d.path).length - 1, 1, `${d.path} once in: ${two.body.error.message}`);
+    assert.ok(!d.message.includes(d.path), d.message);
+  }
+  const confirm = async (obj: string) => new Map<string, string[] | undefined>((await f.req('GET', `/api/object?path=${obj}`)).body.params.map((x: { name: string; confirm?: string[] }) => [x.name, x.confirm]));
+  const cases: [string, string, string[] | undefined][] = [
+    ['Device.ManagementServer.', 'EnableCWMP', ['false']],
+    ['Device.ManagementServer.', 'PeriodicInformEnable', undefined],
+    ['Device.DSLite.', 'Enable', ['true', 'false']],
+    [p, 'Enable', ['true', 'false']],
+    [p, 'EndpointName', undefined],
+  ];
+  for (const [obj, name, want] of cases) assert.deepEqual((await confirm(obj)).get(name), want, `${obj}${name}`);
 });

@@ -60,3 +60,39 @@ export function el(tag, props = {}, ...children) {
 export function idFor(prefix, path) {
   return `${prefix}-${path.replace(/[^A-Za-z0-9_-]/g, (c) => (c === '.' ? '_' : `-${c.charCodeAt(0)}-`))}`;
 }
+
+/**
+ * Text with line-break opportunities at word boundaries only: after each "." of a path and before each
+ * capital that starts a word of a CamelCase name ("Endpoint|Assignment|Precedence"), so a narrow screen
+ * wraps between words, never inside one.
+ */
+export function breakable(text) {
+  const frag = document.createDocumentFragment();
+  for (const part of String(text).split(/(?<=\.)|(?<=[a-z0-9])(?=[A-Z])/)) {
+    if (frag.childNodes.length) frag.append(document.createElement('wbr'));
+    frag.append(part);
+  }
+  return frag;
+}
+
+/**
+ * An address shown whole on one line (split across lines it reads as two addresses): its box is a size
+ * container and the text's font shrinks to fit a narrow box (app.css .addr) instead of wrapping or scrolling.
+ * Returns [box, text span]; set the span's text with setAddress.
+ */
+export function address(text, cls = '') {
+  const span = el('span', { class: 'addr' });
+  setAddress(span, text);
+  return [el('span', { class: `addr-box ${cls}`.trim() }, span), span];
+}
+
+export function setAddress(span, text) {
+  span.textContent = text;
+  span.style.setProperty('--chars', String(Math.max(String(text).length, 1)));
+}
+
+/** Data types shown whole on one line (an address split across lines reads as two). */
+export const ADDRESS_TYPES = new Set(['IPAddress', 'IPv4Address', 'IPv6Address', 'IPPrefix', 'IPv4Prefix', 'IPv6Prefix', 'MACAddress']);
+
+/** "1 switch", "2 switches". */
+export const plural = (n, one, many = `${one}s`) => `${n} ${Number(n) === 1 ? one : many}`;

@@ -1,5 +1,7 @@
 // Page start: show the login or the browser, then keep the page live through the event stream.
-import { api, onLogout, setCsrf } from './api.js';
+// index.html preloads every module and the first data (session, tree root, status) in one round, so the
+// first render does not wait on a chain of requests.
+import { api, breakable, onLogout, setCsrf } from './api.js';
 import { Tree } from './tree.js';
 import { Detail } from './detail.js';
 import { StatusPanel } from './status.js';
@@ -41,6 +43,7 @@ function connect() {
     const ev = JSON.parse(m.data);
     status.changed(ev);
     detail.changed(ev);
+    searchChanged(ev);
     if (ev.added.length || ev.deleted.length) tree.changed([...ev.added, ...ev.deleted]);
   });
   events.addEventListener('expired', () => showLogin('Your session ended. Please log in again.'));
@@ -81,10 +84,11 @@ async function runSearch() {
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'link';
-    b.textContent = h.path;
+    b.append(breakable(h.path));
     b.addEventListener('click', () => tree.reveal(h.path.slice(0, h.path.lastIndexOf('.') + 1)));
     const v = document.createElement('span');
     v.className = 'hit-value';
+    v.dataset.path = h.path;
     v.textContent = h.value;
     li.append(b, ' = ', v);
     return li;
@@ -94,5 +98,20 @@ async function runSearch() {
   list.replaceChildren(...items);
 }
 
+/** A shown hit keeps its value current (a save, the ACS, the failover), in place: no reordering under the pointer. */
+function searchChanged(ev) {
+  for (const c of ev.changes) {
+    for (const v of $('search-results').querySelectorAll('.hit-value')) if (v.dataset.path === c.path) v.textContent = c.value;
+  }
+}
+
 onLogout(() => showLogin('Please log in.'));
-api.session().then((s) => { setCsrf(s.csrfToken); return showApp(); }, () => showLogin());
+/**
+ * Before login the preloaded first reads (index.html) answered 401: take them now, or the page's first reads
+ * after login would be handed those stale answers.
+ */
+function dropPreloads() {
+  for (const link of document.querySelectorAll('link[rel="preload"][as="fetch"]')) fetch(link.href, { credentials: 'same-origin' }).catch(() => {});
+}
+
+api.session().then((s) => { setCsrf(s.csrfToken); return showApp(); }, () => { dropPreloads(); showLogin(); });

@@ -1,7 +1,9 @@
 // The selected object: its parameters with values (writable ones as labelled edit controls, read-only
 // ones as text), each with its details (type, access, description, notification, last change), the
 // server's validation error beside the field (role=alert, aria-describedby), and add/delete of instances.
-import { api, el, idFor } from './api.js';
+// Nothing is written before Save (or Enter): a select changed by a stray arrow key only marks the field
+// unsaved. Writes that can cut management access (ParamView.confirm) ask first.
+import { address, ADDRESS_TYPES, api, breakable, el, idFor, setAddress } from './api.js';
 
 const NOTIFICATION = ['Off', 'Passive', 'Active'];
 
@@ -28,7 +30,7 @@ export class Detail {
 
   render(view) {
     this.fields.clear();
-    const head = el('div', { class: 'detail-head' }, el('h3', { class: 'path', text: view.path }));
+    const head = el('div', { class: 'detail-head' }, el('h3', { class: 'path' }, breakable(view.path)));
     const status = el('p', { class: 'error', role: 'alert', id: 'detail-error' });
     if (view.kind === 'table' && view.writable) head.append(el('button', { type: 'button', text: 'Add instance', onclick: () => this.add(view.path, status) }));
     if (view.kind === 'instance' && view.writable) head.append(el('button', { type: 'button', class: 'danger', text: 'Delete instance', onclick: () => this.remove(view.path, status) }));
@@ -50,12 +52,18 @@ export class Detail {
 
   param(p) {
     const li = el('li', { class: 'param', id: idFor('p', p.path) });
-    li.append(el('span', { class: 'pname', text: p.name }));
+    li.append(el('span', { class: 'pname' }, breakable(p.name)));
     if (p.writable) li.append(this.editor(p));
     else {
-      const span = el('span', { class: 'pvalue', text: p.value });
-      this.fields.set(p.path, { span, def: p });
-      li.append(span);
+      if (ADDRESS_TYPES.has(p.dataType) && p.value) {
+        const [box, span] = address(p.value, 'pvalue');
+        this.fields.set(p.path, { span, def: p, address: true });
+        li.append(box);
+      } else {
+        const span = el('span', { class: 'pvalue', text: p.value });
+        this.fields.set(p.path, { span, def: p });
+        li.append(span);
+      }
     }
     li.append(this.details(p));
     return li;
@@ -80,14 +88,26 @@ export class Detail {
     const error = el('p', { class: 'error', role: 'alert', id: errId });
     const save = el('button', { type: 'submit', text: 'Save', 'aria-label': `Save ${p.path}` });
     const form = el('form', { class: 'edit', novalidate: true }, input, save, error);
+    const dirty = () => form.classList.toggle('dirty', input.value !== input.dataset.saved);
+    input.addEventListener('input', dirty);
+    input.addEventListener('change', dirty);
+    // Enter saves a select too (a text field's Enter submits the form by itself).
+    if (input.tagName === 'SELECT') input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); form.requestSubmit(); } });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
+      if (p.confirm?.includes(input.value) && input.value !== input.dataset.saved &&
+          !window.confirm(`Set ${p.path} to ${input.value}? This can cut the gateway off from its management (ACS, controller, this page).`)) {
+        input.value = input.dataset.saved;
+        dirty();
+        return;
+      }
       save.disabled = true;
       try {
         await api.setValues({ [p.path]: input.value });
         error.textContent = '';
         input.removeAttribute('aria-invalid');
         input.dataset.saved = input.value;
+        dirty();
         form.classList.add('saved');
         setTimeout(() => form.classList.remove('saved'), 1200);
       } catch (err) {
@@ -99,7 +119,6 @@ export class Detail {
         save.disabled = false;
       }
     });
-    if (p.type === 'boolean' || p.enums) input.addEventListener('change', () => form.requestSubmit());
     this.fields.set(p.path, { input, def: p });
     return form;
   }
@@ -117,16 +136,21 @@ export class Detail {
     const select = el('select', { 'aria-label': `Notification of ${p.path}` }, ...NOTIFICATION.map((n, i) => el('option', { value: String(i), text: n })));
     select.value = String(p.notification);
     const nerr = el('span', { class: 'error', role: 'alert' });
-    select.addEventListener('change', async () => {
+    // Like a value: written on Save (or Enter), never by changing the select alone.
+    const form = el('form', { class: 'edit', novalidate: true }, select, el('button', { type: 'submit', text: 'Save', 'aria-label': `Save notification of ${p.path}` }), nerr);
+    select.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); form.requestSubmit(); } });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
       try {
         await api.setNotification(p.path, Number(select.value));
+        p.notification = Number(select.value);
         nerr.textContent = '';
       } catch (err) {
         nerr.textContent = err.message;
         select.value = String(p.notification);
       }
     });
-    dl.append(el('dt', { text: 'Notification' }), el('dd', {}, select, nerr));
+    dl.append(el('dt', { text: 'Notification' }), el('dd', {}, form));
     row('Description', p.description);
     return el('details', {}, el('summary', { text: 'Details', 'aria-label': `Details of ${p.path}` }), dl);
   }
@@ -162,7 +186,7 @@ export class Detail {
     for (const c of ev.changes) {
       const f = this.fields.get(c.path);
       if (!f) continue;
-      if (f.span) f.span.textContent = c.value;
+      if (f.span) f.address ? setAddress(f.span, c.value) : (f.span.textContent = c.value);
       else if (document.activeElement !== f.input && f.input.value === f.input.dataset.saved) {
         if (f.input.tagName === 'SELECT' && ![...f.input.options].some((o) => o.value === c.value)) f.input.append(el('option', { value: c.value, text: c.value }));
         f.input.value = c.value;

@@ -1,7 +1,8 @@
 // The status panel: mode, AFTR in use, public IPv4 in dual-stack, detector states, counters, and the
 // failover timeline (mode over time, each switch marked with its outage) drawn as SVG. It reloads
-// /api/status whenever a change event touches Device.X_TWINSTACK-ORG_Failover.
-import { api, el } from './api.js';
+// /api/status whenever a change event touches Device.X_TWINSTACK-ORG_Failover. Away from DS-Lite on the
+// primary it says what the return waits for (probes, HoldDownTime), counting down each second.
+import { address, api, el, plural } from './api.js';
 
 const FAILOVER = 'Device.X_TWINSTACK-ORG_Failover.';
 const SVG = 'http://www.w3.org/2000/svg';
@@ -29,6 +30,7 @@ export class StatusPanel {
     this.sim = doc.getElementById('sim');
     this.simState = doc.getElementById('sim-state');
     this.simError = doc.getElementById('sim-error');
+    this.detectorNote = doc.getElementById('detectors-note');
     this.pending = null;
     const setSim = (state) => async () => {
       try {
@@ -44,6 +46,13 @@ export class StatusPanel {
     // The chart is drawn in CSS pixels of its box (text stays legible on a phone): redraw on resize.
     let resize;
     window.addEventListener('resize', () => { clearTimeout(resize); resize = setTimeout(() => this.last && this.drawTimeline(this.last), 150); });
+    setInterval(() => this.tick(), 1000);
+  }
+
+  /** The countdown of a pending return, kept current without a reload. */
+  tick() {
+    const dd = document.getElementById('st-return');
+    if (dd && this.last) dd.textContent = returnText(this.last, Date.now()).text;
   }
 
   async load() {
@@ -65,9 +74,14 @@ export class StatusPanel {
     ];
     if (s.backupAFTRSince && !s.backupAFTRSince.startsWith('0001-')) rows.push(['On backup AFTR since', fmtTime(s.backupAFTRSince), 'backup-since']);
     if (s.mode === 'DualStack') rows.push(['Public IPv4', s.publicIPv4Address || '—', 'ipv4']);
+    const ret = returnText(s, Date.now());
+    if (ret.label) rows.push([ret.label, ret.text, 'return']);
     rows.push(['Switches', s.switchCount, 'switches'], ['Last switch', fmtTime(s.lastSwitchTime), 'last-time'], ['Last reason', s.lastSwitchReason || '—', 'last-reason']);
     if (s.forcedMode && s.forcedMode !== 'Auto') rows.push(['Forced mode', s.forcedMode, 'forced']);
-    this.summary.replaceChildren(...rows.flatMap(([k, v, id]) => [el('dt', { text: k }), el('dd', { id: `st-${id}`, class: id === 'mode' ? `mode mode-${s.mode}` : '', text: v })]));
+    const value = (id, v) => (id === 'aftr' || id === 'ipv4') && v !== '—' ? el('dd', { id: `st-${id}` }, address(v)[0])
+      : el('dd', { id: `st-${id}`, class: id === 'mode' ? `mode mode-${s.mode}` : '', text: v });
+    this.summary.replaceChildren(...rows.flatMap(([k, v, id]) => [el('dt', { text: k }), value(id, v)]));
+    this.detectorNote.hidden = s.mode !== 'DualStack';
 
     this.sim.hidden = !s.simulation.active;
     this.simState.textContent = s.simulation.aftrState;
@@ -90,10 +104,13 @@ export class StatusPanel {
     const W = Math.max(this.chart.clientWidth, 200);
     const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-labelledby': 'tl-title tl-desc', class: 'chart' });
     const desc = hist.length
-      ? `${hist.length} switch${hist.length === 1 ? '' : 'es'}; now ${MODE_LABEL[s.mode] ?? s.mode}. ` + hist.map((h) => `${fmtTime(h.time)}: ${MODE_LABEL[h.from] ?? h.from} to ${MODE_LABEL[h.to] ?? h.to}, outage ${fmtMs(h.outageMs)}`).join('; ')
+      ? `${plural(hist.length, 'switch', 'switches')}; now ${MODE_LABEL[s.mode] ?? s.mode}. ` + hist.map((h) => `${fmtTime(h.time)}: ${MODE_LABEL[h.from] ?? h.from} to ${MODE_LABEL[h.to] ?? h.to}, outage ${fmtMs(h.outageMs)}`).join('; ')
       : `No switches yet; mode ${MODE_LABEL[s.mode] ?? s.mode}.`;
     chart.append(svg('title', { id: 'tl-title' }, 'Failover timeline'), svg('desc', { id: 'tl-desc' }, desc));
     const start = hist.length ? Math.min(hist[0].t, now - 60_000) : now - 3_600_000;
+    // Nothing is painted before the agent existed: its start (UpTime) or, unknown, its first recorded switch.
+    const agentStart = s.upTime > 0 ? now - s.upTime * 1000 : undefined;
+    const knownFrom = Math.max(start, Math.min(agentStart ?? Infinity, hist.length ? hist[0].t : agentStart ?? now));
     const span = Math.max(now - start, 1);
     const x = (t) => 20 + ((t - start) / span) * (W - 40);
     const bandY = 30;
@@ -101,8 +118,8 @@ export class StatusPanel {
     // The mode before the first switch is that switch's "from".
     const segments = [];
     let mode = hist.length ? hist[0].from : s.mode;
-    let from = start;
-    for (const h of hist) { segments.push([from, h.t, mode]); from = h.t; mode = h.to; }
+    let from = knownFrom;
+    for (const h of hist) { if (h.t > from) segments.push([from, h.t, mode]); from = Math.max(from, h.t); mode = h.to; }
     segments.push([from, now, s.mode || mode]);
     for (const [a, b, m] of segments) {
       // At least 3 px, so a mode entered a moment ago is still visible at the right edge.
@@ -110,7 +127,7 @@ export class StatusPanel {
       const band = svg('rect', { x: Math.min(x(a), x(now) - w), y: bandY, width: w, height: bandH, class: `band band-${m}` });
       band.append(svg('title', {}, `${MODE_LABEL[m] ?? m} from ${fmtTime(new Date(a).toISOString())}`));
       chart.append(band);
-      if (w > 70) chart.append(svg('text', { x: x(a) + 6, y: bandY + bandH / 2 + 4, class: 'band-label' }, MODE_LABEL[m] ?? m));
+      if (w > 70) chart.append(svg('text', { x: x(a) + 6, y: bandY + bandH / 2 + 4, class: `band-label on-${m}` }, MODE_LABEL[m] ?? m));
     }
     for (const h of hist) {
       const w = Math.max((h.outageMs / span) * (W - 40), 3);
@@ -130,10 +147,40 @@ export class StatusPanel {
       chart.append(svg('line', { x1: x(t), x2: x(t), y1: axisY - 3, y2: axisY + 3, class: 'axis' }),
         svg('text', { x: x(t), y: H - 4, class: `tick${last ? ' end' : i ? ' mid' : ''}` }, last ? 'now' : fmtShort(t)));
     }
-    chart.append(svg('text', { x: 20, y: 18, class: 'tick' }, `${MODE_LABEL[s.mode] ?? s.mode} now · ${s.switchCount || 0} switches`));
+    chart.append(svg('text', { x: 20, y: 18, class: 'tick' }, `${MODE_LABEL[s.mode] ?? s.mode} now · ${plural(s.switchCount || 0, 'switch', 'switches')}`));
     this.chart.replaceChildren(chart);
     this.legend.replaceChildren(
       el('span', { class: 'key key-DSLite', text: 'DS-Lite' }), el('span', { class: 'key key-DualStack', text: 'Dual-stack' }),
       el('span', { class: 'key key-None', text: 'None' }), el('span', { class: 'key key-outage', text: 'Outage at a switch' }));
   }
 }
+
+/**
+ * What the return from dual-stack (or from a backup AFTR to the primary) waits for, in words. With the
+ * policy's live state in the data model: probing (good probes so far), held down (after flapping, the
+ * HoldDownTime multiplied), returning. Without it, what the settings promise: probes every RecoveryInterval,
+ * RecoveryThreshold good ones in a row, and not before HoldDownTime after the last switch.
+ */
+export function returnText(s, now) {
+  const onBackup = s.mode === 'DSLite' && !unknownTime(s.backupAFTRSince);
+  if (s.mode !== 'DualStack' && !onBackup) return { label: '', text: '' };
+  const label = onBackup ? 'Return to primary AFTR' : 'Return to DS-Lite';
+  const r = s.recovery;
+  const every = `every ${r.interval} s`;
+  const inSeconds = (t) => Math.max(0, Math.ceil((t - now) / 1000));
+  const notBefore = !unknownTime(r.returnNotBefore) ? Date.parse(r.returnNotBefore)
+    : unknownTime(s.lastSwitchTime) ? NaN : Date.parse(s.lastSwitchTime) + Number(r.holdDownTime) * 1000;
+  const flapped = Number(r.holdDownFactor) > 1 ? `held down after flapping (${r.holdDownFactor}× HoldDownTime), ` : '';
+  switch (r.state) {
+    case 'Probing': return { label, text: `probing ${every}: ${r.goodProbes} of ${r.threshold} good probes` };
+    case 'HoldDown': return { label, text: `AFTR answers; ${flapped}returning in ${inSeconds(notBefore)} s (at ${fmtClock(notBefore)})` };
+    case 'Returning': return { label, text: 'returning now' };
+    case '': break;
+    default: return { label, text: r.state };
+  }
+  const probes = `after ${plural(r.threshold, 'good probe')} in a row (${every})`;
+  if (Number.isNaN(notBefore) || notBefore <= now) return { label, text: `pending: ${probes}` };
+  return { label, text: `pending: ${probes}, at the earliest ${fmtClock(notBefore)} (in ${inSeconds(notBefore)} s: ${flapped || `HoldDownTime ${r.holdDownTime} s `}after the last switch)` };
+}
+
+const fmtClock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
