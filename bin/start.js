@@ -25,6 +25,9 @@ export const MAIN = join(root, 'dist/main.js');
  */
 export const NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128', '--no-opt', '--no-sparkplug'];
 
+/** The agent's exit status asking for a restart (src/device/restart.ts EXIT_RESTART). */
+const EXIT_RESTART = 75;
+
 /** Newest modification time (ms) of the TypeScript sources, 0 when there are none (an installed package). */
 function newestSource(dir = join(root, 'src')) {
   let newest = 0;
@@ -57,14 +60,23 @@ export async function start(args) {
   const argv = [...NODE_FLAGS, MAIN, ...args];
   // Node >= 22.15: the same process becomes the agent (a supervisor keeps its PID).
   if (typeof process.execve === 'function') process.execve(process.execPath, [process.execPath, ...argv], process.env);
-  // Node 20 cannot exec: a child with the flags, this process waiting for it (signals passed on).
-  const child = spawn(process.execPath, argv, { stdio: 'inherit' });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code, signal) => {
-    if (signal) {
-      process.removeAllListeners(signal);
-      process.kill(process.pid, signal);
-    }
-    process.exit(code ?? 1);
-  });
+  // Node 20 cannot exec: the agent runs as our child, this process waiting for it (signals passed on). We are
+  // then its supervisor: Reboot() and FactoryReset() end it with status 75 (TWINSTACK_RESTART=exit,
+  // src/device/restart.ts) and it is started again here, so nothing outlives this process or escapes a
+  // supervisor of ours.
+  let child;
+  const run = () => {
+    child = spawn(process.execPath, argv, { stdio: 'inherit', env: { ...process.env, TWINSTACK_RESTART: 'exit' } });
+    child.on('exit', (code, signal) => {
+      if (code === EXIT_RESTART && !stopping) return run();
+      if (signal) {
+        process.removeAllListeners(signal);
+        process.kill(process.pid, signal);
+      }
+      process.exit(code ?? 1);
+    });
+  };
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { stopping = true; child.kill(sig); });
+  run();
 }

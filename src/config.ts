@@ -8,6 +8,8 @@ import { validateConfig } from './generated/config-validator.js';
 
 export interface Config {
   dataDir: string;
+  /** src/device/restart.ts: how Reboot()/FactoryReset() restart the agent. */
+  restart: 'auto' | 'exit' | 'exec';
   log: { level: string };
   cli: { socket?: string };
   device: { manufacturer: string; manufacturerOUI: string; modelName: string; productClass: string; hardwareVersion: string };

@@ -1,14 +1,15 @@
 // Wiring: config -> data model -> plug-ins -> front-ends. `npm start` runs this with the embedded default:
 // SQLite in ./data, simulated WAN, web and SNMP on loopback, CLI on a local socket.
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
-import { EXIT_CONFIG, openStorage } from './startup.ts';
+import { EXIT_ADDON, EXIT_CONFIG, listenFault, openStorage } from './startup.ts';
 import { PluginHost, type Plugin } from './datamodel/index.ts';
 import { cliPlugin } from './cli/server.ts';
-import { devicePlugin } from './device/index.ts';
+import {
+  devicePlugin, EXIT_RESTART, predecessorGone, processContext, restartMode, SOFTWARE_VERSION, spawnSuccessor, type RestartRequest,
+} from './device/index.ts';
 import type { CwmpConfigInput } from './cwmp/index.ts';
 import type { SnmpConfig } from './snmp/index.ts';
 import type { UspConfig } from './usp/index.ts';
@@ -34,49 +35,70 @@ const log = pino({
   redact: { paths: ['*.password', '*.Password', '*.adminPassword', '*.authPassword', '*.privPassword', '*.authKey', '*.privKey', '*.community'], censor: '[redacted]' },
 });
 const dataDir = resolve(config.dataDir);
+// Reboot()/FactoryReset(): exit for the supervisor, or start the successor ourselves (src/device/restart.ts).
+// `restart` in the config (exit|exec), else TWINSTACK_RESTART (the deploy files set it), else detected.
+const restart = restartMode(processContext(config.restart));
+// A successor of a restart in place loads while its predecessor stops, and waits here until it is gone.
+const predecessor = await predecessorGone();
 // Before anything uses the directory (the CLI socket lives there): a second agent stops here, and every storage
 // fault exits with one line and its own status (src/startup.ts, README "Exit status").
 const storage = openStorage(dataDir, log);
-const dbFile = storage.dataDir.db;
 const dm = storage.dm;
 
+/** Longest wait for the plug-ins to stop before the process ends anyway (every committed write is on disk). */
+const STOP_DEADLINE_MS = 5000;
+
+function exit(code: number): never {
+  dm.close();
+  storage.dataDir.release();
+  process.exit(code);
+}
+
 let stopping: Promise<void> | undefined;
-async function shutdown(code: number, then?: () => void) {
+let starting: Promise<void> = Promise.resolve();
+/**
+ * Stops the agent with exit status `code`. `why` goes into the boot journal first (src/device/boot.ts): what the
+ * next start reports in Boot!. `successor`: start the next agent before stopping (a restart in place).
+ */
+async function shutdown(code: number, why: RestartRequest, successor = false) {
   stopping ??= (async () => {
-    log.info({ code }, 'stopping');
+    try {
+      storage.journal.write({ ...why, softwareVersion: SOFTWARE_VERSION, at: new Date().toISOString() });
+    } catch (err) {
+      log.error({ err }, 'boot journal not written: the next Boot! reports no clean stop');
+    }
+    if (successor) {
+      try {
+        log.info({ successor: await spawnSuccessor() }, 'successor started');
+      } catch (err) {
+        log.error({ err }, 'successor not started: exiting for a supervisor');
+        code = EXIT_RESTART;
+      }
+    }
+    log.info({ code, cause: why.cause }, 'stopping');
+    // A plug-in that cannot stop (a session to an ACS that does not answer) must not hold the restart.
+    setTimeout(() => {
+      log.warn({ deadlineMs: STOP_DEADLINE_MS }, 'plug-ins did not stop in time: exiting');
+      exit(code);
+    }, STOP_DEADLINE_MS);
+    await starting.catch(() => undefined); // asked during start-up (the CLI answers first): stop them all
     await host.stop();
-    dm.close();
-    storage.dataDir.release(); // before a restart in place starts the next agent
-    then?.();
-    process.exit(code);
+    exit(code);
   })();
   return stopping;
 }
 
-/**
- * Under a supervisor (deploy/: systemd, procd set TWINSTACK_SUPERVISED=1) a restart is the supervisor's: the
- * agent exits with EXIT_RESTART and is started again. A detached process of our own would be killed with
- * systemd's control group, or run unsupervised beside procd's new instance.
- */
-const supervised = process.env.TWINSTACK_SUPERVISED === '1';
-const EXIT_RESTART = 75;
-
-/** Restart in place: a new agent process takes over (the embedded default has no init system). */
-function respawn() {
-  if (supervised) return;
-  spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', detached: true }).unref();
+/** Reboot() and FactoryReset(), whoever asked (src/device/boot.ts causeOf). */
+function restartAgent(req: RestartRequest) {
+  log.info({ cause: req.cause, commandKey: req.commandKey, restart: restart.mode }, 'restart requested');
+  return restart.mode === 'exec' ? shutdown(0, req, true) : shutdown(EXIT_RESTART, req);
 }
 
-const hooks = {
-  reboot: () => shutdown(supervised ? EXIT_RESTART : 0, respawn),
-  factoryReset: () => shutdown(supervised ? EXIT_RESTART : 0, () => {
-    for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) rmSync(f, { force: true });
-    respawn();
-  }),
+/** What the remote management protocols ask for (CWMP Reboot/FactoryReset RPCs and Download, USP fallbacks). */
+const remote = {
+  reboot: () => restartAgent({ cause: 'RemoteReboot', commandKey: '' }),
+  factoryReset: () => restartAgent({ cause: 'RemoteFactoryReset', commandKey: '' }),
 };
-
-/** Exit status when the Linux WAN's native addons are missing or broken (beside src/startup.ts's). */
-const EXIT_ADDON = 10;
 
 // The Linux WAN cannot run without its addons (build/Release): refuse to start, with the file and the fix, rather
 // than run and report every AFTR as unreachable. The simulated WAN of the embedded default needs neither.
@@ -87,33 +109,72 @@ if (config.wan.mode === 'linux') {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ERR_TWINSTACK_ADDON') throw e;
     process.stderr.write(`twinstack: ${(e as Error).message}\n`);
-    dm.close();
-    storage.dataDir.release();
-    process.exit(EXIT_ADDON);
+    exit(EXIT_ADDON);
   }
 }
+
+/** A plug-in's start() failure, with the plug-in's name (a port in use names its face). */
+class StartFailure extends Error {
+  constructor(readonly plugin: string, readonly error: unknown) {
+    super(`${plugin}: start failed`);
+  }
+}
+const named = (p: Plugin): Plugin => ({
+  name: p.name,
+  dependsOn: p.dependsOn,
+  register: (ctx) => p.register(ctx),
+  start: async (ctx) => {
+    try {
+      await p.start?.(ctx);
+    } catch (e) {
+      throw new StartFailure(p.name, e);
+    }
+  },
+  stop: (ctx) => p.stop?.(ctx),
+});
 
 // A face is imported only when enabled: a disabled one costs no memory or start-up time (its libraries,
 // fastify, xml2js, net-snmp, are never loaded; bench/footprint.ts measures each). USP is always on: it
 // serves Device.LocalAgent. and its MTPs are data-model rows a controller or the CLI may add at any time.
 const plugins: Plugin[] = [
-  devicePlugin(config.device, hooks),
+  devicePlugin(config.device, { reboot: restartAgent, factoryReset: restartAgent, boot: storage.boot }),
   cliPlugin(config.cli.socket ?? join(dataDir, 'twinstack.sock')),
   ...failoverPlugins(config.wan),
 ];
 if (config.cwmp.enable !== false) {
   const { cwmpPlugin } = await import('./cwmp/index.ts');
-  plugins.push(cwmpPlugin(config.cwmp as CwmpConfigInput, { ...hooks, downloadsDir: join(dataDir, 'downloads') }));
+  plugins.push(cwmpPlugin(config.cwmp as CwmpConfigInput, { ...remote, downloadsDir: join(dataDir, 'downloads') }));
 }
-plugins.push((await import('./usp/index.ts')).uspPlugin(config.usp as unknown as UspConfig, hooks));
+plugins.push((await import('./usp/index.ts')).uspPlugin(config.usp as unknown as UspConfig, remote));
 if (config.snmp.enable !== false) plugins.push((await import('./snmp/index.ts')).snmpPlugin(config.snmp as SnmpConfig));
 if (config.web.enable !== false) plugins.push((await import('./web/index.ts')).webPlugin(config.web as WebConfig));
 
-const host = new PluginHost(dm, plugins, log);
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
-await host.start();
-log.info({ dataDir, plugins: plugins.map((p) => p.name) }, 'twinstack running');
+const host = new PluginHost(dm, plugins.map(named), log);
+const stop = () => void shutdown(0, { cause: 'LocalReboot', commandKey: '' });
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+try {
+  await (starting = host.start());
+} catch (e) {
+  if (stopping) await stopping; // a restart asked meanwhile ends the process
+  const fault = e instanceof StartFailure ? listenFault(e.plugin, e.error) : undefined;
+  if (!fault) throw e instanceof StartFailure ? e.error : e;
+  // One line and a status of its own (src/startup.ts), no stack trace. The boot journal stays as it is: the
+  // start that succeeds reports the stop before this one.
+  process.stderr.write(fault.line);
+  stopping = Promise.resolve();
+  setTimeout(() => exit(fault.status), STOP_DEADLINE_MS);
+  await host.stop();
+  exit(fault.status);
+}
+// Started: the journal of the last stop has been reported (Boot!); from now on, no journal means no clean stop
+// (unless a restart was asked during the start: its journal is the next start's).
+try {
+  if (!stopping) storage.journal.clear();
+} catch (err) {
+  log.error({ err }, 'boot journal not cleared');
+}
+log.info({ dataDir, plugins: plugins.map((p) => p.name), restart: restart.mode, restartBy: restart.why, predecessor: predecessor?.pid, waitedMs: predecessor?.waitedMs }, 'twinstack running');
 // systemd Type=notify (deploy/twinstack.service): ready once every face listens. Node has no AF_UNIX datagram
 // socket to send READY=1 itself; systemd-notify sends it (NotifyAccess=all, since it is our child).
 if (process.env.NOTIFY_SOCKET) {

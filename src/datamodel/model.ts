@@ -35,7 +35,8 @@ export interface Handler {
   read?(objectPath: string): Readonly<Record<string, string>>;
 }
 
-export type CommandFn = (req: { path: string; objectPath: string; input: Record<string, string>; origin: Origin }) =>
+/** `commandKey`: the USP Operate's command_key ('' for other callers). */
+export type CommandFn = (req: { path: string; objectPath: string; input: Record<string, string>; origin: Origin; commandKey: string }) =>
   Promise<Record<string, string>> | Record<string, string>;
 
 export interface EventOccurrence { path: string; params: Record<string, string> }
@@ -376,10 +377,10 @@ export class DataModel {
   }
 
   /** Runs a command after checking its input arguments against the schema. */
-  async operate(path: string, input: Record<string, string>, origin: Origin): Promise<{ path: string; output: Record<string, string> }[]> {
+  async operate(path: string, input: Record<string, string>, origin: Origin, commandKey = ''): Promise<{ path: string; output: Record<string, string> }[]> {
     const results = [];
     for (const { node, fn, args } of this.prepareCommand(path, input))
-      results.push({ path: node.path, output: await fn({ path: node.path, objectPath: node.objectPath, input: args, origin }) });
+      results.push({ path: node.path, output: await fn({ path: node.path, objectPath: node.objectPath, input: args, origin, commandKey }) });
     return results;
   }
 

@@ -11,6 +11,7 @@ export interface EndpointSettings {
   assignment: 'DHCPv6' | 'Static';
   /** EndpointAddressTypePrecedence: which static value to use, FQDN (EndpointName) or IPv6Address. */
   addressType: 'FQDN' | 'IPv6Address';
+  /** The static EndpointName (configured while the precedence was Static; not DHCPv6's, which it may show). */
   name: string;
   address: string;
 }
@@ -29,6 +30,16 @@ export function primaryEndpoint(s: EndpointSettings, lease: Lease6 | null): Endp
   const fromStatic = staticValue ? { aftr: staticValue, origin: 'Static' as const } : null;
   // TR-181 EndpointAssignmentPrecedence: the preferred source, the other one as a fallback.
   return s.assignment === 'DHCPv6' ? (fromDhcp ?? fromStatic) : (fromStatic ?? fromDhcp);
+}
+
+/**
+ * Device.DSLite.InterfaceSetting.{i}.EndpointName as TR-181 2.18 defines it: the name "actually applied", i.e.
+ * that of the source EndpointAssignmentPrecedence picks when both are available (the other one when only it
+ * is): DHCPv6's AFTR-Name (RFC 6334 OPTION_AFTR_NAME, 64) or the static name. Shown whether or not DS-Lite is
+ * enabled.
+ */
+export function appliedEndpointName(s: EndpointSettings, lease: Lease6 | null): string {
+  return primaryEndpoint({ ...s, enable: true }, lease)?.origin === 'DHCPv6' ? lease!.aftrName : s.name;
 }
 
 /** The ordered candidates: the primary, then the backups (vendor BackupAFTRs), without duplicates. */

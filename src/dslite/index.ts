@@ -6,7 +6,7 @@ import type { Disposable, Plugin } from '../datamodel/index.ts';
 import type { Platform } from '../wan/platform.ts';
 import { createPlatform, WAN_DEFAULTS, type WanConfig } from '../wan/index.ts';
 import { ensureRows, type GatewayRows } from './instances.ts';
-import { bindModel, readDetector, readSettings, writeInitial } from './model.ts';
+import { adoptStaticEndpointName, bindModel, readDetector, readSettings, writeInitial } from './model.ts';
 import { FailoverPolicy } from './policy.ts';
 
 export type { WanConfig } from '../wan/index.ts';
@@ -40,12 +40,13 @@ export function failoverPlugins(raw: Partial<WanConfig> | Readonly<Record<string
       const lanIPv4 = parseCidr(config.lanAddress);
       platform = createPlatform(config, log.child({ module: 'wan' }), lanIPv4);
       rows = ensureRows(dm, { ...platform.interfaces, lanIPv4 });
+      adoptStaticEndpointName(dm, rows.dslite);
       const detectorSettings = Object.fromEntries([...rows.detectors].map(([name, row]) => [name, readDetector(dm, row)]));
       policy = new FailoverPolicy({
         platform, settings: readSettings(dm, rows), detectorSettings, log: log.child({ module: 'failover' }),
         leaseWait: config.leaseWaitMs, dhcp4Timeout: config.dhcp4TimeoutMs,
       });
-      writeInitial(dm, rows, platform.simulated);
+      writeInitial(dm, rows, platform.simulated, platform.dhcp6.lease());
       const sim = platform as Platform & { setAftrState?: (s: 'Up' | 'Down' | 'Blackhole') => void };
       const setAftrState = platform.simulated && sim.setAftrState ? sim.setAftrState.bind(sim) : undefined;
       const disposables: Disposable[] = bindModel({ dm, rows, policy, platform, log, setAftrState });

@@ -10,6 +10,7 @@ import type { Lease4, Lease6, Platform, TunnelCounters } from '../wan/platform.t
 import { BfdDetector } from './bfd.ts';
 import { bindBfd } from './bfd-model.ts';
 import type { DetectorSettings, Verdict } from './detectors.ts';
+import { appliedEndpointName } from './endpoint.ts';
 import { PcpDetector } from './pcp.ts';
 import { bindPcp } from './pcp-model.ts';
 import { FO, ref, syncRows, type GatewayRows } from './instances.ts';
@@ -19,6 +20,40 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 /** TR-106 §3.2.1: the Unknown Time, for a dateTime that has no value now. */
 const UNKNOWN_TIME = '0001-01-01T00:00:00Z';
 const FQDN = /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
+
+/**
+ * The static EndpointName of an InterfaceSetting row. TR-181 2.18: EndpointName "can be assigned statically ... or
+ * can be updated dynamically (via DHCPv6)" and shows the one EndpointAssignmentPrecedence applies; it "is only
+ * writable when EndpointAssignmentPrecedence is Static". So the parameter shows DHCPv6's AFTR-Name while DHCPv6
+ * applies, and the static name written under Static is kept here (module state, written in the same
+ * transaction as the write) for when Static applies again.
+ */
+const staticKey = (row: string) => `staticEndpointName:${row}`;
+
+export function staticEndpointName(dm: DataModel, row: string): string {
+  return dm.state('failover').get(staticKey(row)) ?? dm.getValue(`${row}EndpointName`);
+}
+
+/**
+ * At the first start with this state: what EndpointName holds is static (before, DHCPv6's name was never
+ * written into it).
+ */
+export function adoptStaticEndpointName(dm: DataModel, row: string): void {
+  const st = dm.state('failover');
+  if (st.get(staticKey(row)) === undefined) st.set(staticKey(row), dm.getValue(`${row}EndpointName`));
+}
+
+/** Shows in EndpointName the name that applies (DHCPv6's or the static one), in a system transaction. */
+export function writeEndpointName(dm: DataModel, rows: GatewayRows, lease: Lease6 | null, log?: Logger): void {
+  const path = `${rows.dslite}EndpointName`;
+  const want = appliedEndpointName(readSettings(dm, rows).endpoint, lease);
+  if (dm.getValue(path) === want) return;
+  try {
+    dm.set({ [path]: want }, 'system');
+  } catch (err) {
+    log?.warn({ err, name: want }, 'EndpointName not shown'); // longer than 256 characters
+  }
+}
 
 /** Reads the policy's settings from the data model. */
 export function readSettings(dm: DataModel, rows: GatewayRows): PolicySettings {
@@ -37,7 +72,7 @@ export function readSettings(dm: DataModel, rows: GatewayRows): PolicySettings {
       enable: v('Device.DSLite.Enable') === 'true' && v(`${rows.dslite}Enable`) === 'true',
       assignment: v(`${rows.dslite}EndpointAssignmentPrecedence`) as 'DHCPv6' | 'Static',
       addressType: v(`${rows.dslite}EndpointAddressTypePrecedence`) as 'FQDN' | 'IPv6Address',
-      name: v(`${rows.dslite}EndpointName`),
+      name: staticEndpointName(dm, rows.dslite),
       address: v(`${rows.dslite}EndpointAddress`),
     },
   };
@@ -54,6 +89,20 @@ function validateBackups(ctx: ValidateContext) {
   if (list === undefined || list === '') return;
   const bad = list.split(',').map((s) => s.trim()).filter((s) => !isIPv6(s) && !FQDN.test(s));
   if (bad.length) throw new DmError('InvalidValue', `${ctx.path}BackupAFTRs: not an FQDN or IPv6 address: ${bad.join(', ')}`, [], `${ctx.path}BackupAFTRs`);
+}
+
+/**
+ * TR-181 2.18 InterfaceSetting.{i}.EndpointName: "only writable when EndpointAssignmentPrecedence is Static;
+ * otherwise ... automatically configured via the DHCPv6 received option" (checked against the precedence the
+ * transaction leaves, so precedence and name can be set together). A static name is an FQDN (RFC 6334 §3).
+ */
+function validateInterfaceSetting(ctx: ValidateContext) {
+  const name = ctx.changed.get('EndpointName');
+  if (ctx.origin === 'system' || name === undefined) return;
+  const precedence = ctx.value('EndpointAssignmentPrecedence');
+  if (precedence !== 'Static')
+    throw new DmError('NotWritable', `${ctx.path}EndpointName: writable only while EndpointAssignmentPrecedence is Static (it is ${precedence}: the name comes from DHCPv6, option 64 AFTR-Name)`, [], `${ctx.path}EndpointName`);
+  if (name !== '' && !FQDN.test(name)) throw new DmError('InvalidValue', `${ctx.path}EndpointName: not an FQDN`, [], `${ctx.path}EndpointName`);
 }
 
 function validateDetector(ctx: ValidateContext) {
@@ -95,14 +144,30 @@ export function bindModel(o: BindOptions): Disposable[] {
       policy.configureDetector(name, readDetector(dm, ev.path));
     },
   }));
-  const endpointApply = (ev: { origin: string }) => { if (user(ev.origin)) policy.configure(readSettings(dm, rows)); };
+  const endpointApply = (ev: { origin: string }) => {
+    if (!user(ev.origin)) return;
+    policy.configure(readSettings(dm, rows));
+    writeEndpointName(dm, rows, platform.dhcp6.lease(), o.log); // a new precedence may apply the other name
+  };
   out.push(dm.attach('Device.DSLite.', { apply: endpointApply }));
   out.push(dm.attach('Device.DSLite.InterfaceSetting.{i}.', {
-    validate: (ctx) => {
-      if (ctx.changed.has('EndpointName') && ctx.changed.get('EndpointName') !== '' && !FQDN.test(ctx.changed.get('EndpointName')!))
-        throw new DmError('InvalidValue', `${ctx.path}EndpointName: not an FQDN`, [], `${ctx.path}EndpointName`);
+    validate: validateInterfaceSetting,
+    apply: (ev) => {
+      // A write of the value EndpointName already showed (DHCPv6's, while no static name was set) makes no
+      // change event for the participant below; it sets the static name all the same.
+      const name = ev.changed.get('EndpointName');
+      if (user(ev.origin) && name !== undefined && dm.state('failover').get(staticKey(ev.path)) !== name) dm.state('failover').set(staticKey(ev.path), name);
+      endpointApply(ev);
     },
-    apply: endpointApply,
+  }));
+  // The static name follows a write of EndpointName in the same SQLite transaction (a write is only accepted
+  // under Static: validateInterfaceSetting). The agent's own writes (origin system) are what it shows.
+  out.push(dm.onCommitting((ev, state) => {
+    if (!user(ev.origin)) return;
+    for (const c of ev.changes) {
+      const m = /^(Device\.DSLite\.InterfaceSetting\.\d+\.)EndpointName$/.exec(c.path);
+      if (m) state('failover').set(staticKey(m[1]), c.value);
+    }
   }));
   out.push(dm.attach(`${FO}Simulation.`, {
     apply: (ev) => {
@@ -172,19 +237,23 @@ export function bindModel(o: BindOptions): Disposable[] {
     if (d instanceof BfdDetector) out.push(...bindBfd(dm, d, o.log.child({ module: 'bfd' })));
     if (d instanceof PcpDetector) out.push(...bindPcp(dm, d, o.log.child({ module: 'pcp' })));
   }
-  out.push(platform.dhcp6.onLease((l) => writeLease6(dm, rows, l)));
+  out.push(platform.dhcp6.onLease((l) => {
+    writeLease6(dm, rows, l);
+    writeEndpointName(dm, rows, l, o.log);
+  }));
   out.push(platform.dhcp4.onLease((l) => writeLease4(dm, rows, l)));
   return out;
 }
 
 /** Status at boot: nothing is up yet; the stored Mode of the previous run is stale. */
-export function writeInitial(dm: DataModel, rows: GatewayRows, simulated: boolean) {
+export function writeInitial(dm: DataModel, rows: GatewayRows, simulated: boolean, lease: Lease6 | null) {
   dm.set({
     [`${FO}Mode`]: 'None', [`${FO}CurrentAFTR`]: '', [`${FO}PublicIPv4Address`]: '', [`${FO}BackupAFTRSince`]: UNKNOWN_TIME,
     [`${FO}Simulation.Active`]: String(simulated),
     [`${rows.dslite}Status`]: 'Disabled', [`${rows.dslite}EndpointAddressInUse`]: '',
     ...Object.fromEntries([...rows.detectors.values()].flatMap((d) => [[`${d}State`, dm.getValue(`${d}Enable`) === 'true' ? 'Unknown' : 'Disabled']])),
   }, 'system');
+  writeEndpointName(dm, rows, lease);
 }
 
 function changed(dm: DataModel, want: Record<string, string>): Record<string, string> {

@@ -248,9 +248,12 @@ export class FailoverPolicy {
   private async boot() {
     this.recompute();
     if (this.settings.forcedMode === 'DualStack') return this.switchTo('DualStack', 'ForcedMode DualStack');
-    const needLease = this.settings.endpoint.assignment === 'DHCPv6' && !this.platform.dhcp6.lease();
-    if (this.cands.length === 0 && needLease) {
-      // RFC 6334: the AFTR-Name comes with the DHCPv6 reply; wait for it a while before calling it absent.
+    // RFC 6334: the AFTR-Name comes with the DHCPv6 reply, and so do the DNS servers that resolve an FQDN. Wait
+    // for it a while before calling it absent, unless the AFTR is a static IPv6 address: a static name must not
+    // be used because it is there first while DHCPv6 has the precedence (TR-181 EndpointAssignmentPrecedence).
+    const needLease = !this.platform.dhcp6.lease()
+      && (this.settings.endpoint.assignment === 'DHCPv6' || this.cands.length === 0 || literal(this.cands[0].aftr) === null);
+    if (needLease) {
       this.leaseTimer = setTimeout(() => this.enqueue('lease wait', () => this.bootWithout()), this.opts.leaseWait ?? 10_000);
       this.leaseTimer.unref?.();
       return;
@@ -267,8 +270,10 @@ export class FailoverPolicy {
     const before = JSON.stringify(this.cands);
     this.recompute();
     if (this.mode === 'None') {
+      // The reply the boot waited for: with an AFTR, DS-Lite; without one (no option 64, nothing static), no AFTR.
+      if (!this.platform.dhcp6.lease()) return;
       if (this.leaseTimer) clearTimeout(this.leaseTimer);
-      if (this.cands.length) await this.bringUp('boot');
+      await this.bringUp('boot');
       return;
     }
     if (before !== JSON.stringify(this.cands)) await this.reselect('DHCPv6 AFTR-Name changed');
@@ -292,7 +297,11 @@ export class FailoverPolicy {
     this.recompute();
     if (this.mode !== 'DSLite') return;
     const want = this.cands[0];
-    if (want && cur && want.aftr === cur.aftr && this.index === 0) return;
+    if (want && cur && want.aftr === cur.aftr && this.index === 0) {
+      // The same AFTR, now perhaps by the other method: Origin follows (TR-181 InterfaceSetting.{i}.Origin).
+      if (want.origin !== cur.origin) this.statusEmitter.fire(this.status());
+      return;
+    }
     await this.failover(why, true);
   }
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 "use strict";
 export const validateConfig = validate10;
-const schema11 = {"title":"twinstack agent configuration","description":"Deployment settings only. What the ACS or a controller manages (ManagementServer.URL, LocalAgent.Controller, failover settings) lives in the data model.","type":"object","additionalProperties":false,"properties":{"dataDir":{"type":"string","default":"./data","description":"SQLite database and the CLI socket live here."},"log":{"type":"object","additionalProperties":false,"default":{},"properties":{"level":{"enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"}}},"cli":{"type":"object","additionalProperties":false,"default":{},"properties":{"socket":{"type":"string","description":"Unix socket of the CLI; default <dataDir>/twinstack.sock"}}},"device":{"type":"object","additionalProperties":false,"default":{},"properties":{"manufacturer":{"type":"string","default":"twinstack"},"manufacturerOUI":{"type":"string","pattern":"^[0-9A-F]{6}$","default":"000000"},"modelName":{"type":"string","default":"twinstack-gw"},"productClass":{"type":"string","default":"HomeGateway"},"hardwareVersion":{"type":"string","default":"sim-1"}}},"cwmp":{"$ref":"urn:twinstack:config:cwmp","default":{}},"usp":{"$ref":"urn:twinstack:config:usp","default":{}},"snmp":{"$ref":"urn:twinstack:config:snmp","default":{}},"web":{"$ref":"urn:twinstack:config:web","default":{}},"wan":{"$ref":"urn:twinstack:config:wan","default":{}}},"$id":"validateConfig"};
+const schema11 = {"title":"twinstack agent configuration","description":"Deployment settings only. What the ACS or a controller manages (ManagementServer.URL, LocalAgent.Controller, failover settings) lives in the data model.","type":"object","additionalProperties":false,"properties":{"dataDir":{"type":"string","default":"./data","description":"SQLite database and the CLI socket live here."},"restart":{"enum":["auto","exit","exec"],"default":"auto","description":"How Reboot()/FactoryReset() restart the agent: exit (status 75, for a supervisor to start it again), exec (the agent starts its successor itself), auto (TWINSTACK_RESTART if set, else exit under systemd or procd, else exec). src/device/restart.ts."},"log":{"type":"object","additionalProperties":false,"default":{},"properties":{"level":{"enum":["fatal","error","warn","info","debug","trace","silent"],"default":"info"}}},"cli":{"type":"object","additionalProperties":false,"default":{},"properties":{"socket":{"type":"string","description":"Unix socket of the CLI; default <dataDir>/twinstack.sock"}}},"device":{"type":"object","additionalProperties":false,"default":{},"properties":{"manufacturer":{"type":"string","default":"twinstack"},"manufacturerOUI":{"type":"string","pattern":"^[0-9A-F]{6}$","default":"000000"},"modelName":{"type":"string","default":"twinstack-gw"},"productClass":{"type":"string","default":"HomeGateway"},"hardwareVersion":{"type":"string","default":"sim-1"}}},"cwmp":{"$ref":"urn:twinstack:config:cwmp","default":{}},"usp":{"$ref":"urn:twinstack:config:usp","default":{}},"snmp":{"$ref":"urn:twinstack:config:snmp","default":{}},"web":{"$ref":"urn:twinstack:config:web","default":{}},"wan":{"$ref":"urn:twinstack:config:wan","default":{}}},"$id":"validateConfig"};
 const schema12 = {"type":"object","additionalProperties":false,"description":"TR-069 (CWMP) client deployment settings. The ACS URL, credentials and periodic inform live in Device.ManagementServer.*; factoryDefaults seeds them once (origin system) on the first start or after a factory reset.","properties":{"enable":{"type":"boolean","default":true,"description":"Run the CWMP client (it also needs Device.ManagementServer.EnableCWMP true and a URL)."},"connectionRequest":{"type":"object","additionalProperties":false,"default":{},"description":"Connection request server (TR-069 §3.2.2, HTTP GET with Digest authentication).","properties":{"enable":{"type":"boolean","default":true},"address":{"type":"string","default":"127.0.0.1","description":"Listen address."},"port":{"type":"integer","minimum":0,"maximum":65535,"default":7547,"description":"Listen port; 0 picks a free one."},"path":{"type":"string","pattern":"^/","default":"/cwmp-cr"},"host":{"type":"string","description":"Host put in ConnectionRequestURL when the ACS must use another address than the listen address."},"rateLimit":{"type":"object","additionalProperties":false,"default":{},"description":"Sessions started by connection requests, a token bucket: up to max at once, refilled at max per windowSeconds. A request during a session is always accepted and makes one session after it (which takes its token when it starts); an idle CPE out of tokens answers 503. Unauthenticated tries (challenges, wrong answers) get 5x this budget; past it every request gets 503.","properties":{"max":{"type":"integer","minimum":1,"default":30},"windowSeconds":{"type":"integer","minimum":1,"default":60}}}}},"tls":{"type":"object","additionalProperties":false,"default":{},"properties":{"caFile":{"type":"string","description":"PEM CA bundle trusted for an https ACS and https downloads; default the system CAs."}}},"sessionTimeoutSeconds":{"type":"integer","minimum":30,"default":30,"description":"Wait for each ACS reply (TR-069 §3.2.1: at least 30 s)."},"maxMessageBytes":{"type":"integer","minimum":65536,"default":4194304,"description":"Larger ACS messages end the session."},"maxDownloadBytes":{"type":"integer","minimum":1,"default":268435456},"factoryDefaults":{"type":"object","additionalProperties":false,"default":{},"properties":{"url":{"type":"string","description":"Factory Device.ManagementServer.URL."},"username":{"type":"string"},"password":{"type":"string"},"periodicInformEnable":{"type":"boolean","default":true},"periodicInformInterval":{"type":"integer","minimum":1,"default":86400},"connectionRequestUsername":{"type":"string"},"connectionRequestPassword":{"type":"string"}}}}};
 const schema13 = {"type":"object","additionalProperties":false,"description":"USP agent factory values. Controllers, MTPs, subscriptions and roles live in Device.LocalAgent.* and Device.MQTT.Client.*; these seed them once (origin system) when absent.","properties":{"endpointId":{"type":"string","minLength":1,"description":"Factory Device.LocalAgent.EndpointID; default os::twinstack-<12 hex digits>, made once."},"maxRecordSize":{"type":"integer","minimum":1024,"default":262144,"description":"Larger USP records are dropped with a log line."},"outboxSize":{"type":"integer","minimum":1,"default":100,"description":"Messages kept per unreachable controller."},"onBoardRequest":{"type":"boolean","default":true,"description":"Send OnBoardRequest to controllers not yet onboarded, retried until NotifyResp."},"broker":{"type":"object","additionalProperties":false,"required":["host"],"description":"Factory MQTT broker: seeds Device.MQTT.Client.{i} and Device.LocalAgent.MTP.{i}.","properties":{"host":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535,"default":1883},"protocolVersion":{"enum":["5.0","3.1.1"],"default":"5.0"},"clientId":{"type":"string"},"agentTopic":{"type":"string","minLength":1,"description":"Default /usp/agent/<EndpointID>."}}},"controller":{"type":"object","additionalProperties":false,"required":["endpointId","topic"],"description":"Factory controller reached through the factory broker: seeds Device.LocalAgent.Controller.{i}.","properties":{"endpointId":{"type":"string","minLength":1},"topic":{"type":"string","minLength":1},"role":{"enum":["Full Access","Read Only"],"default":"Full Access"},"periodicNotifInterval":{"type":"integer","minimum":1,"default":86400}}}}};
 const schema14 = {"type":"object","additionalProperties":false,"properties":{"enable":{"type":"boolean","default":true},"address":{"type":"string","default":"127.0.0.1","description":"UDP listen address (IPv4 or IPv6)."},"port":{"type":"integer","minimum":0,"maximum":65535,"default":1161,"description":"UDP port; unprivileged by default, 0 picks a free one."},"maxMessageSize":{"type":"integer","minimum":484,"maximum":65507,"default":65507,"description":"Largest message the agent sends (RFC 3417 §3.1 minimum 484)."},"cacheMs":{"type":"integer","minimum":0,"default":1000,"description":"How long live values (interface counters) may be served from one snapshot."},"communities":{"type":"array","default":[{"name":"public","access":"ro"}],"description":"SNMPv1/v2c communities (RFC 3584); read-only unless access is rw.","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64},"access":{"enum":["ro","rw"],"default":"ro"}}}},"users":{"type":"array","default":[],"description":"SNMPv3 USM users (RFC 3414): SHA-1/SHA-2 HMAC (RFC 7860), AES-128/256 privacy (RFC 3826). Passwords of at least 8 characters.","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":32},"authProtocol":{"enum":["md5","sha","sha224","sha256","sha384","sha512"]},"authPassword":{"type":"string","minLength":8},"privProtocol":{"enum":["aes","aes256b","aes256r"]},"privPassword":{"type":"string","minLength":8},"level":{"enum":["noAuthNoPriv","authNoPriv","authPriv"],"description":"Least security level accepted; default the highest the keys allow."},"access":{"enum":["ro","rw"],"default":"ro"}}}},"trapTargets":{"type":"array","default":[],"description":"Notification receivers: mode switches (TWINSTACK-FAILOVER-MIB) and linkUp/linkDown.","items":{"type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"type":"string"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":162},"version":{"enum":["v2c","v3"],"default":"v2c"},"community":{"type":"string","default":"public"},"user":{"type":"string","description":"Name of a configured v3 user (v3 targets)."},"inform":{"type":"boolean","default":false,"description":"Send InformRequests and retry until acknowledged."},"timeoutMs":{"type":"integer","minimum":10,"default":1000},"retries":{"type":"integer","minimum":0,"default":3}}}}}};
@@ -23,6 +23,9 @@ let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.dataDir === undefined){
 data.dataDir = "./data";
+}
+if(data.restart === undefined){
+data.restart = "auto";
 }
 if(data.log === undefined){
 data.log = {};
@@ -70,14 +73,9 @@ vErrors.push(err1);
 }
 errors++;
 }
-let data1 = data.log;
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-if(data1.level === undefined){
-data1.level = "info";
-}
-for(const key1 in data1){
-if(!(key1 === "level")){
-const err2 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+let data1 = data.restart;
+if(!(((data1 === "auto") || (data1 === "exit")) || (data1 === "exec"))){
+const err2 = {instancePath:instancePath+"/restart",schemaPath:"#/properties/restart/enum",keyword:"enum",params:{allowedValues: schema11.properties.restart.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -86,10 +84,14 @@ vErrors.push(err2);
 }
 errors++;
 }
+let data2 = data.log;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.level === undefined){
+data2.level = "info";
 }
-let data2 = data1.level;
-if(!(((((((data2 === "fatal") || (data2 === "error")) || (data2 === "warn")) || (data2 === "info")) || (data2 === "debug")) || (data2 === "trace")) || (data2 === "silent"))){
-const err3 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values"};
+for(const key1 in data2){
+if(!(key1 === "level")){
+const err3 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -99,8 +101,9 @@ vErrors.push(err3);
 errors++;
 }
 }
-else {
-const err4 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data3 = data2.level;
+if(!(((((((data3 === "fatal") || (data3 === "error")) || (data3 === "warn")) || (data3 === "info")) || (data3 === "debug")) || (data3 === "trace")) || (data3 === "silent"))){
+const err4 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -109,11 +112,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-let data3 = data.cli;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-for(const key2 in data3){
-if(!(key2 === "socket")){
-const err5 = {instancePath:instancePath+"/cli",schemaPath:"#/properties/cli/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+else {
+const err5 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -122,10 +123,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-if(data3.socket !== undefined){
-if(typeof data3.socket !== "string"){
-const err6 = {instancePath:instancePath+"/cli/socket",schemaPath:"#/properties/cli/properties/socket/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data4 = data.cli;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+for(const key2 in data4){
+if(!(key2 === "socket")){
+const err6 = {instancePath:instancePath+"/cli",schemaPath:"#/properties/cli/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -135,9 +137,9 @@ vErrors.push(err6);
 errors++;
 }
 }
-}
-else {
-const err7 = {instancePath:instancePath+"/cli",schemaPath:"#/properties/cli/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data4.socket !== undefined){
+if(typeof data4.socket !== "string"){
+const err7 = {instancePath:instancePath+"/cli/socket",schemaPath:"#/properties/cli/properties/socket/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -146,26 +148,10 @@ vErrors.push(err7);
 }
 errors++;
 }
-let data5 = data.device;
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.manufacturer === undefined){
-data5.manufacturer = "twinstack";
 }
-if(data5.manufacturerOUI === undefined){
-data5.manufacturerOUI = "000000";
 }
-if(data5.modelName === undefined){
-data5.modelName = "twinstack-gw";
-}
-if(data5.productClass === undefined){
-data5.productClass = "HomeGateway";
-}
-if(data5.hardwareVersion === undefined){
-data5.hardwareVersion = "sim-1";
-}
-for(const key3 in data5){
-if(!(((((key3 === "manufacturer") || (key3 === "manufacturerOUI")) || (key3 === "modelName")) || (key3 === "productClass")) || (key3 === "hardwareVersion"))){
-const err8 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+else {
+const err8 = {instancePath:instancePath+"/cli",schemaPath:"#/properties/cli/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -174,9 +160,26 @@ vErrors.push(err8);
 }
 errors++;
 }
+let data6 = data.device;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.manufacturer === undefined){
+data6.manufacturer = "twinstack";
 }
-if(typeof data5.manufacturer !== "string"){
-const err9 = {instancePath:instancePath+"/device/manufacturer",schemaPath:"#/properties/device/properties/manufacturer/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data6.manufacturerOUI === undefined){
+data6.manufacturerOUI = "000000";
+}
+if(data6.modelName === undefined){
+data6.modelName = "twinstack-gw";
+}
+if(data6.productClass === undefined){
+data6.productClass = "HomeGateway";
+}
+if(data6.hardwareVersion === undefined){
+data6.hardwareVersion = "sim-1";
+}
+for(const key3 in data6){
+if(!(((((key3 === "manufacturer") || (key3 === "manufacturerOUI")) || (key3 === "modelName")) || (key3 === "productClass")) || (key3 === "hardwareVersion"))){
+const err9 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -185,10 +188,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-let data7 = data5.manufacturerOUI;
-if(typeof data7 === "string"){
-if(!pattern0.test(data7)){
-const err10 = {instancePath:instancePath+"/device/manufacturerOUI",schemaPath:"#/properties/device/properties/manufacturerOUI/pattern",keyword:"pattern",params:{pattern: "^[0-9A-F]{6}$"},message:"must match pattern \""+"^[0-9A-F]{6}$"+"\""};
+}
+if(typeof data6.manufacturer !== "string"){
+const err10 = {instancePath:instancePath+"/device/manufacturer",schemaPath:"#/properties/device/properties/manufacturer/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -197,9 +199,10 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-else {
-const err11 = {instancePath:instancePath+"/device/manufacturerOUI",schemaPath:"#/properties/device/properties/manufacturerOUI/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data8 = data6.manufacturerOUI;
+if(typeof data8 === "string"){
+if(!pattern0.test(data8)){
+const err11 = {instancePath:instancePath+"/device/manufacturerOUI",schemaPath:"#/properties/device/properties/manufacturerOUI/pattern",keyword:"pattern",params:{pattern: "^[0-9A-F]{6}$"},message:"must match pattern \""+"^[0-9A-F]{6}$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -208,8 +211,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(typeof data5.modelName !== "string"){
-const err12 = {instancePath:instancePath+"/device/modelName",schemaPath:"#/properties/device/properties/modelName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err12 = {instancePath:instancePath+"/device/manufacturerOUI",schemaPath:"#/properties/device/properties/manufacturerOUI/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -218,8 +222,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(typeof data5.productClass !== "string"){
-const err13 = {instancePath:instancePath+"/device/productClass",schemaPath:"#/properties/device/properties/productClass/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data6.modelName !== "string"){
+const err13 = {instancePath:instancePath+"/device/modelName",schemaPath:"#/properties/device/properties/modelName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -228,8 +232,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(typeof data5.hardwareVersion !== "string"){
-const err14 = {instancePath:instancePath+"/device/hardwareVersion",schemaPath:"#/properties/device/properties/hardwareVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data6.productClass !== "string"){
+const err14 = {instancePath:instancePath+"/device/productClass",schemaPath:"#/properties/device/properties/productClass/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -238,9 +242,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-else {
-const err15 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data6.hardwareVersion !== "string"){
+const err15 = {instancePath:instancePath+"/device/hardwareVersion",schemaPath:"#/properties/device/properties/hardwareVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -249,32 +252,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-let data11 = data.cwmp;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.enable === undefined){
-data11.enable = true;
 }
-if(data11.connectionRequest === undefined){
-data11.connectionRequest = {};
-}
-if(data11.tls === undefined){
-data11.tls = {};
-}
-if(data11.sessionTimeoutSeconds === undefined){
-data11.sessionTimeoutSeconds = 30;
-}
-if(data11.maxMessageBytes === undefined){
-data11.maxMessageBytes = 4194304;
-}
-if(data11.maxDownloadBytes === undefined){
-data11.maxDownloadBytes = 268435456;
-}
-if(data11.factoryDefaults === undefined){
-data11.factoryDefaults = {};
-}
-for(const key4 in data11){
-if(!(((((((key4 === "enable") || (key4 === "connectionRequest")) || (key4 === "tls")) || (key4 === "sessionTimeoutSeconds")) || (key4 === "maxMessageBytes")) || (key4 === "maxDownloadBytes")) || (key4 === "factoryDefaults"))){
-const err16 = {instancePath:instancePath+"/cwmp",schemaPath:"urn:twinstack:config:cwmp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+else {
+const err16 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -283,9 +263,32 @@ vErrors.push(err16);
 }
 errors++;
 }
+let data12 = data.cwmp;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.enable === undefined){
+data12.enable = true;
 }
-if(typeof data11.enable !== "boolean"){
-const err17 = {instancePath:instancePath+"/cwmp/enable",schemaPath:"urn:twinstack:config:cwmp/properties/enable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data12.connectionRequest === undefined){
+data12.connectionRequest = {};
+}
+if(data12.tls === undefined){
+data12.tls = {};
+}
+if(data12.sessionTimeoutSeconds === undefined){
+data12.sessionTimeoutSeconds = 30;
+}
+if(data12.maxMessageBytes === undefined){
+data12.maxMessageBytes = 4194304;
+}
+if(data12.maxDownloadBytes === undefined){
+data12.maxDownloadBytes = 268435456;
+}
+if(data12.factoryDefaults === undefined){
+data12.factoryDefaults = {};
+}
+for(const key4 in data12){
+if(!(((((((key4 === "enable") || (key4 === "connectionRequest")) || (key4 === "tls")) || (key4 === "sessionTimeoutSeconds")) || (key4 === "maxMessageBytes")) || (key4 === "maxDownloadBytes")) || (key4 === "factoryDefaults"))){
+const err17 = {instancePath:instancePath+"/cwmp",schemaPath:"urn:twinstack:config:cwmp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -294,26 +297,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-let data13 = data11.connectionRequest;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.enable === undefined){
-data13.enable = true;
 }
-if(data13.address === undefined){
-data13.address = "127.0.0.1";
-}
-if(data13.port === undefined){
-data13.port = 7547;
-}
-if(data13.path === undefined){
-data13.path = "/cwmp-cr";
-}
-if(data13.rateLimit === undefined){
-data13.rateLimit = {};
-}
-for(const key5 in data13){
-if(!((((((key5 === "enable") || (key5 === "address")) || (key5 === "port")) || (key5 === "path")) || (key5 === "host")) || (key5 === "rateLimit"))){
-const err18 = {instancePath:instancePath+"/cwmp/connectionRequest",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(typeof data12.enable !== "boolean"){
+const err18 = {instancePath:instancePath+"/cwmp/enable",schemaPath:"urn:twinstack:config:cwmp/properties/enable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -322,9 +308,26 @@ vErrors.push(err18);
 }
 errors++;
 }
+let data14 = data12.connectionRequest;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.enable === undefined){
+data14.enable = true;
 }
-if(typeof data13.enable !== "boolean"){
-const err19 = {instancePath:instancePath+"/cwmp/connectionRequest/enable",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/enable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data14.address === undefined){
+data14.address = "127.0.0.1";
+}
+if(data14.port === undefined){
+data14.port = 7547;
+}
+if(data14.path === undefined){
+data14.path = "/cwmp-cr";
+}
+if(data14.rateLimit === undefined){
+data14.rateLimit = {};
+}
+for(const key5 in data14){
+if(!((((((key5 === "enable") || (key5 === "address")) || (key5 === "port")) || (key5 === "path")) || (key5 === "host")) || (key5 === "rateLimit"))){
+const err19 = {instancePath:instancePath+"/cwmp/connectionRequest",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -333,8 +336,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(typeof data13.address !== "string"){
-const err20 = {instancePath:instancePath+"/cwmp/connectionRequest/address",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data14.enable !== "boolean"){
+const err20 = {instancePath:instancePath+"/cwmp/connectionRequest/enable",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/enable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -343,9 +347,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-let data16 = data13.port;
-if(!((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16)))){
-const err21 = {instancePath:instancePath+"/cwmp/connectionRequest/port",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data14.address !== "string"){
+const err21 = {instancePath:instancePath+"/cwmp/connectionRequest/address",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -354,9 +357,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(typeof data16 == "number"){
-if(data16 > 65535 || isNaN(data16)){
-const err22 = {instancePath:instancePath+"/cwmp/connectionRequest/port",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+let data17 = data14.port;
+if(!((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17)))){
+const err22 = {instancePath:instancePath+"/cwmp/connectionRequest/port",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -365,8 +368,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(data16 < 0 || isNaN(data16)){
-const err23 = {instancePath:instancePath+"/cwmp/connectionRequest/port",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data17 == "number"){
+if(data17 > 65535 || isNaN(data17)){
+const err23 = {instancePath:instancePath+"/cwmp/connectionRequest/port",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -375,11 +379,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-let data17 = data13.path;
-if(typeof data17 === "string"){
-if(!pattern1.test(data17)){
-const err24 = {instancePath:instancePath+"/cwmp/connectionRequest/path",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(data17 < 0 || isNaN(data17)){
+const err24 = {instancePath:instancePath+"/cwmp/connectionRequest/port",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -389,8 +390,10 @@ vErrors.push(err24);
 errors++;
 }
 }
-else {
-const err25 = {instancePath:instancePath+"/cwmp/connectionRequest/path",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data18 = data14.path;
+if(typeof data18 === "string"){
+if(!pattern1.test(data18)){
+const err25 = {instancePath:instancePath+"/cwmp/connectionRequest/path",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -399,9 +402,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(data13.host !== undefined){
-if(typeof data13.host !== "string"){
-const err26 = {instancePath:instancePath+"/cwmp/connectionRequest/host",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err26 = {instancePath:instancePath+"/cwmp/connectionRequest/path",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -410,18 +413,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-let data19 = data13.rateLimit;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.max === undefined){
-data19.max = 30;
-}
-if(data19.windowSeconds === undefined){
-data19.windowSeconds = 60;
-}
-for(const key6 in data19){
-if(!((key6 === "max") || (key6 === "windowSeconds"))){
-const err27 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data14.host !== undefined){
+if(typeof data14.host !== "string"){
+const err27 = {instancePath:instancePath+"/cwmp/connectionRequest/host",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -431,9 +425,17 @@ vErrors.push(err27);
 errors++;
 }
 }
-let data20 = data19.max;
-if(!((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20)))){
-const err28 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit/max",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data20 = data14.rateLimit;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.max === undefined){
+data20.max = 30;
+}
+if(data20.windowSeconds === undefined){
+data20.windowSeconds = 60;
+}
+for(const key6 in data20){
+if(!((key6 === "max") || (key6 === "windowSeconds"))){
+const err28 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -442,9 +444,10 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(typeof data20 == "number"){
-if(data20 < 1 || isNaN(data20)){
-const err29 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit/max",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data21 = data20.max;
+if(!((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21)))){
+const err29 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit/max",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -453,10 +456,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-let data21 = data19.windowSeconds;
-if(!((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21)))){
-const err30 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit/windowSeconds",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/properties/windowSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data21 == "number"){
+if(data21 < 1 || isNaN(data21)){
+const err30 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit/max",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -465,9 +467,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(typeof data21 == "number"){
-if(data21 < 1 || isNaN(data21)){
-const err31 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit/windowSeconds",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/properties/windowSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data22 = data20.windowSeconds;
+if(!((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22)))){
+const err31 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit/windowSeconds",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/properties/windowSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -476,10 +479,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-}
-else {
-const err32 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data22 == "number"){
+if(data22 < 1 || isNaN(data22)){
+const err32 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit/windowSeconds",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/properties/windowSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -489,8 +491,9 @@ vErrors.push(err32);
 errors++;
 }
 }
+}
 else {
-const err33 = {instancePath:instancePath+"/cwmp/connectionRequest",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err33 = {instancePath:instancePath+"/cwmp/connectionRequest/rateLimit",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/properties/rateLimit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -499,11 +502,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-let data22 = data11.tls;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-for(const key7 in data22){
-if(!(key7 === "caFile")){
-const err34 = {instancePath:instancePath+"/cwmp/tls",schemaPath:"urn:twinstack:config:cwmp/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+else {
+const err34 = {instancePath:instancePath+"/cwmp/connectionRequest",schemaPath:"urn:twinstack:config:cwmp/properties/connectionRequest/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -512,10 +513,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-if(data22.caFile !== undefined){
-if(typeof data22.caFile !== "string"){
-const err35 = {instancePath:instancePath+"/cwmp/tls/caFile",schemaPath:"urn:twinstack:config:cwmp/properties/tls/properties/caFile/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data23 = data12.tls;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+for(const key7 in data23){
+if(!(key7 === "caFile")){
+const err35 = {instancePath:instancePath+"/cwmp/tls",schemaPath:"urn:twinstack:config:cwmp/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -525,9 +527,9 @@ vErrors.push(err35);
 errors++;
 }
 }
-}
-else {
-const err36 = {instancePath:instancePath+"/cwmp/tls",schemaPath:"urn:twinstack:config:cwmp/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data23.caFile !== undefined){
+if(typeof data23.caFile !== "string"){
+const err36 = {instancePath:instancePath+"/cwmp/tls/caFile",schemaPath:"urn:twinstack:config:cwmp/properties/tls/properties/caFile/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -536,9 +538,10 @@ vErrors.push(err36);
 }
 errors++;
 }
-let data24 = data11.sessionTimeoutSeconds;
-if(!((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24)))){
-const err37 = {instancePath:instancePath+"/cwmp/sessionTimeoutSeconds",schemaPath:"urn:twinstack:config:cwmp/properties/sessionTimeoutSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/cwmp/tls",schemaPath:"urn:twinstack:config:cwmp/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -547,9 +550,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(typeof data24 == "number"){
-if(data24 < 30 || isNaN(data24)){
-const err38 = {instancePath:instancePath+"/cwmp/sessionTimeoutSeconds",schemaPath:"urn:twinstack:config:cwmp/properties/sessionTimeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 30},message:"must be >= 30"};
+let data25 = data12.sessionTimeoutSeconds;
+if(!((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25)))){
+const err38 = {instancePath:instancePath+"/cwmp/sessionTimeoutSeconds",schemaPath:"urn:twinstack:config:cwmp/properties/sessionTimeoutSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -558,10 +561,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-let data25 = data11.maxMessageBytes;
-if(!((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25)))){
-const err39 = {instancePath:instancePath+"/cwmp/maxMessageBytes",schemaPath:"urn:twinstack:config:cwmp/properties/maxMessageBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data25 == "number"){
+if(data25 < 30 || isNaN(data25)){
+const err39 = {instancePath:instancePath+"/cwmp/sessionTimeoutSeconds",schemaPath:"urn:twinstack:config:cwmp/properties/sessionTimeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 30},message:"must be >= 30"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -570,9 +572,10 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(typeof data25 == "number"){
-if(data25 < 65536 || isNaN(data25)){
-const err40 = {instancePath:instancePath+"/cwmp/maxMessageBytes",schemaPath:"urn:twinstack:config:cwmp/properties/maxMessageBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 65536},message:"must be >= 65536"};
+}
+let data26 = data12.maxMessageBytes;
+if(!((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26)))){
+const err40 = {instancePath:instancePath+"/cwmp/maxMessageBytes",schemaPath:"urn:twinstack:config:cwmp/properties/maxMessageBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -581,10 +584,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-let data26 = data11.maxDownloadBytes;
-if(!((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26)))){
-const err41 = {instancePath:instancePath+"/cwmp/maxDownloadBytes",schemaPath:"urn:twinstack:config:cwmp/properties/maxDownloadBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data26 == "number"){
+if(data26 < 65536 || isNaN(data26)){
+const err41 = {instancePath:instancePath+"/cwmp/maxMessageBytes",schemaPath:"urn:twinstack:config:cwmp/properties/maxMessageBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 65536},message:"must be >= 65536"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -593,9 +595,10 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(typeof data26 == "number"){
-if(data26 < 1 || isNaN(data26)){
-const err42 = {instancePath:instancePath+"/cwmp/maxDownloadBytes",schemaPath:"urn:twinstack:config:cwmp/properties/maxDownloadBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data27 = data12.maxDownloadBytes;
+if(!((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27)))){
+const err42 = {instancePath:instancePath+"/cwmp/maxDownloadBytes",schemaPath:"urn:twinstack:config:cwmp/properties/maxDownloadBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -604,18 +607,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-let data27 = data11.factoryDefaults;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.periodicInformEnable === undefined){
-data27.periodicInformEnable = true;
-}
-if(data27.periodicInformInterval === undefined){
-data27.periodicInformInterval = 86400;
-}
-for(const key8 in data27){
-if(!(((((((key8 === "url") || (key8 === "username")) || (key8 === "password")) || (key8 === "periodicInformEnable")) || (key8 === "periodicInformInterval")) || (key8 === "connectionRequestUsername")) || (key8 === "connectionRequestPassword"))){
-const err43 = {instancePath:instancePath+"/cwmp/factoryDefaults",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(typeof data27 == "number"){
+if(data27 < 1 || isNaN(data27)){
+const err43 = {instancePath:instancePath+"/cwmp/maxDownloadBytes",schemaPath:"urn:twinstack:config:cwmp/properties/maxDownloadBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -625,9 +619,17 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data27.url !== undefined){
-if(typeof data27.url !== "string"){
-const err44 = {instancePath:instancePath+"/cwmp/factoryDefaults/url",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data28 = data12.factoryDefaults;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.periodicInformEnable === undefined){
+data28.periodicInformEnable = true;
+}
+if(data28.periodicInformInterval === undefined){
+data28.periodicInformInterval = 86400;
+}
+for(const key8 in data28){
+if(!(((((((key8 === "url") || (key8 === "username")) || (key8 === "password")) || (key8 === "periodicInformEnable")) || (key8 === "periodicInformInterval")) || (key8 === "connectionRequestUsername")) || (key8 === "connectionRequestPassword"))){
+const err44 = {instancePath:instancePath+"/cwmp/factoryDefaults",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -637,9 +639,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data27.username !== undefined){
-if(typeof data27.username !== "string"){
-const err45 = {instancePath:instancePath+"/cwmp/factoryDefaults/username",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data28.url !== undefined){
+if(typeof data28.url !== "string"){
+const err45 = {instancePath:instancePath+"/cwmp/factoryDefaults/url",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -649,9 +651,9 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data27.password !== undefined){
-if(typeof data27.password !== "string"){
-const err46 = {instancePath:instancePath+"/cwmp/factoryDefaults/password",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data28.username !== undefined){
+if(typeof data28.username !== "string"){
+const err46 = {instancePath:instancePath+"/cwmp/factoryDefaults/username",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -661,8 +663,9 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(typeof data27.periodicInformEnable !== "boolean"){
-const err47 = {instancePath:instancePath+"/cwmp/factoryDefaults/periodicInformEnable",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/periodicInformEnable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data28.password !== undefined){
+if(typeof data28.password !== "string"){
+const err47 = {instancePath:instancePath+"/cwmp/factoryDefaults/password",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -671,9 +674,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-let data32 = data27.periodicInformInterval;
-if(!((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32)))){
-const err48 = {instancePath:instancePath+"/cwmp/factoryDefaults/periodicInformInterval",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/periodicInformInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data28.periodicInformEnable !== "boolean"){
+const err48 = {instancePath:instancePath+"/cwmp/factoryDefaults/periodicInformEnable",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/periodicInformEnable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -682,9 +685,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(typeof data32 == "number"){
-if(data32 < 1 || isNaN(data32)){
-const err49 = {instancePath:instancePath+"/cwmp/factoryDefaults/periodicInformInterval",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/periodicInformInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+let data33 = data28.periodicInformInterval;
+if(!((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33)))){
+const err49 = {instancePath:instancePath+"/cwmp/factoryDefaults/periodicInformInterval",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/periodicInformInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -693,10 +696,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data27.connectionRequestUsername !== undefined){
-if(typeof data27.connectionRequestUsername !== "string"){
-const err50 = {instancePath:instancePath+"/cwmp/factoryDefaults/connectionRequestUsername",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/connectionRequestUsername/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data33 == "number"){
+if(data33 < 1 || isNaN(data33)){
+const err50 = {instancePath:instancePath+"/cwmp/factoryDefaults/periodicInformInterval",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/periodicInformInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -706,9 +708,9 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data27.connectionRequestPassword !== undefined){
-if(typeof data27.connectionRequestPassword !== "string"){
-const err51 = {instancePath:instancePath+"/cwmp/factoryDefaults/connectionRequestPassword",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/connectionRequestPassword/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data28.connectionRequestUsername !== undefined){
+if(typeof data28.connectionRequestUsername !== "string"){
+const err51 = {instancePath:instancePath+"/cwmp/factoryDefaults/connectionRequestUsername",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/connectionRequestUsername/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -718,9 +720,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/cwmp/factoryDefaults",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data28.connectionRequestPassword !== undefined){
+if(typeof data28.connectionRequestPassword !== "string"){
+const err52 = {instancePath:instancePath+"/cwmp/factoryDefaults/connectionRequestPassword",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/properties/connectionRequestPassword/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -730,8 +732,9 @@ vErrors.push(err52);
 errors++;
 }
 }
+}
 else {
-const err53 = {instancePath:instancePath+"/cwmp",schemaPath:"urn:twinstack:config:cwmp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err53 = {instancePath:instancePath+"/cwmp/factoryDefaults",schemaPath:"urn:twinstack:config:cwmp/properties/factoryDefaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -740,20 +743,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-let data35 = data.usp;
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.maxRecordSize === undefined){
-data35.maxRecordSize = 262144;
 }
-if(data35.outboxSize === undefined){
-data35.outboxSize = 100;
-}
-if(data35.onBoardRequest === undefined){
-data35.onBoardRequest = true;
-}
-for(const key9 in data35){
-if(!((((((key9 === "endpointId") || (key9 === "maxRecordSize")) || (key9 === "outboxSize")) || (key9 === "onBoardRequest")) || (key9 === "broker")) || (key9 === "controller"))){
-const err54 = {instancePath:instancePath+"/usp",schemaPath:"urn:twinstack:config:usp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+else {
+const err54 = {instancePath:instancePath+"/cwmp",schemaPath:"urn:twinstack:config:cwmp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -762,12 +754,20 @@ vErrors.push(err54);
 }
 errors++;
 }
+let data36 = data.usp;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.maxRecordSize === undefined){
+data36.maxRecordSize = 262144;
 }
-if(data35.endpointId !== undefined){
-let data36 = data35.endpointId;
-if(typeof data36 === "string"){
-if(func3(data36) < 1){
-const err55 = {instancePath:instancePath+"/usp/endpointId",schemaPath:"urn:twinstack:config:usp/properties/endpointId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data36.outboxSize === undefined){
+data36.outboxSize = 100;
+}
+if(data36.onBoardRequest === undefined){
+data36.onBoardRequest = true;
+}
+for(const key9 in data36){
+if(!((((((key9 === "endpointId") || (key9 === "maxRecordSize")) || (key9 === "outboxSize")) || (key9 === "onBoardRequest")) || (key9 === "broker")) || (key9 === "controller"))){
+const err55 = {instancePath:instancePath+"/usp",schemaPath:"urn:twinstack:config:usp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -777,8 +777,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-else {
-const err56 = {instancePath:instancePath+"/usp/endpointId",schemaPath:"urn:twinstack:config:usp/properties/endpointId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.endpointId !== undefined){
+let data37 = data36.endpointId;
+if(typeof data37 === "string"){
+if(func3(data37) < 1){
+const err56 = {instancePath:instancePath+"/usp/endpointId",schemaPath:"urn:twinstack:config:usp/properties/endpointId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -788,9 +791,8 @@ vErrors.push(err56);
 errors++;
 }
 }
-let data37 = data35.maxRecordSize;
-if(!((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37)))){
-const err57 = {instancePath:instancePath+"/usp/maxRecordSize",schemaPath:"urn:twinstack:config:usp/properties/maxRecordSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err57 = {instancePath:instancePath+"/usp/endpointId",schemaPath:"urn:twinstack:config:usp/properties/endpointId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -799,9 +801,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(typeof data37 == "number"){
-if(data37 < 1024 || isNaN(data37)){
-const err58 = {instancePath:instancePath+"/usp/maxRecordSize",schemaPath:"urn:twinstack:config:usp/properties/maxRecordSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024"};
+}
+let data38 = data36.maxRecordSize;
+if(!((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38)))){
+const err58 = {instancePath:instancePath+"/usp/maxRecordSize",schemaPath:"urn:twinstack:config:usp/properties/maxRecordSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -810,10 +813,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-let data38 = data35.outboxSize;
-if(!((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38)))){
-const err59 = {instancePath:instancePath+"/usp/outboxSize",schemaPath:"urn:twinstack:config:usp/properties/outboxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data38 == "number"){
+if(data38 < 1024 || isNaN(data38)){
+const err59 = {instancePath:instancePath+"/usp/maxRecordSize",schemaPath:"urn:twinstack:config:usp/properties/maxRecordSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -822,9 +824,10 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(typeof data38 == "number"){
-if(data38 < 1 || isNaN(data38)){
-const err60 = {instancePath:instancePath+"/usp/outboxSize",schemaPath:"urn:twinstack:config:usp/properties/outboxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data39 = data36.outboxSize;
+if(!((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39)))){
+const err60 = {instancePath:instancePath+"/usp/outboxSize",schemaPath:"urn:twinstack:config:usp/properties/outboxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -833,9 +836,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(typeof data35.onBoardRequest !== "boolean"){
-const err61 = {instancePath:instancePath+"/usp/onBoardRequest",schemaPath:"urn:twinstack:config:usp/properties/onBoardRequest/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(typeof data39 == "number"){
+if(data39 < 1 || isNaN(data39)){
+const err61 = {instancePath:instancePath+"/usp/outboxSize",schemaPath:"urn:twinstack:config:usp/properties/outboxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -844,17 +847,9 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(data35.broker !== undefined){
-let data40 = data35.broker;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.port === undefined){
-data40.port = 1883;
 }
-if(data40.protocolVersion === undefined){
-data40.protocolVersion = "5.0";
-}
-if(data40.host === undefined){
-const err62 = {instancePath:instancePath+"/usp/broker",schemaPath:"urn:twinstack:config:usp/properties/broker/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'"};
+if(typeof data36.onBoardRequest !== "boolean"){
+const err62 = {instancePath:instancePath+"/usp/onBoardRequest",schemaPath:"urn:twinstack:config:usp/properties/onBoardRequest/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -863,9 +858,17 @@ vErrors.push(err62);
 }
 errors++;
 }
-for(const key10 in data40){
-if(!(((((key10 === "host") || (key10 === "port")) || (key10 === "protocolVersion")) || (key10 === "clientId")) || (key10 === "agentTopic"))){
-const err63 = {instancePath:instancePath+"/usp/broker",schemaPath:"urn:twinstack:config:usp/properties/broker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(data36.broker !== undefined){
+let data41 = data36.broker;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.port === undefined){
+data41.port = 1883;
+}
+if(data41.protocolVersion === undefined){
+data41.protocolVersion = "5.0";
+}
+if(data41.host === undefined){
+const err63 = {instancePath:instancePath+"/usp/broker",schemaPath:"urn:twinstack:config:usp/properties/broker/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -874,12 +877,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-if(data40.host !== undefined){
-let data41 = data40.host;
-if(typeof data41 === "string"){
-if(func3(data41) < 1){
-const err64 = {instancePath:instancePath+"/usp/broker/host",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key10 in data41){
+if(!(((((key10 === "host") || (key10 === "port")) || (key10 === "protocolVersion")) || (key10 === "clientId")) || (key10 === "agentTopic"))){
+const err64 = {instancePath:instancePath+"/usp/broker",schemaPath:"urn:twinstack:config:usp/properties/broker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -889,8 +889,11 @@ vErrors.push(err64);
 errors++;
 }
 }
-else {
-const err65 = {instancePath:instancePath+"/usp/broker/host",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data41.host !== undefined){
+let data42 = data41.host;
+if(typeof data42 === "string"){
+if(func3(data42) < 1){
+const err65 = {instancePath:instancePath+"/usp/broker/host",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -900,9 +903,8 @@ vErrors.push(err65);
 errors++;
 }
 }
-let data42 = data40.port;
-if(!((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42)))){
-const err66 = {instancePath:instancePath+"/usp/broker/port",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err66 = {instancePath:instancePath+"/usp/broker/host",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -911,9 +913,10 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(typeof data42 == "number"){
-if(data42 > 65535 || isNaN(data42)){
-const err67 = {instancePath:instancePath+"/usp/broker/port",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+}
+let data43 = data41.port;
+if(!((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43)))){
+const err67 = {instancePath:instancePath+"/usp/broker/port",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -922,8 +925,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(data42 < 1 || isNaN(data42)){
-const err68 = {instancePath:instancePath+"/usp/broker/port",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data43 == "number"){
+if(data43 > 65535 || isNaN(data43)){
+const err68 = {instancePath:instancePath+"/usp/broker/port",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -932,10 +936,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-let data43 = data40.protocolVersion;
-if(!((data43 === "5.0") || (data43 === "3.1.1"))){
-const err69 = {instancePath:instancePath+"/usp/broker/protocolVersion",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema13.properties.broker.properties.protocolVersion.enum},message:"must be equal to one of the allowed values"};
+if(data43 < 1 || isNaN(data43)){
+const err69 = {instancePath:instancePath+"/usp/broker/port",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -944,9 +946,10 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(data40.clientId !== undefined){
-if(typeof data40.clientId !== "string"){
-const err70 = {instancePath:instancePath+"/usp/broker/clientId",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/clientId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+let data44 = data41.protocolVersion;
+if(!((data44 === "5.0") || (data44 === "3.1.1"))){
+const err70 = {instancePath:instancePath+"/usp/broker/protocolVersion",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema13.properties.broker.properties.protocolVersion.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -955,12 +958,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-if(data40.agentTopic !== undefined){
-let data45 = data40.agentTopic;
-if(typeof data45 === "string"){
-if(func3(data45) < 1){
-const err71 = {instancePath:instancePath+"/usp/broker/agentTopic",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/agentTopic/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data41.clientId !== undefined){
+if(typeof data41.clientId !== "string"){
+const err71 = {instancePath:instancePath+"/usp/broker/clientId",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/clientId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -970,8 +970,11 @@ vErrors.push(err71);
 errors++;
 }
 }
-else {
-const err72 = {instancePath:instancePath+"/usp/broker/agentTopic",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/agentTopic/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data41.agentTopic !== undefined){
+let data46 = data41.agentTopic;
+if(typeof data46 === "string"){
+if(func3(data46) < 1){
+const err72 = {instancePath:instancePath+"/usp/broker/agentTopic",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/agentTopic/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -981,9 +984,8 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
 else {
-const err73 = {instancePath:instancePath+"/usp/broker",schemaPath:"urn:twinstack:config:usp/properties/broker/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err73 = {instancePath:instancePath+"/usp/broker/agentTopic",schemaPath:"urn:twinstack:config:usp/properties/broker/properties/agentTopic/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -993,17 +995,9 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data35.controller !== undefined){
-let data46 = data35.controller;
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-if(data46.role === undefined){
-data46.role = "Full Access";
 }
-if(data46.periodicNotifInterval === undefined){
-data46.periodicNotifInterval = 86400;
-}
-if(data46.endpointId === undefined){
-const err74 = {instancePath:instancePath+"/usp/controller",schemaPath:"urn:twinstack:config:usp/properties/controller/required",keyword:"required",params:{missingProperty: "endpointId"},message:"must have required property '"+"endpointId"+"'"};
+else {
+const err74 = {instancePath:instancePath+"/usp/broker",schemaPath:"urn:twinstack:config:usp/properties/broker/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1012,8 +1006,18 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data46.topic === undefined){
-const err75 = {instancePath:instancePath+"/usp/controller",schemaPath:"urn:twinstack:config:usp/properties/controller/required",keyword:"required",params:{missingProperty: "topic"},message:"must have required property '"+"topic"+"'"};
+}
+if(data36.controller !== undefined){
+let data47 = data36.controller;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.role === undefined){
+data47.role = "Full Access";
+}
+if(data47.periodicNotifInterval === undefined){
+data47.periodicNotifInterval = 86400;
+}
+if(data47.endpointId === undefined){
+const err75 = {instancePath:instancePath+"/usp/controller",schemaPath:"urn:twinstack:config:usp/properties/controller/required",keyword:"required",params:{missingProperty: "endpointId"},message:"must have required property '"+"endpointId"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1022,9 +1026,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-for(const key11 in data46){
-if(!((((key11 === "endpointId") || (key11 === "topic")) || (key11 === "role")) || (key11 === "periodicNotifInterval"))){
-const err76 = {instancePath:instancePath+"/usp/controller",schemaPath:"urn:twinstack:config:usp/properties/controller/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data47.topic === undefined){
+const err76 = {instancePath:instancePath+"/usp/controller",schemaPath:"urn:twinstack:config:usp/properties/controller/required",keyword:"required",params:{missingProperty: "topic"},message:"must have required property '"+"topic"+"'"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1033,12 +1036,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-if(data46.endpointId !== undefined){
-let data47 = data46.endpointId;
-if(typeof data47 === "string"){
-if(func3(data47) < 1){
-const err77 = {instancePath:instancePath+"/usp/controller/endpointId",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/endpointId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key11 in data47){
+if(!((((key11 === "endpointId") || (key11 === "topic")) || (key11 === "role")) || (key11 === "periodicNotifInterval"))){
+const err77 = {instancePath:instancePath+"/usp/controller",schemaPath:"urn:twinstack:config:usp/properties/controller/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1048,8 +1048,11 @@ vErrors.push(err77);
 errors++;
 }
 }
-else {
-const err78 = {instancePath:instancePath+"/usp/controller/endpointId",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/endpointId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data47.endpointId !== undefined){
+let data48 = data47.endpointId;
+if(typeof data48 === "string"){
+if(func3(data48) < 1){
+const err78 = {instancePath:instancePath+"/usp/controller/endpointId",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/endpointId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1059,11 +1062,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(data46.topic !== undefined){
-let data48 = data46.topic;
-if(typeof data48 === "string"){
-if(func3(data48) < 1){
-const err79 = {instancePath:instancePath+"/usp/controller/topic",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/topic/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err79 = {instancePath:instancePath+"/usp/controller/endpointId",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/endpointId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1073,8 +1073,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-else {
-const err80 = {instancePath:instancePath+"/usp/controller/topic",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/topic/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data47.topic !== undefined){
+let data49 = data47.topic;
+if(typeof data49 === "string"){
+if(func3(data49) < 1){
+const err80 = {instancePath:instancePath+"/usp/controller/topic",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/topic/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1084,9 +1087,8 @@ vErrors.push(err80);
 errors++;
 }
 }
-let data49 = data46.role;
-if(!((data49 === "Full Access") || (data49 === "Read Only"))){
-const err81 = {instancePath:instancePath+"/usp/controller/role",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/role/enum",keyword:"enum",params:{allowedValues: schema13.properties.controller.properties.role.enum},message:"must be equal to one of the allowed values"};
+else {
+const err81 = {instancePath:instancePath+"/usp/controller/topic",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/topic/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1095,9 +1097,10 @@ vErrors.push(err81);
 }
 errors++;
 }
-let data50 = data46.periodicNotifInterval;
-if(!((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50)))){
-const err82 = {instancePath:instancePath+"/usp/controller/periodicNotifInterval",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/periodicNotifInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+let data50 = data47.role;
+if(!((data50 === "Full Access") || (data50 === "Read Only"))){
+const err82 = {instancePath:instancePath+"/usp/controller/role",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/role/enum",keyword:"enum",params:{allowedValues: schema13.properties.controller.properties.role.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1106,9 +1109,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(typeof data50 == "number"){
-if(data50 < 1 || isNaN(data50)){
-const err83 = {instancePath:instancePath+"/usp/controller/periodicNotifInterval",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/periodicNotifInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+let data51 = data47.periodicNotifInterval;
+if(!((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51)))){
+const err83 = {instancePath:instancePath+"/usp/controller/periodicNotifInterval",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/periodicNotifInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1117,10 +1120,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-}
-else {
-const err84 = {instancePath:instancePath+"/usp/controller",schemaPath:"urn:twinstack:config:usp/properties/controller/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data51 == "number"){
+if(data51 < 1 || isNaN(data51)){
+const err84 = {instancePath:instancePath+"/usp/controller/periodicNotifInterval",schemaPath:"urn:twinstack:config:usp/properties/controller/properties/periodicNotifInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1132,7 +1134,7 @@ errors++;
 }
 }
 else {
-const err85 = {instancePath:instancePath+"/usp",schemaPath:"urn:twinstack:config:usp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err85 = {instancePath:instancePath+"/usp/controller",schemaPath:"urn:twinstack:config:usp/properties/controller/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1141,35 +1143,10 @@ vErrors.push(err85);
 }
 errors++;
 }
-let data51 = data.snmp;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.enable === undefined){
-data51.enable = true;
 }
-if(data51.address === undefined){
-data51.address = "127.0.0.1";
 }
-if(data51.port === undefined){
-data51.port = 1161;
-}
-if(data51.maxMessageSize === undefined){
-data51.maxMessageSize = 65507;
-}
-if(data51.cacheMs === undefined){
-data51.cacheMs = 1000;
-}
-if(data51.communities === undefined){
-data51.communities = [{"name":"public","access":"ro"}];
-}
-if(data51.users === undefined){
-data51.users = [];
-}
-if(data51.trapTargets === undefined){
-data51.trapTargets = [];
-}
-for(const key12 in data51){
-if(!((((((((key12 === "enable") || (key12 === "address")) || (key12 === "port")) || (key12 === "maxMessageSize")) || (key12 === "cacheMs")) || (key12 === "communities")) || (key12 === "users")) || (key12 === "trapTargets"))){
-const err86 = {instancePath:instancePath+"/snmp",schemaPath:"urn:twinstack:config:snmp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+else {
+const err86 = {instancePath:instancePath+"/usp",schemaPath:"urn:twinstack:config:usp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1178,9 +1155,35 @@ vErrors.push(err86);
 }
 errors++;
 }
+let data52 = data.snmp;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.enable === undefined){
+data52.enable = true;
 }
-if(typeof data51.enable !== "boolean"){
-const err87 = {instancePath:instancePath+"/snmp/enable",schemaPath:"urn:twinstack:config:snmp/properties/enable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data52.address === undefined){
+data52.address = "127.0.0.1";
+}
+if(data52.port === undefined){
+data52.port = 1161;
+}
+if(data52.maxMessageSize === undefined){
+data52.maxMessageSize = 65507;
+}
+if(data52.cacheMs === undefined){
+data52.cacheMs = 1000;
+}
+if(data52.communities === undefined){
+data52.communities = [{"name":"public","access":"ro"}];
+}
+if(data52.users === undefined){
+data52.users = [];
+}
+if(data52.trapTargets === undefined){
+data52.trapTargets = [];
+}
+for(const key12 in data52){
+if(!((((((((key12 === "enable") || (key12 === "address")) || (key12 === "port")) || (key12 === "maxMessageSize")) || (key12 === "cacheMs")) || (key12 === "communities")) || (key12 === "users")) || (key12 === "trapTargets"))){
+const err87 = {instancePath:instancePath+"/snmp",schemaPath:"urn:twinstack:config:snmp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1189,8 +1192,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(typeof data51.address !== "string"){
-const err88 = {instancePath:instancePath+"/snmp/address",schemaPath:"urn:twinstack:config:snmp/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data52.enable !== "boolean"){
+const err88 = {instancePath:instancePath+"/snmp/enable",schemaPath:"urn:twinstack:config:snmp/properties/enable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1199,9 +1203,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-let data54 = data51.port;
-if(!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))){
-const err89 = {instancePath:instancePath+"/snmp/port",schemaPath:"urn:twinstack:config:snmp/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data52.address !== "string"){
+const err89 = {instancePath:instancePath+"/snmp/address",schemaPath:"urn:twinstack:config:snmp/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1210,9 +1213,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(typeof data54 == "number"){
-if(data54 > 65535 || isNaN(data54)){
-const err90 = {instancePath:instancePath+"/snmp/port",schemaPath:"urn:twinstack:config:snmp/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+let data55 = data52.port;
+if(!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))){
+const err90 = {instancePath:instancePath+"/snmp/port",schemaPath:"urn:twinstack:config:snmp/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1221,8 +1224,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data54 < 0 || isNaN(data54)){
-const err91 = {instancePath:instancePath+"/snmp/port",schemaPath:"urn:twinstack:config:snmp/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data55 == "number"){
+if(data55 > 65535 || isNaN(data55)){
+const err91 = {instancePath:instancePath+"/snmp/port",schemaPath:"urn:twinstack:config:snmp/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1231,10 +1235,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-let data55 = data51.maxMessageSize;
-if(!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))){
-const err92 = {instancePath:instancePath+"/snmp/maxMessageSize",schemaPath:"urn:twinstack:config:snmp/properties/maxMessageSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data55 < 0 || isNaN(data55)){
+const err92 = {instancePath:instancePath+"/snmp/port",schemaPath:"urn:twinstack:config:snmp/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1243,9 +1245,10 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(typeof data55 == "number"){
-if(data55 > 65507 || isNaN(data55)){
-const err93 = {instancePath:instancePath+"/snmp/maxMessageSize",schemaPath:"urn:twinstack:config:snmp/properties/maxMessageSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65507},message:"must be <= 65507"};
+}
+let data56 = data52.maxMessageSize;
+if(!((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56)))){
+const err93 = {instancePath:instancePath+"/snmp/maxMessageSize",schemaPath:"urn:twinstack:config:snmp/properties/maxMessageSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1254,8 +1257,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-if(data55 < 484 || isNaN(data55)){
-const err94 = {instancePath:instancePath+"/snmp/maxMessageSize",schemaPath:"urn:twinstack:config:snmp/properties/maxMessageSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 484},message:"must be >= 484"};
+if(typeof data56 == "number"){
+if(data56 > 65507 || isNaN(data56)){
+const err94 = {instancePath:instancePath+"/snmp/maxMessageSize",schemaPath:"urn:twinstack:config:snmp/properties/maxMessageSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65507},message:"must be <= 65507"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1264,10 +1268,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-let data56 = data51.cacheMs;
-if(!((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56)))){
-const err95 = {instancePath:instancePath+"/snmp/cacheMs",schemaPath:"urn:twinstack:config:snmp/properties/cacheMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data56 < 484 || isNaN(data56)){
+const err95 = {instancePath:instancePath+"/snmp/maxMessageSize",schemaPath:"urn:twinstack:config:snmp/properties/maxMessageSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 484},message:"must be >= 484"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1276,9 +1278,10 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(typeof data56 == "number"){
-if(data56 < 0 || isNaN(data56)){
-const err96 = {instancePath:instancePath+"/snmp/cacheMs",schemaPath:"urn:twinstack:config:snmp/properties/cacheMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data57 = data52.cacheMs;
+if(!((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57)))){
+const err96 = {instancePath:instancePath+"/snmp/cacheMs",schemaPath:"urn:twinstack:config:snmp/properties/cacheMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1287,18 +1290,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-let data57 = data51.communities;
-if(Array.isArray(data57)){
-const len0 = data57.length;
-for(let i0=0; i0<len0; i0++){
-let data58 = data57[i0];
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-if(data58.access === undefined){
-data58.access = "ro";
-}
-if(data58.name === undefined){
-const err97 = {instancePath:instancePath+"/snmp/communities/" + i0,schemaPath:"urn:twinstack:config:snmp/properties/communities/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(typeof data57 == "number"){
+if(data57 < 0 || isNaN(data57)){
+const err97 = {instancePath:instancePath+"/snmp/cacheMs",schemaPath:"urn:twinstack:config:snmp/properties/cacheMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1307,9 +1301,18 @@ vErrors.push(err97);
 }
 errors++;
 }
-for(const key13 in data58){
-if(!((key13 === "name") || (key13 === "access"))){
-const err98 = {instancePath:instancePath+"/snmp/communities/" + i0,schemaPath:"urn:twinstack:config:snmp/properties/communities/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+}
+let data58 = data52.communities;
+if(Array.isArray(data58)){
+const len0 = data58.length;
+for(let i0=0; i0<len0; i0++){
+let data59 = data58[i0];
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.access === undefined){
+data59.access = "ro";
+}
+if(data59.name === undefined){
+const err98 = {instancePath:instancePath+"/snmp/communities/" + i0,schemaPath:"urn:twinstack:config:snmp/properties/communities/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1318,12 +1321,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-if(data58.name !== undefined){
-let data59 = data58.name;
-if(typeof data59 === "string"){
-if(func3(data59) > 64){
-const err99 = {instancePath:instancePath+"/snmp/communities/" + i0+"/name",schemaPath:"urn:twinstack:config:snmp/properties/communities/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+for(const key13 in data59){
+if(!((key13 === "name") || (key13 === "access"))){
+const err99 = {instancePath:instancePath+"/snmp/communities/" + i0,schemaPath:"urn:twinstack:config:snmp/properties/communities/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1332,8 +1332,12 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(func3(data59) < 1){
-const err100 = {instancePath:instancePath+"/snmp/communities/" + i0+"/name",schemaPath:"urn:twinstack:config:snmp/properties/communities/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data59.name !== undefined){
+let data60 = data59.name;
+if(typeof data60 === "string"){
+if(func3(data60) > 64){
+const err100 = {instancePath:instancePath+"/snmp/communities/" + i0+"/name",schemaPath:"urn:twinstack:config:snmp/properties/communities/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1342,9 +1346,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-else {
-const err101 = {instancePath:instancePath+"/snmp/communities/" + i0+"/name",schemaPath:"urn:twinstack:config:snmp/properties/communities/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data60) < 1){
+const err101 = {instancePath:instancePath+"/snmp/communities/" + i0+"/name",schemaPath:"urn:twinstack:config:snmp/properties/communities/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1354,9 +1357,8 @@ vErrors.push(err101);
 errors++;
 }
 }
-let data60 = data58.access;
-if(!((data60 === "ro") || (data60 === "rw"))){
-const err102 = {instancePath:instancePath+"/snmp/communities/" + i0+"/access",schemaPath:"urn:twinstack:config:snmp/properties/communities/items/properties/access/enum",keyword:"enum",params:{allowedValues: schema14.properties.communities.items.properties.access.enum},message:"must be equal to one of the allowed values"};
+else {
+const err102 = {instancePath:instancePath+"/snmp/communities/" + i0+"/name",schemaPath:"urn:twinstack:config:snmp/properties/communities/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1366,8 +1368,9 @@ vErrors.push(err102);
 errors++;
 }
 }
-else {
-const err103 = {instancePath:instancePath+"/snmp/communities/" + i0,schemaPath:"urn:twinstack:config:snmp/properties/communities/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data61 = data59.access;
+if(!((data61 === "ro") || (data61 === "rw"))){
+const err103 = {instancePath:instancePath+"/snmp/communities/" + i0+"/access",schemaPath:"urn:twinstack:config:snmp/properties/communities/items/properties/access/enum",keyword:"enum",params:{allowedValues: schema14.properties.communities.items.properties.access.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1377,9 +1380,8 @@ vErrors.push(err103);
 errors++;
 }
 }
-}
 else {
-const err104 = {instancePath:instancePath+"/snmp/communities",schemaPath:"urn:twinstack:config:snmp/properties/communities/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err104 = {instancePath:instancePath+"/snmp/communities/" + i0,schemaPath:"urn:twinstack:config:snmp/properties/communities/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1388,17 +1390,10 @@ vErrors.push(err104);
 }
 errors++;
 }
-let data61 = data51.users;
-if(Array.isArray(data61)){
-const len1 = data61.length;
-for(let i1=0; i1<len1; i1++){
-let data62 = data61[i1];
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.access === undefined){
-data62.access = "ro";
 }
-if(data62.name === undefined){
-const err105 = {instancePath:instancePath+"/snmp/users/" + i1,schemaPath:"urn:twinstack:config:snmp/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err105 = {instancePath:instancePath+"/snmp/communities",schemaPath:"urn:twinstack:config:snmp/properties/communities/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1407,9 +1402,17 @@ vErrors.push(err105);
 }
 errors++;
 }
-for(const key14 in data62){
-if(!(((((((key14 === "name") || (key14 === "authProtocol")) || (key14 === "authPassword")) || (key14 === "privProtocol")) || (key14 === "privPassword")) || (key14 === "level")) || (key14 === "access"))){
-const err106 = {instancePath:instancePath+"/snmp/users/" + i1,schemaPath:"urn:twinstack:config:snmp/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+let data62 = data52.users;
+if(Array.isArray(data62)){
+const len1 = data62.length;
+for(let i1=0; i1<len1; i1++){
+let data63 = data62[i1];
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+if(data63.access === undefined){
+data63.access = "ro";
+}
+if(data63.name === undefined){
+const err106 = {instancePath:instancePath+"/snmp/users/" + i1,schemaPath:"urn:twinstack:config:snmp/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1418,12 +1421,9 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-if(data62.name !== undefined){
-let data63 = data62.name;
-if(typeof data63 === "string"){
-if(func3(data63) > 32){
-const err107 = {instancePath:instancePath+"/snmp/users/" + i1+"/name",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+for(const key14 in data63){
+if(!(((((((key14 === "name") || (key14 === "authProtocol")) || (key14 === "authPassword")) || (key14 === "privProtocol")) || (key14 === "privPassword")) || (key14 === "level")) || (key14 === "access"))){
+const err107 = {instancePath:instancePath+"/snmp/users/" + i1,schemaPath:"urn:twinstack:config:snmp/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1432,8 +1432,12 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(func3(data63) < 1){
-const err108 = {instancePath:instancePath+"/snmp/users/" + i1+"/name",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data63.name !== undefined){
+let data64 = data63.name;
+if(typeof data64 === "string"){
+if(func3(data64) > 32){
+const err108 = {instancePath:instancePath+"/snmp/users/" + i1+"/name",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1442,9 +1446,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-else {
-const err109 = {instancePath:instancePath+"/snmp/users/" + i1+"/name",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data64) < 1){
+const err109 = {instancePath:instancePath+"/snmp/users/" + i1+"/name",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1454,10 +1457,8 @@ vErrors.push(err109);
 errors++;
 }
 }
-if(data62.authProtocol !== undefined){
-let data64 = data62.authProtocol;
-if(!((((((data64 === "md5") || (data64 === "sha")) || (data64 === "sha224")) || (data64 === "sha256")) || (data64 === "sha384")) || (data64 === "sha512"))){
-const err110 = {instancePath:instancePath+"/snmp/users/" + i1+"/authProtocol",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/authProtocol/enum",keyword:"enum",params:{allowedValues: schema14.properties.users.items.properties.authProtocol.enum},message:"must be equal to one of the allowed values"};
+else {
+const err110 = {instancePath:instancePath+"/snmp/users/" + i1+"/name",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1467,11 +1468,10 @@ vErrors.push(err110);
 errors++;
 }
 }
-if(data62.authPassword !== undefined){
-let data65 = data62.authPassword;
-if(typeof data65 === "string"){
-if(func3(data65) < 8){
-const err111 = {instancePath:instancePath+"/snmp/users/" + i1+"/authPassword",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/authPassword/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+if(data63.authProtocol !== undefined){
+let data65 = data63.authProtocol;
+if(!((((((data65 === "md5") || (data65 === "sha")) || (data65 === "sha224")) || (data65 === "sha256")) || (data65 === "sha384")) || (data65 === "sha512"))){
+const err111 = {instancePath:instancePath+"/snmp/users/" + i1+"/authProtocol",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/authProtocol/enum",keyword:"enum",params:{allowedValues: schema14.properties.users.items.properties.authProtocol.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1481,8 +1481,11 @@ vErrors.push(err111);
 errors++;
 }
 }
-else {
-const err112 = {instancePath:instancePath+"/snmp/users/" + i1+"/authPassword",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/authPassword/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data63.authPassword !== undefined){
+let data66 = data63.authPassword;
+if(typeof data66 === "string"){
+if(func3(data66) < 8){
+const err112 = {instancePath:instancePath+"/snmp/users/" + i1+"/authPassword",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/authPassword/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1492,10 +1495,8 @@ vErrors.push(err112);
 errors++;
 }
 }
-if(data62.privProtocol !== undefined){
-let data66 = data62.privProtocol;
-if(!(((data66 === "aes") || (data66 === "aes256b")) || (data66 === "aes256r"))){
-const err113 = {instancePath:instancePath+"/snmp/users/" + i1+"/privProtocol",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/privProtocol/enum",keyword:"enum",params:{allowedValues: schema14.properties.users.items.properties.privProtocol.enum},message:"must be equal to one of the allowed values"};
+else {
+const err113 = {instancePath:instancePath+"/snmp/users/" + i1+"/authPassword",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/authPassword/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1505,11 +1506,10 @@ vErrors.push(err113);
 errors++;
 }
 }
-if(data62.privPassword !== undefined){
-let data67 = data62.privPassword;
-if(typeof data67 === "string"){
-if(func3(data67) < 8){
-const err114 = {instancePath:instancePath+"/snmp/users/" + i1+"/privPassword",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/privPassword/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+if(data63.privProtocol !== undefined){
+let data67 = data63.privProtocol;
+if(!(((data67 === "aes") || (data67 === "aes256b")) || (data67 === "aes256r"))){
+const err114 = {instancePath:instancePath+"/snmp/users/" + i1+"/privProtocol",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/privProtocol/enum",keyword:"enum",params:{allowedValues: schema14.properties.users.items.properties.privProtocol.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1519,8 +1519,11 @@ vErrors.push(err114);
 errors++;
 }
 }
-else {
-const err115 = {instancePath:instancePath+"/snmp/users/" + i1+"/privPassword",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/privPassword/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data63.privPassword !== undefined){
+let data68 = data63.privPassword;
+if(typeof data68 === "string"){
+if(func3(data68) < 8){
+const err115 = {instancePath:instancePath+"/snmp/users/" + i1+"/privPassword",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/privPassword/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1530,10 +1533,8 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data62.level !== undefined){
-let data68 = data62.level;
-if(!(((data68 === "noAuthNoPriv") || (data68 === "authNoPriv")) || (data68 === "authPriv"))){
-const err116 = {instancePath:instancePath+"/snmp/users/" + i1+"/level",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/level/enum",keyword:"enum",params:{allowedValues: schema14.properties.users.items.properties.level.enum},message:"must be equal to one of the allowed values"};
+else {
+const err116 = {instancePath:instancePath+"/snmp/users/" + i1+"/privPassword",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/privPassword/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1543,9 +1544,10 @@ vErrors.push(err116);
 errors++;
 }
 }
-let data69 = data62.access;
-if(!((data69 === "ro") || (data69 === "rw"))){
-const err117 = {instancePath:instancePath+"/snmp/users/" + i1+"/access",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/access/enum",keyword:"enum",params:{allowedValues: schema14.properties.users.items.properties.access.enum},message:"must be equal to one of the allowed values"};
+if(data63.level !== undefined){
+let data69 = data63.level;
+if(!(((data69 === "noAuthNoPriv") || (data69 === "authNoPriv")) || (data69 === "authPriv"))){
+const err117 = {instancePath:instancePath+"/snmp/users/" + i1+"/level",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/level/enum",keyword:"enum",params:{allowedValues: schema14.properties.users.items.properties.level.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1555,8 +1557,9 @@ vErrors.push(err117);
 errors++;
 }
 }
-else {
-const err118 = {instancePath:instancePath+"/snmp/users/" + i1,schemaPath:"urn:twinstack:config:snmp/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data70 = data63.access;
+if(!((data70 === "ro") || (data70 === "rw"))){
+const err118 = {instancePath:instancePath+"/snmp/users/" + i1+"/access",schemaPath:"urn:twinstack:config:snmp/properties/users/items/properties/access/enum",keyword:"enum",params:{allowedValues: schema14.properties.users.items.properties.access.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1566,9 +1569,8 @@ vErrors.push(err118);
 errors++;
 }
 }
-}
 else {
-const err119 = {instancePath:instancePath+"/snmp/users",schemaPath:"urn:twinstack:config:snmp/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err119 = {instancePath:instancePath+"/snmp/users/" + i1,schemaPath:"urn:twinstack:config:snmp/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1577,32 +1579,10 @@ vErrors.push(err119);
 }
 errors++;
 }
-let data70 = data51.trapTargets;
-if(Array.isArray(data70)){
-const len2 = data70.length;
-for(let i2=0; i2<len2; i2++){
-let data71 = data70[i2];
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
-if(data71.port === undefined){
-data71.port = 162;
 }
-if(data71.version === undefined){
-data71.version = "v2c";
 }
-if(data71.community === undefined){
-data71.community = "public";
-}
-if(data71.inform === undefined){
-data71.inform = false;
-}
-if(data71.timeoutMs === undefined){
-data71.timeoutMs = 1000;
-}
-if(data71.retries === undefined){
-data71.retries = 3;
-}
-if(data71.host === undefined){
-const err120 = {instancePath:instancePath+"/snmp/trapTargets/" + i2,schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'"};
+else {
+const err120 = {instancePath:instancePath+"/snmp/users",schemaPath:"urn:twinstack:config:snmp/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1611,9 +1591,32 @@ vErrors.push(err120);
 }
 errors++;
 }
-for(const key15 in data71){
-if(!((((((((key15 === "host") || (key15 === "port")) || (key15 === "version")) || (key15 === "community")) || (key15 === "user")) || (key15 === "inform")) || (key15 === "timeoutMs")) || (key15 === "retries"))){
-const err121 = {instancePath:instancePath+"/snmp/trapTargets/" + i2,schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+let data71 = data52.trapTargets;
+if(Array.isArray(data71)){
+const len2 = data71.length;
+for(let i2=0; i2<len2; i2++){
+let data72 = data71[i2];
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(data72.port === undefined){
+data72.port = 162;
+}
+if(data72.version === undefined){
+data72.version = "v2c";
+}
+if(data72.community === undefined){
+data72.community = "public";
+}
+if(data72.inform === undefined){
+data72.inform = false;
+}
+if(data72.timeoutMs === undefined){
+data72.timeoutMs = 1000;
+}
+if(data72.retries === undefined){
+data72.retries = 3;
+}
+if(data72.host === undefined){
+const err121 = {instancePath:instancePath+"/snmp/trapTargets/" + i2,schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1622,10 +1625,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-}
-if(data71.host !== undefined){
-if(typeof data71.host !== "string"){
-const err122 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/host",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key15 in data72){
+if(!((((((((key15 === "host") || (key15 === "port")) || (key15 === "version")) || (key15 === "community")) || (key15 === "user")) || (key15 === "inform")) || (key15 === "timeoutMs")) || (key15 === "retries"))){
+const err122 = {instancePath:instancePath+"/snmp/trapTargets/" + i2,schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1635,9 +1637,9 @@ vErrors.push(err122);
 errors++;
 }
 }
-let data73 = data71.port;
-if(!((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73)))){
-const err123 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/port",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data72.host !== undefined){
+if(typeof data72.host !== "string"){
+const err123 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/host",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1646,9 +1648,10 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(typeof data73 == "number"){
-if(data73 > 65535 || isNaN(data73)){
-const err124 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/port",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+}
+let data74 = data72.port;
+if(!((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74)))){
+const err124 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/port",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1657,8 +1660,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data73 < 1 || isNaN(data73)){
-const err125 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/port",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data74 == "number"){
+if(data74 > 65535 || isNaN(data74)){
+const err125 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/port",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1667,10 +1671,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-let data74 = data71.version;
-if(!((data74 === "v2c") || (data74 === "v3"))){
-const err126 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/version",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/version/enum",keyword:"enum",params:{allowedValues: schema14.properties.trapTargets.items.properties.version.enum},message:"must be equal to one of the allowed values"};
+if(data74 < 1 || isNaN(data74)){
+const err126 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/port",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1679,8 +1681,10 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(typeof data71.community !== "string"){
-const err127 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/community",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/community/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+let data75 = data72.version;
+if(!((data75 === "v2c") || (data75 === "v3"))){
+const err127 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/version",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/version/enum",keyword:"enum",params:{allowedValues: schema14.properties.trapTargets.items.properties.version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1689,9 +1693,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data71.user !== undefined){
-if(typeof data71.user !== "string"){
-const err128 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/user",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data72.community !== "string"){
+const err128 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/community",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/community/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1700,9 +1703,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-if(typeof data71.inform !== "boolean"){
-const err129 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/inform",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/inform/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data72.user !== undefined){
+if(typeof data72.user !== "string"){
+const err129 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/user",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1711,9 +1714,9 @@ vErrors.push(err129);
 }
 errors++;
 }
-let data78 = data71.timeoutMs;
-if(!((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78)))){
-const err130 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/timeoutMs",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data72.inform !== "boolean"){
+const err130 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/inform",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/inform/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1722,9 +1725,9 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(typeof data78 == "number"){
-if(data78 < 10 || isNaN(data78)){
-const err131 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/timeoutMs",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10"};
+let data79 = data72.timeoutMs;
+if(!((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79)))){
+const err131 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/timeoutMs",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1733,10 +1736,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-let data79 = data71.retries;
-if(!((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79)))){
-const err132 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/retries",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data79 == "number"){
+if(data79 < 10 || isNaN(data79)){
+const err132 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/timeoutMs",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1745,9 +1747,10 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(typeof data79 == "number"){
-if(data79 < 0 || isNaN(data79)){
-const err133 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/retries",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data80 = data72.retries;
+if(!((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80)))){
+const err133 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/retries",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1756,10 +1759,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/snmp/trapTargets/" + i2,schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data80 == "number"){
+if(data80 < 0 || isNaN(data80)){
+const err134 = {instancePath:instancePath+"/snmp/trapTargets/" + i2+"/retries",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1771,7 +1773,7 @@ errors++;
 }
 }
 else {
-const err135 = {instancePath:instancePath+"/snmp/trapTargets",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err135 = {instancePath:instancePath+"/snmp/trapTargets/" + i2,schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1781,8 +1783,9 @@ vErrors.push(err135);
 errors++;
 }
 }
+}
 else {
-const err136 = {instancePath:instancePath+"/snmp",schemaPath:"urn:twinstack:config:snmp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err136 = {instancePath:instancePath+"/snmp/trapTargets",schemaPath:"urn:twinstack:config:snmp/properties/trapTargets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1791,29 +1794,9 @@ vErrors.push(err136);
 }
 errors++;
 }
-let data80 = data.web;
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
-if(data80.enable === undefined){
-data80.enable = true;
 }
-if(data80.address === undefined){
-data80.address = "127.0.0.1";
-}
-if(data80.port === undefined){
-data80.port = 8080;
-}
-if(data80.sessionTimeout === undefined){
-data80.sessionTimeout = 1800;
-}
-if(data80.lockoutAttempts === undefined){
-data80.lockoutAttempts = 5;
-}
-if(data80.lockoutTime === undefined){
-data80.lockoutTime = 300;
-}
-for(const key16 in data80){
-if(!(((((((key16 === "enable") || (key16 === "address")) || (key16 === "port")) || (key16 === "adminPassword")) || (key16 === "sessionTimeout")) || (key16 === "lockoutAttempts")) || (key16 === "lockoutTime"))){
-const err137 = {instancePath:instancePath+"/web",schemaPath:"urn:twinstack:config:web/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+else {
+const err137 = {instancePath:instancePath+"/snmp",schemaPath:"urn:twinstack:config:snmp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1822,9 +1805,29 @@ vErrors.push(err137);
 }
 errors++;
 }
+let data81 = data.web;
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+if(data81.enable === undefined){
+data81.enable = true;
 }
-if(typeof data80.enable !== "boolean"){
-const err138 = {instancePath:instancePath+"/web/enable",schemaPath:"urn:twinstack:config:web/properties/enable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data81.address === undefined){
+data81.address = "127.0.0.1";
+}
+if(data81.port === undefined){
+data81.port = 8080;
+}
+if(data81.sessionTimeout === undefined){
+data81.sessionTimeout = 1800;
+}
+if(data81.lockoutAttempts === undefined){
+data81.lockoutAttempts = 5;
+}
+if(data81.lockoutTime === undefined){
+data81.lockoutTime = 300;
+}
+for(const key16 in data81){
+if(!(((((((key16 === "enable") || (key16 === "address")) || (key16 === "port")) || (key16 === "adminPassword")) || (key16 === "sessionTimeout")) || (key16 === "lockoutAttempts")) || (key16 === "lockoutTime"))){
+const err138 = {instancePath:instancePath+"/web",schemaPath:"urn:twinstack:config:web/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1833,10 +1836,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-let data82 = data80.address;
-if(typeof data82 === "string"){
-if(func3(data82) < 1){
-const err139 = {instancePath:instancePath+"/web/address",schemaPath:"urn:twinstack:config:web/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(typeof data81.enable !== "boolean"){
+const err139 = {instancePath:instancePath+"/web/enable",schemaPath:"urn:twinstack:config:web/properties/enable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1845,9 +1847,10 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-else {
-const err140 = {instancePath:instancePath+"/web/address",schemaPath:"urn:twinstack:config:web/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data83 = data81.address;
+if(typeof data83 === "string"){
+if(func3(data83) < 1){
+const err140 = {instancePath:instancePath+"/web/address",schemaPath:"urn:twinstack:config:web/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1856,9 +1859,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-let data83 = data80.port;
-if(!((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83)))){
-const err141 = {instancePath:instancePath+"/web/port",schemaPath:"urn:twinstack:config:web/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err141 = {instancePath:instancePath+"/web/address",schemaPath:"urn:twinstack:config:web/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1867,9 +1870,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(typeof data83 == "number"){
-if(data83 > 65535 || isNaN(data83)){
-const err142 = {instancePath:instancePath+"/web/port",schemaPath:"urn:twinstack:config:web/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+let data84 = data81.port;
+if(!((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84)))){
+const err142 = {instancePath:instancePath+"/web/port",schemaPath:"urn:twinstack:config:web/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1878,8 +1881,9 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(data83 < 0 || isNaN(data83)){
-const err143 = {instancePath:instancePath+"/web/port",schemaPath:"urn:twinstack:config:web/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data84 == "number"){
+if(data84 > 65535 || isNaN(data84)){
+const err143 = {instancePath:instancePath+"/web/port",schemaPath:"urn:twinstack:config:web/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1888,12 +1892,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-if(data80.adminPassword !== undefined){
-let data84 = data80.adminPassword;
-if(typeof data84 === "string"){
-if(func3(data84) > 256){
-const err144 = {instancePath:instancePath+"/web/adminPassword",schemaPath:"urn:twinstack:config:web/properties/adminPassword/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data84 < 0 || isNaN(data84)){
+const err144 = {instancePath:instancePath+"/web/port",schemaPath:"urn:twinstack:config:web/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1902,8 +1902,12 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(func3(data84) < 8){
-const err145 = {instancePath:instancePath+"/web/adminPassword",schemaPath:"urn:twinstack:config:web/properties/adminPassword/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+}
+if(data81.adminPassword !== undefined){
+let data85 = data81.adminPassword;
+if(typeof data85 === "string"){
+if(func3(data85) > 256){
+const err145 = {instancePath:instancePath+"/web/adminPassword",schemaPath:"urn:twinstack:config:web/properties/adminPassword/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1912,9 +1916,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-else {
-const err146 = {instancePath:instancePath+"/web/adminPassword",schemaPath:"urn:twinstack:config:web/properties/adminPassword/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data85) < 8){
+const err146 = {instancePath:instancePath+"/web/adminPassword",schemaPath:"urn:twinstack:config:web/properties/adminPassword/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1924,9 +1927,8 @@ vErrors.push(err146);
 errors++;
 }
 }
-let data85 = data80.sessionTimeout;
-if(!((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85)))){
-const err147 = {instancePath:instancePath+"/web/sessionTimeout",schemaPath:"urn:twinstack:config:web/properties/sessionTimeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err147 = {instancePath:instancePath+"/web/adminPassword",schemaPath:"urn:twinstack:config:web/properties/adminPassword/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1935,9 +1937,10 @@ vErrors.push(err147);
 }
 errors++;
 }
-if(typeof data85 == "number"){
-if(data85 > 86400 || isNaN(data85)){
-const err148 = {instancePath:instancePath+"/web/sessionTimeout",schemaPath:"urn:twinstack:config:web/properties/sessionTimeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"};
+}
+let data86 = data81.sessionTimeout;
+if(!((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86)))){
+const err148 = {instancePath:instancePath+"/web/sessionTimeout",schemaPath:"urn:twinstack:config:web/properties/sessionTimeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1946,8 +1949,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(data85 < 60 || isNaN(data85)){
-const err149 = {instancePath:instancePath+"/web/sessionTimeout",schemaPath:"urn:twinstack:config:web/properties/sessionTimeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 60},message:"must be >= 60"};
+if(typeof data86 == "number"){
+if(data86 > 86400 || isNaN(data86)){
+const err149 = {instancePath:instancePath+"/web/sessionTimeout",schemaPath:"urn:twinstack:config:web/properties/sessionTimeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1956,10 +1960,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-let data86 = data80.lockoutAttempts;
-if(!((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86)))){
-const err150 = {instancePath:instancePath+"/web/lockoutAttempts",schemaPath:"urn:twinstack:config:web/properties/lockoutAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data86 < 60 || isNaN(data86)){
+const err150 = {instancePath:instancePath+"/web/sessionTimeout",schemaPath:"urn:twinstack:config:web/properties/sessionTimeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 60},message:"must be >= 60"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1968,9 +1970,10 @@ vErrors.push(err150);
 }
 errors++;
 }
-if(typeof data86 == "number"){
-if(data86 > 100 || isNaN(data86)){
-const err151 = {instancePath:instancePath+"/web/lockoutAttempts",schemaPath:"urn:twinstack:config:web/properties/lockoutAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+let data87 = data81.lockoutAttempts;
+if(!((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87)))){
+const err151 = {instancePath:instancePath+"/web/lockoutAttempts",schemaPath:"urn:twinstack:config:web/properties/lockoutAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1979,8 +1982,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(data86 < 1 || isNaN(data86)){
-const err152 = {instancePath:instancePath+"/web/lockoutAttempts",schemaPath:"urn:twinstack:config:web/properties/lockoutAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data87 == "number"){
+if(data87 > 100 || isNaN(data87)){
+const err152 = {instancePath:instancePath+"/web/lockoutAttempts",schemaPath:"urn:twinstack:config:web/properties/lockoutAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1989,10 +1993,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-let data87 = data80.lockoutTime;
-if(!((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87)))){
-const err153 = {instancePath:instancePath+"/web/lockoutTime",schemaPath:"urn:twinstack:config:web/properties/lockoutTime/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data87 < 1 || isNaN(data87)){
+const err153 = {instancePath:instancePath+"/web/lockoutAttempts",schemaPath:"urn:twinstack:config:web/properties/lockoutAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2001,9 +2003,10 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(typeof data87 == "number"){
-if(data87 > 86400 || isNaN(data87)){
-const err154 = {instancePath:instancePath+"/web/lockoutTime",schemaPath:"urn:twinstack:config:web/properties/lockoutTime/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"};
+}
+let data88 = data81.lockoutTime;
+if(!((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88)))){
+const err154 = {instancePath:instancePath+"/web/lockoutTime",schemaPath:"urn:twinstack:config:web/properties/lockoutTime/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2012,8 +2015,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data87 < 1 || isNaN(data87)){
-const err155 = {instancePath:instancePath+"/web/lockoutTime",schemaPath:"urn:twinstack:config:web/properties/lockoutTime/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data88 == "number"){
+if(data88 > 86400 || isNaN(data88)){
+const err155 = {instancePath:instancePath+"/web/lockoutTime",schemaPath:"urn:twinstack:config:web/properties/lockoutTime/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2022,10 +2026,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-}
-else {
-const err156 = {instancePath:instancePath+"/web",schemaPath:"urn:twinstack:config:web/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data88 < 1 || isNaN(data88)){
+const err156 = {instancePath:instancePath+"/web/lockoutTime",schemaPath:"urn:twinstack:config:web/properties/lockoutTime/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2034,65 +2036,10 @@ vErrors.push(err156);
 }
 errors++;
 }
-let data88 = data.wan;
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
-if(data88.mode === undefined){
-data88.mode = "simulated";
 }
-if(data88.lanInterface === undefined){
-data88.lanInterface = "br-lan";
 }
-if(data88.wanInterface === undefined){
-data88.wanInterface = "wan";
-}
-if(data88.tunName === undefined){
-data88.tunName = "dslite0";
-}
-if(data88.lanAddress === undefined){
-data88.lanAddress = "192.168.1.1/24";
-}
-if(data88.softwire === undefined){
-data88.softwire = "";
-}
-if(data88.mtu === undefined){
-data88.mtu = 1460;
-}
-if(data88.mssClamp === undefined){
-data88.mssClamp = 1420;
-}
-if(data88.lanFastPath === undefined){
-data88.lanFastPath = false;
-}
-if(data88.echoTarget === undefined){
-data88.echoTarget = "192.0.0.1";
-}
-if(data88.nftTable === undefined){
-data88.nftTable = "twinstack_nat";
-}
-if(data88.conntrackFlush === undefined){
-data88.conntrackFlush = true;
-}
-if(data88.dhcp4Client === undefined){
-data88.dhcp4Client = "builtin";
-}
-if(data88.udhcpc === undefined){
-data88.udhcpc = "busybox";
-}
-if(data88.dhcp6Client === undefined){
-data88.dhcp6Client = "builtin";
-}
-if(data88.dhcp4TimeoutMs === undefined){
-data88.dhcp4TimeoutMs = 10000;
-}
-if(data88.leaseWaitMs === undefined){
-data88.leaseWaitMs = 10000;
-}
-if(data88.sim === undefined){
-data88.sim = {};
-}
-for(const key17 in data88){
-if(!(func2.call(schema16.properties, key17))){
-const err157 = {instancePath:instancePath+"/wan",schemaPath:"urn:twinstack:config:wan/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+else {
+const err157 = {instancePath:instancePath+"/web",schemaPath:"urn:twinstack:config:web/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2101,10 +2048,65 @@ vErrors.push(err157);
 }
 errors++;
 }
+let data89 = data.wan;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(data89.mode === undefined){
+data89.mode = "simulated";
 }
-let data89 = data88.mode;
-if(!((data89 === "simulated") || (data89 === "linux"))){
-const err158 = {instancePath:instancePath+"/wan/mode",schemaPath:"urn:twinstack:config:wan/properties/mode/enum",keyword:"enum",params:{allowedValues: schema16.properties.mode.enum},message:"must be equal to one of the allowed values"};
+if(data89.lanInterface === undefined){
+data89.lanInterface = "br-lan";
+}
+if(data89.wanInterface === undefined){
+data89.wanInterface = "wan";
+}
+if(data89.tunName === undefined){
+data89.tunName = "dslite0";
+}
+if(data89.lanAddress === undefined){
+data89.lanAddress = "192.168.1.1/24";
+}
+if(data89.softwire === undefined){
+data89.softwire = "";
+}
+if(data89.mtu === undefined){
+data89.mtu = 1460;
+}
+if(data89.mssClamp === undefined){
+data89.mssClamp = 1420;
+}
+if(data89.lanFastPath === undefined){
+data89.lanFastPath = false;
+}
+if(data89.echoTarget === undefined){
+data89.echoTarget = "192.0.0.1";
+}
+if(data89.nftTable === undefined){
+data89.nftTable = "twinstack_nat";
+}
+if(data89.conntrackFlush === undefined){
+data89.conntrackFlush = true;
+}
+if(data89.dhcp4Client === undefined){
+data89.dhcp4Client = "builtin";
+}
+if(data89.udhcpc === undefined){
+data89.udhcpc = "busybox";
+}
+if(data89.dhcp6Client === undefined){
+data89.dhcp6Client = "builtin";
+}
+if(data89.dhcp4TimeoutMs === undefined){
+data89.dhcp4TimeoutMs = 10000;
+}
+if(data89.leaseWaitMs === undefined){
+data89.leaseWaitMs = 10000;
+}
+if(data89.sim === undefined){
+data89.sim = {};
+}
+for(const key17 in data89){
+if(!(func2.call(schema16.properties, key17))){
+const err158 = {instancePath:instancePath+"/wan",schemaPath:"urn:twinstack:config:wan/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2113,10 +2115,10 @@ vErrors.push(err158);
 }
 errors++;
 }
-let data90 = data88.lanInterface;
-if(typeof data90 === "string"){
-if(func3(data90) > 15){
-const err159 = {instancePath:instancePath+"/wan/lanInterface",schemaPath:"urn:twinstack:config:wan/properties/lanInterface/maxLength",keyword:"maxLength",params:{limit: 15},message:"must NOT have more than 15 characters"};
+}
+let data90 = data89.mode;
+if(!((data90 === "simulated") || (data90 === "linux"))){
+const err159 = {instancePath:instancePath+"/wan/mode",schemaPath:"urn:twinstack:config:wan/properties/mode/enum",keyword:"enum",params:{allowedValues: schema16.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2125,8 +2127,10 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(func3(data90) < 1){
-const err160 = {instancePath:instancePath+"/wan/lanInterface",schemaPath:"urn:twinstack:config:wan/properties/lanInterface/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data91 = data89.lanInterface;
+if(typeof data91 === "string"){
+if(func3(data91) > 15){
+const err160 = {instancePath:instancePath+"/wan/lanInterface",schemaPath:"urn:twinstack:config:wan/properties/lanInterface/maxLength",keyword:"maxLength",params:{limit: 15},message:"must NOT have more than 15 characters"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2135,9 +2139,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-else {
-const err161 = {instancePath:instancePath+"/wan/lanInterface",schemaPath:"urn:twinstack:config:wan/properties/lanInterface/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data91) < 1){
+const err161 = {instancePath:instancePath+"/wan/lanInterface",schemaPath:"urn:twinstack:config:wan/properties/lanInterface/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2146,10 +2149,9 @@ vErrors.push(err161);
 }
 errors++;
 }
-let data91 = data88.wanInterface;
-if(typeof data91 === "string"){
-if(func3(data91) > 15){
-const err162 = {instancePath:instancePath+"/wan/wanInterface",schemaPath:"urn:twinstack:config:wan/properties/wanInterface/maxLength",keyword:"maxLength",params:{limit: 15},message:"must NOT have more than 15 characters"};
+}
+else {
+const err162 = {instancePath:instancePath+"/wan/lanInterface",schemaPath:"urn:twinstack:config:wan/properties/lanInterface/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2158,8 +2160,10 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(func3(data91) < 1){
-const err163 = {instancePath:instancePath+"/wan/wanInterface",schemaPath:"urn:twinstack:config:wan/properties/wanInterface/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data92 = data89.wanInterface;
+if(typeof data92 === "string"){
+if(func3(data92) > 15){
+const err163 = {instancePath:instancePath+"/wan/wanInterface",schemaPath:"urn:twinstack:config:wan/properties/wanInterface/maxLength",keyword:"maxLength",params:{limit: 15},message:"must NOT have more than 15 characters"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2168,9 +2172,8 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-else {
-const err164 = {instancePath:instancePath+"/wan/wanInterface",schemaPath:"urn:twinstack:config:wan/properties/wanInterface/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func3(data92) < 1){
+const err164 = {instancePath:instancePath+"/wan/wanInterface",schemaPath:"urn:twinstack:config:wan/properties/wanInterface/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2179,10 +2182,9 @@ vErrors.push(err164);
 }
 errors++;
 }
-let data92 = data88.tunName;
-if(typeof data92 === "string"){
-if(!pattern2.test(data92)){
-const err165 = {instancePath:instancePath+"/wan/tunName",schemaPath:"urn:twinstack:config:wan/properties/tunName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,15}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,15}$"+"\""};
+}
+else {
+const err165 = {instancePath:instancePath+"/wan/wanInterface",schemaPath:"urn:twinstack:config:wan/properties/wanInterface/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2191,9 +2193,10 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-else {
-const err166 = {instancePath:instancePath+"/wan/tunName",schemaPath:"urn:twinstack:config:wan/properties/tunName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data93 = data89.tunName;
+if(typeof data93 === "string"){
+if(!pattern2.test(data93)){
+const err166 = {instancePath:instancePath+"/wan/tunName",schemaPath:"urn:twinstack:config:wan/properties/tunName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,15}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,15}$"+"\""};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2202,8 +2205,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(typeof data88.lanAddress !== "string"){
-const err167 = {instancePath:instancePath+"/wan/lanAddress",schemaPath:"urn:twinstack:config:wan/properties/lanAddress/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err167 = {instancePath:instancePath+"/wan/tunName",schemaPath:"urn:twinstack:config:wan/properties/tunName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2212,8 +2216,8 @@ vErrors.push(err167);
 }
 errors++;
 }
-if(typeof data88.softwire !== "string"){
-const err168 = {instancePath:instancePath+"/wan/softwire",schemaPath:"urn:twinstack:config:wan/properties/softwire/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data89.lanAddress !== "string"){
+const err168 = {instancePath:instancePath+"/wan/lanAddress",schemaPath:"urn:twinstack:config:wan/properties/lanAddress/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2222,9 +2226,8 @@ vErrors.push(err168);
 }
 errors++;
 }
-let data95 = data88.mtu;
-if(!((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95)))){
-const err169 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data89.softwire !== "string"){
+const err169 = {instancePath:instancePath+"/wan/softwire",schemaPath:"urn:twinstack:config:wan/properties/softwire/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2233,9 +2236,9 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(typeof data95 == "number"){
-if(data95 > 65495 || isNaN(data95)){
-const err170 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65495},message:"must be <= 65495"};
+let data96 = data89.mtu;
+if(!((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96)))){
+const err170 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2244,8 +2247,9 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(data95 < 1240 || isNaN(data95)){
-const err171 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1240},message:"must be >= 1240"};
+if(typeof data96 == "number"){
+if(data96 > 65495 || isNaN(data96)){
+const err171 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65495},message:"must be <= 65495"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2254,10 +2258,8 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-let data96 = data88.mssClamp;
-if(!((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96)))){
-const err172 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data96 < 1240 || isNaN(data96)){
+const err172 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1240},message:"must be >= 1240"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2266,9 +2268,10 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(typeof data96 == "number"){
-if(data96 > 65535 || isNaN(data96)){
-const err173 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+}
+let data97 = data89.mssClamp;
+if(!((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97)))){
+const err173 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2277,8 +2280,9 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(data96 < 0 || isNaN(data96)){
-const err174 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data97 == "number"){
+if(data97 > 65535 || isNaN(data97)){
+const err174 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2287,9 +2291,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-if(typeof data88.lanFastPath !== "boolean"){
-const err175 = {instancePath:instancePath+"/wan/lanFastPath",schemaPath:"urn:twinstack:config:wan/properties/lanFastPath/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data97 < 0 || isNaN(data97)){
+const err175 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2298,8 +2301,9 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(typeof data88.echoTarget !== "string"){
-const err176 = {instancePath:instancePath+"/wan/echoTarget",schemaPath:"urn:twinstack:config:wan/properties/echoTarget/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data89.lanFastPath !== "boolean"){
+const err176 = {instancePath:instancePath+"/wan/lanFastPath",schemaPath:"urn:twinstack:config:wan/properties/lanFastPath/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2308,10 +2312,8 @@ vErrors.push(err176);
 }
 errors++;
 }
-let data99 = data88.nftTable;
-if(typeof data99 === "string"){
-if(!pattern3.test(data99)){
-const err177 = {instancePath:instancePath+"/wan/nftTable",schemaPath:"urn:twinstack:config:wan/properties/nftTable/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,32}$"+"\""};
+if(typeof data89.echoTarget !== "string"){
+const err177 = {instancePath:instancePath+"/wan/echoTarget",schemaPath:"urn:twinstack:config:wan/properties/echoTarget/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2320,9 +2322,10 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/wan/nftTable",schemaPath:"urn:twinstack:config:wan/properties/nftTable/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data100 = data89.nftTable;
+if(typeof data100 === "string"){
+if(!pattern3.test(data100)){
+const err178 = {instancePath:instancePath+"/wan/nftTable",schemaPath:"urn:twinstack:config:wan/properties/nftTable/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,32}$"+"\""};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2331,8 +2334,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-if(typeof data88.conntrackFlush !== "boolean"){
-const err179 = {instancePath:instancePath+"/wan/conntrackFlush",schemaPath:"urn:twinstack:config:wan/properties/conntrackFlush/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err179 = {instancePath:instancePath+"/wan/nftTable",schemaPath:"urn:twinstack:config:wan/properties/nftTable/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2341,9 +2345,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-let data101 = data88.dhcp4Client;
-if(!((data101 === "builtin") || (data101 === "udhcpc"))){
-const err180 = {instancePath:instancePath+"/wan/dhcp4Client",schemaPath:"urn:twinstack:config:wan/properties/dhcp4Client/enum",keyword:"enum",params:{allowedValues: schema16.properties.dhcp4Client.enum},message:"must be equal to one of the allowed values"};
+if(typeof data89.conntrackFlush !== "boolean"){
+const err180 = {instancePath:instancePath+"/wan/conntrackFlush",schemaPath:"urn:twinstack:config:wan/properties/conntrackFlush/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2352,8 +2355,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(typeof data88.udhcpc !== "string"){
-const err181 = {instancePath:instancePath+"/wan/udhcpc",schemaPath:"urn:twinstack:config:wan/properties/udhcpc/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data102 = data89.dhcp4Client;
+if(!((data102 === "builtin") || (data102 === "udhcpc"))){
+const err181 = {instancePath:instancePath+"/wan/dhcp4Client",schemaPath:"urn:twinstack:config:wan/properties/dhcp4Client/enum",keyword:"enum",params:{allowedValues: schema16.properties.dhcp4Client.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2362,8 +2366,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(!(data88.dhcp6Client === "builtin")){
-const err182 = {instancePath:instancePath+"/wan/dhcp6Client",schemaPath:"urn:twinstack:config:wan/properties/dhcp6Client/enum",keyword:"enum",params:{allowedValues: schema16.properties.dhcp6Client.enum},message:"must be equal to one of the allowed values"};
+if(typeof data89.udhcpc !== "string"){
+const err182 = {instancePath:instancePath+"/wan/udhcpc",schemaPath:"urn:twinstack:config:wan/properties/udhcpc/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2372,9 +2376,8 @@ vErrors.push(err182);
 }
 errors++;
 }
-let data104 = data88.dhcp4TimeoutMs;
-if(!((typeof data104 == "number") && (!(data104 % 1) && !isNaN(data104)))){
-const err183 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(data89.dhcp6Client === "builtin")){
+const err183 = {instancePath:instancePath+"/wan/dhcp6Client",schemaPath:"urn:twinstack:config:wan/properties/dhcp6Client/enum",keyword:"enum",params:{allowedValues: schema16.properties.dhcp6Client.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2383,9 +2386,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(typeof data104 == "number"){
-if(data104 > 120000 || isNaN(data104)){
-const err184 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120000},message:"must be <= 120000"};
+let data105 = data89.dhcp4TimeoutMs;
+if(!((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105)))){
+const err184 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2394,8 +2397,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data104 < 100 || isNaN(data104)){
-const err185 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if(typeof data105 == "number"){
+if(data105 > 120000 || isNaN(data105)){
+const err185 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120000},message:"must be <= 120000"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2404,10 +2408,8 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-let data105 = data88.leaseWaitMs;
-if(!((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105)))){
-const err186 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data105 < 100 || isNaN(data105)){
+const err186 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2416,9 +2418,10 @@ vErrors.push(err186);
 }
 errors++;
 }
-if(typeof data105 == "number"){
-if(data105 > 600000 || isNaN(data105)){
-const err187 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000"};
+}
+let data106 = data89.leaseWaitMs;
+if(!((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106)))){
+const err187 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2427,8 +2430,9 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data105 < 0 || isNaN(data105)){
-const err188 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data106 == "number"){
+if(data106 > 600000 || isNaN(data106)){
+const err188 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2437,18 +2441,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-}
-let data106 = data88.sim;
-if(data106 && typeof data106 == "object" && !Array.isArray(data106)){
-if(data106.lanPps === undefined){
-data106.lanPps = 50;
-}
-if(data106.delayMs === undefined){
-data106.delayMs = 2;
-}
-for(const key18 in data106){
-if(!((key18 === "lanPps") || (key18 === "delayMs"))){
-const err189 = {instancePath:instancePath+"/wan/sim",schemaPath:"urn:twinstack:config:wan/properties/sim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(data106 < 0 || isNaN(data106)){
+const err189 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2458,9 +2452,17 @@ vErrors.push(err189);
 errors++;
 }
 }
-let data107 = data106.lanPps;
-if(!((typeof data107 == "number") && (!(data107 % 1) && !isNaN(data107)))){
-const err190 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data107 = data89.sim;
+if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
+if(data107.lanPps === undefined){
+data107.lanPps = 50;
+}
+if(data107.delayMs === undefined){
+data107.delayMs = 2;
+}
+for(const key18 in data107){
+if(!((key18 === "lanPps") || (key18 === "delayMs"))){
+const err190 = {instancePath:instancePath+"/wan/sim",schemaPath:"urn:twinstack:config:wan/properties/sim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2469,9 +2471,10 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(typeof data107 == "number"){
-if(data107 > 10000 || isNaN(data107)){
-const err191 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+let data108 = data107.lanPps;
+if(!((typeof data108 == "number") && (!(data108 % 1) && !isNaN(data108)))){
+const err191 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2480,8 +2483,9 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data107 < 0 || isNaN(data107)){
-const err192 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data108 == "number"){
+if(data108 > 10000 || isNaN(data108)){
+const err192 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2490,10 +2494,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-let data108 = data106.delayMs;
-if(!((typeof data108 == "number") && (!(data108 % 1) && !isNaN(data108)))){
-const err193 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data108 < 0 || isNaN(data108)){
+const err193 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2502,9 +2504,10 @@ vErrors.push(err193);
 }
 errors++;
 }
-if(typeof data108 == "number"){
-if(data108 > 1000 || isNaN(data108)){
-const err194 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+let data109 = data107.delayMs;
+if(!((typeof data109 == "number") && (!(data109 % 1) && !isNaN(data109)))){
+const err194 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2513,8 +2516,9 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data108 < 0 || isNaN(data108)){
-const err195 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data109 == "number"){
+if(data109 > 1000 || isNaN(data109)){
+const err195 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2523,10 +2527,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-}
-else {
-const err196 = {instancePath:instancePath+"/wan/sim",schemaPath:"urn:twinstack:config:wan/properties/sim/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data109 < 0 || isNaN(data109)){
+const err196 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2536,8 +2538,9 @@ vErrors.push(err196);
 errors++;
 }
 }
+}
 else {
-const err197 = {instancePath:instancePath+"/wan",schemaPath:"urn:twinstack:config:wan/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err197 = {instancePath:instancePath+"/wan/sim",schemaPath:"urn:twinstack:config:wan/properties/sim/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2548,12 +2551,23 @@ errors++;
 }
 }
 else {
-const err198 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err198 = {instancePath:instancePath+"/wan",schemaPath:"urn:twinstack:config:wan/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err198];
 }
 else {
 vErrors.push(err198);
+}
+errors++;
+}
+}
+else {
+const err199 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
 }
 errors++;
 }

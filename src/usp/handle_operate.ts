@@ -35,7 +35,7 @@ export async function handleOperate(ctx: HandlerContext, req: Operate, onComplet
     }
     if (!node.def.async) {
       try {
-        const [r] = await ctx.dm.operate(node.path, req.input_args, 'usp');
+        const [r] = await ctx.dm.operate(node.path, req.input_args, 'usp', req.command_key);
         operation_results.push({ executed_command: node.path, req_output_args: { output_args: r.output } });
       } catch (e) {
         operation_results.push({ executed_command: node.path, cmd_failure: failureOf(e) });
@@ -61,7 +61,7 @@ export async function handleOperate(ctx: HandlerContext, req: Operate, onComplet
 async function runAsync(dm: DataModel, path: string, req: Operate, request: string, onComplete: OnComplete) {
   let result: OperationResult;
   try {
-    const [r] = await dm.operate(path, req.input_args, 'usp');
+    const [r] = await dm.operate(path, req.input_args, 'usp', req.command_key);
     result = { path, commandKey: req.command_key, output: r.output };
   } catch (e) {
     result = { path, commandKey: req.command_key, failure: failureOf(e) };

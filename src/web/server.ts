@@ -230,12 +230,16 @@ function parseJson(_req: FastifyRequest, body: string | Buffer, done: (err: Erro
 }
 
 /** "__proto__" and "constructor" anywhere in a body: names that reach Object.prototype when copied carelessly. */
-function forbiddenMember(v: unknown): string | undefined {
-  if (v === null || typeof v !== 'object') return undefined;
-  for (const [k, c] of Object.entries(v)) {
-    if (k === '__proto__' || k === 'constructor' || k === 'prototype') return k;
-    const inner = forbiddenMember(c);
-    if (inner) return inner;
+function forbiddenMember(root: unknown): string | undefined {
+  // An explicit stack, not recursion: a body nested 100,000 deep parses, and must not overflow the call stack here.
+  const stack = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    for (const [k, c] of Object.entries(v)) {
+      if (k === '__proto__' || k === 'constructor' || k === 'prototype') return k;
+      stack.push(c);
+    }
   }
   return undefined;
 }

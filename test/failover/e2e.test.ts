@@ -98,6 +98,8 @@ test('boot: AFTR-Name by DHCPv6, resolved by DNS, DS-Lite up, the LAN reaches in
     assert.equal(await a.get(`${FO}CurrentAFTR`), 'aftr.example.net');
     assert.equal(await a.get('Device.DSLite.InterfaceSetting.1.EndpointAddressInUse'), '2001:db8:ff::1');
     assert.equal(await a.get('Device.DSLite.InterfaceSetting.1.Origin'), 'DHCPv6');
+    // TR-181 2.18: EndpointName shows the AFTR-Name Kea sent (option 64) while DHCPv6 has the precedence.
+    assert.equal(await a.get('Device.DSLite.InterfaceSetting.1.EndpointName'), 'aftr.example.net');
     assert.equal(await a.get('Device.DNS.Client.Server.1.DNSServer'), '2001:db8:5::1');
     assert.match(await a.get('Device.IP.Interface.2.IPv6Address.1.IPAddress'), /^2001:db8:5::1[0-9a-f]{2}$/);
     assert.equal(await ping4(), 0);
