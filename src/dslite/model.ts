@@ -249,6 +249,7 @@ export function bindModel(o: BindOptions): Disposable[] {
 export function writeInitial(dm: DataModel, rows: GatewayRows, simulated: boolean, lease: Lease6 | null) {
   dm.set({
     [`${FO}Mode`]: 'None', [`${FO}CurrentAFTR`]: '', [`${FO}PublicIPv4Address`]: '', [`${FO}BackupAFTRSince`]: UNKNOWN_TIME,
+    [`${FO}RecoveryState`]: 'Idle', [`${FO}RecoveryGoodProbes`]: '0', [`${FO}ReturnNotBefore`]: UNKNOWN_TIME,
     [`${FO}Simulation.Active`]: String(simulated),
     [`${rows.dslite}Status`]: 'Disabled', [`${rows.dslite}EndpointAddressInUse`]: '',
     ...Object.fromEntries([...rows.detectors.values()].flatMap((d) => [[`${d}State`, dm.getValue(`${d}Enable`) === 'true' ? 'Unknown' : 'Disabled']])),
@@ -268,6 +269,10 @@ export function writeStatus(dm: DataModel, rows: GatewayRows, s: PolicyStatus) {
     [`${FO}CurrentAFTR`]: s.aftr,
     [`${FO}BackupAFTRSince`]: s.backupSince ? iso(s.backupSince) : UNKNOWN_TIME,
     [`${FO}PublicIPv4Address`]: l?.address ?? '',
+    [`${FO}RecoveryState`]: s.recovery.state,
+    [`${FO}RecoveryGoodProbes`]: String(s.recovery.goodProbes),
+    [`${FO}HoldDownFactor`]: String(s.recovery.holdFactor),
+    [`${FO}ReturnNotBefore`]: s.recovery.returnNotBefore === null ? UNKNOWN_TIME : iso(s.recovery.returnNotBefore),
     [`${rows.dslite}Status`]: s.tunnelActive ? 'Enabled' : dm.getValue(`${rows.dslite}Enable`) === 'true' ? 'Error' : 'Disabled',
     [`${rows.dslite}EndpointAddressInUse`]: s.aftrAddress,
     [`${rows.dslite}Origin`]: s.origin || dm.getValue(`${rows.dslite}Origin`),

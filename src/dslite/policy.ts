@@ -59,6 +59,22 @@ export interface PolicyStatus {
   publicIPv4: Lease4 | null;
   /** Since when (ms epoch) the gateway is on a backup AFTR after an explicit failover; null on the primary. */
   backupSince: number | null;
+  /** The way back (to DS-Lite, or from a backup to the primary AFTR): what a technician waits for. */
+  recovery: RecoveryStatus;
+}
+
+/**
+ * Idle: nothing to return to (DS-Lite on the primary, or no mode yet). Probing: counting good probes towards
+ * RecoveryThreshold. HoldDown: enough good probes, waiting for HoldDownTime x holdFactor since the switch.
+ * Returning: both met; the last echo before the switch is under way.
+ */
+export interface RecoveryStatus {
+  state: 'Idle' | 'Probing' | 'HoldDown' | 'Returning';
+  goodProbes: number;
+  /** HoldDownTime's multiplier in force: doubled when a return failed again soon (flap damping), up to 8. */
+  holdFactor: number;
+  /** Earliest automatic return (ms epoch): the switch + HoldDownTime x holdFactor; null when Idle. */
+  returnNotBefore: number | null;
 }
 
 export interface PolicyOptions {
@@ -140,7 +156,16 @@ export class FailoverPolicy {
       tunnelActive: active,
       publicIPv4: this.mode === 'DualStack' ? this.platform.dhcp4.lease() : null,
       backupSince: active ? this.backupSince : null,
+      recovery: this.recovery(),
     };
+  }
+
+  private recovery(): RecoveryStatus {
+    const returning = this.mode === 'DualStack' || (this.mode === 'DSLite' && this.index > 0);
+    if (!returning) return { state: 'Idle', goodProbes: 0, holdFactor: this.holdFactor, returnNotBefore: null };
+    const notBefore = this.enteredAt + this.settings.holdDownTime * this.holdFactor;
+    const state = this.goodProbes < this.settings.recoveryThreshold ? 'Probing' : this.now() < notBefore ? 'HoldDown' : 'Returning';
+    return { state, goodProbes: this.goodProbes, holdFactor: this.holdFactor, returnNotBefore: notBefore };
   }
 
   onStatus(fn: (s: PolicyStatus) => void): Disposable {
@@ -583,6 +608,8 @@ export class FailoverPolicy {
     this.goodProbes = ok ? this.goodProbes + 1 : 0;
     this.lastProbeAt = sentAt;
     this.log.debug({ good: this.goodProbes, aftr: addr, why: ok ? undefined : why }, 'recovery probe');
+    // The count and what it leads to are shown on every face (RecoveryState, RecoveryGoodProbes).
+    this.statusEmitter.fire(this.status());
   }
 
   /** Enough good probes, and long enough in this mode (HoldDownTime, doubled after flaps). */
@@ -612,6 +639,7 @@ export class FailoverPolicy {
   private abandon(addr: string, why: string) {
     this.log.warn({ aftr: addr, why, good: this.goodProbes }, 'return cancelled on fresh evidence');
     this.goodProbes = 0;
+    this.statusEmitter.fire(this.status());
   }
 
   /**

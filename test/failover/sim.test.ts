@@ -172,6 +172,33 @@ test('a flapping AFTR switches at most once per hold-down', async (t) => {
   assert.ok(Number(a.dm.getValue(`${FO}SwitchCount`)) >= 1);
 });
 
+test('the way back is shown while it is waited for: Probing, HoldDown until ReturnNotBefore, then Idle on DS-Lite', async (t) => {
+  const a = await startAgent({ fast: true });
+  t.after(() => a.stop());
+  a.dm.set({ [`${FO}HoldDownTime`]: '3' }, 'cli');
+  await until(() => mode(a) === 'DSLite');
+  const state = () => [a.dm.getValue(`${FO}RecoveryState`), a.dm.getValue(`${FO}RecoveryGoodProbes`)];
+  assert.deepEqual(state(), ['Idle', '0']);
+  assert.equal(a.dm.getValue(`${FO}ReturnNotBefore`), '0001-01-01T00:00:00Z');
+  a.dm.set({ [`${FO}Simulation.AFTRState`]: 'Down' }, 'cli');
+  await until(() => mode(a) === 'DualStack', 3000);
+  assert.deepEqual(state(), ['Probing', '0']);
+  assert.equal(a.dm.getValue(`${FO}HoldDownFactor`), '1');
+  // The earliest return: the switch + HoldDownTime x HoldDownFactor.
+  const switched = Date.parse(a.dm.getValue(`${FO}LastSwitchTime`));
+  const notBefore = Date.parse(a.dm.getValue(`${FO}ReturnNotBefore`));
+  assert.ok(Math.abs(notBefore - switched - 3000) < 1000, `ReturnNotBefore ${notBefore - switched} ms after the switch`);
+  a.dm.set({ [`${FO}Simulation.AFTRState`]: 'Up' }, 'cli');
+  // RecoveryThreshold 1: the first good probe (RecoveryInterval 1 s) leaves only the hold-down to wait for.
+  await until(() => state()[0] === 'HoldDown', 3000);
+  assert.deepEqual(state(), ['HoldDown', '1']);
+  assert.equal(mode(a), 'DualStack', 'held down until ReturnNotBefore');
+  await until(() => mode(a) === 'DSLite', 5000);
+  assert.ok(Date.now() >= notBefore, 'not back before ReturnNotBefore');
+  assert.deepEqual(state(), ['Idle', '0']);
+  assert.equal(a.dm.getValue(`${FO}ReturnNotBefore`), '0001-01-01T00:00:00Z');
+});
+
 test('ForceSwitch() and TestAFTR() commands; ForcedMode pins the mode', async (t) => {
   const a = await startAgent({ fast: true });
   t.after(() => a.stop());
