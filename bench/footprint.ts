@@ -17,11 +17,11 @@
 // agent's libraries loaded and used once each with none of the agent's code, to tell the agent's share from theirs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAIN, NODE_FLAGS } from '../bin/start.js';
+import { cliRequest } from '../test/cli-client.ts';
 import { ScriptedAcs, arr, names, text, type CpeMsg } from '../test/cwmp/acs.ts';
 import { Mosquitto } from '../test/usp/fixture.ts';
 
@@ -56,24 +56,7 @@ function resetPeak(pid: number): boolean {
   }
 }
 
-/** One request over the CLI socket (newline-delimited JSON, src/cli/protocol.ts). */
-function cli(socket: string, req: Record<string, unknown>, timeoutMs = 30_000): Promise<{ ok: boolean; result?: unknown; error?: { message: string } }> {
-  return new Promise((resolve, reject) => {
-    const c = connect(socket);
-    let buf = '';
-    const timer = setTimeout(() => { c.destroy(); reject(new Error(`cli ${req.cmd}: no answer`)); }, timeoutMs);
-    c.on('connect', () => c.write(`${JSON.stringify({ id: 1, ...req })}\n`));
-    c.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      c.destroy();
-      resolve(JSON.parse(buf.slice(0, nl)));
-    });
-    c.on('error', (e) => { clearTimeout(timer); reject(e); });
-  });
-}
+const cli = (socket: string, req: Record<string, unknown>, timeoutMs = 30_000) => cliRequest(socket, req, timeoutMs);
 
 async function cliOk(socket: string, req: Record<string, unknown>): Promise<unknown> {
   const r = await cli(socket, req);

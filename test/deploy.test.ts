@@ -13,11 +13,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN, NODE_FLAGS } from '../bin/start.js';
 import { loadConfig } from '../src/config.ts';
+import { cliRequest } from './cli-client.ts';
 import { sleep, waitFor } from './wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -33,23 +33,7 @@ function tmp(t: { after(fn: () => unknown): void }, name: string): string {
   return d;
 }
 
-/** One CLI request (src/cli/protocol.ts); the agent's answer or an error. */
-function cli(socket: string, req: Record<string, unknown>): Promise<{ ok: boolean; result?: unknown }> {
-  return new Promise((resolve, reject) => {
-    const c = connect(socket);
-    let buf = '';
-    const timer = setTimeout(() => { c.destroy(); reject(new Error('no answer')); }, 5000);
-    c.on('connect', () => c.write(`${JSON.stringify({ id: 1, ...req })}\n`));
-    c.on('data', (d) => {
-      buf += d;
-      if (!buf.includes('\n')) return;
-      clearTimeout(timer);
-      c.destroy();
-      resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))));
-    });
-    c.on('error', (e) => { clearTimeout(timer); reject(e); });
-  });
-}
+const cli = (socket: string, req: Record<string, unknown>) => cliRequest(socket, req, 5000);
 
 const answers = (socket: string) => waitFor('the agent answering its CLI', async () =>
   cli(socket, { cmd: 'get', paths: ['Device.DeviceInfo.UpTime'] }).then((r) => r.ok, () => false), 30_000, 50);

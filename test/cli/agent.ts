@@ -2,9 +2,9 @@
 // whole process: whether it is still alive, its RSS, its log, and its CLI socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliRequest, type CliReply } from '../cli-client.ts';
 
 const root = join(import.meta.dirname, '../..');
 
@@ -18,7 +18,7 @@ export interface AgentProcess {
   /** Resident set size in bytes (VmRSS). */
   rss(): number;
   /** One CLI request over a fresh connection; resolves with the parsed reply. */
-  request(req: object, timeoutMs?: number): Promise<{ ok: boolean; result?: unknown; error?: { kind: string; message: string } }>;
+  request(req: object, timeoutMs?: number): Promise<CliReply>;
   stop(): Promise<void>;
 }
 
@@ -36,22 +36,7 @@ export async function startAgentProcess(args: string[] = [], timeoutMs = 120_000
     log: () => out,
     alive: () => proc.exitCode === null && proc.signalCode === null,
     rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]) * 1024,
-    request: (req, ms = 10_000) => new Promise((resolve, reject) => {
-      const s = connect(socket);
-      let buf = '';
-      const timer = setTimeout(() => { s.destroy(); reject(new Error('no CLI answer')); }, ms);
-      s.setEncoding('utf8');
-      s.on('data', (d: string) => {
-        buf += d;
-        const nl = buf.indexOf('\n');
-        if (nl < 0) return;
-        clearTimeout(timer);
-        s.end();
-        resolve(JSON.parse(buf.slice(0, nl)));
-      });
-      s.on('error', (e) => { clearTimeout(timer); reject(e); });
-      s.write(`${JSON.stringify({ id: 1, ...req })}\n`);
-    }),
+    request: (req, ms = 10_000) => cliRequest(socket, req, ms),
     async stop() {
       if (agent.alive()) {
         const exited = new Promise((r) => proc.once('exit', r));
