@@ -8,13 +8,13 @@ import { EXIT_ADDON, EXIT_CONFIG, listenFault, openStorage } from './startup.ts'
 import { PluginHost, type Plugin } from './datamodel/index.ts';
 import { cliPlugin } from './cli/server.ts';
 import {
-  devicePlugin, EXIT_RESTART, predecessorGone, processContext, restartMode, SOFTWARE_VERSION, spawnSuccessor, type RestartRequest,
+  devicePlugin, EXIT_RESTART, isFactoryReset, predecessorGone, processContext, restartMode, SOFTWARE_VERSION, spawnSuccessor, type RestartRequest,
 } from './device/index.ts';
 import type { CwmpConfigInput } from './cwmp/index.ts';
 import type { SnmpConfig } from './snmp/index.ts';
 import type { UspConfig } from './usp/index.ts';
 import type { WebConfig } from './web/index.ts';
-import { failoverPlugins } from './dslite/index.ts';
+import { failoverPlugins, type FailoverHandle } from './dslite/index.ts';
 
 let config;
 try {
@@ -136,17 +136,24 @@ const named = (p: Plugin): Plugin => ({
 // A face is imported only when enabled: a disabled one costs no memory or start-up time (its libraries,
 // fastify, xml2js, net-snmp, are never loaded; bench/footprint.ts measures each). USP is always on: it
 // serves Device.LocalAgent. and its MTPs are data-model rows a controller or the CLI may add at any time.
+// The failover plug-in's platform, which also counts every interface (SNMP's ifTable, IP.Interface.{i}.Stats).
+const failover: FailoverHandle = { platform: null, policy: null };
 const plugins: Plugin[] = [
   devicePlugin(config.device, { reboot: restartAgent, factoryReset: restartAgent, boot: storage.boot }),
   cliPlugin(config.cli.socket ?? join(dataDir, 'twinstack.sock')),
-  ...failoverPlugins(config.wan),
+  ...failoverPlugins(config.wan, failover),
 ];
 if (config.cwmp.enable !== false) {
   const { cwmpPlugin } = await import('./cwmp/index.ts');
   plugins.push(cwmpPlugin(config.cwmp as CwmpConfigInput, { ...remote, downloadsDir: join(dataDir, 'downloads') }));
 }
 plugins.push((await import('./usp/index.ts')).uspPlugin(config.usp as unknown as UspConfig, remote));
-if (config.snmp.enable !== false) plugins.push((await import('./snmp/index.ts')).snmpPlugin(config.snmp as SnmpConfig));
+if (config.snmp.enable !== false) plugins.push((await import('./snmp/index.ts')).snmpPlugin(config.snmp as SnmpConfig, {
+    interfaces: (name) => failover.platform?.interfaceInfo(name),
+    // warmStart (RFC 3418) when the agent restarted with its configuration unaltered: a clean stop or a reboot
+    // before; coldStart after a factory reset, a crash or power loss (no clean stop), or on a first start.
+    warm: storage.boot !== null && !isFactoryReset(storage.boot.cause),
+  }));
 if (config.web.enable !== false) plugins.push((await import('./web/index.ts')).webPlugin(config.web as WebConfig));
 
 const host = new PluginHost(dm, plugins.map(named), log);

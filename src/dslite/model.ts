@@ -6,7 +6,8 @@
 import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { DmError, type Change, type DataModel, type Disposable, type ValidateContext } from '../datamodel/index.ts';
-import type { Lease4, Lease6, Platform, TunnelCounters } from '../wan/platform.ts';
+import type { Lease4, Lease6, Platform } from '../wan/platform.ts';
+import { attachInterfaceStats } from '../wan/stats.ts';
 import { BfdDetector } from './bfd.ts';
 import { bindBfd } from './bfd-model.ts';
 import type { DetectorSettings, Verdict } from './detectors.ts';
@@ -128,7 +129,6 @@ export function bindModel(o: BindOptions): Disposable[] {
   const { dm, rows, policy, platform } = o;
   const out: Disposable[] = [];
   const user = (origin: string) => origin !== 'system';
-  let counters: TunnelCounters | null = null;
   let tunnelSince = Date.now();
   let lastStatus: PolicyStatus | null = null;
 
@@ -204,18 +204,12 @@ export function bindModel(o: BindOptions): Disposable[] {
       ? { Status: lastStatus?.tunnelActive ? 'Up' : 'Down', LastChange: String(Math.floor((Date.now() - tunnelSince) / 1000)) }
       : {},
   }));
-  out.push(dm.attach('Device.IP.Interface.{i}.Stats.', {
-    read: (path): Record<string, string> => {
-      if (path !== `${rows.tunnel}Stats.` || !counters) return {};
-      const c = counters;
-      return {
-        PacketsSent: String(c.txPackets), BytesSent: String(c.txBytes), PacketsReceived: String(c.rxPackets), BytesReceived: String(c.rxBytes),
-        UnicastPacketsSent: String(c.txPackets), UnicastPacketsReceived: String(c.rxPackets), DiscardPacketsReceived: String(c.drops),
-      };
-    },
-  }));
-  // Counters are read asynchronously from the forwarder; read handlers are synchronous, so keep a copy.
-  const poll = setInterval(() => void platform.tunnel.counters().then((c) => { counters = c; }, () => undefined), 1000);
+  // Every interface's Stats as the platform counts them (the kernel's, the forwarder's for the softwire, or the
+  // simulated network's): the same figures SNMP's ifTable serves (src/wan/stats.ts).
+  out.push(attachInterfaceStats(dm, (name) => platform.interfaceInfo(name)));
+  // The forwarder's counters are read asynchronously; read handlers are synchronous, so the platform keeps the
+  // last copy (interfaceInfo of the softwire), refreshed here.
+  const poll = setInterval(() => void platform.tunnel.counters().catch(() => undefined), 1000);
   poll.unref?.();
   out.push({ dispose: () => clearInterval(poll) });
 

@@ -505,7 +505,8 @@ export class FailoverPolicy {
     else this.holdFactor = 1;
     const failure = from !== 'None' && !reason.startsWith('ForcedMode') && !reason.startsWith('ForceSwitch');
     this.recordSwitch({
-      from, to: 'DualStack', reason, aftr: '', outageMs: failure ? switchedAt - outageStart : 0,
+      // The AFTR left behind (this.index still names it here): the History row says which one failed.
+      from, to: 'DualStack', reason, aftr: from === 'DSLite' ? (this.cands[this.index]?.aftr ?? '') : '', outageMs: failure ? switchedAt - outageStart : 0,
       ...(failure ? { verdictToSwitchMs: switchedAt - verdictAt, leaseWaitMs } : {}),
     });
     this.statusEmitter.fire(this.status());

@@ -12,8 +12,14 @@ import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { UdpOpen } from '../dslite/detectors.ts';
 import { SimProtocols } from './protocols.ts';
 import type {
-  Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort,
+  Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort,
 } from '../wan/platform.ts';
+
+/** What one simulated interface carried, each way. */
+interface LinkCount { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }
+const zero = (): LinkCount => ({ txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 });
+/** IPv6 header added by the softwire (RFC 2473). */
+const ENCAP = 40;
 
 export type AftrState = 'Up' | 'Down' | 'Blackhole';
 
@@ -59,6 +65,9 @@ export class SimNetwork implements Platform {
   private aftr: string | null = null;
   private readonly counters: TunnelCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, drops: 0, lastRxFromAftr: null };
   private lastIcmp = 0;
+  /** Every simulated interface counts what it carries: LAN hosts' packets and their replies, the softwire's
+   * packets inside the WAN's, the WAN's native IPv4 in dual-stack. */
+  private readonly links = { lan: zero(), wan: zero(), tunnel: zero() };
   private readonly lease6Emitter = new Emitter<Lease6 | null>();
   private readonly lease4Emitter = new Emitter<Lease4 | null>();
   private readonly errorEmitter = new Emitter<SoftwireError>();
@@ -112,6 +121,30 @@ export class SimNetwork implements Platform {
       routeVia: async (path) => { this.lan.route = path; this.lan.nat = path === 'wan'; },
       flushConntrack: async () => 0,
     };
+  }
+
+  /** Counters and link facts of br-lan, wan and dslite0, as a kernel would report them (1 Gbit/s Ethernet). */
+  interfaceInfo(name: string): InterfaceInfo | undefined {
+    const which = (['lan', 'wan', 'tunnel'] as const).find((k) => this.interfaces[k] === name);
+    if (!which) return undefined;
+    const c = which === 'tunnel' ? { txPackets: this.counters.txPackets, txBytes: this.counters.txBytes, rxPackets: this.counters.rxPackets, rxBytes: this.counters.rxBytes } : this.links[which];
+    const n = (x: number) => String(x);
+    const physical = which !== 'tunnel';
+    return {
+      speed: physical ? 1e9 : 0,
+      // Locally administered addresses (IEEE 802 U/L bit), one per simulated port.
+      mac: physical ? Buffer.from([0x02, 0, 0, 0, 0, which === 'lan' ? 1 : 2]) : Buffer.alloc(0),
+      connector: physical,
+      stats: {
+        BytesSent: n(c.txBytes), BytesReceived: n(c.rxBytes), PacketsSent: n(c.txPackets), PacketsReceived: n(c.rxPackets),
+        UnicastPacketsSent: n(c.txPackets), UnicastPacketsReceived: n(c.rxPackets),
+        DiscardPacketsReceived: which === 'tunnel' ? n(this.counters.drops) : '0',
+      },
+    };
+  }
+
+  private count(link: LinkCount, dir: 'tx' | 'rx', bytes: number) {
+    if (dir === 'tx') { link.txPackets++; link.txBytes += bytes; } else { link.rxPackets++; link.rxBytes += bytes; }
   }
 
   /** Simulation.AFTRState: the state of the AFTR named by DHCPv6 (the primary), or of one address. */
@@ -204,10 +237,12 @@ export class SimNetwork implements Platform {
     if (!to) return 'NoTunnel';
     this.counters.txPackets++;
     this.counters.txBytes += bytes;
+    this.count(this.links.wan, 'tx', bytes + ENCAP);
     const st = this.state.get(to) ?? 'Down';
     if (st === 'Up') {
       this.counters.rxPackets++;
       this.counters.rxBytes += bytes;
+      this.count(this.links.wan, 'rx', bytes + ENCAP);
       this.counters.lastRxFromAftr = Date.now();
     } else if (st === 'Down') {
       // The AFTR's node answers for the dead process (RFC 4443 §3.1 code 3), at most once a second.
@@ -220,11 +255,20 @@ export class SimNetwork implements Platform {
     return st;
   }
 
+  /** One 100-byte packet from a LAN host and, when it gets through, its reply back to the LAN. */
   private lanPacket() {
     this.lan.sent++;
-    if (this.lan.route === 'wan') this.lan.delivered++;
-    else if (this.lan.route === 'tunnel' && this.viaTunnel(this.aftr, 100) === 'Up') this.lan.delivered++;
-    else this.lan.lost++;
+    this.count(this.links.lan, 'rx', 100);
+    let ok = false;
+    if (this.lan.route === 'wan') {
+      this.count(this.links.wan, 'tx', 100);
+      this.count(this.links.wan, 'rx', 100);
+      ok = true;
+    } else if (this.lan.route === 'tunnel') ok = this.viaTunnel(this.aftr, 100) === 'Up';
+    if (ok) {
+      this.lan.delivered++;
+      this.count(this.links.lan, 'tx', 100);
+    } else this.lan.lost++;
   }
 
   private async echo(timeoutMs: number, target?: string): Promise<EchoResult> {

@@ -4,12 +4,13 @@
 // right error-status or counted and dropped; the agent keeps serving.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { encodeVarbind, type Oid } from './ber.ts';
+import { compareOid, encodeVarbind, type Oid } from './ber.ts';
 import { DmError, type Change, type DataModel, type Disposable } from '../datamodel/index.ts';
 import { DM_ERROR_STATUS, errorStatus } from './errors.ts';
 import { BadVersion, decodeMessage, encodeCommunity, encodePdu, encodeVarbinds, type ErrorStatusName, type Pdu } from './message.ts';
 import { Engine, Usm, type UsmUser } from './usm.ts';
-import { MibView, ViewBuilder, type Provider, type ProviderContext } from './view.ts';
+import { LinkMonitor, type LinkTransition } from './links.ts';
+import { MibView, Segment, ViewBuilder, type AgentLocal, type Entry, type IfInfo, type Provider, type ProviderContext } from './view.ts';
 
 export interface Community { name: string; access: 'ro' | 'rw' }
 
@@ -25,29 +26,76 @@ export interface AgentOptions {
   engine: Engine;
   providers: readonly Provider[];
   log?: Logger;
+  /** snmpEnableAuthenTraps as stored (1 enabled, 2 disabled). */
+  local?: Partial<AgentLocal>;
+  /** A request failed authentication (RFC 3418 authenticationFailure: bad community or USM failure). */
+  onAuthFailure?: () => void;
+  /** The agent's own state changed by a SET (persist it). */
+  onLocalChange?: (local: AgentLocal) => void;
+  /** Speed, MAC and counters of a system interface by name (the platform's; src/wan/sysfs.ts, src/sim). */
+  interfaces?: (name: string) => IfInfo | undefined;
+  /** ifOperStatus transitions (linkDown/linkUp). */
+  onLink?: (t: LinkTransition) => void;
 }
+
+/** Time one slice of background row upkeep may hold the event loop (ms). */
+const SLICE_MS = 4;
 
 type Access = 'ro' | 'rw';
 const END = (oid: Oid) => encodeVarbind(oid, { type: 'EndOfMibView' });
 const NO_SUCH = (oid: Oid, instance: boolean) => encodeVarbind(oid, { type: instance ? 'NoSuchInstance' : 'NoSuchObject' });
 
 export class SnmpAgent {
-  readonly counters: Record<string, number> = { inPkts: 0, inBadVersions: 0, inBadCommunityNames: 0, inASNParseErrs: 0, silentDrops: 0 };
+  readonly counters: Record<string, number> = { inPkts: 0, inBadVersions: 0, inBadCommunityNames: 0, inBadCommunityUses: 0, inASNParseErrs: 0, silentDrops: 0 };
   readonly usm: Usm;
+  readonly links: LinkMonitor;
+  readonly local: AgentLocal;
+  /** The view the requests read; each segment refreshes itself when reached (touch). */
+  readonly view: MibView;
   private socket?: Socket;
-  private view?: MibView;
-  private dirty = true;
   private readonly sub: Disposable;
   private readonly startedAt = Date.now();
   private readonly communities: Map<string, Access>;
+  /** Row-level segments: the OIDs each row owns, and the rows a change named that are not read yet. */
+  private readonly owned = new Map<Segment, Map<string, Oid[]>>();
+  private readonly dirtyRows = new Map<Segment, Set<string>>();
+  private upkeep?: NodeJS.Immediate;
+  private ticker?: NodeJS.Timeout;
 
   constructor(private readonly dm: DataModel, readonly opts: AgentOptions) {
     this.usm = new Usm(opts.engine, opts.users);
     this.communities = new Map(opts.communities.map((c) => [c.name, c.access]));
-    this.sub = dm.onChange(() => { this.dirty = true; });
+    this.links = new LinkMonitor(dm);
+    this.local = { enableAuthenTraps: 2, setSerialNo: 0, ...opts.local };
+    const segments = [...opts.providers].sort((a, b) => compareOid(a.root, b.root)).map((p) => new Segment(p));
+    for (const seg of segments) if (seg.provider.rows) { this.owned.set(seg, new Map()); this.dirtyRows.set(seg, new Set()); }
+    this.view = new MibView(segments, (seg) => this.touch(seg));
+    this.sub = dm.onChange((ev) => {
+      const paths = [...ev.changes.map((c) => c.path), ...ev.added, ...ev.deleted];
+      for (const seg of segments) {
+        const rows = seg.provider.rows;
+        const dirty = this.dirtyRows.get(seg);
+        for (const path of paths) {
+          const row = rows?.rowOf(path);
+          if (row && dirty) dirty.add(row);
+          else if (seg.provider.watch.some((w) => path.startsWith(w))) seg.stale = true;
+        }
+      }
+      this.scheduleUpkeep();
+      this.sampleLinks();
+    });
   }
 
+  /** Reads the row-level tables whole, in slices that leave the event loop free between them, then listens. */
   async start(): Promise<{ address: string; port: number }> {
+    for (const [seg, dirty] of this.dirtyRows) for (const row of seg.provider.rows!.all(this.dm)) dirty.add(row);
+    while (this.pendingRows()) {
+      this.drainRows(SLICE_MS);
+      await new Promise((r) => setImmediate(r));
+    }
+    this.sampleLinks();
+    this.ticker = setInterval(() => this.sampleLinks(), 1000);
+    this.ticker.unref?.();
     const s = createSocket(this.opts.address.includes(':') ? 'udp6' : 'udp4');
     this.socket = s;
     s.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo));
@@ -63,6 +111,8 @@ export class SnmpAgent {
 
   async stop(): Promise<void> {
     this.sub.dispose();
+    clearInterval(this.ticker);
+    if (this.upkeep) clearImmediate(this.upkeep);
     const s = this.socket;
     this.socket = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
@@ -73,34 +123,128 @@ export class SnmpAgent {
     return Math.floor((Date.now() - this.startedAt) / 10);
   }
 
-  /** The current view, rebuilt after a data-model change or when the live values are too old. */
-  currentView(force = false): MibView {
-    const now = Date.now();
-    if (!force && this.view && !this.dirty && now - this.view.builtAt < this.opts.cacheMs) return this.view;
-    this.dirty = false;
-    const b = new ViewBuilder();
+  private context(): ProviderContext {
     const e = this.opts.engine;
-    const ctx: ProviderContext = {
+    return {
       dm: this.dm, uptime: () => this.uptime(), startedAt: this.startedAt,
       engine: { engineID: e.engineID, boots: e.boots, time: e.time, maxMessageSize: this.opts.maxMessageSize },
-      counters: { ...this.counters, ...this.usm.stats },
+      counters: { ...this.counters, ...this.usm.stats }, local: this.local, link: (i) => this.links.get(i),
+      iface: (name) => this.opts.interfaces?.(name),
     };
-    for (const p of this.opts.providers) {
-      try {
-        p(b, ctx);
-      } catch (err) {
-        this.opts.log?.error({ err }, 'snmp provider failed');
-      }
+  }
+
+  /** Samples every interface's status; each transition is a linkDown/linkUp (RFC 2863 §6). */
+  sampleLinks(): void {
+    let ts: LinkTransition[];
+    try {
+      ts = this.links.sample(this.uptime());
+    } catch (err) {
+      this.opts.log?.error({ err }, 'snmp interface sample failed');
+      return;
     }
-    this.view = b.build(now);
-    return this.view;
+    for (const t of ts) this.opts.onLink?.(t);
+  }
+
+  /** Before a request reads a segment: refresh it if a change made it stale or its live values are old. */
+  private touch(seg: Segment): void {
+    const p = seg.provider;
+    if (p.rows) {
+      // Rows a change named are read here only within one slice; the rest follow in the background.
+      if (this.dirtyRows.get(seg)!.size) this.drainRows(SLICE_MS, seg);
+      return;
+    }
+    const now = Date.now();
+    if (!seg.stale && !(p.live && now - seg.builtAt >= this.opts.cacheMs)) return;
+    if (p.live) this.sampleLinks();
+    const b = new ViewBuilder();
+    try {
+      p.fill(b, this.context());
+    } catch (err) {
+      this.opts.log?.error({ err, provider: p.name }, 'snmp provider failed');
+    }
+    seg.entries = b.build();
+    seg.objects = b.objects;
+    seg.builtAt = now;
+    seg.stale = false;
+  }
+
+  private pendingRows(): number {
+    let n = 0;
+    for (const d of this.dirtyRows.values()) n += d.size;
+    return n;
+  }
+
+  private scheduleUpkeep(): void {
+    if (this.upkeep || !this.pendingRows()) return;
+    this.upkeep = setImmediate(() => {
+      this.upkeep = undefined;
+      this.drainRows(SLICE_MS);
+      this.scheduleUpkeep();
+    });
+  }
+
+  /** Reads changed rows again until `budgetMs` is spent: only what changed, never the whole table. */
+  private drainRows(budgetMs: number, only?: Segment): void {
+    const end = performance.now() + budgetMs;
+    const ctx = this.context();
+    for (const [seg, dirty] of this.dirtyRows) {
+      if (only && seg !== only) continue;
+      const src = seg.provider.rows!;
+      const owned = this.owned.get(seg)!;
+      let n = 0;
+      for (const row of dirty) {
+        dirty.delete(row);
+        const b = new ViewBuilder();
+        try {
+          src.fill(b, ctx, row);
+        } catch (err) {
+          this.opts.log?.error({ err, provider: seg.provider.name, row }, 'snmp row failed');
+        }
+        const fresh = b.build();
+        seg.replace(owned.get(row) ?? [], fresh);
+        for (const o of b.objects) seg.objects.add(o);
+        if (fresh.length) owned.set(row, fresh.map((x) => x.oid));
+        else owned.delete(row);
+        if ((++n & 15) === 0 && performance.now() > end) break;
+      }
+      // The table's scalars (its row count) follow the rows.
+      const b = new ViewBuilder();
+      seg.provider.fill(b, { ...ctx, segment: seg });
+      const extra = b.build();
+      seg.replace(extra.map((x) => x.oid), extra);
+      for (const o of b.objects) seg.objects.add(o);
+      seg.stale = false;
+      if (performance.now() > end) return;
+    }
+  }
+
+  /** The entry an OID names now (traps and tests). */
+  entry(oid: Oid): Entry | undefined {
+    return this.view.get(oid);
+  }
+
+  private authFailure(): void {
+    if (this.local.enableAuthenTraps === 1) this.opts.onAuthFailure?.();
   }
 
   private send(buf: Buffer, rinfo: RemoteInfo): void {
     this.socket?.send(buf, rinfo.port, rinfo.address, (err) => { if (err) this.opts.log?.warn({ err, bytes: buf.length }, 'snmp send failed'); });
   }
 
+  /** The longest time one request held the event loop (ms), from decoding to the reply sent. */
+  maxRequestMs = 0;
+
   private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
+    const t0 = performance.now();
+    try {
+      this.handle(buf, rinfo);
+    } finally {
+      const ms = performance.now() - t0;
+      if (ms > this.maxRequestMs) this.maxRequestMs = ms;
+    }
+  }
+
+  private handle(buf: Buffer, rinfo: RemoteInfo): void {
     this.counters.inPkts++;
     let msg;
     try {
@@ -115,13 +259,16 @@ export class SnmpAgent {
       if (msg.version !== 3) {
         // RFC 3584 §5.2.1: an unknown community is counted and dropped.
         const access = this.communities.get(msg.community.toString('latin1'));
-        if (!access) { this.counters.inBadCommunityNames++; return; }
+        if (!access) { this.counters.inBadCommunityNames++; this.authFailure(); return; }
         const limit = this.opts.maxMessageSize - 32 - msg.community.length;
         const pdu = this.process(msg.pdu, msg.version, access, limit);
         if (pdu) this.send(encodeCommunity(msg.version, msg.community, pdu), rinfo);
         return;
       }
+      const before = this.usm.stats.wrongDigests + this.usm.stats.unknownUserNames;
       const r = this.usm.incoming(msg);
+      // RFC 3414 §3.2 steps 4 and 6 (unknown user, wrong digest) are authentication failures (RFC 3418).
+      if (this.usm.stats.wrongDigests + this.usm.stats.unknownUserNames > before) this.authFailure();
       if (r.kind === 'drop') { this.counters.silentDrops++; return; }
       if (r.kind === 'report') { if (r.reply) this.send(r.reply, rinfo); return; }
       const pduIn = r.scoped.pdu;
@@ -165,11 +312,11 @@ export class SnmpAgent {
   }
 
   private get(pdu: Pdu, version: number, error: (n: ErrorStatusName, i: number) => Buffer): Buffer[] | Buffer {
-    const view = this.currentView();
+    const view = this.view;
     const out: Buffer[] = [];
     for (const [i, vb] of pdu.varbinds.entries()) {
-      const idx = view.find(vb.oid);
-      if (idx >= 0 && !(version === 0 && view.entries[idx].c64)) out.push(view.entries[idx].vb);
+      const e = view.get(vb.oid);
+      if (e && !(version === 0 && e.c64)) out.push(e.vb);
       else if (version === 0) return error('noSuchName', i + 1); // RFC 3584 §4.2.2.1 (gap 7)
       else out.push(NO_SUCH(vb.oid, view.isObjectType(vb.oid)));
     }
@@ -177,13 +324,13 @@ export class SnmpAgent {
   }
 
   private getNext(pdu: Pdu, version: number, error: (n: ErrorStatusName, i: number) => Buffer): Buffer[] | Buffer {
-    const view = this.currentView();
-    const n = view.entries.length;
+    const view = this.view;
     const out: Buffer[] = [];
     for (const [i, vb] of pdu.varbinds.entries()) {
-      let idx = view.next(vb.oid);
-      while (version === 0 && idx < n && view.entries[idx].c64) idx++;
-      if (idx < n) out.push(view.entries[idx].vb);
+      let c = view.next(vb.oid);
+      while (version === 0 && view.at(c)?.c64) c = view.advance(c);
+      const e = view.at(c);
+      if (e) out.push(e.vb);
       else if (version === 0) return error('noSuchName', i + 1);
       else out.push(END(vb.oid));
     }
@@ -192,8 +339,7 @@ export class SnmpAgent {
 
   /** RFC 3416 §4.2.3: N non-repeaters once, then up to M rows of the R repeaters (gap 8: M per repeater). */
   private getBulk(pdu: Pdu, limit: number): Buffer[] | Buffer {
-    const view = this.currentView();
-    const e = view.entries;
+    const view = this.view;
     const vbs = pdu.varbinds;
     const N = Math.min(Math.max(pdu.errorStatus, 0), vbs.length);
     const M = Math.max(pdu.errorIndex, 0);
@@ -201,8 +347,7 @@ export class SnmpAgent {
     const out: Buffer[] = [];
     let size = 0;
     for (let i = 0; i < N; i++) {
-      const idx = view.next(vbs[i].oid);
-      const b = idx < e.length ? e[idx].vb : END(vbs[i].oid);
+      const b = view.at(view.next(vbs[i].oid))?.vb ?? END(vbs[i].oid);
       out.push(b);
       size += b.length;
     }
@@ -212,12 +357,12 @@ export class SnmpAgent {
     for (let rep = 0; rep < M && R > 0; rep++) {
       let live = false;
       for (let j = 0; j < R; j++) {
-        const c = cursor[j];
+        const e = view.at(cursor[j]);
         let b: Buffer;
-        if (c < e.length) {
-          b = e[c].vb;
-          last[j] = e[c].oid;
-          cursor[j] = c + 1;
+        if (e) {
+          b = e.vb;
+          last[j] = e.oid;
+          cursor[j] = view.advance(cursor[j]);
           live = true;
         } else b = END(last[j]);
         // A response that would be too big is cut short instead (RFC 3416 §4.2.3).
@@ -232,17 +377,22 @@ export class SnmpAgent {
 
   /** RFC 3416 §4.2.5: check every varbind, then one atomic data-model commit (origin 'snmp'). */
   private set(pdu: Pdu, access: Access, error: (n: ErrorStatusName, i: number) => Buffer): Buffer[] | Buffer {
-    if (access !== 'rw') return error('noAccess', 1);
-    const view = this.currentView(true);
+    if (access !== 'rw') {
+      this.counters.inBadCommunityUses++; // RFC 3418 snmpInBadCommunityUses
+      return error('noAccess', 1);
+    }
+    for (const seg of this.view.segments) seg.stale = true; // check against the values of now
     const changes: Change[] = [];
     const owner: number[] = [];
+    const actions: (() => void)[] = [];
     for (const [i, vb] of pdu.varbinds.entries()) {
-      const idx = view.find(vb.oid);
-      if (idx < 0) return error('noCreation', i + 1); // gap 3: never noError for a missing object
-      const mapper = view.entries[idx].set;
+      const e = this.view.get(vb.oid);
+      if (!e) return error('noCreation', i + 1); // gap 3: never noError for a missing object
+      const mapper = e.set;
       if (!mapper) return error('notWritable', i + 1);
       const r = mapper(vb.value);
       if (typeof r === 'string') return error(r, i + 1);
+      if (typeof r === 'function') { actions.push(r); continue; }
       for (const c of r) { changes.push(c); owner.push(i + 1); }
     }
     try {
@@ -252,6 +402,11 @@ export class SnmpAgent {
       const bad = err.details[0]?.path ?? err.path;
       const at = changes.findIndex((c) => c.op === 'set' && c.path === bad);
       return error(DM_ERROR_STATUS[err.kind], at >= 0 ? owner[at] : 1);
+    }
+    if (actions.length) {
+      for (const a of actions) a();
+      for (const seg of this.view.segments) if (!seg.provider.rows) seg.stale = true;
+      this.opts.onLocalChange?.(this.local);
     }
     return encodeVarbinds(pdu.varbinds);
   }

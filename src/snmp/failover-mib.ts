@@ -24,7 +24,7 @@ const COMBINE: Record<string, number> = { Any: 1, All: 2, Primary: 3 };
 const STATE: Record<string, number> = { Unknown: 1, Healthy: 2, Failed: 3, Disabled: 4 };
 const invert = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k]));
 
-export const failoverMib: Provider = (b, { dm }) => {
+export const failoverMib: Provider = { name: 'failover', root: FAILOVER_MIB, watch: [FO], fill: (b, { dm }) => {
   let values;
   try {
     values = Object.fromEntries(dm.get(FO, { maxDepth: 0 }).map((v) => [v.path.slice(FO.length), v.value]));
@@ -69,4 +69,4 @@ export const failoverMib: Provider = (b, { dm }) => {
       5: str(h.Reason ?? '', 256), 6: str(h.AFTR ?? '', 256), 7: gauge(Number(h.OutageMs)),
     });
   }
-};
+} };

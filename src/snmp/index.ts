@@ -6,10 +6,12 @@ import type { ChangeEvent, DataModel, Plugin } from '../datamodel/index.ts';
 import { type Oid } from './ber.ts';
 import { SnmpAgent, type Community } from './agent.ts';
 import { failoverMib, MODE_CHANGE, MODE_CHANGE_OBJECTS } from './failover-mib.ts';
-import { IF_ENTRY, ifMib, routeMib, snmpGroup, system, tunnelMib } from './providers.ts';
-import { COLD_START, LINK_DOWN, LINK_UP, notificationHeader, Notifier, type TrapTarget } from './traps.ts';
+import { engineGroup, IF_ENTRY, ifTable, ifXTable, routeMib, snmpGroup, system, tunnelMib } from './providers.ts';
+import type { LinkTransition } from './links.ts';
+import { AUTHENTICATION_FAILURE, COLD_START, LINK_DOWN, LINK_UP, notificationHeader, Notifier, WARM_START, type TrapTarget } from './traps.ts';
 import { Engine, type AuthProtocol, type PrivProtocol, type SecurityLevel, type UsmUser } from './usm.ts';
-import type { Provider } from './view.ts';
+import { int, type AgentLocal, type IfInfo, type Provider } from './view.ts';
+import { encodeVarbind } from './ber.ts';
 
 export interface SnmpUserConfig {
   name: string;
@@ -44,7 +46,7 @@ export interface SnmpConfig {
   trapTargets?: readonly SnmpTargetConfig[];
 }
 
-export const PROVIDERS: readonly Provider[] = [system, snmpGroup, ifMib, tunnelMib, routeMib, failoverMib];
+export const PROVIDERS: readonly Provider[] = [system, snmpGroup, engineGroup, ifTable, ifXTable, tunnelMib, routeMib, failoverMib];
 
 /** Loads (or makes) the persistent engineID and counts this start in engineBoots. */
 export function loadEngine(dm: DataModel, clock?: () => number): Engine {
@@ -67,19 +69,40 @@ function toUser(u: SnmpUserConfig): UsmUser {
   };
 }
 
+/** What the service takes besides its configuration (the plug-in's wiring; tests set the clock). */
+export interface SnmpServiceOptions {
+  log?: Logger;
+  clock?: () => number;
+  providers?: readonly Provider[];
+  /** Speed, MAC and live counters of system interfaces by name: the platform's (src/wan/sysfs.ts, src/sim). */
+  interfaces?: (name: string) => IfInfo | undefined;
+  /** A restart in place (the successor of a Reboot() that kept the configuration): warmStart, not coldStart. */
+  warm?: boolean;
+}
+
+/** snmpEnableAuthenTraps persists in dm.state('snmp') (RFC 3418: "the value of this object should be retained"). */
+function loadLocal(dm: DataModel): Partial<AgentLocal> {
+  const v = Number(dm.state('snmp').get('enableAuthenTraps') ?? '2');
+  return { enableAuthenTraps: v === 1 ? 1 : 2 };
+}
+
 /** The agent and its notifier, wired to one data model (the plug-in's body; tests use it directly). */
 export class SnmpService {
   readonly agent: SnmpAgent;
   readonly notifier: Notifier;
   private sub?: { dispose(): void };
 
-  constructor(private readonly dm: DataModel, config: SnmpConfig, opts: { log?: Logger; clock?: () => number; providers?: readonly Provider[] } = {}) {
+  constructor(private readonly dm: DataModel, config: SnmpConfig, private readonly opts: SnmpServiceOptions = {}) {
     const users = (config.users ?? []).map(toUser);
     const communities: Community[] = (config.communities ?? [{ name: 'public' }]).map((c) => ({ name: c.name, access: c.access ?? 'ro' }));
     this.agent = new SnmpAgent(dm, {
       address: config.address ?? '127.0.0.1', port: config.port ?? 1161, communities, users,
       maxMessageSize: config.maxMessageSize ?? 65507, cacheMs: config.cacheMs ?? 1000,
       engine: loadEngine(dm, opts.clock), providers: opts.providers ?? PROVIDERS, log: opts.log,
+      interfaces: opts.interfaces, local: loadLocal(dm),
+      onAuthFailure: () => this.send(AUTHENTICATION_FAILURE, []),
+      onLocalChange: (l) => dm.state('snmp').set('enableAuthenTraps', String(l.enableAuthenTraps)),
+      onLink: (t) => this.link(t),
     });
     const targets: TrapTarget[] = (config.trapTargets ?? []).map((t) => ({
       host: t.host, port: t.port ?? 162, version: t.version ?? 'v2c', community: t.community ?? 'public',
@@ -94,9 +117,10 @@ export class SnmpService {
     await this.notifier.start();
     this.sub = this.dm.onChange((ev) => this.onChange(ev));
     const bound = await this.agent.start();
-    // A database found damaged and recreated at this start: coldStart, "reinitializing itself and ... its
-    // configuration may have been altered" (SNMPv2-MIB, RFC 3418).
-    if (this.dm.startup.recovered) this.send(COLD_START, []);
+    // RFC 3418: coldStart, "reinitializing itself and ... its configuration may have been altered"; warmStart
+    // when it "is reinitializing itself such that its configuration is unaltered" (a restart in place). A
+    // database found damaged and recreated is always a cold start.
+    this.send(this.opts.warm && !this.dm.startup.recovered ? WARM_START : COLD_START, []);
     return bound;
   }
 
@@ -106,40 +130,42 @@ export class SnmpService {
     await this.notifier.stop();
   }
 
-  /** Mode switches and interface status changes become notifications (data model -> SNMP). */
+  /**
+   * Every mode change is one tsFailoverModeChange, except the first service after None (the boot's
+   * None -> DSLite, SwitchCount unchanged): that is the start, announced by coldStart/warmStart.
+   */
   private onChange(ev: ChangeEvent): void {
-    for (const c of ev.changes) {
-      if (c.path === 'Device.X_TWINSTACK-ORG_Failover.Mode' && c.old !== c.value) this.send(MODE_CHANGE, MODE_CHANGE_OBJECTS);
-      const m = /^Device\.IP\.Interface\.(\d+)\.Status$/.exec(c.path);
-      if (!m || ev.added.includes(`Device.IP.Interface.${m[1]}.`)) continue;
-      if ((c.value === 'Up') !== (c.old === 'Up')) {
-        const i = Number(m[1]);
-        // IF-MIB linkUp/linkDown OBJECTS { ifIndex, ifAdminStatus, ifOperStatus } (RFC 2863 §6).
-        this.send(c.value === 'Up' ? LINK_UP : LINK_DOWN, [1, 7, 8].map((col) => [...IF_ENTRY, col, i]));
-      }
-    }
+    const mode = ev.changes.find((c) => c.path === 'Device.X_TWINSTACK-ORG_Failover.Mode' && c.old !== c.value);
+    if (mode && mode.old !== 'None') this.send(MODE_CHANGE, MODE_CHANGE_OBJECTS);
+  }
+
+  /** IF-MIB linkUp/linkDown OBJECTS { ifIndex, ifAdminStatus, ifOperStatus } (RFC 2863 §6): up(1) is linkUp. */
+  private link(t: LinkTransition): void {
+    if ((t.oper === 1) === (t.from === 1)) return; // e.g. down -> lowerLayerDown: still not up
+    const vbs = notificationHeader(this.agent.uptime(), t.oper === 1 ? LINK_UP : LINK_DOWN);
+    for (const [col, v] of [[1, t.ifIndex], [7, t.admin], [8, t.oper]]) vbs.push(encodeVarbind([...IF_ENTRY, col, t.ifIndex], int(v)));
+    void this.notifier.notify(vbs);
   }
 
   private send(trapOid: Oid, objects: Oid[]): void {
-    const view = this.agent.currentView(true);
     const vbs = notificationHeader(this.agent.uptime(), trapOid);
     for (const o of objects) {
-      const idx = view.find(o);
-      if (idx >= 0) vbs.push(view.entries[idx].vb);
+      const e = this.agent.entry(o);
+      if (e) vbs.push(e.vb);
     }
     void this.notifier.notify(vbs);
   }
 }
 
 /** The plug-in src/main.ts wires: `snmpPlugin(config.snmp)`. */
-export function snmpPlugin(config: SnmpConfig): Plugin {
+export function snmpPlugin(config: SnmpConfig, wiring: Pick<SnmpServiceOptions, 'interfaces' | 'warm'> = {}): Plugin {
   let service: SnmpService | undefined;
   return {
     name: 'snmp',
     register() {},
     async start({ dm, log }) {
       if (config.enable === false) return;
-      service = new SnmpService(dm, config, { log });
+      service = new SnmpService(dm, config, { log, ...wiring });
       await service.start();
     },
     async stop() {

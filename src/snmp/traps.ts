@@ -11,8 +11,10 @@ import type { RemoteEngine, Usm, UsmUser } from './usm.ts';
 export const SYS_UPTIME_0 = parseOid('1.3.6.1.2.1.1.3.0');
 export const SNMP_TRAP_OID_0 = parseOid('1.3.6.1.6.3.1.1.4.1.0');
 export const COLD_START = parseOid('1.3.6.1.6.3.1.1.5.1');
+export const WARM_START = parseOid('1.3.6.1.6.3.1.1.5.2');
 export const LINK_DOWN = parseOid('1.3.6.1.6.3.1.1.5.3');
 export const LINK_UP = parseOid('1.3.6.1.6.3.1.1.5.4');
+export const AUTHENTICATION_FAILURE = parseOid('1.3.6.1.6.3.1.1.5.5');
 
 export interface TrapTarget {
   host: string;

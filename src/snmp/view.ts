@@ -3,12 +3,15 @@
 // request, not O(rows) as in net-snmp's MIB tables, gap 17). Providers fill a builder from the data model;
 // the agent rebuilds the view when the data model changes or the live values (counters) are older than the
 // cache time.
-import { Ber, compareOid, writeVarbind, type Oid, type Value } from './ber.ts';
+import { Ber, compareOid, startsWith, writeVarbind, type Oid, type Value } from './ber.ts';
 import type { ErrorStatusName } from './message.ts';
 import type { Change, DataModel } from '../datamodel/index.ts';
 
-/** Turns an SNMP SET value into data-model changes, or names the RFC 3416 §4.2.5 error to return. */
-export type SetMapper = (v: Value) => Change[] | ErrorStatusName;
+/**
+ * Turns an SNMP SET value into data-model changes, or an action on the agent's own state run after the
+ * commit (snmpEnableAuthenTraps, snmpSetSerialNo), or names the RFC 3416 §4.2.5 error to return.
+ */
+export type SetMapper = (v: Value) => Change[] | (() => void) | ErrorStatusName;
 
 export interface Entry {
   readonly oid: Oid;
@@ -19,19 +22,28 @@ export interface Entry {
   readonly set?: SetMapper;
 }
 
-export class MibView {
-  private readonly objects: Set<string>;
+/** A position in the view: a segment and an entry in it. */
+export interface Cursor { seg: number; idx: number }
 
-  constructor(readonly entries: readonly Entry[], objects: Iterable<string>, readonly builtAt: number) {
-    this.objects = new Set(objects);
-  }
+/**
+ * The entries of one provider, sorted, all under one root OID (no root is a prefix of another, so the
+ * segments never interleave). A segment is refreshed only when a request reaches it and it is stale: a
+ * data-model change under one of its watched paths, or live values older than the cache time.
+ */
+export class Segment {
+  entries: Entry[] = [];
+  objects = new Set<string>();
+  builtAt = 0;
+  stale = true;
 
-  /** Index of the entry with exactly this OID, or -1. */
+  constructor(readonly provider: Provider) {}
+
   find(oid: Oid): number {
-    let lo = 0, hi = this.entries.length - 1;
+    const e = this.entries;
+    let lo = 0, hi = e.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const c = compareOid(this.entries[mid].oid, oid);
+      const c = compareOid(e[mid].oid, oid);
       if (c === 0) return mid;
       if (c < 0) lo = mid + 1;
       else hi = mid - 1;
@@ -39,29 +51,96 @@ export class MibView {
     return -1;
   }
 
-  /** Index of the first entry after `oid` (entries.length at the end of the view). */
+  /** Index of the first entry after `oid`. */
   next(oid: Oid): number {
-    let lo = 0, hi = this.entries.length;
+    const e = this.entries;
+    let lo = 0, hi = e.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (compareOid(this.entries[mid].oid, oid) <= 0) lo = mid + 1;
+      if (compareOid(e[mid].oid, oid) <= 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
+  /** Replaces the entries of one row (row-level providers): removes `old` OIDs, inserts `fresh` in order. */
+  replace(old: readonly Oid[], fresh: readonly Entry[]): void {
+    for (const oid of old) {
+      const i = this.find(oid);
+      if (i >= 0) this.entries.splice(i, 1);
+    }
+    for (const en of fresh) {
+      const i = this.next(en.oid);
+      if (i > 0 && compareOid(this.entries[i - 1].oid, en.oid) === 0) this.entries[i - 1] = en;
+      else this.entries.splice(i, 0, en);
+    }
+  }
+}
+
+/**
+ * The agent's MIB view: one segment per provider in OID order. GET is a binary search in the one segment
+ * whose root covers the OID; GETNEXT/GETBULK move a cursor along the segments. `touch` is called on every
+ * segment a request reaches, before it is read (the agent refreshes it there if stale).
+ */
+export class MibView {
+  constructor(readonly segments: readonly Segment[], private readonly touch: (s: Segment) => void) {}
+
+  private covering(oid: Oid): number {
+    return this.segments.findIndex((s) => startsWith(oid, s.provider.root));
+  }
+
+  /** The entry with exactly this OID. */
+  get(oid: Oid): Entry | undefined {
+    const n = this.covering(oid);
+    if (n < 0) return undefined;
+    const s = this.segments[n];
+    this.touch(s);
+    const i = s.find(oid);
+    return i >= 0 ? s.entries[i] : undefined;
+  }
+
+  /** The first entry after `oid` (seg = segments.length at the end of the view). */
+  next(oid: Oid): Cursor {
+    for (let n = 0; n < this.segments.length; n++) {
+      const s = this.segments[n];
+      const root = s.provider.root;
+      if (!startsWith(oid, root) && compareOid(oid, root) > 0) continue; // the whole subtree is before oid
+      this.touch(s);
+      const idx = startsWith(oid, root) ? s.next(oid) : 0;
+      if (idx < s.entries.length) return { seg: n, idx };
+    }
+    return { seg: this.segments.length, idx: 0 };
+  }
+
+  at(c: Cursor): Entry | undefined {
+    return this.segments[c.seg]?.entries[c.idx];
+  }
+
+  /** The cursor one entry further. */
+  advance(c: Cursor): Cursor {
+    if (c.idx + 1 < (this.segments[c.seg]?.entries.length ?? 0)) return { seg: c.seg, idx: c.idx + 1 };
+    for (let n = c.seg + 1; n < this.segments.length; n++) {
+      this.touch(this.segments[n]);
+      if (this.segments[n].entries.length) return { seg: n, idx: 0 };
+    }
+    return { seg: this.segments.length, idx: 0 };
+  }
+
   /** RFC 3416 §4.2.1: noSuchInstance when the OID names an instance of an object type we implement. */
   isObjectType(oid: Oid): boolean {
-    for (let n = oid.length - 1; n >= 6; n--) if (this.objects.has(oid.slice(0, n).join('.'))) return true;
+    const n = this.covering(oid);
+    if (n < 0) return false;
+    const objects = this.segments[n].objects;
+    for (let k = oid.length - 1; k >= 6; k--) if (objects.has(oid.slice(0, k).join('.'))) return true;
     return false;
   }
 }
 
 export class ViewBuilder {
   // Every varbind is encoded once, back to back into one writer; the entries become views of its buffer.
-  private readonly w = new Ber.Writer({ size: 1 << 16 });
+  private readonly w = new Ber.Writer({ size: 1 << 12 });
   private readonly pending: { oid: Oid; end: number; c64: boolean; set?: SetMapper }[] = [];
-  private readonly objects = new Set<string>();
+  readonly objects = new Set<string>();
 
   /** One instance: `object` is the OBJECT-TYPE's OID, `index` the instance suffix. */
   add(object: Oid, index: readonly number[], value: Value, set?: SetMapper): void {
@@ -79,7 +158,8 @@ export class ViewBuilder {
     }
   }
 
-  build(now: number): MibView {
+  /** The entries, sorted by OID. */
+  build(): Entry[] {
     const buf = this.w.buffer;
     let start = 0;
     const entries: Entry[] = this.pending.map(({ oid, end, c64, set }) => {
@@ -87,8 +167,7 @@ export class ViewBuilder {
       start = end;
       return { oid, vb, c64, set };
     });
-    entries.sort((a, b) => compareOid(a.oid, b.oid));
-    return new MibView(entries, this.objects, now);
+    return entries.sort((a, b) => compareOid(a.oid, b.oid));
   }
 }
 
@@ -101,9 +180,61 @@ export interface ProviderContext {
   startedAt: number;
   engine: { engineID: Buffer; boots: number; time: number; maxMessageSize: number };
   counters: Record<string, number>;
+  /** The agent's own state behind writable SNMP objects that have no data-model counterpart. */
+  local: AgentLocal;
+  /** ifOperStatus and ifLastChange as the agent observed them (RFC 2863 §3.1.8: only a status change moves it). */
+  link(ifIndex: number): { oper: number; lastChange: number } | undefined;
+  /** Speed, address and counters of a named system interface, where the platform knows them. */
+  iface(name: string): IfInfo | undefined;
+  /** The segment a row-level provider's scalars are computed from (its rows are already in it). */
+  segment?: Segment;
 }
 
-export type Provider = (b: ViewBuilder, ctx: ProviderContext) => void;
+/** What the system knows of an interface beyond the data model (Linux: /sys/class/net/NAME). */
+export interface IfInfo {
+  /** bits per second; 0 when unknown */
+  speed: number;
+  /** MAC address, empty for interfaces without one (a tun) */
+  mac: Buffer;
+  /** a physical connector (RFC 2863 ifConnectorPresent) */
+  connector: boolean;
+  /** Device.IP.Interface.{i}.Stats names -> value, when the platform counts this interface */
+  stats?: Record<string, string>;
+}
+
+export interface AgentLocal {
+  /** snmpEnableAuthenTraps (RFC 3418): 1 enabled, 2 disabled. */
+  enableAuthenTraps: number;
+  /** snmpSetSerialNo (RFC 3418), a TestAndIncr (RFC 2579). */
+  setSerialNo: number;
+}
+
+/**
+ * One MIB subtree served from the data model. `fill` writes every instance under `root`; a provider with
+ * `rows` is kept row by row instead (only the rows a change event names are read again, so a 10,000-row
+ * table costs one row per changed row, never the whole table on the event loop).
+ */
+export interface Provider {
+  readonly name: string;
+  /** The subtree it alone serves. */
+  readonly root: Oid;
+  /** Data-model path prefixes whose changes make it stale. */
+  readonly watch: readonly string[];
+  /** Values that move without a change event (counters, uptime): refreshed after the cache time. */
+  readonly live?: boolean;
+  fill(b: ViewBuilder, ctx: ProviderContext): void;
+  readonly rows?: RowSource;
+}
+
+/** Row-level upkeep of a large table: which row a data-model path belongs to, and that row's instances. */
+export interface RowSource {
+  /** The table's instance object paths ("Device.Routing.Router.1.IPv4Forwarding.7."). */
+  all(dm: DataModel): string[];
+  /** The row object path a changed path belongs to, or undefined when it is not one of the table's. */
+  rowOf(path: string): string | undefined;
+  /** The row's instances (empty when the row is gone or not shown). */
+  fill(b: ViewBuilder, ctx: ProviderContext, row: string): void;
+}
 
 // ---- helpers shared by the providers ----------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 // with a log line; the agent keeps serving either way.
 import type { Logger } from 'pino';
 import type { DataModel } from '../datamodel/index.ts';
-import { CodecError, decodeMsg, decodeRecord, encodeMsg, encodeRecord, wrapMsg, type Msg, type MsgType, type Request } from './codec.ts';
+import { CodecError, decodeMsg, decodeRecord, encodeMsg, encodeRecord, wrapMsg, wrapPayload, type Msg, type MsgType, type Request } from './codec.ts';
 import type { Controller, HandlerContext } from './context.ts';
 import { toUspError, UspError, USP_ERR } from './errors.ts';
 import { handleAdd } from './handle_add.ts';
@@ -40,6 +40,13 @@ export class UspAgent {
   readonly mtps: MtpManager;
   private readonly outbox = new Map<string, Uint8Array[]>();
   private perms = new Map<string, Permissions>();
+  /**
+   * What every record needs from Device.LocalAgent. (our EndpointID, the controllers by EndpointID, whether an
+   * UntrustedRole is set), read once per change under Device.LocalAgent. instead of once per record: a controller
+   * lookup read the whole Controller table (one dm.get) for each message. Cleared with the permissions by
+   * invalidate(), which the plug-in calls synchronously on every committed change under Device.LocalAgent.
+   */
+  private la?: { endpointId: string; untrusted: boolean; controllers: Map<string, Controller | undefined> };
   /** Counters for tests and the benchmark. */
   readonly stats = { received: 0, answered: 0, dropped: 0 };
 
@@ -52,18 +59,31 @@ export class UspAgent {
   }
 
   get endpointId(): string {
-    return this.dm.getValue('Device.LocalAgent.EndpointID');
+    return this.localAgent().endpointId;
   }
 
-  /** Trust settings changed: recompute every controller's permissions on next use. */
+  /** Device.LocalAgent. changed (trust settings, controllers, EndpointID): re-read all of it on next use. */
   invalidate(): void {
     this.perms.clear();
+    this.la = undefined;
   }
 
+  private localAgent() {
+    return (this.la ??= {
+      endpointId: this.dm.getValue('Device.LocalAgent.EndpointID'),
+      untrusted: this.dm.getValue('Device.LocalAgent.ControllerTrust.UntrustedRole') !== '',
+      controllers: new Map(),
+    });
+  }
+
+  /** The enabled controller with this EndpointID (the first one, in instance order), if any. */
   private controllerOf(endpointId: string): Controller | undefined {
+    const known = this.localAgent().controllers;
+    if (known.has(endpointId)) return known.get(endpointId);
     const c = rows(this.dm, 'Device.LocalAgent.Controller.').find((r) => r.v.EndpointID === endpointId);
-    if (!c || c.v.Enable !== 'true') return undefined;
-    return { path: c.path, endpointId };
+    const controller = c && c.v.Enable === 'true' ? { path: c.path, endpointId } : undefined;
+    if (known.size < 64) known.set(endpointId, controller); // unknown senders must not grow it without bound
+    return controller;
   }
 
   private permsOf(c: Controller): Permissions {
@@ -87,11 +107,11 @@ export class UspAgent {
     } catch {
       return drop('undecodable record dropped');
     }
-    const eid = this.endpointId;
+    const la = this.localAgent();
+    const eid = la.endpointId;
     if (rec.to_id !== eid) return drop('record for another endpoint dropped', { to: rec.to_id, from: rec.from_id });
     const controller = this.controllerOf(rec.from_id);
-    const untrusted = this.dm.getValue('Device.LocalAgent.ControllerTrust.UntrustedRole') !== '';
-    if (!controller && !untrusted) return drop('record from an unknown controller dropped', { from: rec.from_id });
+    if (!controller && !la.untrusted) return drop('record from an unknown controller dropped', { from: rec.from_id });
     const sender: Controller = controller ?? { endpointId: rec.from_id };
     const answer = (b: Uint8Array) => this.answer(sender, from, b);
     const disconnect = (reason_code: number, reason: string) => {
@@ -116,7 +136,7 @@ export class UspAgent {
     }
     const reply = await this.dispatch({ dm: this.dm, controller: sender, perms: this.permsOf(sender) }, msg);
     if (reply) {
-      answer(wrapMsg(rec.from_id, eid, reply));
+      answer(wrapPayload(rec.from_id, eid, reply));
       this.stats.answered++;
     }
   }
@@ -127,25 +147,28 @@ export class UspAgent {
     else this.log.warn({ from: c.endpointId }, 'no reply channel for an untrusted sender');
   }
 
-  /** Runs one message; returns the response Msg (undefined when none is due). */
-  async dispatch(ctx: HandlerContext, msg: Msg): Promise<unknown> {
+  /** Runs one message; returns the encoded response Msg (undefined when none is due). */
+  async dispatch(ctx: HandlerContext, msg: Msg): Promise<Uint8Array | undefined> {
     const { msg_id, msg_type } = msg.header;
-    const reply = (type: MsgType, body: unknown) => ({ header: { msg_id, msg_type: type }, body });
+    const reply = (type: MsgType, body: unknown) => encodeMsg({ header: { msg_id, msg_type: type }, body });
     const error = (e: unknown) => reply('ERROR', {
       error: { ...toUspError(e), param_errs: e instanceof UspError ? e.paramErrs : [] },
     });
-    const log = this.log.child({ msgId: msg_id, from: ctx.controller.endpointId });
+    // The per-message child logger only when something is logged: a pino.child() for every message was a measurable
+    // part of a small Get without the JIT (bin/start.js NODE_FLAGS).
+    let child: Logger | undefined;
+    const log = () => (child ??= this.log.child({ msgId: msg_id, from: ctx.controller.endpointId }));
     if (msg.body.msg_body === 'response') {
       const r = msg.body.response!;
       if (r.resp_type === 'notify_resp') {
-        if (!this.notifier.acknowledge(msg_id)) log.info('NotifyResp for no pending Notify');
-      } else log.info({ type: r.resp_type }, 'unexpected response ignored');
+        if (!this.notifier.acknowledge(msg_id)) log().info('NotifyResp for no pending Notify');
+      } else log().info({ type: r.resp_type }, 'unexpected response ignored');
       return undefined;
     }
     if (msg.body.msg_body === 'error') {
       // An Error answering a Notify ends its retries (TR-369 R-NOT.?).
       this.notifier.acknowledge(msg_id);
-      log.info({ err: msg.body.error }, 'error message from controller');
+      log().info({ err: msg.body.error }, 'error message from controller');
       return undefined;
     }
     const req = msg.body.request;
@@ -156,7 +179,7 @@ export class UspAgent {
       return error(new UspError(USP_ERR.INVALID_ARGUMENTS, `msg_type ${msg_type} does not match body ${req.req_type}`));
     const respType = RESPONSE_TYPE[req.req_type];
     if (!respType) return error(new UspError(USP_ERR.MESSAGE_NOT_SUPPORTED, `${msg_type} is not supported by this agent`));
-    log.debug({ type: msg_type }, 'request');
+    if (this.log.isLevelEnabled('debug')) log().debug({ type: msg_type }, 'request');
     try {
       let body: unknown;
       switch (req.req_type) {
@@ -173,11 +196,9 @@ export class UspAgent {
         case 'get_instances': body = handleGetInstances(ctx, req.get_instances); break;
         case 'get_supported_protocol': body = handleGetSupportedProtocol(ctx, req.get_supported_protocol); break;
       }
-      const out = reply(respType, { response: body });
-      encodeMsg(out); // a handler bug must give an Error, not an undecodable answer
-      return out;
+      return reply(respType, { response: body }); // an unencodable answer (a handler bug) gives an Error below
     } catch (e) {
-      if (!(e instanceof UspError) && !(e instanceof Error && e.name === 'DmError')) log.error({ err: e }, 'handler failed');
+      if (!(e instanceof UspError) && !(e instanceof Error && e.name === 'DmError')) log().error({ err: e }, 'handler failed');
       return error(e);
     }
   }

@@ -10,6 +10,43 @@ root.loadSync([join(PROTO_DIR, 'usp-record-1-4.proto'), join(PROTO_DIR, 'usp-msg
 const RecordT = root.lookupType('usp_record.Record');
 const MsgT = root.lookupType('usp.Msg');
 
+/** The parts of protobufjs 8's BufferWriter that NativeStringWriter uses (not in its typings). */
+type WriterInternals = { _reserve(n: number): void; buf: Buffer & { utf8Write(s: string, offset: number): number }; pos: number };
+
+/**
+ * protobufjs writes strings shorter than 40 characters with a JavaScript UTF-8 loop, fast under V8's JIT and slow
+ * in the interpreter the gateway runs (bin/start.js NODE_FLAGS: --no-opt --no-sparkplug): it was the top self-time
+ * function of a Get of Device.IP. (13 % of the agent's time). This writer hands every string to Buffer#utf8Write
+ * instead: a 17 kB GetResp takes 27 % less time to encode without the JIT (12 % more with it). It leans on the
+ * writer's internals, so it is used only if it encodes a probe byte for byte as the stock writer does.
+ */
+class NativeStringWriter extends protobuf.BufferWriter {
+  override string(value: string): protobuf.Writer {
+    const len = Buffer.byteLength(value);
+    this.uint32(len);
+    if (len) {
+      const w = this as unknown as WriterInternals;
+      w._reserve(len);
+      w.pos += w.buf.utf8Write(value, w.pos);
+    }
+    return this;
+  }
+}
+
+const writer: () => protobuf.Writer | undefined = (() => {
+  const probe = MsgT.fromObject({
+    header: { msg_id: '', msg_type: 'GET_RESP' },
+    body: { response: { get_resp: { req_path_results: [{ requested_path: 'Device.DeviceInfo.', err_msg: 'ünïcödé ✓ 𝄞', resolved_path_results: [{ resolved_path: 'x'.repeat(300), result_params: { a: '', b: 'é'.repeat(50) } }] }] } } },
+  });
+  try {
+    const ok = Buffer.from(MsgT.encode(probe, new NativeStringWriter()).finish()).equals(Buffer.from(MsgT.encode(probe).finish()));
+    if (ok) return () => new NativeStringWriter();
+  } catch {
+    /* another protobufjs: the stock writer */
+  }
+  return () => undefined;
+})();
+
 /** USP versions this agent speaks (GetSupportedProtocol, OnBoardRequest). */
 export const SUPPORTED_VERSIONS = '1.3,1.4';
 export const RECORD_VERSION = '1.4';
@@ -74,11 +111,14 @@ export interface UspRecord {
 
 const TO_OBJECT: protobuf.IConversionOptions = { enums: String, longs: String, bytes: Uint8Array as unknown as typeof Array, defaults: true, oneofs: true, arrays: true, objects: true };
 
+/** Records keep their payload as the decoder's view into the received bytes (a Buffer from the MTP). */
+const RECORD_TO_OBJECT: protobuf.IConversionOptions = { ...TO_OBJECT, bytes: undefined };
+
 export class CodecError extends Error {}
 
 export function decodeRecord(buf: Uint8Array): UspRecord {
   try {
-    return RecordT.toObject(RecordT.decode(buf), { ...TO_OBJECT, bytes: undefined }) as UspRecord;
+    return RecordT.toObject(RecordT.decode(buf), RECORD_TO_OBJECT) as UspRecord;
   } catch (e) {
     throw new CodecError(`undecodable record: ${(e as Error).message}`);
   }
@@ -98,17 +138,22 @@ export function decodeMsg(buf: Uint8Array): Msg {
 
 export function encodeMsg(msg: unknown): Uint8Array {
   try {
-    return MsgT.encode(MsgT.fromObject(msg as Record<string, unknown>)).finish();
+    return MsgT.encode(MsgT.fromObject(msg as Record<string, unknown>), writer()).finish();
   } catch (e) {
     throw new CodecError(`bad msg: ${(e as Error).message}`);
   }
 }
 
 export function encodeRecord(rec: Partial<UspRecord> & { to_id: string; from_id: string }): Uint8Array {
-  return RecordT.encode(RecordT.fromObject({ version: RECORD_VERSION, payload_security: 'PLAINTEXT', ...rec })).finish();
+  return RecordT.encode(RecordT.fromObject({ version: RECORD_VERSION, payload_security: 'PLAINTEXT', ...rec }), writer()).finish();
 }
 
 /** A NoSessionContext record carrying one Msg (TR-369 §6.1). */
 export function wrapMsg(to_id: string, from_id: string, msg: unknown): Uint8Array {
-  return encodeRecord({ to_id, from_id, no_session_context: { payload: encodeMsg(msg) } });
+  return wrapPayload(to_id, from_id, encodeMsg(msg));
+}
+
+/** A NoSessionContext record carrying one Msg already encoded (encodeMsg). */
+export function wrapPayload(to_id: string, from_id: string, payload: Uint8Array): Uint8Array {
+  return encodeRecord({ to_id, from_id, no_session_context: { payload } });
 }

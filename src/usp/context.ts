@@ -36,12 +36,25 @@ export function uniqueKeysOf(dm: DataModel, objectPath: string): Record<string, 
 }
 
 /**
+ * Requested paths already parsed: a controller asks for the same few paths again and again, and parsing one
+ * (a regular expression per segment) was a visible part of a small Get without the JIT (bin/start.js NODE_FLAGS).
+ * Paths are frozen values, so one parse can serve every request; bounded, since controllers choose the strings.
+ */
+const parsed = new Map<string, Path>();
+const PARSED_MAX = 256;
+
+/**
  * A requested path, parsed at the wire edge. A path that does not parse names nothing in the supported data
  * model: 7026 Invalid path (TR-369 §10.4), as for a well-formed path to nothing.
  */
 export function parsePath(text: string): Path {
+  const known = parsed.get(text);
+  if (known) return known;
   try {
-    return Path.parse(text);
+    const path = Path.parse(text);
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, path);
+    return path;
   } catch (e) {
     if (isDmError(e)) throw new UspError(USP_ERR.INVALID_PATH, e.message);
     throw e;

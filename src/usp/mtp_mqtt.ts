@@ -76,11 +76,15 @@ export function replyTopic(topic: string, responseTopic?: string): string | unde
   return /[#+\u0000]/.test(t) || Buffer.byteLength(t) > 65535 ? null : t;
 }
 
+const noLog = () => undefined;
+
 export class MqttMtp {
   private client?: MqttClient;
   private attempt = 0;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** PUBLISH options for MQTT 5, made again only when the agent topic or the QoS changes (one object per message else). */
+  private publishOpts?: { qos: 0 | 1 | 2; properties: { responseTopic: string; contentType: string } };
   topic: string;
   up = false;
 
@@ -105,6 +109,9 @@ export class MqttMtp {
       // mqtt-packet otherwise pre-builds a 2-octet Buffer for each of the 65,536 possible numbers at the first
       // write, 6 MB of heap for a cache that saves an allocation per packet (a few USP messages a minute here).
       writeCache: false,
+      // mqtt's client logging through debug(), a few calls per message, is paid even when off (in the interpreter the
+      // gateway runs, bin/start.js NODE_FLAGS); with DEBUG set it stays on for whoever debugs the client.
+      ...(process.env.DEBUG ? {} : { log: noLog }),
       ...(s.version === 5 ? { properties: { userProperties: { 'usp-endpoint-id': this.endpointId } } } : {}),
     };
     this.events.status('Connecting');
@@ -155,10 +162,12 @@ export class MqttMtp {
   publish(topic: string, bytes: Uint8Array): boolean {
     if (!this.client || !this.up) return false;
     const s = this.settings;
+    const payload = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength); // no copy
     if (s.version === 5) {
-      this.client.publish(topic, Buffer.from(bytes), { qos: s.qos, properties: { responseTopic: this.topic, contentType: 'usp.msg' } });
+      if (this.publishOpts?.properties.responseTopic !== this.topic || this.publishOpts.qos !== s.qos) this.publishOpts = { qos: s.qos, properties: { responseTopic: this.topic, contentType: 'usp.msg' } };
+      this.client.publish(topic, payload, this.publishOpts);
     } else {
-      this.client.publish(`${topic}/reply-to=${encodeURIComponent(this.topic)}`, Buffer.from(bytes), { qos: s.qos });
+      this.client.publish(`${topic}/reply-to=${encodeURIComponent(this.topic)}`, payload, { qos: s.qos });
     }
     return true;
   }

@@ -14,7 +14,8 @@ import { Dhcp4Client } from './dhcp4.ts';
 import { Dhcp6Client } from './dhcp6.ts';
 import { addrDelete, addrReplace, routeReplace } from './netlink.ts';
 import type { WanConfig } from './index.ts';
-import type { Dhcp4Port, EchoResult, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort } from './platform.ts';
+import type { Dhcp4Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort } from './platform.ts';
+import { sysfsInterface } from './stats.ts';
 import { Udhcpc } from './udhcpc.ts';
 
 const exec = promisify(execFile);
@@ -122,6 +123,25 @@ export class LinuxWan implements Platform {
     };
   }
 
+  /**
+   * The LAN and the WAN as the kernel counts them (/sys/class/net); the softwire as the forwarder counts it
+   * (its packets leave by AF_PACKET, past the tun's own counters), from the last counters() read.
+   */
+  interfaceInfo(name: string): InterfaceInfo | undefined {
+    if (name !== this.interfaces.tunnel) return sysfsInterface(name);
+    const c = this.lastCounters;
+    const n = (x: number) => String(x);
+    return {
+      speed: 0, mac: Buffer.alloc(0), connector: false,
+      stats: {
+        PacketsSent: n(c.txPackets), BytesSent: n(c.txBytes), PacketsReceived: n(c.rxPackets), BytesReceived: n(c.rxBytes),
+        UnicastPacketsSent: n(c.txPackets), UnicastPacketsReceived: n(c.rxPackets), DiscardPacketsReceived: n(c.drops),
+      },
+    };
+  }
+
+  private lastCounters: TunnelCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, drops: 0, lastRxFromAftr: null };
+
   private async run(cmd: string, ...args: string[]): Promise<string> {
     const { stdout } = await exec(cmd, args);
     return stdout;
@@ -221,10 +241,11 @@ export class LinuxWan implements Platform {
   private async counters(): Promise<TunnelCounters> {
     if (!this.fwd) return { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, drops: 0, lastRxFromAftr: null };
     const c = await this.fwd.counters();
-    return {
+    this.lastCounters = {
       txPackets: c.txPackets, txBytes: c.txBytes, rxPackets: c.rxPackets, rxBytes: c.rxBytes,
       drops: Object.values(c.drops).reduce((a, b) => a + b, c.tunQueueDrops), lastRxFromAftr: c.lastRxFromAftr,
     };
+    return { ...this.lastCounters };
   }
 
   /** ICMP echo through the softwire, sent and timed by the forwarder (src/forwarder: no process, native clock). */

@@ -3,6 +3,9 @@
 // the tun forwarder, our DHCPv4 and DHCPv6 clients, rtnetlink, nft/conntrack). The policy and the detectors
 // see only this interface, so the same code runs in both.
 import type { Disposable } from '../datamodel/index.ts';
+import type { InterfaceInfo } from './stats.ts';
+
+export type { InterfaceInfo };
 
 /** A DHCPv6 lease (RFC 8415): what the WAN learnt, including option 64 AFTR-Name (RFC 6334). */
 export interface Lease6 {
@@ -127,6 +130,11 @@ export interface Platform {
   readonly dhcp4: Dhcp4Port;
   readonly tunnel: TunnelPort;
   readonly ipv4: Ipv4Port;
+  /**
+   * Counters, speed and address of an interface by name (the LAN, the WAN, the softwire): what
+   * Device.IP.Interface.{i}.Stats and IF-MIB serve. Undefined for a name the platform does not know.
+   */
+  interfaceInfo(name: string): InterfaceInfo | undefined;
   /** AAAA lookup of the AFTR name over the given DNS servers (RFC 6334 §5). */
   resolve(name: string, servers: string[], timeoutMs: number): Promise<string[]>;
   start(): Promise<void>;

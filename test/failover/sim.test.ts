@@ -53,6 +53,8 @@ for (const f of failures) {
     const a = await startAgent({ fast: true });
     t.after(() => a.stop());
     await until(() => mode(a) === 'DSLite');
+    const aftr = a.dm.getValue(`${FO}CurrentAFTR`);
+    assert.notEqual(aftr, '');
     a.dm.set({ [`${FO}Simulation.AFTRState`]: f.state }, 'cli');
     await until(() => mode(a) === 'DualStack', 3000);
     assert.match(a.dm.getValue(`${FO}LastSwitchReason`), f.reason);
@@ -76,6 +78,8 @@ for (const f of failures) {
     assert.equal(a.dm.getValue('Device.Routing.Router.1.IPv4Forwarding.1.Interface'), 'Device.IP.Interface.3');
     const h = Object.values(history(a));
     assert.deepEqual(h.map((r) => [r.From, r.To]), [['DSLite', 'DualStack'], ['DualStack', 'DSLite']]);
+    // Each row names the AFTR concerned: the one that failed, then the one returned to.
+    assert.deepEqual(h.map((r) => r.AFTR), [aftr, aftr]);
     assert.ok(Number(h[0].OutageMs) > 0 && Number(h[0].OutageMs) < 1000, `outage ${h[0].OutageMs} ms`);
     assert.equal(h[1].OutageMs, '0');
     assert.equal(a.dm.getValue(`${FO}SwitchCount`), '2');

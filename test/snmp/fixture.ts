@@ -85,3 +85,31 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+/** snmptrapd on a free loopback port logging v2c traps numerically; `text()` is what it received so far. */
+export async function startTrapd(): Promise<{ port: number; text(): string; stop(): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { until } = await import('../wait.ts');
+  const dir = mkdtempSync(join(tmpdir(), `snmptrapd-${process.pid}-`));
+  const log = join(dir, 'trap.log');
+  const port = await freePort();
+  writeFileSync(join(dir, 'snmptrapd.conf'), 'authCommunity log public\n');
+  writeFileSync(log, '');
+  const trapd = spawn('snmptrapd', ['-f', '-C', '-c', join(dir, 'snmptrapd.conf'), '-m', '', '-Lf', log, '-On', `udp:127.0.0.1:${port}`],
+    { env: { ...process.env, SNMP_PERSISTENT_DIR: join(dir, 'persist') }, stdio: 'ignore' });
+  const text = () => readFileSync(log, 'utf8');
+  await until(() => text().includes('NET-SNMP version'), 5000, 'snmptrapd started');
+  return {
+    port, text,
+    stop: async () => {
+      if (trapd.exitCode === null && trapd.signalCode === null) {
+        const gone = new Promise((r) => trapd.once('exit', r));
+        trapd.kill();
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -14,7 +14,15 @@ test('smilint -s -l 4 on TWINSTACK-FAILOVER-MIB prints nothing', async () => {
   assert.equal(stdout + stderr, '');
 });
 
+// Level 6 adds what -s and level 4 hide: a descriptor over 32 characters (RFC 2578 §3.1), a name that differs
+// from another only in case, a node defined implicitly ({ enterprises 32473 6333 }).
+test('smilint -l 6 on TWINSTACK-FAILOVER-MIB prints nothing', async () => {
+  const { stdout, stderr } = await run('smilint', ['-l', '6', 'mibs/TWINSTACK-FAILOVER-MIB.txt'], { env: { ...process.env, SMIPATH: MIBDIRS } });
+  assert.equal(stdout + stderr, '');
+});
+
 const names: [string, string][] = [
+  ['TWINSTACK-FAILOVER-MIB::tsFailoverDetectorFailThreshold', '.1.3.6.1.4.1.32473.6333.2.1.1.6'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverMode', '.1.3.6.1.4.1.32473.6333.1.2'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverSwitchCount', '.1.3.6.1.4.1.32473.6333.1.12'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverLastSwitchReason', '.1.3.6.1.4.1.32473.6333.1.14'],

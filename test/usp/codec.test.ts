@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { decodeMsg, decodeRecord, encodeRecord, wrapMsg } from '../../src/usp/codec.ts';
+import { decodeMsg, decodeRecord, encodeMsg, encodeRecord, wrapMsg } from '../../src/usp/codec.ts';
 import { AGENT_EID, CTRL_EID, Mosquitto, RawController, startAgent } from './fixture.ts';
 
 const PROTO = join(dirname(new URL(import.meta.url).pathname), '../../src/usp/proto');
@@ -137,4 +137,19 @@ test('malformed records and messages: USP error, Disconnect or a logged drop; th
     const ok = decodeMsg(decodeRecord(await raw.next(k)).no_session_context!.payload);
     assert.equal(ok.header.msg_type, 'GET_RESP', `${name}: agent still answers`);
   }
+});
+
+// encodeMsg writes strings with its own writer (codec.ts NativeStringWriter): every length class and UTF-8 width
+// must come back unchanged.
+test('encodeMsg: strings of every length and UTF-8 width round-trip', () => {
+  const values = ['', 'a', 'x'.repeat(39), 'x'.repeat(40), 'x'.repeat(200), 'é', 'ünïcödé ✓', '𝄞 astral', `${'é'.repeat(60)}𝄞`, 'nul\u0000inside'];
+  const result_params = Object.fromEntries(values.map((v, i) => [`P${i}${v.slice(0, 3)}`, v]));
+  const msg = {
+    header: { msg_id: 'ïd-✓', msg_type: 'GET_RESP' },
+    body: { response: { get_resp: { req_path_results: [{ requested_path: 'Device.DeviceInfo.', err_code: 0, err_msg: '', resolved_path_results: [{ resolved_path: 'Device.DeviceInfo.', result_params }] }] } } },
+  };
+  const back = decodeMsg(encodeMsg(msg));
+  assert.equal(back.header.msg_id, 'ïd-✓');
+  const got = (back.body.response as { get_resp: { req_path_results: { resolved_path_results: { result_params: Record<string, string> }[] }[] } }).get_resp;
+  assert.deepEqual(got.req_path_results[0].resolved_path_results[0].result_params, result_params);
 });
