@@ -175,6 +175,8 @@ export function returnText(s, now) {
     case 'Probing': return { label, text: `probing ${every}: ${r.goodProbes} of ${r.threshold} good probes` };
     case 'HoldDown': return { label, text: `AFTR answers; ${flapped}returning in ${inSeconds(notBefore)} s (at ${fmtClock(notBefore)})` };
     case 'Returning': return { label, text: 'returning now' };
+    // Not reported yet (or stale: Idle means nothing to return to, which dual-stack or a backup is not).
+    case 'Idle':
     case '': break;
     default: return { label, text: r.state };
   }
