@@ -162,7 +162,8 @@ async function subscribeBoot(ctrl: RawController) {
   }
 }
 
-test('end to end: Boot! after USP Reboot(), the CLI\'s reboot, kill -9, USP and CLI FactoryReset()', async (t) => {
+/** A broker, a controller subscribed to Boot!, and an agent connected to it (all stopped after the test). */
+async function uspAgent(t: { after(fn: () => unknown): void }) {
   const broker = await Mosquitto.start();
   t.after(() => broker.stop());
   const ctrl = await RawController.connect(broker.port);
@@ -172,6 +173,11 @@ test('end to end: Boot! after USP Reboot(), the CLI\'s reboot, kill -9, USP and 
   await a.running(1);
   await connected(a);
   await subscribeBoot(ctrl);
+  return { broker, ctrl, a };
+}
+
+test('end to end: Boot! after USP Reboot(), the CLI\'s reboot, kill -9, USP and CLI FactoryReset()', async (t) => {
+  const { broker, ctrl, a } = await uspAgent(t);
   const journal = join(a.dir, BOOT_FILE);
 
   // USP Operate Device.Reboot(): a remote trigger.
@@ -216,15 +222,7 @@ test('end to end: Boot! after USP Reboot(), the CLI\'s reboot, kill -9, USP and 
 });
 
 test('end to end: Boot! after USP Reboot() carries the Operate\'s command_key', async (t) => {
-  const broker = await Mosquitto.start();
-  t.after(() => broker.stop());
-  const ctrl = await RawController.connect(broker.port);
-  t.after(() => ctrl.close());
-  const a = new AgentRun(uspArgs(broker.port));
-  t.after(() => a.stop());
-  await a.running(1);
-  await connected(a);
-  await subscribeBoot(ctrl);
+  const { broker, ctrl, a } = await uspAgent(t);
   ctrl.publish(operate('Device.Reboot()', 'k-42'));
   await a.running(2);
   const [boot] = await waitFor('Boot! after the USP Reboot()', async () => boots(ctrl).length >= 1 && boots(ctrl), 15_000);
