@@ -49,6 +49,13 @@ const SUBSET = [
   'Device.DNS.',
   'Device.DNS.Client.',
   'Device.DNS.Client.Server.{i}.',
+  // lw4o6 (RFC 7596) as BBF models it: a MAP Domain in Encapsulation mode whose one Rule has EABitsLength 0
+  // and a /32 IPv4Prefix (the binding), the BR as the Domain's BRIPv6Prefix (ARCHITECTURE.md "lw4o6").
+  'Device.MAP.',
+  'Device.MAP.Domain.{i}.',
+  'Device.MAP.Domain.{i}.Rule.{i}.',
+  'Device.MAP.Domain.{i}.Interface.',
+  'Device.MAP.Domain.{i}.Interface.Stats.',
 ];
 /** Served only over USP: taken from the USP flavour. */
 const USP_SUBSET = [

@@ -14,6 +14,8 @@ export interface EndpointSettings {
   /** The static EndpointName (configured while the precedence was Static; not DHCPv6's, which it may show). */
   name: string;
   address: string;
+  /** lw4o6 offers are taken (Device.MAP enabled): the BR of OPTION_S46_CONT_LW is then the AFTR (lw4o6.ts). */
+  lw4o6?: boolean;
 }
 
 export interface Endpoint {
@@ -24,6 +26,9 @@ export interface Endpoint {
 
 /** The primary AFTR; null when none is known (an establishment failure: "no AFTR"). */
 export function primaryEndpoint(s: EndpointSettings, lease: Lease6 | null): Endpoint | null {
+  // RFC 7598 §5.3: an lw4o6 offer names its BR (OPTION_S46_BR); the softwire goes there, whatever DS-Lite says.
+  const br = s.lw4o6 ? lease?.lw4o6?.br[0] : undefined;
+  if (br) return { aftr: br, origin: 'DHCPv6' };
   if (!s.enable) return null;
   const fromDhcp = lease?.aftrName ? { aftr: lease.aftrName, origin: 'DHCPv6' as const } : null;
   const staticValue = s.addressType === 'IPv6Address' ? s.address || s.name : s.name || s.address;
@@ -39,7 +44,7 @@ export function primaryEndpoint(s: EndpointSettings, lease: Lease6 | null): Endp
  * enabled.
  */
 export function appliedEndpointName(s: EndpointSettings, lease: Lease6 | null): string {
-  return primaryEndpoint({ ...s, enable: true }, lease)?.origin === 'DHCPv6' ? lease!.aftrName : s.name;
+  return primaryEndpoint({ ...s, enable: true, lw4o6: false }, lease)?.origin === 'DHCPv6' ? lease!.aftrName : s.name;
 }
 
 /** The ordered candidates: the primary, then the backups (vendor BackupAFTRs), without duplicates. */

@@ -6,6 +6,8 @@ import type { Disposable, Plugin } from '../datamodel/index.ts';
 import type { Platform } from '../wan/platform.ts';
 import { createPlatform, WAN_DEFAULTS, type WanConfig } from '../wan/index.ts';
 import { ensureRows, type GatewayRows } from './instances.ts';
+import { Lw4o6Controller } from './lw4o6.ts';
+import { bindLw4o6Model } from './lw4o6-model.ts';
 import { adoptStaticEndpointName, bindModel, readDetector, readSettings, writeInitial } from './model.ts';
 import { FailoverPolicy } from './policy.ts';
 
@@ -16,6 +18,7 @@ export { DETECTORS, DETECTOR_DEFAULTS, combine, type Detector, type DetectorFact
 export interface FailoverHandle {
   platform: Platform | null;
   policy: FailoverPolicy | null;
+  lw4o6?: Lw4o6Controller | null;
 }
 
 function parseCidr(cidr: string): { address: string; subnetMask: string } {
@@ -34,6 +37,7 @@ export function failoverPlugins(raw: Partial<WanConfig> | Readonly<Record<string
   let rows: GatewayRows;
   let platform: Platform;
   let policy: FailoverPolicy;
+  let lw4o6: Lw4o6Controller;
   return [{
     name: 'failover',
     register({ dm, log }) {
@@ -42,24 +46,33 @@ export function failoverPlugins(raw: Partial<WanConfig> | Readonly<Record<string
       rows = ensureRows(dm, { ...platform.interfaces, lanIPv4 });
       adoptStaticEndpointName(dm, rows.dslite);
       const detectorSettings = Object.fromEntries([...rows.detectors].map(([name, row]) => [name, readDetector(dm, row)]));
+      lw4o6 = new Lw4o6Controller({ platform, log: log.child({ module: 'lw4o6' }) });
       policy = new FailoverPolicy({
         platform, settings: readSettings(dm, rows), detectorSettings, log: log.child({ module: 'failover' }),
-        leaseWait: config.leaseWaitMs, dhcp4Timeout: config.dhcp4TimeoutMs,
+        leaseWait: config.leaseWaitMs, dhcp4Timeout: config.dhcp4TimeoutMs, softwire: lw4o6,
       });
       writeInitial(dm, rows, platform.simulated, platform.dhcp6.lease());
-      const sim = platform as Platform & { setAftrState?: (s: 'Up' | 'Down' | 'Blackhole') => void };
+      const sim = platform as Platform & { setAftrState?: (s: 'Up' | 'Down' | 'Blackhole' | 'Unbound') => void };
       const setAftrState = platform.simulated && sim.setAftrState ? sim.setAftrState.bind(sim) : undefined;
       const disposables: Disposable[] = bindModel({ dm, rows, policy, platform, log, setAftrState });
-      if (setAftrState) setAftrState(dm.getValue('Device.X_TWINSTACK-ORG_Failover.Simulation.AFTRState') as 'Up' | 'Down' | 'Blackhole');
-      if (handle) Object.assign(handle, { platform, policy });
+      disposables.push(...bindLw4o6Model({
+        dm, rows: { domain: rows.map }, controller: lw4o6, tunnelName: platform.interfaces.tunnel, log,
+        interfaceInfo: (n) => platform.interfaceInfo(n),
+        // Device.MAP.Enable decides whether the BR is the AFTR too (endpoint.ts).
+        onEnable: () => policy.configure(readSettings(dm, rows)),
+      }));
+      if (setAftrState) setAftrState(dm.getValue('Device.X_TWINSTACK-ORG_Failover.Simulation.AFTRState') as 'Up' | 'Down' | 'Blackhole' | 'Unbound');
+      if (handle) Object.assign(handle, { platform, policy, lw4o6 });
       return disposables;
     },
     async start() {
       await platform.start();
+      lw4o6.start();
       policy.start();
     },
     async stop() {
       await policy.stop();
+      await lw4o6.stop();
       await platform.stop();
     },
   }];

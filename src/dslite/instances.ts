@@ -19,6 +19,7 @@ export interface GatewayRows {
   router: string;
   defaultRoute: string;
   detectors: Map<string, string>; // detector name -> Detector.{i}.
+  map: string; // "Device.MAP.Domain.1.": lw4o6 (lw4o6-model.ts)
 }
 
 export interface InterfaceNames {
@@ -91,7 +92,24 @@ export function ensureRows(dm: DataModel, names: InterfaceNames): GatewayRows {
       Enable: String(d.enable), Interval: String(d.interval), Timeout: String(d.timeout), FailureThreshold: String(d.failureThreshold),
     }));
   }
-  return { lan, wan, tunnel, wanIPv4, tunnelIPv4, dslite, dhcp4, dhcp6, nat, router, defaultRoute, detectors };
+  const map = ensureMapRows(dm, wan).domain;
+  return { lan, wan, tunnel, wanIPv4, tunnelIPv4, dslite, dhcp4, dhcp6, nat, router, defaultRoute, detectors, map };
+}
+
+export interface MapRows {
+  domain: string; // "Device.MAP.Domain.1."
+}
+
+/** The MAP Domain of the WAN, created enabled at the first start (lw4o6 is then taken when DHCPv6 offers it). */
+export function ensureMapRows(dm: DataModel, wan: string): MapRows {
+  const existing = rowsOf(dm, 'Device.MAP.Domain.')[0];
+  if (existing) return { domain: existing };
+  const domain = dm.commit([
+    { op: 'set', path: 'Device.MAP.Enable', value: 'true' },
+    { op: 'add', table: 'Device.MAP.Domain.', values: { Enable: 'true', TransportMode: 'Encapsulation', WANInterface: ref(wan) } },
+  ], 'system').added[0].path;
+  dm.set({ [`${domain}Interface.Enable`]: 'true' }, 'system');
+  return { domain };
 }
 
 /** Makes a table hold exactly `want` rows keyed by `param` (adds the missing, deletes the others). */

@@ -75,6 +75,7 @@ export function readSettings(dm: DataModel, rows: GatewayRows): PolicySettings {
       addressType: v(`${rows.dslite}EndpointAddressTypePrecedence`) as 'FQDN' | 'IPv6Address',
       name: staticEndpointName(dm, rows.dslite),
       address: v(`${rows.dslite}EndpointAddress`),
+      lw4o6: v('Device.MAP.Enable') === 'true' && v(`${rows.map}Enable`) === 'true',
     },
   };
 }
@@ -121,7 +122,7 @@ export interface BindOptions {
   platform: Platform;
   log: Logger;
   /** Simulation.AFTRState writes (simulated WAN only). */
-  setAftrState?: (state: 'Up' | 'Down' | 'Blackhole') => void;
+  setAftrState?: (state: 'Up' | 'Down' | 'Blackhole' | 'Unbound') => void;
 }
 
 /** Attaches handlers and commands; returns the disposables. Call `writeInitial` after the rows exist. */
@@ -171,7 +172,7 @@ export function bindModel(o: BindOptions): Disposable[] {
   }));
   out.push(dm.attach(`${FO}Simulation.`, {
     apply: (ev) => {
-      const st = ev.changed.get('AFTRState') as 'Up' | 'Down' | 'Blackhole' | undefined;
+      const st = ev.changed.get('AFTRState') as 'Up' | 'Down' | 'Blackhole' | 'Unbound' | undefined;
       if (st && user(ev.origin)) {
         if (o.setAftrState) o.setAftrState(st);
         else o.log.warn({ state: st }, 'Simulation.AFTRState ignored on a real WAN');
@@ -222,9 +223,20 @@ export function bindModel(o: BindOptions): Disposable[] {
   out.push(policy.onStatus((s) => {
     if (lastStatus?.tunnelActive !== s.tunnelActive) tunnelSince = Date.now();
     lastStatus = s;
-    writeStatus(dm, rows, s);
+    try {
+      writeStatus(dm, rows, s);
+    } catch (err) {
+      o.log.error({ err, mode: s.serviceMode }, 'status not written');
+    }
   }));
-  out.push(policy.onSwitch((r) => recordSwitch(dm, r, o.log)));
+  out.push(policy.onSwitch((r) => {
+    // A row that cannot be written must not take the agent down with it: the switch itself has happened.
+    try {
+      recordSwitch(dm, r, o.log);
+    } catch (err) {
+      o.log.error({ err, from: r.from, to: r.to }, 'switch not recorded');
+    }
+  }));
   for (const d of policy.detectors) out.push(d.onVerdict((v) => writeVerdict(dm, rows, v)));
   // The BFD. and PCP. objects of the protocol detectors.
   for (const d of policy.detectors) {
@@ -259,7 +271,7 @@ export function writeStatus(dm: DataModel, rows: GatewayRows, s: PolicyStatus) {
   const ds = s.mode === 'DualStack';
   const l = s.publicIPv4;
   const want: Record<string, string> = {
-    [`${FO}Mode`]: s.mode,
+    [`${FO}Mode`]: s.serviceMode,
     [`${FO}CurrentAFTR`]: s.aftr,
     [`${FO}BackupAFTRSince`]: s.backupSince ? iso(s.backupSince) : UNKNOWN_TIME,
     [`${FO}PublicIPv4Address`]: l?.address ?? '',

@@ -19,6 +19,8 @@ import { candidates, literal, primaryEndpoint, type Endpoint, type EndpointSetti
 import { WanReady } from './wan-ready.ts';
 
 export type Mode = 'None' | 'DSLite' | 'DualStack';
+/** The mode as the data model shows it: the softwire mode says which softwire (DS-Lite, or lw4o6, lw4o6.ts). */
+export type ServiceMode = 'None' | 'DSLite' | 'LW4o6' | 'DualStack';
 
 export interface PolicySettings {
   enable: boolean;
@@ -36,8 +38,8 @@ export interface PolicySettings {
 
 export interface SwitchRecord {
   time: number;
-  from: Mode;
-  to: Mode;
+  from: ServiceMode;
+  to: ServiceMode;
   reason: string;
   aftr: string;
   outageMs: number;
@@ -49,6 +51,8 @@ export interface SwitchRecord {
 
 export interface PolicyStatus {
   mode: Mode;
+  /** `mode` with the softwire named: DSLite or LW4o6. */
+  serviceMode: ServiceMode;
   /** The AFTR in use as configured or learnt (FQDN or address); '' when none. */
   aftr: string;
   /** Its IPv6 address (EndpointAddressInUse); '' when none. */
@@ -89,6 +93,12 @@ export interface PolicyOptions {
   dhcp4Timeout?: number;
   /** AAAA lookup timeout (ms). */
   dnsTimeout?: number;
+  /**
+   * The softwire's kind and readiness when it is not always DS-Lite (lw4o6.ts): `ready()` is awaited before
+   * the tunnel comes up (the lw4o6 binding may still be on its way) and rejects with the Establishment reason
+   * when there is none.
+   */
+  softwire?: { kind(): 'DSLite' | 'LW4o6'; ready(): Promise<void> };
 }
 
 const MAX_HOLD_FACTOR = 8;
@@ -150,6 +160,7 @@ export class FailoverPolicy {
     const e = this.index >= 0 ? this.cands[this.index] : undefined;
     return {
       mode: this.mode,
+      serviceMode: this.shown(this.mode),
       aftr: active && e ? e.aftr : '',
       aftrAddress: active ? this.aftrAddress : '',
       origin: active && e ? e.origin : '',
@@ -422,6 +433,7 @@ export class FailoverPolicy {
     for (let i = from; i < this.cands.length; i++) {
       try {
         const addr = await this.resolve(this.cands[i].aftr);
+        await this.opts.softwire?.ready();
         if (check && i > 0) {
           const e = await this.platform.tunnel.echo(Math.min(this.echoTimeout(), BACKUP_CHECK_MAX), addr);
           if (!e.ok) throw new Error(`Echo: backup AFTR ${this.cands[i].aftr}: ${e.reason}`);
@@ -657,8 +669,13 @@ export class FailoverPolicy {
     return null;
   }
 
+  /** The mode as shown: the softwire mode named after the softwire in use. */
+  private shown(m: ServiceMode): ServiceMode {
+    return m === 'DSLite' ? (this.opts.softwire?.kind() ?? 'DSLite') : m;
+  }
+
   private recordSwitch(r: Omit<SwitchRecord, 'time'>) {
-    const rec: SwitchRecord = { ...r, time: this.now(), outageMs: Math.max(0, Math.round(r.outageMs)) };
+    const rec: SwitchRecord = { ...r, from: this.shown(r.from), to: this.shown(r.to), time: this.now(), outageMs: Math.max(0, Math.round(r.outageMs)) };
     this.log.warn({ ...rec }, 'failover switch');
     this.switchEmitter.fire(rec);
   }

@@ -1,10 +1,13 @@
-// The bundled DS-Lite B4 forwarder (RFC 6333): public API. It runs in its own worker thread, whose native
+// The bundled DS-Lite B4 forwarder (RFC 6333), also an lwB4 (RFC 7596, mode 'lw4o6': its own NAPT44 into the
+// binding's port set, native/napt.h and lw4o6.cc): public API. It runs in its own worker thread, whose native
 // addon forwards packets between the tun and itself in its own threads. It imports nothing from the rest of
 // src/: it takes a whole config and reports counters (one named counter for every kind of drop) and events,
 // and sends ICMP echo probes through the softwire itself (echo(), timed natively: native/echo.h).
 //
 // Events:
-//   'icmpv6-error' (Icmpv6ErrorEvent): an ICMPv6 error about the softwire (failover detector input).
+//   'icmpv6-error' (Icmpv6ErrorEvent): an ICMPv6 error about the softwire (failover detector input; in lw4o6
+//   `verified` says whether it quotes a packet we sent recently, and an unverified code 5 is never raised;
+//   dslite events are as before, without it).
 //   'error' (Error): the worker died; the forwarder is gone and must be started again.
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
@@ -81,7 +84,10 @@ export class Forwarder extends EventEmitter {
     return this.#config;
   }
 
-  /** Replaces the whole config (e.g. the next AFTR on failover); the tun name, queue count and egress cannot change. */
+  /**
+   * Replaces the whole config (e.g. the next AFTR on failover); the tun name, queue count and egress cannot change.
+   * lw4o6: another binding, or leaving lw4o6, empties the NAPT table; the same binding with another BR keeps it.
+   */
   async reconfigure(config: ForwarderConfig): Promise<void> {
     const resolved = resolveConfig(config);
     if (resolved.tunName !== this.#config.tunName || resolved.queues !== this.#config.queues || resolved.egress !== this.#config.egress)

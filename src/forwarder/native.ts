@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { DropName, Icmpv6ErrorEvent } from './types.ts';
+import type { DropName, Icmpv6ErrorEvent, Lw4o6Binding } from './types.ts';
 
 declare const handleBrand: unique symbol;
 export type NativeHandle = { readonly [handleBrand]: true };
@@ -21,7 +21,13 @@ export interface NativeConfig {
   hopLimit: number;
   mssClamp: number;
   enabled: boolean;
+  /**
+   * With `enabled`: mode lw4o6 with this binding (RFC 7596); absent or null: dslite. Without `enabled` (mode
+   * 'off') the echo probes still go from the binding's address with its reserved id.
+   */
+  lw4o6?: Lw4o6Binding | null;
 }
+
 
 export interface NativeCounters {
   totals: {
@@ -44,7 +50,13 @@ export interface NativeCounters {
     echo_replies: number;
     echo_errors: number;
     rx_from_drain_aftr: number;
+    napt_created: number;
+    napt_expired: number;
+    napt_hairpin: number;
+    lw_policy_errors: number;
   };
+  /** NAPT mappings in use (lw4o6), expired ones freed first. */
+  naptActive: number;
   drops: Record<DropName, number>;
   queueTxPackets: number[];
   lastRxFromAftrMs: number;

@@ -1,8 +1,23 @@
-// Types and config checks of the bundled B4 forwarder. Shared by the public API (index.ts) and the worker
+// Types and config checks of the bundled B4 forwarder (DS-Lite B4, RFC 6333; lwB4, RFC 7596). Shared by the public API (index.ts) and the worker
 // thread (worker.ts); imports nothing from the rest of src/ (ARCHITECTURE: the forwarder is isolated).
 import { isIPv4, isIPv6 } from 'node:net';
 
-export type ForwarderMode = 'dslite' | 'off';
+/** 'dslite': RFC 6333 B4; 'lw4o6': RFC 7596 lwB4 (own NAPT44 into a port set); 'off': drop everything. */
+export type ForwarderMode = 'dslite' | 'lw4o6' | 'off';
+
+/**
+ * An lw4o6 binding (RFC 7596 §5.1): the shared public IPv4 address and the port set, given as in RFC 7597
+ * §5.1 by the PSID offset a, the PSID length k and the PSID (a number below 2^k, right-aligned).
+ */
+export interface Lw4o6Binding {
+  ipv4: string;
+  /** a, 0..15: the high bits of a port that are not the PSID (ports with A = 0 are excluded when a > 0). */
+  psidOffset: number;
+  /** k, 0..16, a + k <= 16. 0: the whole address (no sharing). */
+  psidLength: number;
+  /** < 2^k. */
+  psid: number;
+}
 /**
  * How encapsulated packets leave: 'tun' writes them back into the tun and the kernel forwards them as
  * IPv6; 'packet' sends them on the WAN link itself (AF_PACKET, Ethernet header from the kernel's
@@ -16,9 +31,15 @@ export type ForwarderEgress = 'tun' | 'packet';
 export interface ForwarderConfig {
   /** Name of the tun the forwarder creates (or attaches to); a new name needs stop() and start(). */
   tunName: string;
-  /** B4 softwire IPv6 address: routed into the tun, never a local address (DESIGN.md, one tun). */
+  /**
+   * B4 softwire IPv6 address: routed into the tun, never a local address (DESIGN.md, one tun). In lw4o6 the
+   * lwB4's tunnel address, which the caller computes (lwB4Address(), RFC 7596 §5.1).
+   */
   softwire: string;
-  /** AFTR tunnel end point (RFC 6333 §5). Only IPv4-in-IPv6 from this address is decapsulated (and see drainAftr). */
+  /**
+   * AFTR tunnel end point (RFC 6333 §5); in lw4o6 the BR (the lwAFTR). Only IPv4-in-IPv6 from this address is
+   * decapsulated (and see drainAftr).
+   */
   aftr: string;
   /**
    * Make-before-break: the previous AFTR, or '' (default). IPv4-in-IPv6 from it is still decapsulated (the
@@ -34,6 +55,11 @@ export interface ForwarderConfig {
   mssClamp?: number;
   /** 'off' keeps the tun open and drops everything (counted as mode_off). */
   mode: ForwarderMode;
+  /**
+   * The lw4o6 binding, required when mode is 'lw4o6'. A different binding (address, PSID, offset or length)
+   * flushes the NAPT table; the same binding with another BR keeps it.
+   */
+  lw4o6?: Lw4o6Binding;
   /** Source of the ICMPv4 errors the B4 sends to the LAN and of echo probes. Default 192.0.0.2 (RFC 6333 §5.7). */
   b4Ipv4?: string;
   /** Destination of echo probes (Forwarder.echo), the AFTR's IPv4 address. Default 192.0.0.1 (RFC 6333 §5.7). */
@@ -60,7 +86,11 @@ export interface ResolvedConfig {
   mtu: number;
   hopLimit: number;
   mssClamp: number;
+  mode: ForwarderMode;
+  /** mode !== 'off'. */
   enabled: boolean;
+  /** Present when given (always when mode is 'lw4o6'). */
+  lw4o6?: Lw4o6Binding;
   b4Ipv4: string;
   echoTarget: string;
   queues: number;
@@ -100,6 +130,14 @@ export const DROP_NAMES = [
   'write_error',
   'egress_send_error',
   'echo_late',
+  'lw_wrong_ipv4',
+  'lw_port_out_of_set',
+  'napt_no_mapping',
+  'napt_no_free_port',
+  'napt_table_full',
+  'napt_unsupported_proto',
+  'napt_fragment',
+  'icmpv6_unverified',
 ] as const;
 export type DropName = (typeof DROP_NAMES)[number];
 
@@ -144,6 +182,16 @@ export interface Counters {
   echoErrors: number;
   /** IPv4-in-IPv6 packets decapsulated from drainAftr (also in rxPackets unless they answered a probe). */
   rxFromDrainAftr: number;
+  /** lw4o6: NAPT mappings created (RFC 4787 endpoint-independent: one per internal address, port and protocol). */
+  naptCreated: number;
+  /** lw4o6: NAPT mappings that expired (UDP 300 s, TCP 7440 s / 240 s, ICMP 60 s idle). */
+  naptExpired: number;
+  /** lw4o6: NAPT mappings in use now (a gauge). */
+  naptActive: number;
+  /** lw4o6: LAN packets to the shared address translated both ways and written back to the LAN (RFC 4787 REQ-9). */
+  naptHairpin: number;
+  /** lw4o6: verified ICMPv6 destination unreachable code 5 from the BR (RFC 7596 §6.2: no binding for us). */
+  lwPolicyErrors: number;
   drops: Record<DropName, number>;
   /**
    * txPackets per tun queue (one thread each). The queue is the CPU that forwarded the packet into the
@@ -186,6 +234,14 @@ export interface Icmpv6ErrorEvent {
   mtu?: number;
   /** Parameter problem: the pointer. */
   pointer?: number;
+  /**
+   * The error quotes a packet we sent: in lw4o6, IPv4-in-IPv6 softwire -> BR whose inner IPv4 came from the
+   * binding's address and a port (or ICMP id) of the set with a mapping used within the last 30 s, or the
+   * echo probe's id (a spoofed error must guess both). An unverified code 5 is never raised (counted as
+   * icmpv6_unverified). Present on every lw4o6 event; absent in dslite, whose events are exactly as before
+   * (each quotes our own softwire -> AFTR traffic, the only check there): read absent as true.
+   */
+  verified?: boolean;
 }
 
 /** Forwarder.echo(): one ICMP echo through the softwire (RFC 6333 §5.7), b4Ipv4 -> echoTarget. */
@@ -219,6 +275,100 @@ export class ForwarderConfigError extends Error {
   }
 }
 
+/**
+ * The ports of a binding's set (RFC 7597 §5.1): port = A << (16 - a) | PSID << m | M with m = 16 - a - k, every
+ * M, and every A but 0 when a > 0 (the system ports 0 .. 2^(16-a) - 1 are excluded); port 0 is never used.
+ * As ranges in ascending order (adjacent ones merged), and their total.
+ */
+export function portSet(b: Lw4o6Binding): { ranges: [number, number][]; count: number } {
+  const a = b.psidOffset;
+  const m = 16 - a - b.psidLength;
+  const ranges: [number, number][] = [];
+  let count = 0;
+  for (let A = a > 0 ? 1 : 0; A < 2 ** a; A++) {
+    let lo = A * 2 ** (16 - a) + b.psid * 2 ** m;
+    const hi = lo + 2 ** m - 1;
+    if (lo === 0) lo = 1;
+    if (hi < lo) continue;
+    count += hi - lo + 1;
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] + 1 === lo) last[1] = hi; // adjacent (k = 0): one range
+    else ranges.push([lo, hi]);
+  }
+  return { ranges, count };
+}
+
+/** Whether `port` belongs to the binding's port set (portSet()). */
+export function inPortSet(b: Lw4o6Binding, port: number): boolean {
+  const a = b.psidOffset;
+  const m = 16 - a - b.psidLength;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return false;
+  if (a > 0 && port >>> (16 - a) === 0) return false;
+  return ((port >>> m) & (2 ** b.psidLength - 1)) === b.psid;
+}
+
+/** The 16 bytes of an IPv6 address (no zone, no embedded IPv4 form needed here), or null. */
+function ipv6Bytes(s: string): Buffer | null {
+  if (!isIPv6(s) || s.includes('%')) return null;
+  let text = s;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const o = v4[1].split('.').map(Number);
+    text = text.slice(0, -v4[1].length) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const words = (p: string | undefined) => (p ? p.split(':').map((w) => parseInt(w, 16)) : []);
+  const h = words(head);
+  const t = words(tail);
+  const all = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill(0), ...t];
+  const out = Buffer.alloc(16);
+  all.forEach((w, i) => out.writeUInt16BE(w, i * 2));
+  return out;
+}
+
+/**
+ * The lwB4's tunnel address (RFC 7596 §5.1): the first 64 bits of `bindPrefix` ("2001:db8:1:cafe::/64"; bits
+ * beyond its length are zero; longer than /64 is refused) and the RFC 7597 §6 interface identifier: 16 zero
+ * bits, the IPv4 address, the PSID right-aligned in 16 bits. Text in RFC 5952 form.
+ */
+export function lwB4Address(bindPrefix: string, b: Lw4o6Binding): string {
+  const [addr, lenText] = bindPrefix.split('/');
+  const len = lenText === undefined ? 64 : Number(lenText);
+  const bytes = ipv6Bytes(addr);
+  if (!bytes || !/^\d{1,3}$/.test(lenText ?? '64') || len > 64) throw new Error(`lwB4Address: not an IPv6 prefix of /64 or shorter: ${bindPrefix}`);
+  if (!isIPv4(b.ipv4)) throw new Error(`lwB4Address: not an IPv4 address: ${b.ipv4}`);
+  for (let bit = len; bit < 128; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
+  const v4 = b.ipv4.split('.').map(Number);
+  bytes.set([0, 0, ...v4, (b.psid >> 8) & 0xff, b.psid & 0xff], 8);
+  const words = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2));
+  // RFC 5952 §4.2: the longest run (first if tied) of two or more zero words becomes "::".
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) (best = i), (bestLen = j - i);
+    i = j > i ? j : i + 1;
+  }
+  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
+  return best < 0 ? hex(words) : `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+}
+
+/** The problems of an lw4o6 binding (RFC 7597 §5.1 limits), or why it is missing. */
+function bindingProblems(b: Lw4o6Binding | undefined, mode: ForwarderMode): string[] {
+  if (b === undefined) return mode === 'lw4o6' ? ["lw4o6: required when mode is 'lw4o6'"] : [];
+  if (typeof b !== 'object' || b === null) return ['lw4o6: an object { ipv4, psidOffset, psidLength, psid }'];
+  const p: string[] = [];
+  if (!isIPv4(b.ipv4)) p.push('lw4o6.ipv4: not an IPv4 address');
+  if (!intIn(b.psidOffset, 0, 15)) p.push('lw4o6.psidOffset: integer 0..15');
+  if (!intIn(b.psidLength, 0, 16)) p.push('lw4o6.psidLength: integer 0..16');
+  else if (intIn(b.psidOffset, 0, 15) && b.psidOffset + b.psidLength > 16) p.push('lw4o6: psidOffset + psidLength above 16');
+  else if (!intIn(b.psid, 0, 2 ** b.psidLength - 1)) p.push('lw4o6.psid: integer below 2^psidLength');
+  // One port is the echo probes' (never handed out by the NAPT): a set of one port leaves the LAN none.
+  else if (intIn(b.psidOffset, 0, 15) && portSet(b).count < 2) p.push('lw4o6: the port set has fewer than 2 ports');
+  return p;
+}
+
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const intIn = (v: unknown, lo: number, hi: number): boolean =>
   typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
@@ -233,13 +383,19 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
     mtu: c.mtu ?? 1460,
     hopLimit: c.hopLimit ?? 64,
     mssClamp: c.mssClamp ?? 0,
-    enabled: c.mode === 'dslite',
+    mode: c.mode,
+    enabled: c.mode === 'dslite' || c.mode === 'lw4o6',
     b4Ipv4: c.b4Ipv4 ?? '192.0.0.2',
     echoTarget: c.echoTarget ?? '192.0.0.1',
     queues: c.queues ?? 2,
     egress: c.egress ?? 'packet',
     lanFastPath: Object.freeze(Array.isArray(c.lanFastPath) ? [...(c.lanFastPath as string[])] : []),
   };
+  if (c.lw4o6 !== undefined) {
+    const b = c.lw4o6;
+    // A copy in a fixed key order: callers compare bindings as JSON.
+    r.lw4o6 = b && typeof b === 'object' ? Object.freeze({ ipv4: b.ipv4, psidOffset: b.psidOffset, psidLength: b.psidLength, psid: b.psid }) : b;
+  }
   const problems: string[] = [];
   if (typeof r.tunName !== 'string' || !IFNAME.test(r.tunName)) problems.push('tunName: 1-15 characters [A-Za-z0-9_.-]');
   if (!isIPv6(r.softwire)) problems.push('softwire: not an IPv6 address');
@@ -249,7 +405,8 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
   if (!intIn(r.mtu, 1240, 65495)) problems.push('mtu: integer 1240..65495');
   if (!intIn(r.hopLimit, 1, 255)) problems.push('hopLimit: integer 1..255');
   if (!intIn(r.mssClamp, 0, 65535)) problems.push('mssClamp: integer 0..65535');
-  if (c.mode !== 'dslite' && c.mode !== 'off') problems.push("mode: 'dslite' or 'off'");
+  if (c.mode !== 'dslite' && c.mode !== 'lw4o6' && c.mode !== 'off') problems.push("mode: 'dslite', 'lw4o6' or 'off'");
+  problems.push(...bindingProblems(r.lw4o6, c.mode));
   if (!isIPv4(r.b4Ipv4)) problems.push('b4Ipv4: not an IPv4 address');
   if (!isIPv4(r.echoTarget)) problems.push('echoTarget: not an IPv4 address');
   if (!intIn(r.queues, 1, 16)) problems.push('queues: integer 1..16');

@@ -38,6 +38,8 @@ const nativeConfig = (c: ResolvedConfig): NativeConfig => ({
   hopLimit: c.hopLimit,
   mssClamp: c.mssClamp,
   enabled: c.enabled,
+  // 'off' keeps an lw4o6 binding for the echo probes' identity (the BR knows no other), dslite has none.
+  lw4o6: c.mode === 'dslite' ? null : (c.lw4o6 ?? null),
 });
 
 function counters(): Counters {
@@ -62,6 +64,11 @@ function counters(): Counters {
     echoReplies: n.totals.echo_replies,
     echoErrors: n.totals.echo_errors,
     rxFromDrainAftr: n.totals.rx_from_drain_aftr,
+    naptCreated: n.totals.napt_created,
+    naptExpired: n.totals.napt_expired,
+    naptActive: n.naptActive,
+    naptHairpin: n.totals.napt_hairpin,
+    lwPolicyErrors: n.totals.lw_policy_errors,
     drops: n.drops,
     queueTxPackets: n.queueTxPackets,
     lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,

@@ -5,6 +5,10 @@
 //   - a DHCPv6 server (IA_NA, IA_PD, DNS, option 64 AFTR-Name) and a DHCPv4 server handing out one public
 //     IPv4 address, with DHCPRELEASE counted;
 //   - a DNS server for the AFTR names;
+//   - in place of DS-Lite, optionally an lw4o6 ISP (RFC 7596): DHCPv6 offers OPTION_S46_CONT_LW with a static
+//     binding, or a DHCPv4-over-DHCPv6 server hands out the IPv4 address and port set; its BR is an anycast
+//     lwAFTR that may be Unbound (the backup took over without our binding: every packet is answered with
+//     ICMPv6 code 5, RFC 7596 §6.2, until the gateway provisions again, which installs the next binding);
 //   - a forwarder with the same counters and events as src/forwarder, fed by a LAN that sends IPv4 at a
 //     steady rate, so the Silence detector has traffic to watch.
 import type { Logger } from 'pino';
@@ -12,7 +16,8 @@ import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { UdpOpen } from '../dslite/detectors.ts';
 import { SimProtocols } from './protocols.ts';
 import type {
-  Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort,
+  Dhcp4o6Port, Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Platform, SoftwireBinding, SoftwireError,
+  TunnelCounters, TunnelPort,
 } from '../wan/platform.ts';
 
 /** What one simulated interface carried, each way. */
@@ -21,7 +26,21 @@ const zero = (): LinkCount => ({ txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes
 /** IPv6 header added by the softwire (RFC 2473). */
 const ENCAP = 40;
 
-export type AftrState = 'Up' | 'Down' | 'Blackhole';
+export type AftrState = 'Up' | 'Down' | 'Blackhole' | 'Unbound';
+
+/** What the simulated ISP offers for IPv4: DS-Lite, lw4o6 with a static binding, or lw4o6 by DHCP 4o6. */
+export type SimSoftwire = 'dslite' | 'lw4o6' | 'lw4o6-dhcp4o6';
+
+/** The simulated lw4o6 ISP: its BR and the bindings it hands out in turn (the next one after each re-provisioning). */
+export const SIM_LW4O6 = {
+  br: '2001:db8:ffff::1',
+  bindPrefix: '2001:db8:1:cafe::/64',
+  dhcp4o6Server: '2001:db8:5::1',
+  bindings: [
+    { ipv4: '192.0.2.3', portParams: { offset: 6, psidLength: 6, psid: 1 } },
+    { ipv4: '192.0.2.4', portParams: { offset: 6, psidLength: 6, psid: 2 } },
+  ],
+};
 
 export interface SimOptions {
   log: Logger;
@@ -33,6 +52,8 @@ export interface SimOptions {
   aftrs?: { name: string; address: string }[];
   interfaces?: { lan: string; wan: string; tunnel: string };
   lanIPv4?: { address: string; subnetMask: string };
+  /** Default 'dslite'. */
+  softwire?: SimSoftwire;
 }
 
 export const SIM_AFTRS = [
@@ -71,6 +92,13 @@ export class SimNetwork implements Platform {
   private readonly lease6Emitter = new Emitter<Lease6 | null>();
   private readonly lease4Emitter = new Emitter<Lease4 | null>();
   private readonly errorEmitter = new Emitter<SoftwireError>();
+  private readonly policyErrorEmitter = new Emitter<SoftwireError>();
+  private readonly softwire: SimSoftwire;
+  private binding: SoftwireBinding | null = null;
+  /** Which of SIM_LW4O6.bindings the ISP hands out now. */
+  private bindingIndex = 0;
+  /** The DHCP 4o6 lease was released: the next acquisition is a new exchange. */
+  private released4o6 = false;
   private traffic: NodeJS.Timeout | null = null;
   private readonly pps: number;
   private readonly protocols: SimProtocols;
@@ -82,7 +110,9 @@ export class SimNetwork implements Platform {
     this.delay = opts.delayMs ?? 2;
     this.pps = opts.lanPps ?? 50;
     this.aftrs = opts.aftrs ?? SIM_AFTRS;
+    this.softwire = opts.softwire ?? 'dslite';
     for (const a of this.aftrs) this.state.set(a.address, 'Up');
+    if (this.softwire !== 'dslite') this.state.set(SIM_LW4O6.br, 'Up');
     this.protocols = new SimProtocols((aftr) => this.state.get(aftr) === 'Up', this.delay, () => this.aftr);
     this.udp = this.protocols.udp;
     this.interfaces = opts.interfaces ?? { lan: 'br-lan', wan: 'wan', tunnel: 'dslite0' };
@@ -91,6 +121,7 @@ export class SimNetwork implements Platform {
       lease: () => this.lease6,
       onLease: (fn) => this.lease6Emitter.on(fn),
       renew: async () => { await sleep(this.delay * 2); this.grant6(); },
+      reprovision: async (timeoutMs) => this.reprovision6(timeoutMs),
     };
     this.dhcp4 = {
       state: () => this.dhcp4State,
@@ -115,6 +146,8 @@ export class SimNetwork implements Platform {
       counters: async () => ({ ...this.counters }),
       echo: (timeoutMs, aftr) => this.echo(timeoutMs, aftr),
       onError: (fn) => this.errorEmitter.on(fn),
+      bind: async (b) => { this.binding = b; },
+      onPolicyError: (fn) => this.policyErrorEmitter.on(fn),
     };
     this.ipv4 = {
       // NAT44 applies to what leaves by the WAN, as the Linux WAN's masquerade rule does.
@@ -147,14 +180,19 @@ export class SimNetwork implements Platform {
     if (dir === 'tx') { link.txPackets++; link.txBytes += bytes; } else { link.rxPackets++; link.rxBytes += bytes; }
   }
 
+  /** The AFTR the simulated ISP names: the first DS-Lite AFTR, or the lw4o6 BR. */
+  private primary(): string {
+    return this.softwire === 'dslite' ? this.aftrs[0].address : SIM_LW4O6.br;
+  }
+
   /** Simulation.AFTRState: the state of the AFTR named by DHCPv6 (the primary), or of one address. */
-  setAftrState(state: AftrState, address = this.aftrs[0].address): void {
+  setAftrState(state: AftrState, address = this.primary()): void {
     if (this.state.get(address) === state) return;
     this.state.set(address, state);
     this.log.info({ aftr: address, state }, 'simulated AFTR state');
   }
 
-  aftrState(address = this.aftrs[0].address): AftrState {
+  aftrState(address = this.primary()): AftrState {
     return this.state.get(address) ?? 'Down';
   }
 
@@ -182,15 +220,19 @@ export class SimNetwork implements Platform {
 
   private grant6() {
     this.isp.dhcp6Replies++;
-    const aftrName = this.aftrs[0].name;
+    const lw = this.softwire !== 'dslite';
+    const aftrName = lw ? '' : this.aftrs[0].name;
+    const bind = SIM_LW4O6.bindings[this.bindingIndex % SIM_LW4O6.bindings.length];
     this.lease6 = {
       addresses: [{ address: '2001:db8:1::2', preferred: 3600, valid: 7200 }],
       prefixes: [{ prefix: '2001:db8:100::/56', preferred: 3600, valid: 7200 }],
       dnsServers: ['2001:db8:5::53'],
       aftrName,
+      lw4o6: lw ? { br: [SIM_LW4O6.br], bind: this.softwire === 'lw4o6' ? { ...bind, bindPrefix: SIM_LW4O6.bindPrefix } : null } : null,
+      dhcp4o6Servers: this.softwire === 'lw4o6-dhcp4o6' ? [SIM_LW4O6.dhcp4o6Server] : [],
       options: [
         { tag: 23, value: '20010db8000500000000000000000053' },
-        { tag: 64, value: Buffer.concat([...aftrName.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]).toString('hex') },
+        ...(lw ? [] : [{ tag: 64, value: Buffer.concat([...aftrName.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]).toString('hex') }]),
       ],
       serverDuid: '000200000009c0de',
       clientDuid: '00030001020000000001',
@@ -199,6 +241,38 @@ export class SimNetwork implements Platform {
       obtained: Date.now(),
     };
     this.lease6Emitter.fire(this.lease6);
+  }
+
+  /**
+   * lw4o6 re-provisioning: the ISP's provisioning system hands out its next binding and installs it on the BR
+   * now serving the anycast address (an Unbound backup becomes Up), as a deployment couples the two.
+   */
+  private async reprovision6(timeoutMs: number): Promise<Lease6 | null> {
+    await sleep(Math.min(this.delay * 2, timeoutMs));
+    this.nextBinding();
+    this.grant6();
+    return this.lease6;
+  }
+
+  private nextBinding() {
+    this.bindingIndex++;
+    if (this.state.get(SIM_LW4O6.br) === 'Unbound') this.setAftrState('Up', SIM_LW4O6.br);
+  }
+
+  /** The simulated DHCP 4o6 server (RFC 7341): the current binding's address, with RFC 7618 port parameters. */
+  dhcp4o6(): Dhcp4o6Port {
+    return {
+      acquire: async (timeoutMs) => {
+        await sleep(Math.min(this.delay * 4, timeoutMs));
+        // An acquisition after a release is a new exchange: the next binding, as reprovision6.
+        if (this.released4o6) this.nextBinding();
+        this.released4o6 = false;
+        const b = SIM_LW4O6.bindings[this.bindingIndex % SIM_LW4O6.bindings.length];
+        return { address: b.ipv4, subnetMask: '255.255.255.255', routers: [], dnsServers: [], server: SIM_LW4O6.dhcp4o6Server, leaseTime: 3600, obtained: Date.now(), portParams: b.portParams };
+      },
+      release: async () => { this.released4o6 = true; },
+      stop: async () => undefined,
+    };
   }
 
   private acquiring: Promise<Lease4> | null = null;
@@ -244,6 +318,13 @@ export class SimNetwork implements Platform {
       this.counters.rxBytes += bytes;
       this.count(this.links.wan, 'rx', bytes + ENCAP);
       this.counters.lastRxFromAftr = Date.now();
+    } else if (st === 'Unbound') {
+      // RFC 7596 §6.2: an lwAFTR without our binding answers code 5 (rate-limited like the kernel's errors).
+      const now = Date.now();
+      if (this.binding && now - this.lastIcmp >= 1000) {
+        this.lastIcmp = now;
+        this.policyErrorEmitter.fire({ type: 1, code: 5, source: to, quotedDst: to });
+      }
     } else if (st === 'Down') {
       // The AFTR's node answers for the dead process (RFC 4443 §3.1 code 3), at most once a second.
       const now = Date.now();
@@ -283,6 +364,7 @@ export class SimNetwork implements Platform {
     await sleep(Math.min(this.delay * 2, timeoutMs));
     const rttUs = Number((process.hrtime.bigint() - t0) / 1000n);
     if (st === 'Down') return { ok: false, rttUs, reason: `ICMPv6 destination unreachable from ${to}` };
+    if (st === 'Unbound') return { ok: false, rttUs, reason: `ICMPv6 destination unreachable code 5 (no binding) from ${to}` };
     return { ok: true, rttUs, reason: '' };
   }
 

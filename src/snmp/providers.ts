@@ -8,7 +8,7 @@ import { parseOid, type Oid } from './ber.ts';
 import { FAILOVER_MIB, PRODUCT_OID } from './failover-mib.ts';
 import { OPER } from './links.ts';
 import {
-  c32, c64, gauge, instanceOf, int, oidv, rows, str, textSetter, ticks, truthSetter,
+  c32, c64, gauge, instanceOf, int, ipv6Bytes, oidv, rows, str, textSetter, ticks, truthSetter,
   type Provider, type ProviderContext, type RowSource, type SetMapper, type ViewBuilder,
 } from './view.ts';
 
@@ -186,16 +186,6 @@ const fillIfXTable = (b: ViewBuilder, ctx: ProviderContext) => {
 const IF_WATCH = [IP_IF, 'Device.DSLite.'];
 export const ifTable: Provider = { name: 'ifTable', root: IF_MIB, watch: IF_WATCH, live: true, fill: fillIfTable };
 export const ifXTable: Provider = { name: 'ifXTable', root: IFX_MIB, watch: IF_WATCH, live: true, fill: fillIfXTable };
-
-function ipv6Bytes(text: string | undefined): Buffer | undefined {
-  if (!text || !text.includes(':')) return undefined;
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  if (groups.length !== 8) return undefined;
-  return Buffer.from(groups.flatMap((g) => { const n = parseInt(g, 16); return [n >> 8, n & 0xff]; }));
-}
 
 export function ipv6Text(b: Buffer): string {
   const groups: string[] = [];

@@ -314,3 +314,14 @@ export const enumSetter = (path: string, values: Record<number, string>): SetMap
 export const unsignedSetter = (path: string): SetMapper => (v) => (v.type !== 'Gauge32' ? 'wrongType' : set(path, String(v.value)));
 
 export const truthSetter = (path: string) => enumSetter(path, { 1: 'true', 2: 'false' });
+
+/** An IPv6 address in text form as its 16 bytes (InetAddressIPv6), or undefined when it is not one. */
+export function ipv6Bytes(text: string | undefined): Buffer | undefined {
+  if (!text || !text.includes(':')) return undefined;
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8) return undefined;
+  return Buffer.from(groups.flatMap((g) => { const n = parseInt(g, 16); return [n >> 8, n & 0xff]; }));
+}

@@ -12,7 +12,10 @@ export const MSG = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK:
 export const OPT = {
   PAD: 0, SUBNET_MASK: 1, ROUTER: 3, DNS_SERVERS: 6, REQUESTED_IP: 50, LEASE_TIME: 51, OVERLOAD: 52, MSG_TYPE: 53,
   SERVER_ID: 54, PARAM_REQUEST_LIST: 55, MESSAGE: 56, MAX_MESSAGE_SIZE: 57, RENEWAL_TIME: 58, REBINDING_TIME: 59,
-  CLIENT_ID: 61, END: 255,
+  CLIENT_ID: 61,
+  /** RFC 7618 §4 OPTION_V4_PORTPARAMS. */
+  V4_PORTPARAMS: 159,
+  END: 255,
 } as const;
 
 /** RFC 2131 §2: the BROADCAST bit of `flags`, asking the server to broadcast its replies. */
@@ -170,4 +173,23 @@ export function ipUdp(src: string, dst: string, sport: number, dport: number, pa
   const pseudo = Buffer.concat([ip.subarray(12, 20), Buffer.from([0, 17]), udp.subarray(4, 6)]);
   udp.writeUInt16BE(checksum(pseudo, udp, payload) || 0xffff, 6); // RFC 768: a computed 0 is sent as all ones
   return Buffer.concat([ip, udp, payload]);
+}
+
+/** A port set (RFC 7597 §5.1): offset a, PSID length k, and the PSID as a number below 2^k. */
+export interface PortParams { offset: number; psidLength: number; psid: number }
+
+/**
+ * offset(8), PSID-len(8), PSID(16) as RFC 7618 §4 (option 159) and RFC 7598 §4.5 (S46_PORTPARAMS) share them:
+ * the PSID is the first k bits of its field, the rest padding zeros, so 0x0100 with k = 8 is PSID 1. Throws
+ * Dhcp4FormatError on a wrong length, a + k over 16 (RFC 7597 §5.1) or non-zero padding with k > 0 (k = 0: the field is ignored; a right-aligned PSID
+ * from a server that got the layout wrong would otherwise be read as another port set).
+ */
+export function portParams(data: Buffer): PortParams {
+  if (data.length !== 4) throw new Dhcp4FormatError(`port parameters: ${data.length} bytes, not 4`);
+  const [offset, k] = [data[0], data[1]];
+  const field = data.readUInt16BE(2);
+  if (offset > 15) throw new Dhcp4FormatError(`port parameters: offset ${offset} over 15`);
+  if (k > 16 || offset + k > 16) throw new Dhcp4FormatError(`port parameters: offset ${offset} + PSID length ${k} over 16`);
+  if (k > 0 && k < 16 && field & (0xffff >>> k)) throw new Dhcp4FormatError(`port parameters: PSID field 0x${field.toString(16).padStart(4, '0')} has bits past the first ${k}`);
+  return { offset, psidLength: k, psid: k ? field >>> (16 - k) : 0 };
 }

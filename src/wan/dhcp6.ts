@@ -1,8 +1,10 @@
 // The agent's own DHCPv6 client (RFC 8415), for exact control of every message: Solicit -> Advertise ->
 // Request -> Reply (or Rapid Commit, §18.2.1), Renew at T1, Rebind at T2, Release on demand, with the
 // retransmission rules of §15. It asks for IA_NA and/or IA_PD and, in the ORO (§21.7; Kea sends options
-// only when asked), for DNS servers (23) and the AFTR-Name (64, RFC 6334). Addresses are applied by the
-// caller (src/wan/linux.ts), which sees the leases through onLease like any Dhcp6Port.
+// only when asked), for DNS servers (23), the AFTR-Name (64, RFC 6334), the DHCP 4o6 servers (88, RFC 7341 §8)
+// and the lw4o6 container (96, RFC 7598 §5.3). Addresses are applied by the caller (src/wan/linux.ts), which
+// sees the leases through onLease like any Dhcp6Port. A malformed option is left out of the lease with a
+// logged reason; it never costs the lease.
 import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -32,6 +34,8 @@ const SOL: Retrans = { irt: 1000, mrt: 3600_000, mrc: 0, mrd: 0 };
 const REQ: Retrans = { irt: 1000, mrt: 30_000, mrc: 10, mrd: 0 };
 const REN: Retrans = { irt: 10_000, mrt: 600_000, mrc: 0, mrd: 0 };
 const REL: Retrans = { irt: 1000, mrt: 0, mrc: 4, mrd: 0 };
+/** The default ORO: RFC 3646, RFC 6334, RFC 7341 §8 (88), RFC 7598 §5.3 (96). */
+const ORO = [c.OPT.DNS_SERVERS, c.OPT.AFTR_NAME, c.OPT.DHCP4_O_DHCP6_SERVER, c.OPT.S46_CONT_LW];
 const IAID = 1;
 
 /** RFC 8415 §15: RT = 2*RTprev + RAND*RTprev, RAND in [-0.1, 0.1]; the first RT = IRT + RAND*IRT. */
@@ -50,6 +54,7 @@ export class Dhcp6Client implements Dhcp6Port {
   private timers: NodeJS.Timeout[] = [];
   private running = false;
   private epoch = 0;
+  private reprovisioning: Promise<Lease6 | null> | null = null;
 
   constructor(private readonly o: Dhcp6Options) {
     this.duid = c.duidLL(o.mac);
@@ -88,6 +93,44 @@ export class Dhcp6Client implements Dhcp6Port {
     await this.extend('renew');
   }
 
+  /**
+   * A fresh Solicit/Request (RFC 8415 §18.2.1-2, asking for the addresses held) for new S46 options after the
+   * BR refused our binding (RFC 7596 §5.2 / §6.2): unlike a Renew it may reach another server, and Kea answers
+   * it with the options of its current configuration. The lease held stays in force meanwhile; on success the
+   * new lease is announced through onLease and returned. null when no Reply came within timeoutMs: the lease
+   * held carries on with its T1 timer as before. While no lease is held, waits for the acquisition under way;
+   * a call while another runs joins it.
+   */
+  reprovision(timeoutMs: number): Promise<Lease6 | null> {
+    if (!this.running) return Promise.resolve(null);
+    if (!this.current) return this.nextLease(timeoutMs);
+    this.reprovisioning ??= this.fresh(this.current, timeoutMs).finally(() => { this.reprovisioning = null; });
+    return this.reprovisioning;
+  }
+
+  private async fresh(held: Lease6, timeoutMs: number): Promise<Lease6 | null> {
+    this.clearTimers();
+    const epoch = ++this.epoch; // any Renew/Rebind under way stops where it is
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // An exchange of an older epoch (stop()) falls silent rather than failing: the timer ends the wait.
+      const late = new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error('dhcpv6: no Reply in time')), timeoutMs + 50); });
+      const lease = await Promise.race([this.solicit(held, deadline), late]);
+      if (epoch !== this.epoch) return null;
+      this.bound(lease);
+      return lease;
+    } catch (err) {
+      if (epoch !== this.epoch || !this.running) return null;
+      this.o.log.warn({ err: (err as Error).message }, 'dhcpv6 reprovisioning failed; keeping the lease');
+      const t1 = held.obtained + held.t1 * 1000 - Date.now();
+      this.later(Math.max(0, t1), () => void this.extend('renew'));
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Release (RFC 8415 §18.2.7): the addresses and prefixes go back to the server. */
   async release(): Promise<void> {
     const l = this.current;
@@ -110,13 +153,20 @@ export class Dhcp6Client implements Dhcp6Port {
     this.timers.push(t);
   }
 
+  private nextLease(timeoutMs: number): Promise<Lease6 | null> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { d.dispose(); resolve(null); }, timeoutMs);
+      const d = this.emitter.on((l) => { if (l) { clearTimeout(t); d.dispose(); resolve(l); } });
+    });
+  }
+
   private setLease(l: Lease6 | null) {
     this.current = l;
     this.emitter.fire(l);
   }
 
   private base(): c.Option[] {
-    const opts = [c.opt(c.OPT.CLIENTID, this.duid), c.oro(...(this.o.oro ?? [c.OPT.DNS_SERVERS, c.OPT.AFTR_NAME]))];
+    const opts = [c.opt(c.OPT.CLIENTID, this.duid), c.oro(...(this.o.oro ?? ORO))];
     return opts;
   }
 
@@ -164,7 +214,8 @@ export class Dhcp6Client implements Dhcp6Port {
     let m: c.Message;
     try {
       m = c.decode(buf);
-    } catch {
+    } catch (err) {
+      this.o.log.debug({ reason: (err as Error).message }, 'dhcpv6 message ignored');
       return;
     }
     const p = this.pending;
@@ -189,6 +240,8 @@ export class Dhcp6Client implements Dhcp6Port {
       addresses, prefixes,
       dnsServers: c.dnsServers(c.find(m.options, c.OPT.DNS_SERVERS)),
       aftrName: c.domainName(c.find(m.options, c.OPT.AFTR_NAME)),
+      lw4o6: this.optional(() => c.decodeLw4o6(c.find(m.options, c.OPT.S46_CONT_LW)), null),
+      dhcp4o6Servers: this.optional(() => c.addressList(c.find(m.options, c.OPT.DHCP4_O_DHCP6_SERVER)), []),
       options: m.options.map((o) => ({ tag: o.code, value: o.data.toString('hex') })),
       serverDuid: c.find(m.options, c.OPT.SERVERID)?.data.toString('hex') ?? '',
       clientDuid: this.duid.toString('hex'),
@@ -199,24 +252,40 @@ export class Dhcp6Client implements Dhcp6Port {
     };
   }
 
+  /** An option of the lease decoded by `f`; `fallback` (and the reason logged) when it is malformed. */
+  private optional<T>(f: () => T, fallback: T): T {
+    try {
+      return f();
+    } catch (err) {
+      if (!(err instanceof c.Dhcp6FormatError)) throw err;
+      this.o.log.warn({ reason: err.message }, 'dhcpv6 option ignored');
+      return fallback;
+    }
+  }
+
+  /** Solicit/Advertise (or Rapid Commit Reply)/Request/Reply once, asking for what `hint` holds (§18.2.1). */
+  private async solicit(hint: Lease6 | null, deadline?: number): Promise<Lease6> {
+    const rapid = this.o.rapidCommit ?? false;
+    const sol = [...this.base(), ...this.ias(hint), ...(rapid ? [c.opt(c.OPT.RAPID_COMMIT)] : [])];
+    const adv = await this.exchange(c.MSG.SOLICIT, sol, (m) => (m.type === c.MSG.ADVERTISE && c.statusOf(m.options) === 0)
+      || (rapid && m.type === c.MSG.REPLY && !!c.find(m.options, c.OPT.RAPID_COMMIT)), SOL, deadline);
+    let reply = adv;
+    if (adv.type === c.MSG.ADVERTISE) {
+      const offered = this.toLease(adv);
+      const server = c.find(adv.options, c.OPT.SERVERID)!;
+      const req = [...this.base(), c.opt(c.OPT.SERVERID, server.data), ...this.ias(offered)];
+      reply = await this.exchange(c.MSG.REQUEST, req, (m) => m.type === c.MSG.REPLY, REQ, deadline);
+    }
+    const lease = this.toLease(reply);
+    if (!lease) throw new Error(`dhcpv6: Reply without addresses (status ${c.statusOf(reply.options)})`);
+    return lease;
+  }
+
   /** Solicit/Advertise/Request/Reply until bound; retried forever while running. */
   private async acquire(): Promise<void> {
     while (this.running) {
       try {
-        const rapid = this.o.rapidCommit ?? false;
-        const sol = [...this.base(), ...this.ias(null), ...(rapid ? [c.opt(c.OPT.RAPID_COMMIT)] : [])];
-        const adv = await this.exchange(c.MSG.SOLICIT, sol, (m) => (m.type === c.MSG.ADVERTISE && c.statusOf(m.options) === 0)
-          || (rapid && m.type === c.MSG.REPLY && !!c.find(m.options, c.OPT.RAPID_COMMIT)), SOL);
-        let reply = adv;
-        if (adv.type === c.MSG.ADVERTISE) {
-          const offered = this.toLease(adv);
-          const server = c.find(adv.options, c.OPT.SERVERID)!;
-          const req = [...this.base(), c.opt(c.OPT.SERVERID, server.data), ...this.ias(offered)];
-          reply = await this.exchange(c.MSG.REQUEST, req, (m) => m.type === c.MSG.REPLY, REQ);
-        }
-        const lease = this.toLease(reply);
-        if (!lease) throw new Error(`dhcpv6: Reply without addresses (status ${c.statusOf(reply.options)})`);
-        this.bound(lease);
+        this.bound(await this.solicit(null));
         return;
       } catch (err) {
         if (!this.running) return;
@@ -226,7 +295,7 @@ export class Dhcp6Client implements Dhcp6Port {
   }
 
   private bound(l: Lease6) {
-    this.o.log.info({ addresses: l.addresses.map((a) => a.address), prefixes: l.prefixes.map((p) => p.prefix), aftrName: l.aftrName, dns: l.dnsServers }, 'dhcpv6 bound');
+    this.o.log.info({ addresses: l.addresses.map((a) => a.address), prefixes: l.prefixes.map((p) => p.prefix), aftrName: l.aftrName, dns: l.dnsServers, lw4o6: l.lw4o6, dhcp4o6Servers: l.dhcp4o6Servers }, 'dhcpv6 bound');
     this.setLease(l);
     this.clearTimers();
     this.later(l.t1 * 1000, () => void this.extend('renew'));

@@ -14,7 +14,10 @@ import { Dhcp4Client } from './dhcp4.ts';
 import { Dhcp6Client } from './dhcp6.ts';
 import { addrDelete, addrReplace, routeReplace } from './netlink.ts';
 import type { WanConfig } from './index.ts';
-import type { Dhcp4Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Platform, SoftwireError, TunnelCounters, TunnelPort } from './platform.ts';
+import { Dhcp4o6Client } from './dhcp4o6.ts';
+import type {
+  Dhcp4o6Port, Dhcp4Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Platform, SoftwireBinding, SoftwireError, TunnelCounters, TunnelPort,
+} from './platform.ts';
 import { sysfsInterface } from './stats.ts';
 import { Udhcpc } from './udhcpc.ts';
 
@@ -92,7 +95,10 @@ export class LinuxWan implements Platform {
   readonly ipv4: Ipv4Port;
   private fwd: Forwarder | null = null;
   private aftr: string | null = null;
+  /** The lw4o6 binding (null: DS-Lite); the forwarder's mode follows it. */
+  private binding: SoftwireBinding | null = null;
   private readonly errors = new Emitter<SoftwireError>();
+  private readonly policyErrors = new Emitter<SoftwireError>();
   private readonly lanNet: string;
   private v6addrs: string[] = [];
 
@@ -116,6 +122,8 @@ export class LinuxWan implements Platform {
       counters: () => this.counters(),
       echo: (timeoutMs, aftr) => this.echo(timeoutMs, aftr),
       onError: (fn) => this.errors.on(fn),
+      bind: (b) => this.bind(b),
+      onPolicyError: (fn) => this.policyErrors.on(fn),
     };
     this.ipv4 = {
       routeVia: (path, lease) => this.routeVia(path, lease),
@@ -161,6 +169,10 @@ export class LinuxWan implements Platform {
     await this.nft(`add table ip ${this.c.nftTable}\ndelete table ip ${this.c.nftTable}\n`).catch(() => undefined);
   }
 
+  dhcp4o6(o: { servers: string[]; source: string; bindPrefix: string }): Dhcp4o6Port {
+    return new Dhcp4o6Client({ iface: this.c.wanInterface, servers: o.servers, source: o.source, bindPrefix: o.bindPrefix, log: this.log.child({ client: 'dhcp4o6' }) });
+  }
+
   async resolve(name: string, servers: string[], timeoutMs: number): Promise<string[]> {
     const r = new Resolver({ timeout: timeoutMs, tries: 2 });
     r.setServers(servers);
@@ -194,13 +206,22 @@ export class LinuxWan implements Platform {
 
   // ---- the softwire ---------------------------------------------------------------------------------
 
+  /** The forwarder's mode while the softwire carries traffic: lw4o6 with a binding, else DS-Lite. */
+  private softwireMode(): 'dslite' | 'lw4o6' {
+    return this.binding ? 'lw4o6' : 'dslite';
+  }
+
   private async up(aftr: string) {
-    const softwire = softwireFor(this.c.softwire, this.dhcp6.lease());
+    const b = this.binding;
+    // lw4o6: the lwB4's address from the binding (RFC 7596 §5.1); DS-Lite: configured or from the delegated prefix.
+    const softwire = b ? b.softwire : softwireFor(this.c.softwire, this.dhcp6.lease());
     if (!softwire) throw new Error('no softwire address (no wan.softwire, no delegated prefix)');
-    const config = { tunName: this.c.tunName, softwire, aftr, mtu: this.c.mtu, mssClamp: this.c.mssClamp, mode: 'dslite' as const, echoTarget: this.c.echoTarget };
+    const lw4o6 = b ? { ipv4: b.ipv4, psidOffset: b.psidOffset, psidLength: b.psidLength, psid: b.psid } : undefined;
+    const config = { tunName: this.c.tunName, softwire, aftr, mtu: this.c.mtu, mssClamp: this.c.mssClamp, mode: this.softwireMode(), lw4o6, echoTarget: this.c.echoTarget };
     if (this.fwd) {
       const c = this.fwd.config;
-      if (c.aftr !== aftr || c.softwire !== softwire || !c.enabled) {
+      if (c.aftr !== aftr || c.softwire !== softwire || !c.enabled || c.mode !== config.mode || JSON.stringify(c.lw4o6) !== JSON.stringify(lw4o6)) {
+        if (c.softwire !== softwire) await this.routeSoftwire(softwire, c.softwire);
         // Make-before-break between AFTRs: what the previous one returns for packets in flight still comes in.
         const drainAftr = c.enabled && c.aftr !== aftr ? c.aftr : '';
         await this.fwd.reconfigure({ ...config, lanFastPath: c.lanFastPath, drainAftr });
@@ -208,7 +229,14 @@ export class LinuxWan implements Platform {
       }
     } else {
       const fwd = await Forwarder.start(config, { logger: this.log });
-      fwd.on('icmpv6-error', (e: Icmpv6ErrorEvent) => this.errors.fire({ type: e.type, code: e.code, source: e.source, quotedDst: e.quotedDst }));
+      fwd.on('icmpv6-error', (e: Icmpv6ErrorEvent) => {
+        const err = { type: e.type, code: e.code, source: e.source, quotedDst: e.quotedDst };
+        // lw4o6: code 5 from the BR is the lwAFTR refusing our binding (RFC 7596 §6.2), a provisioning matter
+        // (src/dslite/lw4o6.ts), not a softwire failure; the forwarder raises it only when it quotes a packet
+        // we sent recently.
+        if (this.fwd?.config.mode === 'lw4o6' && e.type === 1 && e.code === 5 && e.verified) this.policyErrors.fire(err);
+        else this.errors.fire(err);
+      });
       fwd.on('error', (err: Error) => { this.log.error({ err }, 'forwarder died'); this.fwd = null; });
       this.fwd = fwd;
       const t = this.c.tunName;
@@ -216,19 +244,30 @@ export class LinuxWan implements Platform {
       // come up the tun); IPv4 routes into the tun carry the tunnel MTU instead.
       await this.run('ip', 'link', 'set', t, 'up');
       await this.run('ip', 'addr', 'replace', `${B4_IPV4}/32`, 'dev', t);
-      // The softwire's address is routed into the tun, never local (DESIGN.md, one tun).
-      await this.run('ip', '-6', 'route', 'replace', `${softwire}/128`, 'dev', t);
+      await this.routeSoftwire(softwire, '');
       // The Echo detector's target always goes through the softwire, also while IPv4 is native.
       await this.run('ip', 'route', 'replace', `${this.c.echoTarget}/32`, 'dev', t, 'src', B4_IPV4);
     }
     this.aftr = aftr;
   }
 
+  /** The softwire's address is routed into the tun, never local (DESIGN.md, one tun); a previous one unrouted. */
+  private async routeSoftwire(softwire: string, previous: string) {
+    await this.run('ip', '-6', 'route', 'replace', `${softwire}/128`, 'dev', this.c.tunName);
+    if (previous && previous !== softwire) await this.run('ip', '-6', 'route', 'del', `${previous}/128`, 'dev', this.c.tunName).catch(() => undefined);
+  }
+
+  /** A new lw4o6 binding (or DS-Lite again): applied at once while the softwire is up. */
+  private async bind(b: SoftwireBinding | null) {
+    this.binding = b;
+    if (this.fwd?.config.enabled && this.aftr) await this.up(this.aftr);
+  }
+
   /** Stops taking packets from a previous AFTR after DRAIN_MS (another reconfigure, off the critical path). */
   private drainUntil(previous: string) {
     const t = setTimeout(() => {
       const fwd = this.fwd;
-      if (fwd && fwd.config.drainAftr === previous) void fwd.reconfigure({ ...fwd.config, mode: fwd.config.enabled ? 'dslite' : 'off', drainAftr: '' }).catch(() => undefined);
+      if (fwd && fwd.config.drainAftr === previous) void fwd.reconfigure({ ...fwd.config, mode: fwd.config.enabled ? this.softwireMode() : 'off', drainAftr: '' }).catch(() => undefined);
     }, DRAIN_MS);
     t.unref?.();
   }
@@ -270,7 +309,7 @@ export class LinuxWan implements Platform {
     const fastPath = path === 'tunnel' && this.c.lanFastPath ? [this.c.lanInterface] : [];
     const fwd = this.fwd;
     if (fwd && fwd.config.lanFastPath.join() !== fastPath.join())
-      void fwd.reconfigure({ ...fwd.config, mode: fwd.config.enabled ? 'dslite' : 'off', lanFastPath: fastPath })
+      void fwd.reconfigure({ ...fwd.config, mode: fwd.config.enabled ? this.softwireMode() : 'off', lanFastPath: fastPath })
         .catch((err) => this.log.warn({ err }, 'LAN fast path not changed'));
   }
 

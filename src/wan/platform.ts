@@ -17,6 +17,10 @@ export interface Lease6 {
   dnsServers: string[];
   /** OPTION_AFTR_NAME (64), RFC 6334 §3, decoded from DNS wire format; '' when absent. */
   aftrName: string;
+  /** OPTION_S46_CONT_LW (96), RFC 7598 §5.3; null when absent. */
+  lw4o6: null | { br: string[]; bind: null | { ipv4: string; bindPrefix: string /* "2001:db8:1:cafe::/64" */; portParams: { offset: number; psidLength: number; psid: number } | null } };
+  /** OPTION_DHCP4_O_DHCP6_SERVER (88), RFC 7341 §8; [] when absent. */
+  dhcp4o6Servers: string[];
   /** Every option received, for Device.DHCPv6.Client.{i}.ReceivedOption (value as hex). */
   options: { tag: number; value: string }[];
   serverDuid: string;
@@ -36,6 +40,8 @@ export interface Lease4 {
   server: string;
   leaseTime: number; // seconds
   obtained: number; // ms epoch
+  /** OPTION_V4_PORTPARAMS (159), RFC 7618 §4: the port set of a shared address; absent = the whole address. */
+  portParams?: { offset: number; psidLength: number; psid: number };
 }
 
 export type Dhcp4State = 'Init' | 'Selecting' | 'Requesting' | 'Rebinding' | 'Bound' | 'Renewing';
@@ -45,6 +51,18 @@ export interface Dhcp6Port {
   /** Fires on every new or changed lease, and with null when it is lost. */
   onLease(fn: (lease: Lease6 | null) => void): Disposable;
   renew(): Promise<void>;
+  /**
+   * A new exchange with the server for fresh options (lw4o6 re-provisioning after an ICMPv6 trigger, RFC 7596
+   * §5.2); resolves with the lease that results, also delivered through onLease, or null after timeoutMs.
+   */
+  reprovision(timeoutMs: number): Promise<Lease6 | null>;
+}
+
+/** A DHCPv4-over-DHCPv6 client (RFC 7341) for an lw4o6 binding with a dynamic address. */
+export interface Dhcp4o6Port {
+  acquire(timeoutMs: number): Promise<Lease4>;
+  release(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export interface Dhcp4Port {
@@ -93,9 +111,32 @@ export interface EchoResult {
   reason: string;
 }
 
+/**
+ * An lw4o6 binding (RFC 7596 §5.1): the shared IPv4 address, the port set (RFC 7597 §5.1: offset a, PSID
+ * length k, PSID as a number below 2^k) and the lwB4's tunnel source built from them (RFC 7597 §6 IID).
+ */
+export interface SoftwireBinding {
+  softwire: string;
+  ipv4: string;
+  psidOffset: number;
+  psidLength: number;
+  psid: number;
+}
+
 export interface TunnelPort {
   /** Points the softwire at an AFTR (starts the forwarder, or reconfigures it: no gap). */
   up(aftr: string): Promise<void>;
+  /**
+   * The lw4o6 binding the softwire uses from now on (the AFTR is then the BR and the forwarder NAPTs into the
+   * port set), or null for DS-Lite. Applied at once while the softwire is up; a changed binding drops the
+   * NAPT state (old connections fail, as RFC 7596 re-provisioning accepts).
+   */
+  bind(b: SoftwireBinding | null): Promise<void>;
+  /**
+   * lw4o6: ICMPv6 Destination Unreachable code 5 from the BR about a packet the forwarder sent within the
+   * last 30 s (RFC 7596 §6.2: the lwAFTR has no binding for us). These are not delivered to onError.
+   */
+  onPolicyError(fn: (e: SoftwireError) => void): Disposable;
   /** Stops carrying IPv4 in the tunnel. */
   down(): Promise<void>;
   aftr(): string | null;
@@ -135,6 +176,11 @@ export interface Platform {
    * Device.IP.Interface.{i}.Stats and IF-MIB serve. Undefined for a name the platform does not know.
    */
   interfaceInfo(name: string): InterfaceInfo | undefined;
+  /**
+   * A DHCP 4o6 client sending from `source` to `servers` (OPTION_DHCP4_O_DHCP6_SERVER), with the lwB4's binding
+   * prefix (RFC 8539 OPTION_S46_BIND_IPV6_PREFIX); the caller stops it.
+   */
+  dhcp4o6(o: { servers: string[]; source: string; bindPrefix: string }): Dhcp4o6Port;
   /** AAAA lookup of the AFTR name over the given DNS servers (RFC 6334 §5). */
   resolve(name: string, servers: string[], timeoutMs: number): Promise<string[]>;
   start(): Promise<void>;

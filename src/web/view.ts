@@ -204,6 +204,8 @@ export interface FailoverStatus {
   recovery: { interval: string; threshold: string; holdDownTime: string; state: string; goodProbes: string; holdDownFactor: string; returnNotBefore: string };
   detectors: { path: string; name: string; enable: string; state: string; lastReason: string; lastChange: string }[];
   history: { path: string; time: string; from: string; to: string; reason: string; aftr: string; outageMs: number }[];
+  /** lw4o6 (Failover.LW4o6.): the binding and the ICMPv6 triggers, newest last. */
+  lw4o6: { status: string; ipv4Address: string; portRanges: string; portCount: string; br: string; policyErrors: string; triggers: { time: string; action: string; oldBinding: string; newBinding: string }[] };
 }
 
 export const FAILOVER = 'Device.X_TWINSTACK-ORG_Failover.';
@@ -220,6 +222,7 @@ export function failoverStatus(dm: DataModel): FailoverStatus {
   }
   const top = rows.get(FAILOVER) ?? new Map<string, string>();
   const sim = rows.get(`${FAILOVER}Simulation.`) ?? new Map<string, string>();
+  const lw = rows.get(`${FAILOVER}LW4o6.`) ?? new Map<string, string>();
   const table = (name: string) => [...rows].filter(([o]) => new RegExp(`^${FAILOVER.replace(/\./g, '\\.')}${name}\\.\\d+\\.$`).test(o));
   const g = (m: Map<string, string>, k: string) => m.get(k) ?? '';
   return {
@@ -241,6 +244,12 @@ export function failoverStatus(dm: DataModel): FailoverStatus {
     detectors: table('Detector').map(([path, m]) => ({
       path, name: g(m, 'Name'), enable: g(m, 'Enable'), state: g(m, 'State'), lastReason: g(m, 'LastReason'), lastChange: g(m, 'LastChange'),
     })),
+    lw4o6: {
+      status: g(lw, 'Status'), ipv4Address: g(lw, 'IPv4Address'), portRanges: g(lw, 'PortRanges'), portCount: g(lw, 'PortCount'), br: g(lw, 'BRAddress'),
+      policyErrors: g(lw, 'PolicyErrors'),
+      triggers: [...rows].filter(([o]) => /^Device\.X_TWINSTACK-ORG_Failover\.LW4o6\.Trigger\.\d+\.$/.test(o))
+        .map(([, m]) => ({ time: g(m, 'Time'), action: g(m, 'Action'), oldBinding: g(m, 'OldBinding'), newBinding: g(m, 'NewBinding') })),
+    },
     history: table('History')
       .map(([path, m]) => ({ path, time: g(m, 'Time'), from: g(m, 'From'), to: g(m, 'To'), reason: g(m, 'Reason'), aftr: g(m, 'AFTR'), outageMs: Number(g(m, 'OutageMs') || 0) }))
       .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0)),

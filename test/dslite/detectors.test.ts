@@ -26,6 +26,7 @@ function fakeTunnel() {
   const port: TunnelPort = {
     up: async () => {}, down: async () => {}, aftr: () => '2001:db8:ff::1',
     counters: async () => ({ ...state.c }), echo: async () => state.echo, onError: (fn) => errors.on(fn),
+    bind: async () => {}, onPolicyError: (fn) => new Emitter<SoftwireError>().on(fn),
   };
   return { port, state, errors };
 }

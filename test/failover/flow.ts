@@ -15,6 +15,8 @@ export interface Arrival {
   recvAt: number;
   /** the IPv4 source inet saw: the AFTR's pool address or the gateway's public IPv4, never the LAN's */
   src: string;
+  /** and its source port */
+  srcPort: number;
 }
 
 /** A reply back at the LAN host. */
@@ -65,8 +67,8 @@ export async function startFlow(t: Topo, pps = 1000, port = 46001): Promise<Flow
       await ended(recv, 'SIGTERM');
       const sent = JSON.parse(sout.trim().split('\n').pop() || '{"sent":0}').sent as number;
       const arrivals = rout.split('\n').filter((l) => /^\d+ /.test(l)).map((l) => {
-        const [s, st, rt, src] = l.split(' ');
-        return { seq: Number(s), sentAt: Number(st), recvAt: Number(rt), src };
+        const [s, st, rt, src, port] = l.split(' ');
+        return { seq: Number(s), sentAt: Number(st), recvAt: Number(rt), src, srcPort: Number(port) };
       });
       const replies = sout.split('\n').filter((l) => l.startsWith('R ')).map((l) => {
         const [, s, st, bt] = l.split(' ');

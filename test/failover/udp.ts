@@ -2,7 +2,8 @@
 //   `udp.ts send HOST PORT PPS` sends seq + send time until SIGTERM and records each echoed reply, then prints
 //     one "R seq sentAt backAt" line per reply and {"sent":N};
 //   `udp.ts recv PORT` echoes every datagram back to its source and, on SIGTERM, prints one
-//     "seq sentAt recvAt source" line per datagram (the source shows whether it was NATed, and by whom).
+//     "seq sentAt recvAt source port" line per datagram (the source shows whether it was NATed, and by whom; the
+//     port whether an lw4o6 gateway kept to its port set).
 // What a LAN host sees is the round trip: a packet counts as delivered when its reply came back.
 import { createSocket } from 'node:dgram';
 
@@ -43,7 +44,7 @@ if (mode === 'send') {
   const s = createSocket('udp4');
   const lines: string[] = [];
   s.on('message', (m, rinfo) => {
-    lines.push(`${m.readUInt32BE(0)} ${m.readDoubleBE(4)} ${Date.now()} ${rinfo.address}`);
+    lines.push(`${m.readUInt32BE(0)} ${m.readDoubleBE(4)} ${Date.now()} ${rinfo.address} ${rinfo.port}`);
     s.send(m, rinfo.port, rinfo.address);
   });
   s.on('error', () => undefined);

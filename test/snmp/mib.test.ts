@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MIBDIRS, startAgent, tool } from './fixture.ts';
+import { FO as FO_PATH, MIBDIRS, startAgent, tool } from './fixture.ts';
 
 const run = promisify(execFile);
 const MODULES = 'TWINSTACK-FAILOVER-MIB:SNMPv2-MIB:IF-MIB:TUNNEL-MIB:IP-FORWARD-MIB:SNMP-FRAMEWORK-MIB';
@@ -56,6 +56,49 @@ test('every object the agent serves is defined in a MIB module (snmptranslate of
     assert.ok(lines.includes('TWINSTACK-FAILOVER-MIB::tsFailoverBackupAftrSince.0'), 'the stay on a backup AFTR, for the NOC');
     assert.ok(lines.some((l) => l.startsWith('TUNNEL-MIB::tunnelIfEncapsMethod.')));
     assert.ok(lines.some((l) => l.startsWith('IP-FORWARD-MIB::inetCidrRouteIfIndex.')));
+  } finally {
+    await a.svc.stop();
+    a.dm.close();
+  }
+});
+
+test('lw4o6: the binding and the triggers as snmpwalk with the MIB shows them (tsLw4o6, tsLw4o6TriggerTable)', async () => {
+  const a = await startAgent();
+  try {
+    const LW = `${FO_PATH}LW4o6.`;
+    a.dm.set({
+      [`${FO_PATH}Mode`]: 'LW4o6', [`${LW}Status`]: 'Bound', [`${LW}Provisioning`]: 'S46Bind', [`${LW}BRAddress`]: '2001:db8:ffff::1',
+      [`${LW}SoftwireAddress`]: '2001:db8:1:cafe:0:c000:203:1', [`${LW}IPv4Address`]: '192.0.2.3', [`${LW}PSIDOffset`]: '6',
+      [`${LW}PSIDLength`]: '6', [`${LW}PSID`]: '1', [`${LW}PortCount`]: '1008', [`${LW}PolicyErrors`]: '2', [`${LW}Reprovisions`]: '1',
+      [`${LW}LastTriggerTime`]: '2026-12-06T05:00:00Z',
+    }, 'system');
+    a.dm.add(`${LW}Trigger.`, 'system', { Time: '2026-12-06T05:00:00Z', Source: '2001:db8:ffff::1', Action: 'Reprovisioned', OldBinding: '192.0.2.3 1/6', NewBinding: '192.0.2.4 2/6', DurationMs: '42' });
+    const { stdout } = await run('snmpwalk', ['-M', MIBDIRS, '-m', MODULES, '-v2c', '-c', 'public', '-Os', a.target, 'TWINSTACK-FAILOVER-MIB::tsLw4o6'], { env: { ...process.env, SNMPCONFPATH: '/nonexistent' } });
+    assert.deepEqual(stdout.trim().split('\n'), [
+      'tsLw4o6Status.0 = INTEGER: bound(4)',
+      'tsLw4o6Provisioning.0 = INTEGER: s46Bind(2)',
+      'tsLw4o6BrAddress.0 = STRING: 2001:db8:ffff:0:0:0:0:1',
+      'tsLw4o6SoftwireAddress.0 = STRING: 2001:db8:1:cafe:0:c000:203:1',
+      'tsLw4o6IPv4Address.0 = IpAddress: 192.0.2.3',
+      'tsLw4o6PsidOffset.0 = Gauge32: 6',
+      'tsLw4o6PsidLength.0 = Gauge32: 6',
+      'tsLw4o6Psid.0 = Gauge32: 1',
+      'tsLw4o6PortCount.0 = Gauge32: 1008',
+      'tsLw4o6PolicyErrors.0 = Counter32: 2',
+      'tsLw4o6Reprovisions.0 = Counter32: 1',
+      'tsLw4o6LastTriggerTime.0 = STRING: 2026-12-6,5:0:0.0,+0:0',
+    ]);
+    const mode = await run('snmpget', ['-M', MIBDIRS, '-m', MODULES, '-v2c', '-c', 'public', '-Os', a.target, 'TWINSTACK-FAILOVER-MIB::tsFailoverMode.0'], { env: { ...process.env, SNMPCONFPATH: '/nonexistent' } });
+    assert.equal(mode.stdout.trim(), 'tsFailoverMode.0 = INTEGER: lw4o6(4)');
+    const table = await run('snmpwalk', ['-M', MIBDIRS, '-m', MODULES, '-v2c', '-c', 'public', '-Os', a.target, 'TWINSTACK-FAILOVER-MIB::tsLw4o6TriggerTable'], { env: { ...process.env, SNMPCONFPATH: '/nonexistent' } });
+    assert.deepEqual(table.stdout.trim().split('\n'), [
+      'tsLw4o6TriggerTime.1 = STRING: 2026-12-6,5:0:0.0,+0:0',
+      'tsLw4o6TriggerSource.1 = STRING: 2001:db8:ffff:0:0:0:0:1',
+      'tsLw4o6TriggerAction.1 = INTEGER: reprovisioned(1)',
+      'tsLw4o6TriggerOldBinding.1 = STRING: 192.0.2.3 1/6',
+      'tsLw4o6TriggerNewBinding.1 = STRING: 192.0.2.4 2/6',
+      'tsLw4o6TriggerDurationMs.1 = Gauge32: 42 milliseconds',
+    ]);
   } finally {
     await a.svc.stop();
     a.dm.close();

@@ -5,7 +5,7 @@
 //   setNextHop(handle, { aftr, mac, srcMac, ifindex, mtu } | null)   (test hook: inject() then sends
 //   the AFTR's packets as Ethernet frames to this next hop, returned in `frames`)
 //   start(handle, onEvent[, onEcho])        stop(handle)
-//   counters(handle) -> { totals, drops, queueTxPackets, lastRxFromAftrMs, tunnelMtu }
+//   counters(handle) -> { totals, drops, queueTxPackets, lastRxFromAftrMs, tunnelMtu, naptActive, ... }
 //   echoSend(handle, aftr | null) -> { seq, id, sentAtMs[, packet] }   echoFinish(handle, seq, timeoutUs) -> outcome
 //   (echo.h: ICMP echo probes through the softwire; `packet` only on a handle without a tun, the test hook)
 //   inject(handle, packet | packet[], nowMs[, offload]) -> { out, offloads, events }   (test hook: one
@@ -103,7 +103,8 @@ bool get_addr(napi_env env, napi_value obj, const char *key, int family, uint8_t
 }
 
 // Config object: { softwire, aftr, drainAftr ('' or IPv6), b4Ipv4, echoTarget (strings), mtu, hopLimit,
-// mssClamp, enabled }. Validation of
+// mssClamp, enabled, lw4o6? ({ ipv4, psidOffset, psidLength, psid } or null: with `enabled`, mode lw4o6) }.
+// Validation of
 // ranges is the TypeScript side's job; here only what would make a packet malformed is refused.
 bool parse_config(napi_env env, napi_value obj, fw::Config &c, std::string &err) {
   memset(&c, 0, sizeof c);
@@ -122,6 +123,21 @@ bool parse_config(napi_env env, napi_value obj, fw::Config &c, std::string &err)
   napi_value v;
   if (!prop(env, obj, "enabled", &v) || napi_get_value_bool(env, v, &c.enabled) != napi_ok)
     return err = "config.enabled", false;
+  napi_valuetype t = napi_undefined;
+  if (prop(env, obj, "lw4o6", &v)) napi_typeof(env, v, &t);
+  if (t == napi_object) {
+    int a, k, psid;
+    if (!get_addr(env, v, "ipv4", AF_INET, c.lw.ipv4)) return err = "config.lw4o6.ipv4: not IPv4", false;
+    // RFC 7597 §5.1 limits, and a set of at least 2 ports (one is the probes').
+    if (!get_int(env, v, "psidOffset", &a) || !get_int(env, v, "psidLength", &k) || !get_int(env, v, "psid", &psid) ||
+        a < 0 || a > 15 || k < 0 || a + k > 16 || psid < 0 || psid >= (1 << k) ||
+        ((a > 0 ? (1 << a) - 1 : 1) << (16 - a - k)) - (a == 0 && psid == 0 ? 1 : 0) < 2)
+      return err = "config.lw4o6: psidOffset 0..15, psidLength 0..16 - psidOffset, psid below 2^psidLength, 2 ports at least", false;
+    c.lw.offset = uint8_t(a);
+    c.lw.length = uint8_t(k);
+    c.lw.psid = uint16_t(psid);
+    c.lw4o6 = true;
+  }
   return true;
 }
 
@@ -143,6 +159,8 @@ napi_value event_object(napi_env env, const fw::Icmp6Event &ev) {
   napi_set_named_property(env, o, "quotedDst", ipv6_string(env, ev.quoted_dst));
   if (ev.type == 2) napi_create_uint32(env, ev.mtu, &v), napi_set_named_property(env, o, "mtu", v);
   if (ev.type == 4) napi_create_uint32(env, ev.pointer, &v), napi_set_named_property(env, o, "pointer", v);
+  // Only lw4o6 checks more than the outer quote; a dslite event stays as before (Icmpv6ErrorEvent.verified).
+  if (ev.lw4o6) napi_get_boolean(env, ev.verified, &v), napi_set_named_property(env, o, "verified", v);
   return o;
 }
 
@@ -344,6 +362,8 @@ napi_value Counters(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "drops", d);
   napi_create_double(env, double(h->dp.last_rx_from_aftr_ms()), &v);
   napi_set_named_property(env, o, "lastRxFromAftrMs", v);
+  napi_create_int32(env, h->dp.napt_active(), &v);
+  napi_set_named_property(env, o, "naptActive", v);
   napi_create_int32(env, h->dp.tunnel_mtu(), &v);
   napi_set_named_property(env, o, "tunnelMtu", v);
   napi_create_double(env, double(h->dp.fast_path_packets()), &v);

@@ -209,6 +209,9 @@ void Dataplane::configure(const Config &c) {
   // A new AFTR is a new path: forget what PTB taught us. Another change (mode, MSS clamp, the LAN fast path
   // around it) keeps the path and what we learnt about it.
   if (!old || memcmp(old->aftr, c.aftr, 16) != 0) shared_.path_mtu_limit.store(65535);
+  // lw4o6: a new binding empties the NAPT table, the same one (another BR, MTU, ...) keeps it; leaving lw4o6
+  // (dslite, off) empties it too. Before the new config is published: no packet maps into the old set after.
+  shared_.napt.set_binding(c.lw4o6 && c.enabled ? &c.lw : nullptr);
   shared_.config.store(copy, std::memory_order_release);
   egress_.set_aftr(c.aftr);
 }
@@ -384,12 +387,12 @@ Dataplane::EchoSent Dataplane::echo_send(const uint8_t *aftr) {
   const Config *c = shared_.config.load(std::memory_order_acquire);
   if (!c) return r.err = "not configured", r;
   const uint8_t *to = aftr ? aftr : c->aftr;
-  int seq = shared_.probes.reserve(to, c->echo_target, c->b4_ipv4);
+  int seq = shared_.probes.reserve(to, c->echo_target, echo_source(*c));
   if (seq < 0) return r.err = "too many echo probes outstanding", r;
   r.seq = uint16_t(seq);
   virtio_net_hdr h{};  // nothing to offload
   uint8_t pkt[68];
-  size_t len = build_echo_request(*c, to, shared_.probes.id(), r.seq, pkt);
+  size_t len = build_echo_request(*c, to, fw::echo_id(*c, shared_.probes), r.seq, pkt);
   r.sent_wall_ms = wall_ms();
   Counters &counters = states_[kMaxQueues].counters;
   if (fds_.empty()) {
@@ -412,6 +415,18 @@ Dataplane::EchoSent Dataplane::echo_send(const uint8_t *aftr) {
   return r;
 }
 
+int Dataplane::napt_active() {
+  // With the tun open, at the time the data plane uses (wall clock); the test hook's time is the caller's,
+  // the latest given to inject().
+  shared_.napt.sweep_all(fds_.empty() ? -1 : wall_ms());
+  return shared_.napt.active();
+}
+
+uint16_t Dataplane::echo_id() const {
+  const Config *c = shared_.config.load(std::memory_order_acquire);
+  return c ? fw::echo_id(*c, shared_.probes) : shared_.probes.id();
+}
+
 int64_t Dataplane::last_rx_from_aftr_ms() const {
   const Config *c = shared_.config.load(std::memory_order_acquire);
   if (!c) return 0;
@@ -431,6 +446,9 @@ void Dataplane::sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const {
     for (int t = 0; t < T_COUNT; t++) totals[t] += s.counters.total[t].load(std::memory_order_relaxed);
     for (int d = 0; d < D_COUNT; d++) drops[d] += s.counters.drop[d].load(std::memory_order_relaxed);
   }
+  // The NAPT table counts its own (it is shared by the threads, napt.h).
+  totals[T_napt_created] += shared_.napt.created();
+  totals[T_napt_expired] += shared_.napt.expired();
 }
 
 }  // namespace fw

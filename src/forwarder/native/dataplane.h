@@ -62,7 +62,10 @@ class Dataplane {
   };
   EchoSent echo_send(const uint8_t *aftr);
   EchoOutcome echo_finish(uint16_t seq, int64_t timeout_us) { return shared_.probes.finish(seq, timeout_us); }
-  uint16_t echo_id() const { return shared_.probes.id(); }
+  // The ICMP id of the probes in force: the forwarder's own, or in lw4o6 the reserved port (packet.h echo_id).
+  uint16_t echo_id() const;
+  // NAPT mappings in use (lw4o6), after freeing the expired ones.
+  int napt_active();
 
   void sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const;
   // One total of one queue's thread (q < queues()): how the steering spreads the load.

@@ -1,12 +1,17 @@
-// DS-Lite B4 per-packet stages. See packet.h. Each stage either passes the packet on or drops it with
-// exactly one named counter. Byte offsets are the RFC 791 / RFC 8200 header layouts.
+// DS-Lite B4 per-packet stages, with the hooks into the lwB4's (lw4o6.cc). See packet.h. Each stage either
+// passes the packet on or drops it with exactly one named counter. Byte offsets are the RFC 791 / RFC 8200 header layouts.
 #include "packet.h"
 
 #include <arpa/inet.h>
 
+#include "lw4o6.h"
+#include "wire.h"
+
 #include <cstring>
 
 namespace fw {
+
+using namespace wire;
 
 #define FW_NAME(n) #n,
 const char *const kTotalNames[T_COUNT] = {FW_TOTALS(FW_NAME)};
@@ -15,32 +20,9 @@ const char *const kDropNames[D_COUNT] = {FW_DROPS(FW_NAME)};
 
 namespace {
 
-constexpr uint8_t kProtoIcmp = 1, kProtoIpip = 4, kProtoTcp = 6, kProtoUdp = 17, kProtoFrag = 44,
-                  kProtoIcmp6 = 58, kProtoSctp = 132;
 constexpr int kMinIpv6Mtu = 1280;       // RFC 8200 §5
 constexpr int kIcmp4QuoteMax = 576 - 28;  // RFC 1812 §4.3.2.3: error datagram at most 576 bytes
 constexpr int64_t kReassemblyTimeoutMs = 5000;  // shorter than RFC 8200's 60 s: a CPE has little memory
-
-inline uint16_t rd16(const uint8_t *p) { return uint16_t(p[0] << 8 | p[1]); }
-inline uint32_t rd32(const uint8_t *p) { return uint32_t(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
-inline void wr16(uint8_t *p, uint16_t v) { p[0] = uint8_t(v >> 8); p[1] = uint8_t(v); }
-inline void wr32(uint8_t *p, uint32_t v) { wr16(p, uint16_t(v >> 16)); wr16(p + 2, uint16_t(v)); }
-
-// RFC 1071 one's-complement sum, not yet folded or inverted.
-uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc = 0) {
-  for (; n >= 2; p += 2, n -= 2) acc += rd16(p);
-  if (n) acc += uint32_t(p[0]) << 8;
-  return acc;
-}
-uint16_t fold(uint32_t acc) {
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return uint16_t(~acc);
-}
-// RFC 1624 eqn. 3: update a checksum field when one 16-bit word changes from old to neu.
-void csum_replace(uint8_t *field, uint16_t old, uint16_t neu) {
-  uint32_t acc = uint16_t(~rd16(field)) + uint16_t(~old) + neu;
-  wr16(field, fold(acc));
-}
 
 int effective_mtu(const Context &ctx, const Config &c) {
   int limit = ctx.shared->path_mtu_limit.load(std::memory_order_relaxed);
@@ -264,6 +246,8 @@ void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const
   int tot = check_ipv4(ip, len, c, {D_v4_truncated, D_v4_bad_ihl, D_v4_bad_length, D_v4_bad_checksum}, false);
   if (tot < 0) return;
   if (in && !offload_ok(*in, size_t(tot))) return c.inc(D_offload_unsupported);
+  // lw4o6: the lwB4's own NAPT44 first (RFC 7596 §5.1); what it hairpins or drops ends here.
+  if (cfg.lw4o6 && !lw_outbound(ctx, cfg, ip, size_t(tot), in, out)) return;
   clamp_mss(ctx, cfg, ip, size_t(tot), in && in->partial);
   if (in && in->gso_size) return in->gso_udp ? encap_uso(ctx, cfg, ip, size_t(tot), *in, out)
                                              : encap_tso(ctx, cfg, ip, size_t(tot), *in, out);
@@ -373,23 +357,23 @@ void gro_offer(Context &ctx, uint8_t *ip, size_t tot, const Offload *off, Sink &
 
 // ---- ICMP echo probes through the softwire (echo.h) ----
 
-// The sequence number of an ICMP echo reply (RFC 792) carrying our id, or -1. Checks quietly (no counter):
+// The sequence number of an ICMP echo reply (RFC 792) carrying our `id`, or -1. Checks quietly (no counter):
 // the caller decides what a packet that is not a probe's reply becomes.
-int echo_reply_seq(const Probes &probes, const uint8_t *ip, size_t len) {
+int echo_reply_seq(uint16_t id, const uint8_t *ip, size_t len) {
   if (len < 28 || (ip[0] >> 4) != 4 || ip[9] != kProtoIcmp || (rd16(ip + 6) & 0x3fff) != 0) return -1;
   size_t ihl = (ip[0] & 0x0f) * 4u, tot = rd16(ip + 2);
   if (ihl < 20 || tot > len || tot < ihl + 8 || fold(sum16(ip, ihl)) != 0) return -1;
   const uint8_t *icmp = ip + ihl;
-  if (icmp[0] != 0 || icmp[1] != 0 || rd16(icmp + 4) != probes.id() || fold(sum16(icmp, tot - ihl)) != 0) return -1;
+  if (icmp[0] != 0 || icmp[1] != 0 || rd16(icmp + 4) != id || fold(sum16(icmp, tot - ihl)) != 0) return -1;
   return rd16(icmp + 6);
 }
 
 // An IPv4-in-IPv6 packet from `src`, an AFTR we do not take traffic from (or none, in mode 'off'): consumed
 // if it is the reply to a probe sent to that AFTR.
-bool take_probe_reply(Context &ctx, const uint8_t *src, const uint8_t *ip, size_t len) {
+bool take_probe_reply(Context &ctx, const Config &cfg, const uint8_t *src, const uint8_t *ip, size_t len) {
   Probes &probes = ctx.shared->probes;
   if (!probes.any()) return false;
-  int seq = echo_reply_seq(probes, ip, len);
+  int seq = echo_reply_seq(echo_id(cfg, probes), ip, len);
   if (seq < 0 || !probes.reply(uint16_t(seq), src, ip + 12, ip + 16)) return false;
   ctx.counters->add(T_echo_replies);
   return true;
@@ -405,7 +389,7 @@ bool fail_probe(Context &ctx, const Config &cfg, const uint8_t *v6, uint8_t type
   size_t ihl = (ip[0] & 0x0f) * 4u;
   if ((ip[0] >> 4) != 4 || ip[9] != kProtoIcmp || ihl < 20 || qlen < 40 + ihl + 8) return false;
   const uint8_t *icmp = ip + ihl;
-  if (icmp[0] != 8 || rd16(icmp + 4) != probes.id()) return false;
+  if (icmp[0] != 8 || rd16(icmp + 4) != echo_id(cfg, probes)) return false;
   if (!probes.fail(rd16(icmp + 6), q + 24, type, code, v6 + 8)) return false;
   ctx.counters->add(T_echo_errors);
   return true;
@@ -435,13 +419,15 @@ void decap_inner(Context &ctx, const Config &cfg, const uint8_t *src, bool in_us
   }
   if (in_use) c.rx_from_aftr(ctx.now_ms, cfg.aftr_gen);
   else c.add(T_rx_from_drain_aftr);
-  if (ip[9] == kProtoIcmp && memcmp(ip + 16, cfg.b4_ipv4, 4) == 0) {
-    int seq = echo_reply_seq(ctx.shared->probes, ip, size_t(tot));
+  // lw4o6: before the NAPT, which never maps the probe's id (echo_id()).
+  if (ip[9] == kProtoIcmp && memcmp(ip + 16, echo_source(cfg), 4) == 0) {
+    int seq = echo_reply_seq(echo_id(cfg, ctx.shared->probes), ip, size_t(tot));
     if (seq >= 0) {
       if (!ctx.shared->probes.reply(uint16_t(seq), src, ip + 12, ip + 16)) return c.inc(D_echo_late);
       return c.add(T_echo_replies);
     }
   }
+  if (cfg.lw4o6 && !lw_inbound(ctx, cfg, ip, size_t(tot), o.partial)) return;
   clamp_mss(ctx, cfg, ip, size_t(tot), o.partial);
   c.add(T_rx_packets);
   c.add(T_rx_bytes, uint64_t(tot));
@@ -469,6 +455,14 @@ void handle_icmpv6(Context &ctx, const Config &cfg, const uint8_t *v6, size_t pl
       memcmp(q + 24, cfg.aftr, 16) != 0)
     return probe ? void() : c.inc(D_icmpv6_other_flow);
   Icmp6Event ev{};
+  ev.lw4o6 = cfg.lw4o6;
+  ev.verified = !cfg.lw4o6 || lw_verify_quote(ctx, cfg, q, plen - 8);
+  // lw4o6: unreachable code 5 (RFC 4443 §3.1) is what an lwAFTR sends for an unknown binding (RFC 7596 §6.2),
+  // and it makes the gateway provision again: only one quoting a packet we sent recently is believed.
+  if (cfg.lw4o6 && type == 1 && code == 5) {
+    if (!ev.verified) return c.inc(D_icmpv6_unverified);
+    c.add(T_lw_policy_errors);
+  }
   ev.type = type;
   ev.code = code;
   memcpy(ev.source, v6 + 8, 16);
@@ -607,7 +601,7 @@ bool probe_answer(Context &ctx, const Config &cfg, const uint8_t *v6, size_t len
   if (!ctx.shared->probes.any() || len < 40 || (v6[0] >> 4) != 6) return false;
   size_t plen = rd16(v6 + 4);
   if (plen + 40 > len || memcmp(v6 + 24, cfg.softwire, 16) != 0) return false;
-  if (v6[6] == kProtoIpip) return take_probe_reply(ctx, v6 + 8, v6 + 40, plen);
+  if (v6[6] == kProtoIpip) return take_probe_reply(ctx, cfg, v6 + 8, v6 + 40, plen);
   if (v6[6] != kProtoIcmp6 || plen < 8 + 40) return false;
   uint32_t acc = sum16(v6 + 8, 32) + uint32_t(plen >> 16) + uint32_t(plen & 0xffff) + kProtoIcmp6;
   const uint8_t *icmp = v6 + 40;
@@ -627,7 +621,7 @@ size_t build_echo_request(const Config &cfg, const uint8_t aftr[16], uint16_t id
   wr16(ip + 4, seq);
   ip[8] = 64;
   ip[9] = kProtoIcmp;
-  memcpy(ip + 12, cfg.b4_ipv4, 4);
+  memcpy(ip + 12, echo_source(cfg), 4);
   memcpy(ip + 16, cfg.echo_target, 4);
   wr16(ip + 10, fold(sum16(ip, 20)));
   uint8_t *icmp = ip + 20;
@@ -661,7 +655,7 @@ void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Si
           // reply to a probe we sent it.
           bool in_use = memcmp(pkt + 8, cfg->aftr, 16) == 0;
           if (!in_use && !(cfg->drain && memcmp(pkt + 8, cfg->drain_aftr, 16) == 0))
-            return take_probe_reply(ctx, pkt + 8, pkt + 40, plen) ? void() : c.inc(D_v6_spoofed_source);
+            return take_probe_reply(ctx, *cfg, pkt + 8, pkt + 40, plen) ? void() : c.inc(D_v6_spoofed_source);
           if (in && (in->gso_other || in->gso_udp)) return c.inc(D_offload_unsupported);
           return decap_inner(ctx, *cfg, pkt + 8, in_use, uint8_t(rd16(pkt) >> 4), pkt + 40, plen, in, out);
         }

@@ -1,4 +1,4 @@
-// DS-Lite B4 packet transforms (RFC 6333, RFC 2473): the per-packet fast path, shared by the tun data
+// DS-Lite B4 (RFC 6333, RFC 2473) and lwB4 (RFC 7596) packet transforms: the per-packet fast path, shared by the tun data
 // plane threads (dataplane.cc) and by the addon's `process()` test hook, so golden tests exercise the
 // very code that forwards packets. No N-API, no I/O here: input is one packet from the tun, output is
 // zero or more packets to write back into the tun, a counter bump, and optionally one ICMPv6 event.
@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "echo.h"
+#include "napt.h"
 
 namespace fw {
 
@@ -24,7 +25,11 @@ namespace fw {
   X(echo_sent)          /* ICMP echo probes written into the tun (echo.h; not in egress_tun) */          \
   X(echo_replies)       /* echo replies that completed a probe (consumed, never written to the LAN) */   \
   X(echo_errors)        /* ICMPv6 errors that failed a probe (raised as events only for the AFTR in use) */ \
-  X(rx_from_drain_aftr) /* IPv4-in-IPv6 accepted from the previous AFTR (Config::drain_aftr) */
+  X(rx_from_drain_aftr) /* IPv4-in-IPv6 accepted from the previous AFTR (Config::drain_aftr) */             \
+  X(napt_created)       /* lw4o6: NAPT mappings created (counted by the table, napt.h) */                \
+  X(napt_expired)       /* lw4o6: NAPT mappings expired (counted by the table) */                         \
+  X(napt_hairpin)       /* lw4o6: LAN packets to the shared address sent back to the LAN (RFC 4787 REQ-9) */ \
+  X(lw_policy_errors)   /* lw4o6: verified ICMPv6 unreachable code 5 from the BR (RFC 7596 §6.2) */
 
 // One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
 #define FW_DROPS(X)                                                                                        \
@@ -58,7 +63,15 @@ namespace fw {
   X(offload_unsupported)   /* super-packet of a kind we cannot cut (not TCP or UDP over IPv4), bad offsets */ \
   X(write_error)           /* the tun refused a packet */                                                  \
   X(egress_send_error)     /* the packet socket refused a frame (device queue full, link down) */          \
-  X(echo_late)             /* echo reply with our ICMP id from the AFTR in use but no probe waiting for it */
+  X(echo_late)             /* echo reply with our ICMP id from the AFTR in use but no probe waiting for it */ \
+  X(lw_wrong_ipv4)         /* lw4o6: from the BR, inner destination (or an ICMP error's quoted source) not ours */ \
+  X(lw_port_out_of_set)    /* lw4o6: from the BR, destination port (ICMP id) not in our port set */       \
+  X(napt_no_mapping)       /* lw4o6: to the shared address at a port without a live mapping */           \
+  X(napt_no_free_port)     /* lw4o6: a new mapping, but every port of the set is taken */                \
+  X(napt_table_full)       /* lw4o6: a new mapping, but the table holds Napt::kCapacity already */       \
+  X(napt_unsupported_proto) /* lw4o6: not TCP, UDP, ICMP echo or an ICMP error (e.g. GRE, ESP, SCTP) */  \
+  X(napt_fragment)         /* lw4o6: later IPv4 fragment whose first was not translated (before it, or forgotten) */ \
+  X(icmpv6_unverified)     /* lw4o6: unreachable code 5 quoting no packet we sent recently (anti-spoofing) */
 
 #define FW_TOTAL_ENUM(n) T_##n,
 #define FW_DROP_ENUM(n) D_##n,
@@ -85,6 +98,12 @@ struct Config {
   uint8_t drain_aftr[16];
   uint8_t echo_target[4];  // inner destination of echo probes: the AFTR's 192.0.0.1 (RFC 6333 §5.7)
   uint32_t aftr_gen;       // set by Dataplane::configure: changes whenever `aftr` does
+  // Mode 'lw4o6' (with `enabled`): the lwB4 of RFC 7596. `softwire` is the lwB4 address, `aftr` the BR, and
+  // LAN IPv4 is NAPTed into `lw` (lw4o6.cc) before encapsulation, BR IPv4 translated back after it. Without
+  // `enabled` (mode 'off' while the binding is kept) only the echo probes' identity follows `lw`: the
+  // failover probes the BR from the address and id it knows (echo_source, echo_id).
+  bool lw4o6;
+  LwBinding lw;
 };
 
 // Per-thread counters: only the owning thread writes, any thread may read (relaxed atomics, no locks).
@@ -113,6 +132,10 @@ struct Icmp6Event {
   uint8_t quoted_dst[16];  // ... and destination (the AFTR)
   uint32_t mtu;            // packet too big only; 0 otherwise
   uint32_t pointer;        // parameter problem only
+  // The quote is a packet we sent (lw4o6: from the binding's address and a port with a mapping used within
+  // 30 s, or the probe id; dslite: always, the quote is checked as before).
+  bool verified;
+  bool lw4o6;              // raised in lw4o6 mode: only then does the addon report `verified`
 };
 
 // The mutable state shared by all threads of one forwarder.
@@ -121,6 +144,7 @@ struct Shared {
   std::atomic<int> path_mtu_limit{65535};  // tunnel MTU lowered by packet-too-big (RFC 2473 §7.1)
   std::atomic<uint32_t> frag_id{0};
   Probes probes;  // ICMP echo probes through the softwire (echo.h)
+  Napt napt;      // lw4o6 only (napt.h)
 };
 
 // Bytes that must be free and writable before every input packet (room for the outer header).
@@ -172,9 +196,15 @@ uint32_t flow_label(const uint8_t *ip4, size_t len);
 // End of a batch of reads: writes what the coalescer holds. Call before sleeping or polling.
 void flush_batch(Context &ctx, Sink &out);
 
-// The probe `seq` (echo.h): IPv4 ICMP echo request from cfg.b4_ipv4 to cfg.echo_target, with the
-// forwarder's ICMP `id`, encapsulated from the softwire to `aftr`. Writes 68 bytes to `out`; returns 68.
+// The probe `seq` (echo.h): IPv4 ICMP echo request from echo_source(cfg) to cfg.echo_target, with ICMP `id`
+// (echo_id()), encapsulated from the softwire to `aftr`. Writes 68 bytes to `out`; returns 68.
 size_t build_echo_request(const Config &cfg, const uint8_t aftr[16], uint16_t id, uint16_t seq, uint8_t *out);
+
+// Echo probes' inner source and ICMP id: 192.0.0.2 (b4_ipv4) and the forwarder's id in dslite; in lw4o6 the
+// binding's address and the lowest port of its set, which the NAPT never hands out (RFC 7596 §8: the lwAFTR
+// takes ICMP ids as ports).
+inline const uint8_t *echo_source(const Config &cfg) { return cfg.lw4o6 ? cfg.lw.ipv4 : cfg.b4_ipv4; }
+inline uint16_t echo_id(const Config &cfg, const Probes &probes) { return cfg.lw4o6 ? probe_port(cfg.lw) : probes.id(); }
 
 Reassembler *reassembler_new();
 void reassembler_free(Reassembler *r);

@@ -6,7 +6,9 @@ import { address, api, el, plural } from './api.js';
 
 const FAILOVER = 'Device.X_TWINSTACK-ORG_Failover.';
 const SVG = 'http://www.w3.org/2000/svg';
-const MODE_LABEL = { DSLite: 'DS-Lite', DualStack: 'Dual-stack', None: 'None' };
+const MODE_LABEL = { DSLite: 'DS-Lite', LW4o6: 'lw4o6', DualStack: 'Dual-stack', None: 'None' };
+/** Both softwire modes: IPv4 in an IPv6 tunnel (RFC 6333, RFC 7596). */
+const softwire = (mode) => mode === 'DSLite' || mode === 'LW4o6';
 const H = 120;
 
 function svg(tag, attrs = {}, text) {
@@ -74,6 +76,12 @@ export class StatusPanel {
     ];
     if (s.backupAFTRSince && !s.backupAFTRSince.startsWith('0001-')) rows.push(['On backup AFTR since', fmtTime(s.backupAFTRSince), 'backup-since']);
     if (s.mode === 'DualStack') rows.push(['Public IPv4', s.publicIPv4Address || '—', 'ipv4']);
+    // lw4o6: the shared address and the ports of the set are what a support call asks about.
+    if (s.lw4o6 && s.lw4o6.status !== 'Disabled' && s.lw4o6.status) {
+      rows.push(['lw4o6 binding', s.lw4o6.ipv4Address ? `${s.lw4o6.ipv4Address}, ${plural(Number(s.lw4o6.portCount) || 0, 'port', 'ports')} (${s.lw4o6.portRanges.split(',').slice(0, 3).join(', ')}${s.lw4o6.portRanges.split(',').length > 3 ? ', …' : ''})` : s.lw4o6.status, 'lw4o6']);
+      const last = s.lw4o6.triggers[s.lw4o6.triggers.length - 1];
+      if (last) rows.push(['Last lw4o6 trigger', `${fmtTime(last.time)}: ${last.action}${last.newBinding && last.newBinding !== last.oldBinding ? ` (${last.oldBinding} → ${last.newBinding})` : ''}`, 'lw4o6-trigger']);
+    }
     const ret = returnText(s, Date.now());
     if (ret.label) rows.push([ret.label, ret.text, 'return']);
     rows.push(['Switches', s.switchCount, 'switches'], ['Last switch', fmtTime(s.lastSwitchTime), 'last-time'], ['Last reason', s.lastSwitchReason || '—', 'last-reason']);
@@ -150,7 +158,7 @@ export class StatusPanel {
     chart.append(svg('text', { x: 20, y: 18, class: 'tick' }, `${MODE_LABEL[s.mode] ?? s.mode} now · ${plural(s.switchCount || 0, 'switch', 'switches')}`));
     this.chart.replaceChildren(chart);
     this.legend.replaceChildren(
-      el('span', { class: 'key key-DSLite', text: 'DS-Lite' }), el('span', { class: 'key key-DualStack', text: 'Dual-stack' }),
+      el('span', { class: 'key key-DSLite', text: 'DS-Lite' }), el('span', { class: 'key key-LW4o6', text: 'lw4o6' }), el('span', { class: 'key key-DualStack', text: 'Dual-stack' }),
       el('span', { class: 'key key-None', text: 'None' }), el('span', { class: 'key key-outage', text: 'Outage at a switch' }));
   }
 }
@@ -162,9 +170,10 @@ export class StatusPanel {
  * RecoveryThreshold good ones in a row, and not before HoldDownTime after the last switch.
  */
 export function returnText(s, now) {
-  const onBackup = s.mode === 'DSLite' && !unknownTime(s.backupAFTRSince);
+  const onBackup = softwire(s.mode) && !unknownTime(s.backupAFTRSince);
   if (s.mode !== 'DualStack' && !onBackup) return { label: '', text: '' };
-  const label = onBackup ? 'Return to primary AFTR' : 'Return to DS-Lite';
+  const lw = s.lw4o6 && s.lw4o6.status && s.lw4o6.status !== 'Disabled';
+  const label = onBackup ? 'Return to primary AFTR' : lw ? 'Return to lw4o6' : 'Return to DS-Lite';
   const r = s.recovery;
   const every = `every ${r.interval} s`;
   const inSeconds = (t) => Math.max(0, Math.ceil((t - now) / 1000));
