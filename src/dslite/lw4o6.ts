@@ -22,13 +22,16 @@ import { Emitter, type Disposable } from '../datamodel/index.ts';
 import { lwB4Address, portSet } from '../forwarder/types.ts';
 import type { Dhcp4o6Port, Lease6, SoftwireBinding, SoftwireError } from '../wan/platform.ts';
 
-/** Triggers within this time after the last re-provisioning started are recorded as Suppressed. */
+/**
+ * Code-5 errors within this time after the last re-provisioning started belong to the same event (the packets
+ * in flight, the echo probes): counted in PolicyErrors, nothing done, no Trigger row.
+ */
 export const HOLD_OFF_MS = 5000;
 /** How long a re-provisioning may take before it counts as Failed. */
 export const PROVISION_TIMEOUT_MS = 10_000;
 
 export type Lw4o6Status = 'Disabled' | 'Unprovisioned' | 'Provisioning' | 'Bound' | 'Error';
-export type TriggerAction = 'Reprovisioned' | 'Unchanged' | 'Failed' | 'Suppressed';
+export type TriggerAction = 'Reprovisioned' | 'Unchanged' | 'Failed';
 
 export interface Trigger {
   time: number;
@@ -268,10 +271,7 @@ export class Lw4o6Controller {
     const at = this.now();
     this.set({ policyErrors: this.state.policyErrors + 1, lastTrigger: at });
     const old = bindingText(this.state.binding);
-    if (at - this.lastAction < this.holdOffMs) {
-      this.triggerEmitter.fire({ time: at, source: e.source, action: 'Suppressed', oldBinding: old, newBinding: old, durationMs: 0 });
-      return;
-    }
+    if (at - this.lastAction < this.holdOffMs) return;
     this.lastAction = at;
     this.log.info({ source: e.source, binding: old }, 'lw4o6 binding refused by the BR: provisioning again');
     this.serial(async () => {

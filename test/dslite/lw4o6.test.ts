@@ -86,7 +86,7 @@ const lease4 = (address: string, psid: number): Lease4 => ({
   address, subnetMask: '255.255.255.255', routers: [], dnsServers: [], server: '', leaseTime: 600, obtained: 0, portParams: { offset: 6, psidLength: 6, psid },
 });
 
-test('ICMPv6 trigger: re-provisioned once per event; within the hold-off only recorded; same binding Unchanged; no answer Failed', async () => {
+test('ICMPv6 trigger: re-provisioned once per event; within the hold-off only counted; same binding Unchanged; no answer Failed', async () => {
   let now = 1_000_000;
   const f = fakePlatform(lease6({ lw4o6: s46('192.0.2.3', 1) }));
   const c = new Lw4o6Controller({ platform: f.platform, log, now: () => now, holdOffMs: 5000 });
@@ -99,11 +99,11 @@ test('ICMPv6 trigger: re-provisioned once per event; within the hold-off only re
 
   f.next.push(lease6({ lw4o6: s46('192.0.2.4', 2) }));
   f.code5();
-  f.code5(); // the same event's next packet: suppressed, never a second exchange
+  f.code5(); // the same event's next packet: counted, never a second exchange, no row
   await c.idle();
   assert.equal(f.reprovisions, 1);
   assert.deepEqual(triggers.map((t) => [t.action, t.oldBinding, t.newBinding]), [
-    ['Suppressed', '192.0.2.3 1/6', '192.0.2.3 1/6'], ['Reprovisioned', '192.0.2.3 1/6', '192.0.2.4 2/6'],
+    ['Reprovisioned', '192.0.2.3 1/6', '192.0.2.4 2/6'],
   ]);
   assert.deepEqual(f.bound.map((b) => b && `${b.ipv4} ${b.psid}`), ['192.0.2.3 1', '192.0.2.4 2']);
   assert.equal(c.status().binding?.softwire, '2001:db8:1:cafe:0:c000:204:2');

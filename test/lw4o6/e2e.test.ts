@@ -112,8 +112,9 @@ test('primary lwAFTR dies, ICMPv6 trigger: provisioned again with another bindin
   const flow = await startFlow(l.t);
   await sleep(1000);
   const died = Date.now();
-  await l.killLwAftr('aftr1');
+  // The anycast route moves with the death (the primary's announcement goes with it), then the process dies.
   await l.moveAnycast('aftr2');
+  await l.killLwAftr('aftr1');
   await a.waitFor(`${LW}IPv4Address`, '192.0.2.4', 15_000);
   await a.waitFor(`${LW}Trigger.1.Action`, 'Reprovisioned', 5000);
   await sleep(1500);
@@ -139,8 +140,9 @@ test('primary lwAFTR dies, the backup creates bindings from the packets: the gat
   const flow = await startFlow(l.t);
   await sleep(1000);
   const died = Date.now();
-  await l.killLwAftr('aftr1');
+  // The anycast route moves with the death (the primary's announcement goes with it), then the process dies.
   await l.moveAnycast('aftr2');
+  await l.killLwAftr('aftr1');
   await sleep(3000);
   const r = await flow.stop();
   const back = r.replies.find((x) => x.sentAt > died + 50);

@@ -207,14 +207,14 @@ test('status: the lw4o6 binding and its triggers (newest last)', async (t) => {
   assert.deepEqual((await f.req('GET', '/api/status')).body.lw4o6, { status: 'Disabled', ipv4Address: '', portRanges: '', portCount: '0', br: '', policyErrors: '0', triggers: [] });
   f.dm.set({ 'Device.X_TWINSTACK-ORG_Failover.Mode': 'LW4o6', [`${LW}Status`]: 'Bound', [`${LW}IPv4Address`]: '192.0.2.3', [`${LW}PortRanges`]: '1040-1055,2064-2079', [`${LW}PortCount`]: '1008', [`${LW}BRAddress`]: '2001:db8:ffff::1', [`${LW}PolicyErrors`]: '1' }, 'system');
   f.dm.add(`${LW}Trigger.`, 'system', { Time: '2026-01-01T10:00:00Z', Source: '2001:db8:ffff::1', Action: 'Reprovisioned', OldBinding: '192.0.2.3 1/6', NewBinding: '192.0.2.4 2/6', DurationMs: '40' });
-  f.dm.add(`${LW}Trigger.`, 'system', { Time: '2026-01-01T10:00:01Z', Source: '2001:db8:ffff::1', Action: 'Suppressed', OldBinding: '192.0.2.4 2/6', NewBinding: '192.0.2.4 2/6', DurationMs: '0' });
+  f.dm.add(`${LW}Trigger.`, 'system', { Time: '2026-01-01T10:00:01Z', Source: '2001:db8:ffff::1', Action: 'Unchanged', OldBinding: '192.0.2.4 2/6', NewBinding: '192.0.2.4 2/6', DurationMs: '30' });
   const s = (await f.req('GET', '/api/status')).body;
   assert.equal(s.mode, 'LW4o6');
   assert.deepEqual(s.lw4o6, {
     status: 'Bound', ipv4Address: '192.0.2.3', portRanges: '1040-1055,2064-2079', portCount: '1008', br: '2001:db8:ffff::1', policyErrors: '1',
     triggers: [
       { time: '2026-01-01T10:00:00Z', action: 'Reprovisioned', oldBinding: '192.0.2.3 1/6', newBinding: '192.0.2.4 2/6' },
-      { time: '2026-01-01T10:00:01Z', action: 'Suppressed', oldBinding: '192.0.2.4 2/6', newBinding: '192.0.2.4 2/6' },
+      { time: '2026-01-01T10:00:01Z', action: 'Unchanged', oldBinding: '192.0.2.4 2/6', newBinding: '192.0.2.4 2/6' },
     ],
   });
 });
