@@ -7,6 +7,8 @@
 //     in aftr (the same code configured the other way round: it decapsulates for inet and encapsulates
 //     the ACKs back), so both ends of the tunnel run at forwarder speed, not fixture speed.
 //  3. ping RTT lan -> inet on the same two paths (100 pings 10 ms apart, median of the rounds' averages).
+// BENCH_MODE=lw4o6 runs the B4 as an lwB4 (RFC 7596): NAPT44 into the port set of 192.0.2.3 (a = 6, k = 6,
+// PSID 1) before the encapsulation; the mirror returns the replies to that address.
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const FLOWS = 4;
 const PAYLOAD = 64 - 28; // 64-byte IPv4 packets
+const LW4O6 = process.env.BENCH_MODE === 'lw4o6' ? { ipv4: '192.0.2.3', psidOffset: 6, psidLength: 6, psid: 1 } : null;
 
 async function nft(lab: Lab, role: 'aftr', script: string): Promise<void> {
   const p = lab.spawn(role, 'nft', '-f', '-');
@@ -49,6 +52,8 @@ async function route(lab: Lab, path: Path, b4: LabB4, b4Config: ForwarderConfig)
   } else {
     await run('ip', ['-n', cpe, 'route', 'replace', 'default', 'dev', 'b4tun']);
     await run('ip', ['-n', aftr, 'route', 'replace', ADDR.lanPrefix, 'dev', 'mirtun']);
+    // lw4o6: the replies go to the shared address, which the mirror encapsulates back to the lwB4.
+    if (LW4O6) await run('ip', ['-n', aftr, 'route', 'replace', `${LW4O6.ipv4}/32`, 'dev', 'mirtun']);
   }
 }
 
@@ -96,7 +101,7 @@ async function main(): Promise<void> {
     // Egress of the encapsulated packets: the forwarder's default unless BENCH_EGRESS=tun|packet.
     const egress = process.env.BENCH_EGRESS as ForwarderEgress | undefined;
     const b4Config: ForwarderConfig = {
-      tunName: 'b4tun', softwire: ADDR.softwire, aftr: ADDR.aftr, mode: 'dslite',
+      tunName: 'b4tun', softwire: ADDR.softwire, aftr: ADDR.aftr, ...(LW4O6 ? { mode: 'lw4o6', lw4o6: LW4O6 } : { mode: 'dslite' }),
       queues: Number(process.env.BENCH_QUEUES ?? 2), ...(egress ? { egress } : {}),
     };
     const b4 = await LabB4.start(lab, b4Config);
@@ -151,7 +156,7 @@ async function main(): Promise<void> {
     const k = median(kernelRounds);
     const b = median(b4Rounds);
     console.log('');
-    console.log(`forwarder benchmark (${SECONDS} s per run, median of ${ROUNDS} rounds, each path at its best of 1 or 2 senders x ${FLOWS} flows; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    console.log(`forwarder benchmark, ${LW4O6 ? 'lw4o6 (NAPT44 into a 1008-port set, then encapsulation)' : 'DS-Lite'} (${SECONDS} s per run, median of ${ROUNDS} rounds, each path at its best of 1 or 2 senders x ${FLOWS} flows; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
     console.log(`  64-byte UDP   kernel ${fmt(k).padStart(9)} pps   B4 ${fmt(b).padStart(9)} pps   ratio ${median(ratios).toFixed(2)} (median of per-round ratios; target >= 0.60)`);
     console.log(`  TCP iperf3    kernel ${fmt(tcp.kernel, 2).padStart(9)} Gbit/s B4+mirror ${fmt(tcp.b4, 2)} Gbit/s   ratio ${(tcp.b4 / tcp.kernel).toFixed(2)}`);
     const extra = rtts.b4 - rtts.kernel;

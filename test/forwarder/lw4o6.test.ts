@@ -143,8 +143,22 @@ interface Case {
   active?: number;
 }
 
+/** RFC 1191 fragmentation needed from 192.0.0.2 to the LAN host, quoting at most 548 bytes (RFC 1812), as in dslite. */
+const fragNeeded = (orig: Buffer, mtu: number, to: string) =>
+  ipv4({ src: '192.0.0.2', dst: to, proto: 1, tos: 0xc0, id: 0, ttl: 64, payload: icmp4(3, 4, mtu, orig.subarray(0, 548)) });
+const bigDf = (len: number) => ipv4({ src: A, dst: NET, proto: 17, df: true, payload: udp4(A, NET, 4930, 53, data(len - 28)) });
+
 const cases: Case[] = [
   // ---- LAN -> BR: NAPT44 into the set, then the encapsulation of RFC 7596 §5.1 ----
+  {
+    // Regression: quoted after the NAPT (the shared address and port), the error matched none of the host's
+    // sockets, its path MTU never dropped and TCP through the lwB4 stalled after the handshake (bench:forwarder).
+    name: 'DF packet above the tunnel MTU: frag-needed quoting the packet as the LAN host sent it, no mapping made',
+    steps: [{ input: bigDf(1461) }],
+    out: [fragNeeded(bigDf(1461), 1460, A)],
+    drops: { v4_df_too_big: 1 },
+    active: 0,
+  },
   {
     name: 'UDP: a source port in the set is kept; source becomes the shared address; to the BR from the lwB4 address',
     steps: [{ input: udp(A, 4930, NET, 53) }],
@@ -497,6 +511,16 @@ test('TSO super-packet from the LAN: NAPT on its header, then cut as before; eve
   // Hairpinned, a super-packet would have to go back whole: refused, counted.
   assert.deepEqual(addon.inject(h, ipv4({ src: B, dst: PUB, proto: 6, payload: tcp4({ src: B, dst: PUB, sport: 7000, dport: 4931, seq: 1, flags: 0x10, payload: data(2000), partial: true }) }), 1000, { csumStart: 20, csumOffset: 16, gsoSize: 1000 }).out, []);
   assert.deepEqual(nonZero(addon.counters(h).drops), { offload_unsupported: 1 });
+});
+
+test('TSO super-packet whose segments exceed the tunnel MTU with DF: one frag-needed quoting the LAN host\'s packet, no mapping', () => {
+  const h = handle();
+  const sp = ipv4({ src: A, dst: NET, proto: 6, id: 50, df: true, payload: tcp4({ src: A, dst: NET, sport: 4931, dport: 80, seq: 1, flags: 0x10, payload: data(3000, 9), partial: true }) });
+  const r = addon.inject(h, sp, 1000, { csumStart: 20, csumOffset: 16, gsoSize: 1448 });
+  // 20 + 20 + 1448 = 1488 bytes a segment, above 1460: the quote is the super-packet's first segment's worth.
+  assert.deepEqual(hex(r.out), hex([fragNeeded(sp.subarray(0, 1488), 1460, A)]));
+  const n = addon.counters(h);
+  assert.deepEqual([nonZero(n.drops), n.totals.napt_created], [{ v4_df_too_big: 1 }, 0]);
 });
 
 test('packet too big from the BR about a mapped flow: raised verified, the tunnel MTU lowered as in dslite', () => {

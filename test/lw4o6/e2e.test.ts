@@ -61,6 +61,12 @@ test('S46_V4V6BIND from Kea: the binding in the data model, a 1 kHz flow NAPTed 
   assert.ok(r.replies.length > 500, `replies ${r.replies.length}`);
   assertInSet(r, '192.0.2.3', 1);
   assert.deepEqual(Object.keys(r.sources()), ['192.0.2.3']);
+  // TCP through the NAPT (iperf3 for one second): the lwAFTR passes it, the bytes arrive.
+  const server = l.t.spawn('inet', 'iperf3', '-s', '-1', '-B', '198.51.100.2');
+  await waitFor('iperf3 server', async () => (await l.t.tryExec('inet', 'sh', '-c', 'ss -ltn | grep -q :5201')) === 0, 5000);
+  const iperf = JSON.parse(await l.t.exec('lan', 'iperf3', '-c', '198.51.100.2', '-t', '1', '-J')) as { end: { sum_received: { bytes: number } } };
+  await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+  assert.ok(iperf.end.sum_received.bytes > 1_000_000, `TCP bytes received ${iperf.end.sum_received.bytes}`);
   const c = l.aftr.aftr1!.counters();
   assert.equal(c.port_out_of_set ?? 0, 0);
   assert.equal(c.wrong_ipv4 ?? 0, 0);

@@ -239,6 +239,22 @@ void encap_uso(Context &ctx, const Config &cfg, uint8_t *ip, size_t tot, const O
                    [](uint8_t *u, size_t, size_t n, size_t) { wr16(u + 4, uint16_t(8 + n)); }, out);
 }
 
+// The size each packet (or each segment of a super-packet) will have in the tunnel; true after answering a DF
+// one that does not fit with fragmentation-needed (counted v4_df_too_big), as encap_one and cut_super_packet do.
+bool lw_df_too_big(Context &ctx, const Config &cfg, const uint8_t *ip, size_t tot, const Offload *in, Sink &out) {
+  if (!(rd16(ip + 6) & 0x4000)) return false;
+  size_t ihl = (ip[0] & 0x0f) * 4u, unit = tot;
+  if (in && in->gso_size) {
+    size_t l4hdr = ip[9] == kProtoTcp && tot >= ihl + 20 ? (ip[ihl + 12] >> 4) * 4u : 8;
+    unit = ihl + l4hdr + in->gso_size;
+  }
+  int mtu = effective_mtu(ctx, cfg);
+  if (unit <= size_t(mtu)) return false;
+  ctx.counters->inc(D_v4_df_too_big);
+  send_frag_needed(ctx, cfg, ip, unit, mtu, out);
+  return true;
+}
+
 // LAN -> AFTR: IPv4 routed into the tun becomes IPv4-in-IPv6 (RFC 6333 §5.2, RFC 2473 §3).
 void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const Offload *in, Sink &out) {
   Counters &c = *ctx.counters;
@@ -246,7 +262,11 @@ void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const
   int tot = check_ipv4(ip, len, c, {D_v4_truncated, D_v4_bad_ihl, D_v4_bad_length, D_v4_bad_checksum}, false);
   if (tot < 0) return;
   if (in && !offload_ok(*in, size_t(tot))) return c.inc(D_offload_unsupported);
-  // lw4o6: the lwB4's own NAPT44 first (RFC 7596 §5.1); what it hairpins or drops ends here.
+  // lw4o6: the lwB4's own NAPT44 first (RFC 7596 §5.1); what it hairpins or drops ends here. A DF packet too
+  // big for the tunnel is refused before it, so the fragmentation-needed quotes the packet as the LAN host sent
+  // it: a quote of the translated packet (the shared address and port) matches none of the host's sockets, and
+  // its path MTU discovery (RFC 1191 §3) would never learn the tunnel's MTU (TCP stalled after the handshake).
+  if (cfg.lw4o6 && lw_df_too_big(ctx, cfg, ip, size_t(tot), in, out)) return;
   if (cfg.lw4o6 && !lw_outbound(ctx, cfg, ip, size_t(tot), in, out)) return;
   clamp_mss(ctx, cfg, ip, size_t(tot), in && in->partial);
   if (in && in->gso_size) return in->gso_udp ? encap_uso(ctx, cfg, ip, size_t(tot), *in, out)
