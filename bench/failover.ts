@@ -6,7 +6,10 @@
 //   blackhole:      the AFTR silently drops the softwire, default detectors;
 //   blackhole-fast: the same with the fast profile (Silence 20/150 ms, Echo 100/100 ms x 2);
 //   backup:         two AFTRs, the primary killed (-> backup), then back (-> return to the primary);
-//   again:          the AFTR killed again the moment the gateway has returned to it.
+//   again:          the AFTR killed again the moment the gateway has returned to it;
+//   lw4o6-icmp, lw4o6-learn: the lw4o6 rows, in the lw4o6 lab (bench/failover-lw4o6.ts): the primary lwAFTR of an
+//                   anycast pair dies; the backup answers ICMPv6 code 5 (the gateway provisions again) or creates
+//                   the binding from the packets (the gateway does nothing).
 // Per fault: outage (packets lost at 1 kHz = ms without IPv4), the longest silence at inet, OutageMs recorded by
 // the agent, verdict-to-switch and the DHCPv4 wait from the agent's log, packets lost on the return, packets
 // dropped at the AFTR for a wrong inner source, packets that left un-NATed, and the public IPv4 leased.
@@ -17,12 +20,15 @@ import { cli } from '../test/failover/cli.ts';
 import { FAST_PROFILE, FO, startLabAgent, type LabAgent } from '../test/failover/agent.ts';
 import { cpuLoad, startFlow } from '../test/failover/flow.ts';
 import { createTopo, type Topo } from '../test/failover/topo.ts';
+import { LW_KINDS, runLw4o6, type LwKind, type LwTrial } from './failover-lw4o6.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Kind = 'death' | 'blackhole' | 'blackhole-fast' | 'backup' | 'again';
 const KINDS: Kind[] = ['death', 'blackhole', 'blackhole-fast', 'backup', 'again'];
 const trials = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10);
 const kinds = KINDS.filter((k) => process.argv.includes(k));
+const lwKinds = LW_KINDS.filter((k) => process.argv.includes(k));
+const all = !kinds.length && !lwKinds.length;
 
 // Recovery is not what is measured: the same quick recovery for every kind.
 const RECOVERY = { [`${FO}RecoveryInterval`]: '1', [`${FO}RecoveryThreshold`]: '2', [`${FO}HoldDownTime`]: '2' };
@@ -149,26 +155,47 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 };
 
-const t = await createTopo('b');
 const load = cpuLoad();
 const results: Trial[] = [];
+const lwResults: LwTrial[] = [];
 try {
-  await t.startKea();
-  // BENCH_LOGS: the gateway's DHCPv4 on its WAN link, captured for the whole run.
-  if (process.env.BENCH_LOGS) t.spawn('cpe', 'tcpdump', '-i', 'cpe-wan', '-n', '-U', '-w', join(process.env.BENCH_LOGS, 'dhcp4.pcap'), 'udp port 67 or udp port 68');
-  for (const kind of kinds.length ? kinds : KINDS) results.push(...(await runKind(t, kind)));
+  if (all || kinds.length) {
+    const t = await createTopo('b');
+    try {
+      await t.startKea();
+      // BENCH_LOGS: the gateway's DHCPv4 on its WAN link, captured for the whole run.
+      if (process.env.BENCH_LOGS) t.spawn('cpe', 'tcpdump', '-i', 'cpe-wan', '-n', '-U', '-w', join(process.env.BENCH_LOGS, 'dhcp4.pcap'), 'udp port 67 or udp port 68');
+      for (const kind of kinds.length ? kinds : KINDS) results.push(...(await runKind(t, kind)));
+    } finally {
+      await t.cleanup();
+    }
+  }
+  for (const kind of all ? LW_KINDS : lwKinds) lwResults.push(...(await runLw4o6(kind as LwKind, trials)));
 } finally {
   await load.stop();
-  await t.cleanup();
 }
-console.log(`\nLoad: stress-ng --cpu 2 for the whole run; ${trials} faults of each kind; UDP 1 kHz from the LAN; strict AFTR fixture.`);
-console.log('| fault | outage at the LAN, ms p50 / p99 | longest gap at inet p50 / p99 | OutageMs error (recorded - seen) p50 / p99 of abs | verdict to switch ms p50 / p99 | DHCPv4 wait ms p50 / p99 | lost on the return (total) | dropped at AFTR, wrong source (total) | leaked un-NATed (total) | public IPv4s |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
-for (const kind of KINDS) {
-  const r = results.filter((x) => x.kind === kind);
-  if (!r.length) continue;
-  const col = (f: (x: Trial) => number) => `${pct(r.map(f), 50)} / ${pct(r.map(f), 99)}`;
-  const sum = (f: (x: Trial) => number) => r.reduce((acc, x) => acc + f(x), 0);
-  const ips = [...new Set(r.map((x) => x.publicIPv4).filter(Boolean))].join(' ') || '—';
-  console.log(`| ${kind} | ${col((x) => x.outageMs)} | ${col((x) => x.longestGapMs)} | ${col((x) => Math.abs(x.recordedMs - x.outageMs))} | ${col((x) => x.verdictToSwitchMs)} | ${col((x) => x.leaseWaitMs)} | ${sum((x) => Math.max(0, x.failbackLost))} | ${sum((x) => x.wrongSource)} | ${sum((x) => x.leaked)} | ${ips} |`);
+if (results.length) {
+  console.log(`\nLoad: stress-ng --cpu 2 for the whole run; ${trials} faults of each kind; UDP 1 kHz from the LAN; strict AFTR fixture.`);
+  console.log('| fault | outage at the LAN, ms p50 / p99 | longest gap at inet p50 / p99 | OutageMs error (recorded - seen) p50 / p99 of abs | verdict to switch ms p50 / p99 | DHCPv4 wait ms p50 / p99 | lost on the return (total) | dropped at AFTR, wrong source (total) | leaked un-NATed (total) | public IPv4s |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const kind of KINDS) {
+    const r = results.filter((x) => x.kind === kind);
+    if (!r.length) continue;
+    const col = (f: (x: Trial) => number) => `${pct(r.map(f), 50)} / ${pct(r.map(f), 99)}`;
+    const sum = (f: (x: Trial) => number) => r.reduce((acc, x) => acc + f(x), 0);
+    const ips = [...new Set(r.map((x) => x.publicIPv4).filter(Boolean))].join(' ') || '—';
+    console.log(`| ${kind} | ${col((x) => x.outageMs)} | ${col((x) => x.longestGapMs)} | ${col((x) => Math.abs(x.recordedMs - x.outageMs))} | ${col((x) => x.verdictToSwitchMs)} | ${col((x) => x.leaseWaitMs)} | ${sum((x) => Math.max(0, x.failbackLost))} | ${sum((x) => x.wrongSource)} | ${sum((x) => x.leaked)} | ${ips} |`);
+  }
+}
+if (lwResults.length) {
+  console.log(`\nlw4o6 (RFC 7596), same load; ${trials} deaths of the primary lwAFTR of each kind, the anycast route moved with it; strict lwAFTR fixtures.`);
+  console.log('| fault | first reply at the LAN after the death, ms p50 / p99 | lost at 1 kHz, p50 / p99 | longest gap p50 / p99 | re-provisionings (total) | mode switches (total) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const kind of LW_KINDS) {
+    const r = lwResults.filter((x) => x.kind === kind);
+    if (!r.length) continue;
+    const col = (f: (x: LwTrial) => number) => `${pct(r.map(f), 50)} / ${pct(r.map(f), 99)}`;
+    const sum = (f: (x: LwTrial) => number) => r.reduce((acc, x) => acc + f(x), 0);
+    console.log(`| ${kind} | ${col((x) => x.firstReplyMs)} | ${col((x) => x.outageMs)} | ${col((x) => x.longestGapMs)} | ${sum((x) => x.reprovisions)} | ${sum((x) => x.switches)} |`);
+  }
 }
