@@ -120,7 +120,8 @@ export class Schema {
         description: raw.description,
         protocols: raw.protocols ?? parent?.protocols,
         params: new Map(raw.params.map((p) => [p.name, multi ? aliasTyped(p) : p])),
-        commands: new Map((raw.commands ?? []).map((c) => [c.name, c])),
+        // A command with no arguments may leave its input or output list out of the file.
+        commands: new Map((raw.commands ?? []).map((c) => [c.name, { ...c, input: c.input ?? [], output: c.output ?? [] }])),
         events: new Map((raw.events ?? []).map((e) => [e.name, e])),
         parent,
         children: [],

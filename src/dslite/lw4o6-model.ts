@@ -11,7 +11,7 @@
 // Device.MAP.Enable and the Domain's Enable say whether a DHCPv6 lw4o6 offer is taken; the Domain and Rule
 // values are written by the gateway (Origin DHCPv6); static lw4o6 configuration is not supported.
 import type { Logger } from 'pino';
-import type { Change, DataModel, Disposable } from '../datamodel/index.ts';
+import { DmError, type Change, type DataModel, type Disposable } from '../datamodel/index.ts';
 import { portSet } from '../forwarder/types.ts';
 import type { InterfaceInfo } from '../wan/platform.ts';
 import { FO, rowsOf, type MapRows } from './instances.ts';
@@ -115,6 +115,10 @@ export function bindLw4o6Model(o: {
       } catch (err) {
         log.error({ err }, 'lw4o6 trigger not recorded');
       }
+    }),
+    dm.registerCommand(`${LW}Reprovision()`, async () => {
+      const r = await controller.reprovisionNow().catch((err: Error) => { throw new DmError('CommandFailed', err.message); });
+      return { Result: r.action, Binding: r.binding };
     }),
     dm.attach('Device.MAP.', { apply }),
     dm.attach('Device.MAP.Domain.{i}.', { apply }),

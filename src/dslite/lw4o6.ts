@@ -265,6 +265,29 @@ export class Lw4o6Controller {
     await c.stop();
   }
 
+  /**
+   * Re-provisioning on request (the Reprovision() command): as a trigger would, without one. Refused while lw4o6
+   * is not in use.
+   */
+  reprovisionNow(): Promise<{ action: TriggerAction; binding: string }> {
+    if (this.state.status === 'Disabled') return Promise.reject(new Error('lw4o6 is not in use'));
+    return new Promise((resolve) => {
+      this.serial(async () => {
+        const before = this.state.binding;
+        let action: TriggerAction = 'Failed';
+        try {
+          await this.reprovision();
+          action = this.state.status !== 'Bound' ? 'Failed' : sameBinding(before, this.state.binding) ? 'Unchanged' : 'Reprovisioned';
+        } catch (err) {
+          this.log.warn({ err }, 'lw4o6 re-provisioning failed');
+          this.set({ status: 'Error' });
+        }
+        this.set({ reprovisions: this.state.reprovisions + 1 });
+        resolve({ action, binding: action === 'Failed' ? '' : bindingText(this.state.binding) });
+      });
+    });
+  }
+
   /** A verified code 5 from the BR: re-provision once per event, record every one. */
   private onPolicyError(e: SoftwireError) {
     if (this.state.status === 'Disabled') return;

@@ -213,6 +213,17 @@ test('the anycast backup without our binding (code 5): provisioned again, the ne
   assert.equal(a.dm.getValue(`${FO}SwitchCount`), switches);
 });
 
+test('Reprovision() on request: a new binding without a trigger; refused (CommandFailed) while lw4o6 is not in use', async (t) => {
+  const a = await lwAgent(t, 'lw4o6');
+  const r = await a.dm.operate(`${LW}Reprovision()`, {}, 'usp');
+  assert.deepEqual(r.map((x) => x.output), [{ Result: 'Reprovisioned', Binding: '192.0.2.4 2/6' }]);
+  assert.equal(a.dm.getValue(`${LW}IPv4Address`), '192.0.2.4');
+  assert.equal(a.dm.getValue(`${LW}TriggerNumberOfEntries`), '0', 'no trigger was involved');
+  a.dm.set({ 'Device.MAP.Enable': 'false' }, 'usp');
+  await until(() => a.dm.getValue(`${LW}Status`) === 'Disabled', 3000, 'lw4o6 disabled');
+  await assert.rejects(a.dm.operate(`${LW}Reprovision()`, {}, 'usp'), (e: Error & { kind?: string }) => e.kind === 'CommandFailed' && /not in use/.test(e.message));
+});
+
 test('DHCPv4-over-DHCPv6 binding, re-provisioned by 4o6 on a trigger', async (t) => {
   const a = await lwAgent(t, 'lw4o6-dhcp4o6');
   assert.deepEqual(values(a, LW, ['Status', 'Provisioning', 'IPv4Address', 'PSID', 'SoftwireAddress']), {
