@@ -271,21 +271,7 @@ export class Lw4o6Controller {
    */
   reprovisionNow(): Promise<{ action: TriggerAction; binding: string }> {
     if (this.state.status === 'Disabled') return Promise.reject(new Error('lw4o6 is not in use'));
-    return new Promise((resolve) => {
-      this.serial(async () => {
-        const before = this.state.binding;
-        let action: TriggerAction = 'Failed';
-        try {
-          await this.reprovision();
-          action = this.state.status !== 'Bound' ? 'Failed' : sameBinding(before, this.state.binding) ? 'Unchanged' : 'Reprovisioned';
-        } catch (err) {
-          this.log.warn({ err }, 'lw4o6 re-provisioning failed');
-          this.set({ status: 'Error' });
-        }
-        this.set({ reprovisions: this.state.reprovisions + 1 });
-        resolve({ action, binding: action === 'Failed' ? '' : bindingText(this.state.binding) });
-      });
-    });
+    return new Promise((resolve) => this.serial(async () => resolve(await this.attempt())));
   }
 
   /** A verified code 5 from the BR: re-provision once per event, record every one. */
@@ -298,20 +284,26 @@ export class Lw4o6Controller {
     this.lastAction = at;
     this.log.info({ source: e.source, binding: old }, 'lw4o6 binding refused by the BR: provisioning again');
     this.serial(async () => {
-      this.set({ reprovisions: this.state.reprovisions + 1 });
-      const before = this.state.binding;
-      let action: TriggerAction = 'Failed';
-      try {
-        await this.reprovision();
-        action = this.state.status !== 'Bound' ? 'Failed' : sameBinding(before, this.state.binding) ? 'Unchanged' : 'Reprovisioned';
-      } catch (err) {
-        this.log.warn({ err }, 'lw4o6 re-provisioning failed');
-        this.set({ status: 'Error' });
-      }
-      const t = { time: at, source: e.source, action, oldBinding: old, newBinding: action === 'Failed' ? '' : bindingText(this.state.binding), durationMs: Math.max(0, Math.round(this.now() - at)) };
+      const r = await this.attempt();
+      const t = { time: at, source: e.source, action: r.action, oldBinding: old, newBinding: r.binding, durationMs: Math.max(0, Math.round(this.now() - at)) };
       this.log.info(t, 'lw4o6 trigger handled');
       this.triggerEmitter.fire(t);
     });
+  }
+
+  /** One re-provisioning, counted; what came of it and the binding in use after it ('' when it failed). */
+  private async attempt(): Promise<{ action: TriggerAction; binding: string }> {
+    this.set({ reprovisions: this.state.reprovisions + 1 });
+    const before = this.state.binding;
+    let action: TriggerAction = 'Failed';
+    try {
+      await this.reprovision();
+      action = this.state.status !== 'Bound' ? 'Failed' : sameBinding(before, this.state.binding) ? 'Unchanged' : 'Reprovisioned';
+    } catch (err) {
+      this.log.warn({ err }, 'lw4o6 re-provisioning failed');
+      this.set({ status: 'Error' });
+    }
+    return { action, binding: action === 'Failed' ? '' : bindingText(this.state.binding) };
   }
 
   private async reprovision(): Promise<void> {
