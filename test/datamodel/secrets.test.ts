@@ -56,7 +56,12 @@ function legacyDb(dir: string): string {
   raw.exec("DELETE FROM param WHERE path LIKE 'Device.MQTT.Client.%'");
   const put = raw.prepare('UPDATE param SET value = ? WHERE path = ?');
   put.run(OLD_STUN, `${MS}STUNPassword`); // then overwritten by a longer value: the old cell stays in free space
+  // ... provided it is not the page's last allocated cell: a freed cell at the edge of the unallocated gap joins
+  // it, and the longer value is written right over it (which row happened to be last depended on how many rows
+  // the schema stores). A row allocated after it (its key beside it, so on its page) makes it an inner freeblock.
+  add.run(`${MS}STUNPassword~pin`, 'pin');
   for (const [p, v] of Object.entries(PLAIN)) put.run(v, p);
+  raw.prepare('DELETE FROM param WHERE path = ?').run(`${MS}STUNPassword~pin`);
   raw.pragma('user_version = 0');
   raw.close();
   chmodSync(d.db, 0o644);
