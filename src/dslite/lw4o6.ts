@@ -286,7 +286,8 @@ export class Lw4o6Controller {
     this.serial(async () => {
       const r = await this.attempt();
       const t = { time: at, source: e.source, action: r.action, oldBinding: old, newBinding: r.binding, durationMs: Math.max(0, Math.round(this.now() - at)) };
-      this.log.info(t, 'lw4o6 trigger handled');
+      // Not `time`: pino's own field (the moment of the log line) would be overwritten.
+      this.log.info({ ...t, time: undefined, triggerTime: new Date(at).toISOString() }, 'lw4o6 trigger handled');
       this.triggerEmitter.fire(t);
     });
   }

@@ -12,7 +12,7 @@ import { Emitter } from '../datamodel/index.ts';
 import { Forwarder, type Icmpv6ErrorEvent } from '../forwarder/index.ts';
 import { Dhcp4Client } from './dhcp4.ts';
 import { Dhcp6Client } from './dhcp6.ts';
-import { addrDelete, addrReplace, routeReplace } from './netlink.ts';
+import { addrDelete, addrReplace, routeDelete, routeReplace } from './netlink.ts';
 import type { WanConfig } from './index.ts';
 import { Dhcp4o6Client } from './dhcp4o6.ts';
 import type {
@@ -221,11 +221,14 @@ export class LinuxWan implements Platform {
     if (this.fwd) {
       const c = this.fwd.config;
       if (c.aftr !== aftr || c.softwire !== softwire || !c.enabled || c.mode !== config.mode || JSON.stringify(c.lw4o6) !== JSON.stringify(lw4o6)) {
-        if (c.softwire !== softwire) await this.routeSoftwire(softwire, c.softwire);
+        // A new softwire address (an lw4o6 binding) is routed in before the forwarder sends from it; the old
+        // one's route goes afterwards.
+        if (c.softwire !== softwire) this.routeSoftwire(softwire, '');
         // Make-before-break between AFTRs: what the previous one returns for packets in flight still comes in.
         const drainAftr = c.enabled && c.aftr !== aftr ? c.aftr : '';
         await this.fwd.reconfigure({ ...config, lanFastPath: c.lanFastPath, drainAftr });
         if (drainAftr) this.drainUntil(drainAftr);
+        if (c.softwire !== softwire) this.unrouteSoftwire(c.softwire);
       }
     } else {
       const fwd = await Forwarder.start(config, { logger: this.log });
@@ -244,7 +247,7 @@ export class LinuxWan implements Platform {
       // come up the tun); IPv4 routes into the tun carry the tunnel MTU instead.
       await this.run('ip', 'link', 'set', t, 'up');
       await this.run('ip', 'addr', 'replace', `${B4_IPV4}/32`, 'dev', t);
-      await this.routeSoftwire(softwire, '');
+      this.routeSoftwire(softwire, '');
       // The Echo detector's target always goes through the softwire, also while IPv4 is native.
       await this.run('ip', 'route', 'replace', `${this.c.echoTarget}/32`, 'dev', t, 'src', B4_IPV4);
     }
@@ -252,9 +255,22 @@ export class LinuxWan implements Platform {
   }
 
   /** The softwire's address is routed into the tun, never local (DESIGN.md, one tun); a previous one unrouted. */
-  private async routeSoftwire(softwire: string, previous: string) {
-    await this.run('ip', '-6', 'route', 'replace', `${softwire}/128`, 'dev', this.c.tunName);
-    if (previous && previous !== softwire) await this.run('ip', '-6', 'route', 'del', `${previous}/128`, 'dev', this.c.tunName).catch(() => undefined);
+  /**
+   * rtnetlink, synchronous (./netlink.ts): no process is started on the way from an lw4o6 trigger to the new
+   * binding (a spawned `ip` took 50-150 ms under load there).
+   */
+  private routeSoftwire(softwire: string, previous: string) {
+    routeReplace({ dst: `${softwire}/128`, dev: this.c.tunName });
+    if (previous && previous !== softwire) this.unrouteSoftwire(previous);
+  }
+
+  private unrouteSoftwire(softwire: string) {
+    if (this.fwd?.config.softwire === softwire) return; // in use again
+    try {
+      routeDelete({ dst: `${softwire}/128`, dev: this.c.tunName });
+    } catch {
+      // already gone (with the tun)
+    }
   }
 
   /** A new lw4o6 binding (or DS-Lite again): applied at once while the softwire is up. */

@@ -10,7 +10,10 @@ import { loadNative } from '../forwarder/native.ts';
 
 /** The key of an IPv4 route: what selects it in the kernel's table (fib_table_delete). */
 export interface RouteKey {
-  /** '0.0.0.0/0' (or 'default'), 'a.b.c.d/len' with no host bits set, or 'a.b.c.d' for a /32. */
+  /**
+   * '0.0.0.0/0' (or 'default'), 'a.b.c.d/len' with no host bits set, or 'a.b.c.d' for a /32; or an IPv6 prefix
+   * ('2001:db8::1/128', or an address for a /128): a route onto `dev`, without gateway, src or mtu.
+   */
   dst: string;
   /** The outgoing interface, by name (resolved with if_nametoindex(3)). */
   dev: string;

@@ -114,9 +114,14 @@ export class Provisioning {
   async offer(bind: Binding): Promise<void> {
     this.binding = bind;
     keaConfigs(this.dir, bind, this.dynamic);
+    // Kea answers nothing while it reloads: wait for its log to say the new configuration is in force, or a
+    // Solicit sent meanwhile waits for its retransmission (a 2.7 s trigger once, against 0.3 s).
+    const done = () => (readFileSync(join(this.dir, 'kea6.log'), 'utf8').match(/DHCP6_CONFIG_COMPLETE/g) ?? []).length;
+    const before = done();
     const pid = this.kea6();
     if (pid) process.kill(pid, 'SIGHUP');
-    await sleep(300);
+    for (let i = 0; i < 250 && done() === before; i++) await sleep(20);
+    if (done() === before) throw new Error('Kea did not reload its configuration within 5 s');
   }
 
   /** Installs the static binding on a node now (the primary, before the gateway starts). */

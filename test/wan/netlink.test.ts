@@ -97,6 +97,25 @@ test('routeDelete of the default route (given as it was replaced: src and mtu ig
   await ok(['routeReplace', tunnel]);
 });
 
+test('an IPv6 /128 onto a link (the lwB4 address into the tun): added, idempotent, deleted; no gateway or src for it', T, async () => {
+  const v6 = async () => (JSON.parse(await ip('-j', '-6', 'route', 'show', 'table', 'main', 'dev', A)) as Array<Record<string, unknown>>)
+    .filter((r) => String(r.dst).startsWith('2001:db8:')).map((r) => ({ dst: r.dst, protocol: r.protocol }));
+  const r = { dst: '2001:db8:b4::c000:203:1/128', dev: A };
+  await ok(['routeReplace', r], ['routeReplace', r]);
+  assert.deepEqual(await v6(), [{ dst: '2001:db8:b4::c000:203:1', protocol: 'static' }]);
+  // An address alone is a /128.
+  await ok(['routeReplace', { dst: '2001:db8:b4::c000:204:2', dev: A }]);
+  assert.deepEqual((await v6()).map((x) => x.dst), ['2001:db8:b4::c000:203:1', '2001:db8:b4::c000:204:2']);
+  await ok(['routeDelete', r], ['routeDelete', { dst: '2001:db8:b4::c000:204:2/128', dev: A }]);
+  assert.deepEqual(await v6(), []);
+  const [gw, src, len] = await calls(['routeReplace', { ...r, gateway: GW }], ['routeReplace', { ...r, src: B4 }], ['routeReplace', { dst: '2001:db8::/129', dev: A }]);
+  assert.deepEqual([gw, src, len].map((x) => (x.ok ? 'ok' : x.message)), [
+    'routeReplace: gateway: only for an IPv4 dst', 'routeReplace: src: only for an IPv4 dst', 'routeReplace: dst "2001:db8::/129": bad prefix length',
+  ]);
+  assert.deepEqual(await v6(), []);
+  assert.deepEqual(await routes(), [VIA_TUN, CONNECTED], 'IPv4 untouched');
+});
+
 test('address added with a broadcast, replaced without duplicating, deleted', T, async () => {
   const a = { dev: B, address: '10.99.0.7', prefixLen: 24 };
   await ok(['addrReplace', { ...a, broadcast: '10.99.0.255' }]);

@@ -221,18 +221,21 @@ struct Args {
   }
 };
 
-// "0.0.0.0/0", "default", "a.b.c.d/len" or "a.b.c.d" (a /32).
-bool parse_prefix(Args &a, const std::string &s, in_addr &addr, uint8_t &len) {
+// "0.0.0.0/0", "default", "a.b.c.d/len" or "a.b.c.d" (a /32); or an IPv6 prefix ("2001:db8::1/128", or an
+// address alone for a /128), which sets `family` to AF_INET6 (the lwB4 address routed into the tun).
+bool parse_prefix(Args &a, const std::string &s, int &family, uint8_t *addr, uint8_t &len) {
   std::string host = s == "default" ? "0.0.0.0/0" : s;
+  family = host.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  int max = family == AF_INET6 ? 128 : 32;
   size_t slash = host.find('/');
-  int l = 32;
+  int l = max;
   if (slash != std::string::npos) {
     std::string ls = host.substr(slash + 1);
-    if (ls.empty() || ls.size() > 2 || ls.find_first_not_of("0123456789") != std::string::npos || (l = std::stoi(ls)) > 32)
+    if (ls.empty() || ls.size() > 3 || ls.find_first_not_of("0123456789") != std::string::npos || (l = std::stoi(ls)) > max)
       return a.type_error("dst \"" + s + "\": bad prefix length");
     host.resize(slash);
   }
-  if (inet_pton(AF_INET, host.c_str(), &addr) != 1) return a.type_error("dst \"" + s + "\" is not an IPv4 prefix");
+  if (inet_pton(family, host.c_str(), addr) != 1) return a.type_error("dst \"" + s + "\" is not an IPv4 or IPv6 prefix");
   len = uint8_t(l);
   return true;
 }
@@ -241,19 +244,24 @@ bool parse_prefix(Args &a, const std::string &s, in_addr &addr, uint8_t &len) {
 
 struct RouteArgs {
   std::string dst_text, dev;
-  in_addr dst{}, gateway{}, src{};
+  int family = AF_INET;
+  uint8_t dst[16]{};
+  in_addr gateway{}, src{};
   uint8_t dst_len = 0;
   uint32_t oif = 0, mtu = NO_VALUE, table = NO_VALUE, metric = NO_VALUE;
   bool has_gateway = false, has_src = false;
 };
 
 bool read_route(Args &a, RouteArgs &r, bool replace) {
-  if (!a.str("dst", r.dst_text, true) || !parse_prefix(a, r.dst_text, r.dst, r.dst_len)) return false;
+  if (!a.str("dst", r.dst_text, true) || !parse_prefix(a, r.dst_text, r.family, r.dst, r.dst_len)) return false;
   if (!a.ipv4("gateway", r.gateway, false, r.has_gateway)) return false;
+  // IPv6 destinations are routes onto a link (the tun) only: no IPv4 gateway, source or MTU for them.
+  if (r.family == AF_INET6 && r.has_gateway) return a.type_error("gateway: only for an IPv4 dst");
   if (!a.u32("table", r.table, UINT32_MAX - 1) || !a.u32("metric", r.metric, UINT32_MAX - 1)) return false;
   // src and mtu are not part of the key: routeDelete ignores them, so the object given to routeReplace
   // deletes that route.
   if (replace && (!a.ipv4("src", r.src, false, r.has_src) || !a.u32("mtu", r.mtu, 65535))) return false;
+  if (r.family == AF_INET6 && r.has_src) return a.type_error("src: only for an IPv4 dst");
   // The description in errors reads like the ip(8) command it replaces.
   std::string d = r.dst_text;
   if (r.has_gateway) {
@@ -268,12 +276,12 @@ bool read_route(Args &a, RouteArgs &r, bool replace) {
 }
 
 void add_route_key(Request &q, rtmsg *rt, const RouteArgs &r) {
-  rt->rtm_family = AF_INET;
+  rt->rtm_family = uint8_t(r.family);
   rt->rtm_dst_len = r.dst_len;
   uint32_t table = r.table == NO_VALUE ? RT_TABLE_MAIN : r.table;
   rt->rtm_table = uint8_t(table < 256 ? table : uint32_t(RT_TABLE_UNSPEC));  // RTA_TABLE carries the full id
   q.add_u32(RTA_TABLE, table);
-  if (r.dst_len) q.add(RTA_DST, &r.dst, 4);
+  if (r.dst_len) q.add(RTA_DST, r.dst, r.family == AF_INET6 ? 16 : 4);
   q.add_u32(RTA_OIF, r.oif);
   if (r.has_gateway) q.add(RTA_GATEWAY, &r.gateway, 4);
   if (r.metric != NO_VALUE) q.add_u32(RTA_PRIORITY, r.metric);
@@ -285,8 +293,9 @@ bool route_replace(Args &a) {
   Request q(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof(rtmsg));
   rtmsg *rt = static_cast<rtmsg *>(q.body());
   rt->rtm_protocol = RTPROT_STATIC;
-  // Without a gateway the destination is on the link (a tun, a point-to-point WAN), as ip(8) does.
-  rt->rtm_scope = r.has_gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+  // Without a gateway the destination is on the link (a tun, a point-to-point WAN), as ip(8) does; IPv6 routes
+  // are always of universe scope (the kernel refuses others).
+  rt->rtm_scope = r.has_gateway || r.family == AF_INET6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   rt->rtm_type = RTN_UNICAST;
   add_route_key(q, rt, r);
   if (r.has_src) q.add(RTA_PREFSRC, &r.src, 4);
