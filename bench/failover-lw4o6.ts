@@ -8,7 +8,7 @@
 //   lw4o6-learn: the backup creates the binding from the gateway's data packets; the gateway does nothing.
 // Between trials the primary comes back with the binding the gateway holds, and the anycast route with it.
 import { cli } from '../test/failover/cli.ts';
-import { FO, startLabAgent, type LabAgent } from '../test/failover/agent.ts';
+import { FO, startLabAgent } from '../test/failover/agent.ts';
 import { startFlow } from '../test/failover/flow.ts';
 import { createLwLab, type Binding } from '../test/lw4o6/lab.ts';
 
@@ -20,14 +20,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LW = `${FO}LW4o6.`;
 const BINDINGS: Binding[] = [{ ipv4: '192.0.2.3', psid: 1 }, { ipv4: '192.0.2.4', psid: 2 }];
 
-async function waitFor(a: LabAgent, path: string, value: string, ms: number) {
-  const t0 = Date.now();
-  while ((await a.get(path).catch(() => '')) !== value) {
-    if (Date.now() - t0 > ms) throw new Error(`${path} not ${value} after ${ms} ms\n${a.logs().split('\n').slice(-20).join('\n')}`);
-    await sleep(20);
-  }
-}
-
 export async function runLw4o6(kind: LwKind, trials: number): Promise<LwTrial[]> {
   const l = await createLwLab(kind === 'lw4o6-icmp' ? 'bi' : 'bl', { bind: BINDINGS[0] });
   const out: LwTrial[] = [];
@@ -37,7 +29,7 @@ export async function runLw4o6(kind: LwKind, trials: number): Promise<LwTrial[]>
     await l.prov.install('aftr1');
     const a = await startLabAgent(l.t, {}, `bench-${kind}`);
     try {
-      await waitFor(a, `${FO}Mode`, 'LW4o6', 20_000);
+      await a.waitFor(`${FO}Mode`, 'LW4o6', 20_000);
       await cli(a.socket, { cmd: 'set', values: { [`${FO}RecoveryInterval`]: '1', [`${FO}RecoveryThreshold`]: '2', [`${FO}HoldDownTime`]: '2' } });
       l.prov.start();
       for (let n = 1; n <= trials; n++) {
@@ -52,7 +44,7 @@ export async function runLw4o6(kind: LwKind, trials: number): Promise<LwTrial[]>
         await l.moveAnycast('aftr2');
         const diedAt = Date.now();
         await l.killLwAftr('aftr1');
-        if (kind === 'lw4o6-icmp') await waitFor(a, `${LW}IPv4Address`, l.prov.binding.ipv4, 15_000);
+        if (kind === 'lw4o6-icmp') await a.waitFor(`${LW}IPv4Address`, l.prov.binding.ipv4, 15_000);
         await sleep(2000);
         const f = await flow.stop();
         const first = f.replies.filter((r) => r.sentAt >= diedAt).sort((x, y) => x.backAt - y.backAt)[0];

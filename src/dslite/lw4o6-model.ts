@@ -102,7 +102,10 @@ export function bindLw4o6Model(o: {
     }
   };
   write(controller.status());
-  const apply = () => {
+  // Only what a controller or user writes: the gateway's own writes of the Domain's status (writeLw4o6) change no
+  // setting, and re-reading the settings on each would queue policy work per status write.
+  const apply = (ev: { origin: string }) => {
+    if (ev.origin === 'system') return;
     controller.setEnabled(lw4o6Enabled(dm, rows));
     o.onEnable?.();
   };

@@ -206,24 +206,19 @@ export class LinuxWan implements Platform {
 
   // ---- the softwire ---------------------------------------------------------------------------------
 
-  /** The forwarder's mode while the softwire carries traffic: lw4o6 with a binding, else DS-Lite. */
-  private softwireMode(): 'dslite' | 'lw4o6' {
-    return this.binding ? 'lw4o6' : 'dslite';
-  }
-
   private async up(aftr: string) {
     const b = this.binding;
     // lw4o6: the lwB4's address from the binding (RFC 7596 §5.1); DS-Lite: configured or from the delegated prefix.
     const softwire = b ? b.softwire : softwireFor(this.c.softwire, this.dhcp6.lease());
     if (!softwire) throw new Error('no softwire address (no wan.softwire, no delegated prefix)');
     const lw4o6 = b ? { ipv4: b.ipv4, psidOffset: b.psidOffset, psidLength: b.psidLength, psid: b.psid } : undefined;
-    const config = { tunName: this.c.tunName, softwire, aftr, mtu: this.c.mtu, mssClamp: this.c.mssClamp, mode: this.softwireMode(), lw4o6, echoTarget: this.c.echoTarget };
+    const config = { tunName: this.c.tunName, softwire, aftr, mtu: this.c.mtu, mssClamp: this.c.mssClamp, mode: b ? 'lw4o6' as const : 'dslite' as const, lw4o6, echoTarget: this.c.echoTarget };
     if (this.fwd) {
       const c = this.fwd.config;
       if (c.aftr !== aftr || c.softwire !== softwire || !c.enabled || c.mode !== config.mode || JSON.stringify(c.lw4o6) !== JSON.stringify(lw4o6)) {
         // A new softwire address (an lw4o6 binding) is routed in before the forwarder sends from it; the old
         // one's route goes afterwards.
-        if (c.softwire !== softwire) this.routeSoftwire(softwire, '');
+        if (c.softwire !== softwire) this.routeSoftwire(softwire);
         // Make-before-break between AFTRs: what the previous one returns for packets in flight still comes in.
         const drainAftr = c.enabled && c.aftr !== aftr ? c.aftr : '';
         await this.fwd.reconfigure({ ...config, lanFastPath: c.lanFastPath, drainAftr });
@@ -247,7 +242,7 @@ export class LinuxWan implements Platform {
       // come up the tun); IPv4 routes into the tun carry the tunnel MTU instead.
       await this.run('ip', 'link', 'set', t, 'up');
       await this.run('ip', 'addr', 'replace', `${B4_IPV4}/32`, 'dev', t);
-      this.routeSoftwire(softwire, '');
+      this.routeSoftwire(softwire);
       // The Echo detector's target always goes through the softwire, also while IPv4 is native.
       await this.run('ip', 'route', 'replace', `${this.c.echoTarget}/32`, 'dev', t, 'src', B4_IPV4);
     }
@@ -259,9 +254,8 @@ export class LinuxWan implements Platform {
    * rtnetlink, synchronous (./netlink.ts): no process is started on the way from an lw4o6 trigger to the new
    * binding (a spawned `ip` took 50-150 ms under load there).
    */
-  private routeSoftwire(softwire: string, previous: string) {
+  private routeSoftwire(softwire: string) {
     routeReplace({ dst: `${softwire}/128`, dev: this.c.tunName });
-    if (previous && previous !== softwire) this.unrouteSoftwire(previous);
   }
 
   private unrouteSoftwire(softwire: string) {
@@ -283,7 +277,7 @@ export class LinuxWan implements Platform {
   private drainUntil(previous: string) {
     const t = setTimeout(() => {
       const fwd = this.fwd;
-      if (fwd && fwd.config.drainAftr === previous) void fwd.reconfigure({ ...fwd.config, mode: fwd.config.enabled ? this.softwireMode() : 'off', drainAftr: '' }).catch(() => undefined);
+      if (fwd && fwd.config.drainAftr === previous) void fwd.reconfigure({ ...fwd.config, drainAftr: '' }).catch(() => undefined);
     }, DRAIN_MS);
     t.unref?.();
   }
@@ -325,7 +319,7 @@ export class LinuxWan implements Platform {
     const fastPath = path === 'tunnel' && this.c.lanFastPath ? [this.c.lanInterface] : [];
     const fwd = this.fwd;
     if (fwd && fwd.config.lanFastPath.join() !== fastPath.join())
-      void fwd.reconfigure({ ...fwd.config, mode: fwd.config.enabled ? this.softwireMode() : 'off', lanFastPath: fastPath })
+      void fwd.reconfigure({ ...fwd.config, lanFastPath: fastPath })
         .catch((err) => this.log.warn({ err }, 'LAN fast path not changed'));
   }
 

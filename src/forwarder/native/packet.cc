@@ -266,8 +266,7 @@ void encapsulate(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const
   // big for the tunnel is refused before it, so the fragmentation-needed quotes the packet as the LAN host sent
   // it: a quote of the translated packet (the shared address and port) matches none of the host's sockets, and
   // its path MTU discovery (RFC 1191 §3) would never learn the tunnel's MTU (TCP stalled after the handshake).
-  if (cfg.lw4o6 && lw_df_too_big(ctx, cfg, ip, size_t(tot), in, out)) return;
-  if (cfg.lw4o6 && !lw_outbound(ctx, cfg, ip, size_t(tot), in, out)) return;
+  if (cfg.lw4o6 && (lw_df_too_big(ctx, cfg, ip, size_t(tot), in, out) || !lw_outbound(ctx, cfg, ip, size_t(tot), in, out))) return;
   clamp_mss(ctx, cfg, ip, size_t(tot), in && in->partial);
   if (in && in->gso_size) return in->gso_udp ? encap_uso(ctx, cfg, ip, size_t(tot), *in, out)
                                              : encap_tso(ctx, cfg, ip, size_t(tot), *in, out);
