@@ -132,6 +132,10 @@ async function runKind(t: Topo, kind: Kind): Promise<Trial[]> {
         publicIPv4,
       });
       console.log(JSON.stringify(out[out.length - 1]));
+      // Where a return lost packets: each run dated from the restore and from the switch back.
+      const lastTrial = out[out.length - 1];
+      if (back && lastTrial.failbackLost > 0)
+        console.log(JSON.stringify({ lossRuns: f.lossRuns(restoreAt, back.time + 1000).map((r) => ({ ...r, afterRestoreMs: r.at - restoreAt, afterReturnMs: r.at - back.time })) }));
       // Start each fault from a settled gateway: the WAN lease given back after the grace period.
       if (kind !== 'backup') {
         const t0 = Date.now();
@@ -165,6 +169,8 @@ try {
       await t.startKea();
       // BENCH_LOGS: the gateway's DHCPv4 on its WAN link, captured for the whole run.
       if (process.env.BENCH_LOGS) t.spawn('cpe', 'tcpdump', '-i', 'cpe-wan', '-n', '-U', '-w', join(process.env.BENCH_LOGS, 'dhcp4.pcap'), 'udp port 67 or udp port 68');
+      // BENCH_CAPTURE=1 also: the LAN probe on the WAN link (outside the softwire), for a return that lost packets.
+      if (process.env.BENCH_LOGS && process.env.BENCH_CAPTURE) t.spawn('cpe', 'tcpdump', '-i', 'cpe-wan', '-n', '-U', '-s', '96', '-w', join(process.env.BENCH_LOGS, 'probe.pcap'), 'udp port 46001 or ip6');
       for (const kind of kinds.length ? kinds : KINDS) results.push(...(await runKind(t, kind)));
     } finally {
       await t.cleanup();

@@ -13,6 +13,9 @@ import { canonical, TypeError_, zeroValue } from './types.ts';
 import { Emitter, type Disposable } from './events.ts';
 import { AttributeTable, type AttributeChange, type Attributes } from './attributes.ts';
 
+/** A commit longer than this (ms) is logged: the event loop, failover detectors included, waited that long. */
+const SLOW_COMMIT_MS = 20;
+
 export interface ParamValue {
   path: string;
   value: string;
@@ -287,7 +290,11 @@ export class DataModel {
         this.log?.error({ err }, 'commit participant failed');
       }
     }
-    this.store.write(planned.ws);
+    const t0 = performance.now();
+    // The gateway's own writes need no fsync (store.ts); a manager's, and any front-end state riding along, do.
+    this.store.write(planned.ws, origin !== 'system' || planned.ws.state.size > 0);
+    const ms = performance.now() - t0;
+    if (ms > SLOW_COMMIT_MS) this.log?.warn({ ms: Math.round(ms), origin, values: planned.ws.values.size }, 'slow commit');
     for (const o of planned.ws.removedObjects) this.index.remove(o);
     for (const o of planned.ws.addedObjects) this.index.add(o);
     if (planned.event.changes.length || planned.event.added.length || planned.event.deleted.length) this.changeEmitter.fire(planned.event);

@@ -2,13 +2,18 @@
 // counters, attributes and the front-ends' private state live here; every write goes through `write()`,
 // one SQLite transaction per data-model transaction.
 //
-// WAL with synchronous=FULL: the WAL is fsync'd at every commit, so a transaction that returned has survived
-// power loss, not only the process being killed (https://sqlite.org/pragma.html#pragma_synchronous: NORMAL
-// in WAL mode "might roll back following a power loss or system crash"). An ACS that got status 0 for a
+// WAL, and a durable write is committed with synchronous=FULL: the WAL is fsync'd before the commit returns, so
+// it has survived power loss, not only the process being killed (https://sqlite.org/pragma.html#pragma_synchronous:
+// NORMAL in WAL mode "might roll back following a power loss or system crash"). An ACS that got status 0 for a
 // SetParameterValues (TR-069 A.3.2.1) and its ParameterKey must find both after the power cut a home gateway
 // sees routinely. Cost: one fsync of the WAL per commit (`npm run bench:datamodel`, five runs each on a shared
 // VM disk: 1-parameter sets 4,200-11,200/s -> 1,500-3,300/s, about +0.3-0.5 ms per commit; an ACS session
 // commits a handful of times).
+// The gateway's own status writes (Mode, detector states, History rows, leases: `durable` false) are committed
+// with synchronous=NORMAL: appended to the WAL without an fsync. They are re-derived at boot, and the next
+// durable commit's fsync (or a checkpoint) makes them durable too, the WAL being sequential. They are written
+// on the event loop that decides a failover, and an fsync there waited 430 ms under load (ext4 syncs other
+// files' dirty data with the journal): a failover verdict then waited for its own status row.
 // The in-memory copy is a write-through cache loaded at open.
 //
 // Secured parameters are stored encrypted (secrets.ts); the cache keeps their plaintext. PRAGMA user_version
@@ -266,9 +271,19 @@ export class Store {
   };
   private sqlTx?: Database.Transaction<(ws: WriteSet, now: number) => void>;
 
-  /** Applies a write set in one SQLite transaction, then to the cache. Throws (and changes nothing) on failure. */
-  write(ws: WriteSet): void {
+  /** The synchronous level the connection is at: FULL (true) or NORMAL. */
+  private durable = true;
+
+  /**
+   * Applies a write set in one SQLite transaction, then to the cache. Throws (and changes nothing) on failure.
+   * `durable` (default): fsync'd before returning; false: the gateway's own status, without an fsync (above).
+   */
+  write(ws: WriteSet, durable = true): void {
     const now = Date.now();
+    if (durable !== this.durable) {
+      this.db.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
+      this.durable = durable;
+    }
     this.sqlTx ??= this.db.transaction(this.writeTx);
     try {
       this.sqlTx.immediate(ws, now);

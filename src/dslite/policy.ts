@@ -49,6 +49,12 @@ export interface SwitchRecord {
   leaseWaitMs?: number;
 }
 
+/**
+ * When an outage began: known (a planned or forced move: now), or to be dated after the switch from the
+ * forwarder's last packet from the AFTR and the failed detectors' verdicts (outageStart()).
+ */
+type OutageFrom = number | { verdicts: Verdict[] };
+
 export interface PolicyStatus {
   mode: Mode;
   /** `mode` with the softwire named: DSLite or LW4o6. */
@@ -130,7 +136,7 @@ export class FailoverPolicy {
   /** The last ICMPv6 error about each AFTR address (ms), whatever the mode. */
   private readonly errorsAt = new Map<string, number>();
   /** A dual-stack switch that found no DHCPv4 lease: retried by the recovery loop. */
-  private pendingDualStack: { reason: string; outageStart: number; verdictAt: number } | null = null;
+  private pendingDualStack: { reason: string; outage: OutageFrom; verdictAt: number } | null = null;
   private queue: Promise<void> = Promise.resolve();
   private recoveryTimer: NodeJS.Timeout | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
@@ -153,6 +159,12 @@ export class FailoverPolicy {
     this.detectors = Object.entries(DETECTORS).map(([name, make]) => make(settingsOf(name), env));
     this.establishment = this.detectors.find((d): d is EstablishmentDetector => d instanceof EstablishmentDetector)!;
     this.wanReady = new WanReady({ platform: this.platform, log: this.log, enqueue: (w, fn) => this.enqueue(w, fn), inDSLite: () => this.mode === 'DSLite' });
+    // The policy hears a verdict before anyone else (the data model's status rows are bookkeeping): its
+    // DHCPv4 exchange leaves in the verdict's tick, not after every other listener has run.
+    for (const d of this.detectors) {
+      this.subs.push(d.onVerdict((v) => this.onVerdict(v)));
+      if (d.onSuspect) this.subs.push(d.onSuspect((reason) => this.onSuspect(reason)));
+    }
   }
 
   status(): PolicyStatus {
@@ -194,10 +206,6 @@ export class FailoverPolicy {
   start(): void {
     this.subs.push(this.platform.dhcp6.onLease(() => this.enqueue('dhcpv6 lease', () => this.onLease())));
     this.subs.push(this.platform.tunnel.onError((e) => this.errorsAt.set(e.quotedDst, this.now())));
-    for (const d of this.detectors) {
-      this.subs.push(d.onVerdict((v) => this.onVerdict(v)));
-      if (d.onSuspect) this.subs.push(d.onSuspect((reason) => this.onSuspect(reason)));
-    }
     this.enqueue('boot', () => this.boot());
   }
 
@@ -378,15 +386,19 @@ export class FailoverPolicy {
     // Timed from the detector's verdict, not from when the queue got to it.
     const now = this.now();
     const verdictAt = !planned && this.failedAt && now - this.failedAt < 10_000 ? Math.min(this.failedAt, now) : now;
-    const outageStart = planned ? verdictAt : await this.outageStart(verdictAt);
+    this.log.debug({ reason, planned, queueMs: now - verdictAt }, 'failover begins');
+    // The outage's start is read from the forwarder after the switch (a round trip to its thread, which a busy
+    // CPU can delay): nothing the switch does moves it, as no packet comes from the failed AFTR meanwhile.
+    const verdicts = this.detectors.map((d) => d.verdict());
     for (const d of this.detectors) if (d !== this.establishment) d.stop();
     const r = await this.establish(planned ? 0 : this.index + 1, !planned);
     if (r) {
       const at = this.now();
-      this.enterDSLite(r.index, r.addr, reason, planned ? 0 : at - outageStart, true, planned ? undefined : at - verdictAt);
+      const outageMs = planned ? 0 : at - await this.outageStart(verdictAt, verdicts);
+      this.enterDSLite(r.index, r.addr, reason, outageMs, true, planned ? undefined : at - verdictAt);
       return;
     }
-    await this.toDualStack(reason, outageStart, verdictAt);
+    await this.toDualStack(reason, planned ? verdictAt : { verdicts }, verdictAt);
   }
 
   /**
@@ -395,9 +407,9 @@ export class FailoverPolicy {
    * host saw), or a failed detector's own last sign of life (BFD's last control packet), and never earlier
    * than the detectors' window (a detector would have failed sooner).
    */
-  private async outageStart(detectedAt: number): Promise<number> {
+  private async outageStart(detectedAt: number, verdicts: Verdict[]): Promise<number> {
     const c = await this.platform.tunnel.counters().catch(() => null);
-    const since = this.detectors.map((d) => d.verdict()).filter((v) => v.state === 'Failed' && v.since !== undefined).map((v) => v.since!);
+    const since = verdicts.filter((v) => v.state === 'Failed' && v.since !== undefined).map((v) => v.since!);
     const start = Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - this.window(), ...since));
     this.log.debug({ detectedAt, lastRxFromAftr: c?.lastRxFromAftr, window: this.window(), since, start }, 'outage start');
     return start;
@@ -486,7 +498,7 @@ export class FailoverPolicy {
    * To dual-stack: the lease (usually ready: prepared at the first suspicion, or kept through the grace
    * period of a return), then the switch, which is the route alone.
    */
-  private async toDualStack(reason: string, outageStart: number, verdictAt: number): Promise<boolean> {
+  private async toDualStack(reason: string, outage: OutageFrom, verdictAt: number): Promise<boolean> {
     if (this.mode === 'DualStack') return true;
     this.wanReady.cancelGrace();
     const t0 = this.now();
@@ -496,7 +508,7 @@ export class FailoverPolicy {
         lease = await this.platform.dhcp4.acquire(this.opts.dhcp4Timeout ?? 10_000);
       } catch (err) {
         this.log.error({ err, reason }, 'no DHCPv4 lease for dual-stack');
-        this.pendingDualStack = { reason, outageStart, verdictAt };
+        this.pendingDualStack = { reason, outage, verdictAt };
         this.startRecovery(); // retried from the recovery loop
         return false;
       }
@@ -516,6 +528,7 @@ export class FailoverPolicy {
     if (this.lastFailback && switchedAt - this.lastFailback < 2 * hold) this.holdFactor = Math.min(this.holdFactor * 2, MAX_HOLD_FACTOR);
     else this.holdFactor = 1;
     const failure = from !== 'None' && !reason.startsWith('ForcedMode') && !reason.startsWith('ForceSwitch');
+    const outageStart = typeof outage === 'number' ? outage : await this.outageStart(verdictAt, outage.verdicts);
     this.recordSwitch({
       // The AFTR left behind (this.index still names it here): the History row says which one failed.
       from, to: 'DualStack', reason, aftr: from === 'DSLite' ? (this.cands[this.index]?.aftr ?? '') : '', outageMs: failure ? switchedAt - outageStart : 0,
@@ -559,7 +572,7 @@ export class FailoverPolicy {
     if (this.mode === 'None') return this.bringUp('retry');
     if (this.pendingDualStack) {
       const p = this.pendingDualStack;
-      await this.toDualStack(p.reason, p.outageStart, p.verdictAt);
+      await this.toDualStack(p.reason, p.outage, p.verdictAt);
       return;
     }
     if (this.mode === 'DSLite' && this.index > 0) return this.probePrimary();

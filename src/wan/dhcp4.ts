@@ -210,6 +210,7 @@ export class Dhcp4Client implements Dhcp4Port {
         if (this.pending !== p) return fail('dhcpv4: superseded by another exchange');
         if (sent >= tries || Date.now() >= until) return fail('dhcpv4: no answer');
         sent++;
+        this.o.log.debug({ xid, to, sent }, 'dhcpv4 send');
         this.send(build(), to, src).catch((err) => this.o.log.debug({ err: (err as Error).message }, 'dhcpv4 send failed'));
         const wait = Math.min(rt * (0.9 + Math.random() * 0.2), until - Date.now());
         rt = Math.min(rt * 2, 64_000);
@@ -229,6 +230,7 @@ export class Dhcp4Client implements Dhcp4Port {
     const p = this.pending;
     // Ours: a BOOTREPLY with our transaction id and hardware address (§4.1, §4.4.1).
     if (!p || m.op !== c.OP.BOOTREPLY || m.xid !== p.xid || m.chaddr !== this.o.mac.toLowerCase() || !p.accept(m)) return;
+    this.o.log.debug({ xid: m.xid, type: m.type }, 'dhcpv4 answer');
     p.resolve(m);
   }
 

@@ -38,6 +38,11 @@ export interface FlowResult {
   longestGap(from: number, to: number): number;
   /** The sources seen at inet, with their counts. */
   sources(): Record<string, number>;
+  /**
+   * The runs of lost probes sent in [from, to): each dated by the send time of the last probe before it that came
+   * back, with its length and whether the probes reached inet (lost on the way back) or not (lost on the way out).
+   */
+  lossRuns(from: number, to: number): { at: number; lost: number; reachedInet: number; sources: string[] }[];
 }
 
 export interface Flow {
@@ -111,6 +116,22 @@ export function analyse(sent: number, arrivals: Arrival[], replies: Reply[]): Fl
       let gap = 0;
       for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
       return gap;
+    },
+    lossRuns(from, to) {
+      const inet = new Map(arrivals.map((a) => [a.seq, a]));
+      const runs: { at: number; lost: number; reachedInet: number; sources: string[] }[] = [];
+      const run = (at: number, lo: number, hi: number) => {
+        const seen = [...Array(hi - lo + 1).keys()].map((i) => inet.get(lo + i)).filter((a) => a !== undefined);
+        runs.push({ at, lost: hi - lo + 1, reachedInet: seen.length, sources: [...new Set(seen.map((a) => `${a.src}:${a.srcPort}`))] });
+      };
+      for (let i = 1; i < bySeq.length; i++) {
+        const a = bySeq[i - 1], b = bySeq[i];
+        if (b.seq === a.seq + 1 || a.sentAt >= to || b.sentAt < from) continue;
+        run(a.sentAt, a.seq + 1, b.seq - 1);
+      }
+      const last = bySeq[bySeq.length - 1];
+      if (last && last.seq < sent - 1 && last.sentAt < to) run(last.sentAt, last.seq + 1, sent - 1);
+      return runs;
     },
     sources() {
       const out: Record<string, number> = {};
