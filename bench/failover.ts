@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli } from '../test/failover/cli.ts';
 import { FAST_PROFILE, FO, startLabAgent, type LabAgent } from '../test/failover/agent.ts';
-import { cpuLoad, startFlow } from '../test/failover/flow.ts';
+import { cpuLoad, machineStalls, startFlow } from '../test/failover/flow.ts';
 import { createTopo, type Topo } from '../test/failover/topo.ts';
 import { LW_KINDS, runLw4o6, type LwKind, type LwTrial } from './failover-lw4o6.ts';
 
@@ -136,6 +136,7 @@ async function runKind(t: Topo, kind: Kind): Promise<Trial[]> {
       const lastTrial = out[out.length - 1];
       if (back && lastTrial.failbackLost > 0)
         console.log(JSON.stringify({ lossRuns: f.lossRuns(restoreAt, back.time + 1000).map((r) => ({ ...r, afterRestoreMs: r.at - restoreAt, afterReturnMs: r.at - back.time })) }));
+      for (const st of f.senderStalls) console.log(JSON.stringify({ senderStall: { ...st, afterFaultMs: st.at - faultAt } }));
       // Start each fault from a settled gateway: the WAN lease given back after the grace period.
       if (kind !== 'backup') {
         const t0 = Date.now();
@@ -160,6 +161,7 @@ const pct = (xs: number[], p: number) => {
 };
 
 const load = cpuLoad();
+const stalls = machineStalls();
 const results: Trial[] = [];
 const lwResults: LwTrial[] = [];
 try {
@@ -179,6 +181,9 @@ try {
   for (const kind of all ? LW_KINDS : lwKinds) lwResults.push(...(await runLw4o6(kind as LwKind, trials)));
 } finally {
   await load.stop();
+  const st = await stalls.stop();
+  // A stall stops the LAN host, the gateway and the peers alike: what falls in one is the machine's, not the gateway's.
+  console.log(`\nMachine stalls over 50 ms (a SCHED_FIFO watchdog did not run): ${st.length}, longest ${Math.max(0, ...st.map((x) => x.ms))} ms ${JSON.stringify(st)}`);
 }
 if (results.length) {
   console.log(`\nLoad: stress-ng --cpu 2 for the whole run; ${trials} faults of each kind; UDP 1 kHz from the LAN; strict AFTR fixture.`);

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { cli } from '../test/failover/cli.ts';
 import { FAST_PROFILE, FO, startLabAgent } from '../test/failover/agent.ts';
-import { startFlow } from '../test/failover/flow.ts';
+import { machineStalls, startFlow } from '../test/failover/flow.ts';
 import { createTopo, LAN4 } from '../test/failover/topo.ts';
 import { B4_WAN, startBfdd } from '../test/bfd/bfdd.ts';
 import { BFD_MIN_INTERVAL_MS } from '../src/dslite/bfd-model.ts';
@@ -28,6 +28,7 @@ const BFD = {
 
 const t = await createTopo(kind === 'bfd' ? 'sb' : 'sf');
 const stress = sharedLoad ? null : spawn('stress-ng', ['--cpu', '2', '--timeout', `${minutes * 60 + 120}s`], { stdio: 'ignore' });
+const watchdog = machineStalls();
 try {
   await t.startKea();
   await t.startAftr('aftr1');
@@ -69,7 +70,7 @@ try {
       switches, reasons, detectorStates: await Promise.all([1, 2, 3, 4, 5].map((i) => a.get(`${FO}Detector.${i}.State`))), bfddSessionDowns: bfdd ? bfdDowns : undefined,
       bfdPacketsSent: bfdd ? await a.get(`${FO}BFD.PacketsSent`) : undefined, bfdPacketsReceived: bfdd ? await a.get(`${FO}BFD.PacketsReceived`) : undefined,
       aftrWrongSource: aftr.wrong_source ?? 0, aftrDecap: aftr.decap ?? 0, leaked,
-      probesSent: f.sent, probesAnswered: f.replies.length, longestGapMs: f.longestGap(0, Date.now()),
+      probesSent: f.sent, probesAnswered: f.replies.length, longestGapMs: f.longestGap(0, Date.now()), senderStalls: f.senderStalls,
     }));
   } finally {
     await a.stop();
@@ -77,5 +78,8 @@ try {
   }
 } finally {
   stress?.kill('SIGTERM');
+  // Machine-wide stalls (the LAN host, the gateway and the peers stopped alike), for reading the gaps above.
+  const st = await watchdog.stop();
+  console.log(`machine stalls over 50 ms: ${st.length}, longest ${Math.max(0, ...st.map((x) => x.ms))} ms ${JSON.stringify(st)}`);
   await t.cleanup();
 }

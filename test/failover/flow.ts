@@ -43,6 +43,8 @@ export interface FlowResult {
    * back, with its length and whether the probes reached inet (lost on the way back) or not (lost on the way out).
    */
   lossRuns(from: number, to: number): { at: number; lost: number; reachedInet: number; sources: string[] }[];
+  /** When the sender was itself stopped (ms epoch) and how many packets it did not send (udp.ts MAX_BEHIND). */
+  senderStalls: { at: number; skipped: number }[];
 }
 
 export interface Flow {
@@ -79,7 +81,11 @@ export async function startFlow(t: Topo, pps = 1000, port = 46001): Promise<Flow
         const [, s, st, bt] = l.split(' ');
         return { seq: Number(s), sentAt: Number(st), backAt: Number(bt) };
       });
-      return analyse(sent, arrivals, replies);
+      const stalls = sout.split('\n').filter((l) => l.startsWith('S ')).map((l) => {
+        const [, at, skipped] = l.split(' ');
+        return { at: Number(at), skipped: Number(skipped) };
+      });
+      return { ...analyse(sent, arrivals, replies), senderStalls: stalls };
     },
   };
 }
@@ -92,7 +98,7 @@ function ended(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   });
 }
 
-export function analyse(sent: number, arrivals: Arrival[], replies: Reply[]): FlowResult {
+export function analyse(sent: number, arrivals: Arrival[], replies: Reply[]): Omit<FlowResult, 'senderStalls'> {
   const got = new Set(replies.map((r) => r.seq));
   const bySeq = [...replies].sort((a, b) => a.seq - b.seq);
   return {
@@ -137,6 +143,36 @@ export function analyse(sent: number, arrivals: Arrival[], replies: Reply[]): Fl
       const out: Record<string, number> = {};
       for (const r of arrivals) out[r.src] = (out[r.src] ?? 0) + 1;
       return out;
+    },
+  };
+}
+
+// A 1 ms sleep loop at SCHED_FIFO priority: it preempts stress-ng and every process of the labs, so a gap in it is
+// the machine (the VM) not running, not our code being slow. Prints "stall START_MS LENGTH_MS" for gaps > 50 ms.
+const WATCHDOG = `
+import time, sys
+last = time.time()
+while True:
+    time.sleep(0.001)
+    now = time.time()
+    if now - last > 0.05:
+        print("stall %d %d" % (last * 1000, (now - last) * 1000), flush=True)
+    last = now
+`;
+
+/** Machine-wide stalls while it runs (see WATCHDOG); stop() returns them. */
+export function machineStalls(): { stop(): Promise<{ at: number; ms: number }[]> } {
+  const p = spawn('chrt', ['-f', '20', 'python3', '-c', WATCHDOG], { stdio: ['ignore', 'pipe', 'ignore'] });
+  p.once('error', () => undefined);
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    async stop() {
+      await ended(p, 'SIGTERM');
+      return out.split('\n').filter((l) => l.startsWith('stall ')).map((l) => {
+        const [, at, ms] = l.split(' ');
+        return { at: Number(at), ms: Number(ms) };
+      });
     },
   };
 }
