@@ -9,6 +9,7 @@
         "src/forwarder/native/fastpath.cc",
         "src/forwarder/native/lw4o6.cc",
         "src/forwarder/native/napt.cc",
+        "src/forwarder/native/nat46.cc",
         "src/forwarder/native/packet.cc"
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],

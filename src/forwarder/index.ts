@@ -1,5 +1,6 @@
 // The bundled DS-Lite B4 forwarder (RFC 6333), also an lwB4 (RFC 7596, mode 'lw4o6': its own NAPT44 into the
-// binding's port set, native/napt.h and lw4o6.cc): public API. It runs in its own worker thread, whose native
+// binding's port set, native/napt.h and lw4o6.cc), also an RFC 7915 translator with tenant and gateway IDs
+// (mode 'nat46', issue 23: native/nat46.h and nat46.cc): public API. It runs in its own worker thread, whose native
 // addon forwards packets between the tun and itself in its own threads. It imports nothing from the rest of
 // src/: it takes a whole config and reports counters (one named counter for every kind of drop) and events,
 // and sends ICMP echo probes through the softwire itself (echo(), timed natively: native/echo.h).
@@ -87,6 +88,7 @@ export class Forwarder extends EventEmitter {
   /**
    * Replaces the whole config (e.g. the next AFTR on failover); the tun name, queue count and egress cannot change.
    * lw4o6: another binding, or leaving lw4o6, empties the NAPT table; the same binding with another BR keeps it.
+   * nat46: another prefix, tenant or gateway ID, or leaving nat46, forgets the firewall's flows.
    */
   async reconfigure(config: ForwarderConfig): Promise<void> {
     const resolved = resolveConfig(config);

@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { DropName, Icmpv6ErrorEvent, Lw4o6Binding } from './types.ts';
+import type { DropName, Icmpv6ErrorEvent, Lw4o6Binding, Nat46Peer, ResolvedNat46 } from './types.ts';
 
 declare const handleBrand: unique symbol;
 export type NativeHandle = { readonly [handleBrand]: true };
@@ -26,6 +26,40 @@ export interface NativeConfig {
    * 'off') the echo probes still go from the binding's address with its reserved id.
    */
   lw4o6?: Lw4o6Binding | null;
+  /** With `enabled`: mode nat46 (native/nat46.h); absent or null: not. */
+  nat46?: NativeNat46 | null;
+}
+
+/** The nat46 config as the addon takes it: prefixes split into address and length. */
+export interface NativeNat46 {
+  prefix: string;
+  prefixLength: number;
+  tenantBits: number;
+  gatewayBits: number;
+  tenantId: number;
+  gatewayId: number;
+  /** The address of the RFC 6052 /96. */
+  dstPrefix: string;
+  localAddress: string;
+  ipv6Mtu: number;
+  peers: readonly Nat46Peer[];
+}
+
+/** A checked nat46 config (types.ts resolveConfig) in the addon's form. */
+export function nativeNat46(n: ResolvedNat46): NativeNat46 {
+  const [prefix, length] = n.prefix.split('/');
+  return {
+    prefix,
+    prefixLength: Number(length),
+    tenantBits: n.tenantBits,
+    gatewayBits: n.gatewayBits,
+    tenantId: n.tenantId,
+    gatewayId: n.gatewayId,
+    dstPrefix: n.dstPrefix.split('/')[0],
+    localAddress: n.localAddress,
+    ipv6Mtu: n.ipv6Mtu,
+    peers: n.peers,
+  };
 }
 
 
@@ -54,6 +88,13 @@ export interface NativeCounters {
     napt_expired: number;
     napt_hairpin: number;
     lw_policy_errors: number;
+    nat46_4to6: number;
+    nat46_6to4: number;
+    nat46_handed_off: number;
+    nat46_handoff_received: number;
+    nat46_flows_created: number;
+    nat46_flows_expired: number;
+    icmp6_sent: number;
   };
   /** NAPT mappings in use (lw4o6), expired ones freed first. */
   naptActive: number;

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { echoVerdict } from './echo.ts';
-import { loadAddon, type NativeConfig } from './native.ts';
+import { loadAddon, nativeNat46, type NativeConfig } from './native.ts';
 import type { Counters, EchoResult, Icmpv6ErrorEvent, ResolvedConfig } from './types.ts';
 
 export type Request =
@@ -39,7 +39,8 @@ const nativeConfig = (c: ResolvedConfig): NativeConfig => ({
   mssClamp: c.mssClamp,
   enabled: c.enabled,
   // 'off' keeps an lw4o6 binding for the echo probes' identity (the BR knows no other), dslite has none.
-  lw4o6: c.mode === 'dslite' ? null : (c.lw4o6 ?? null),
+  lw4o6: c.mode === 'dslite' || c.mode === 'nat46' ? null : (c.lw4o6 ?? null),
+  nat46: c.mode === 'nat46' && c.nat46 ? nativeNat46(c.nat46) : null,
 });
 
 function counters(): Counters {
@@ -69,6 +70,13 @@ function counters(): Counters {
     naptActive: n.naptActive,
     naptHairpin: n.totals.napt_hairpin,
     lwPolicyErrors: n.totals.lw_policy_errors,
+    nat46Translated4to6: n.totals.nat46_4to6,
+    nat46Translated6to4: n.totals.nat46_6to4,
+    nat46HandedOff: n.totals.nat46_handed_off,
+    nat46HandoffReceived: n.totals.nat46_handoff_received,
+    nat46FlowsCreated: n.totals.nat46_flows_created,
+    nat46FlowsExpired: n.totals.nat46_flows_expired,
+    icmp6Sent: n.totals.icmp6_sent,
     drops: n.drops,
     queueTxPackets: n.queueTxPackets,
     lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,

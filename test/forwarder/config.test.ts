@@ -37,7 +37,7 @@ const invalid: Array<[string, Partial<ForwarderConfig>, string[]]> = [
   ['fractional hop limit', { hopLimit: 1.5 }, ['hopLimit: integer 1..255']],
   ['negative MSS clamp', { mssClamp: -1 }, ['mssClamp: integer 0..65535']],
   ['long tun name', { tunName: 'a-very-long-tun-name' }, ['tunName: 1-15 characters [A-Za-z0-9_.-]']],
-  ['unknown mode', { mode: 'map-e' as 'off' }, ["mode: 'dslite', 'lw4o6' or 'off'"]],
+  ['unknown mode', { mode: 'map-e' as 'off' }, ["mode: 'dslite', 'lw4o6', 'nat46' or 'off'"]],
   ['bad B4 IPv4', { b4Ipv4: '192.0.0.300' }, ['b4Ipv4: not an IPv4 address']],
   ['draining AFTR as a name', { drainAftr: 'aftr.example.net' }, ["drainAftr: '' or an IPv6 address"]],
   ['IPv6 echo target', { echoTarget: '2001:db8::1' }, ['echoTarget: not an IPv4 address']],

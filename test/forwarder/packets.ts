@@ -206,3 +206,41 @@ export function flowLabel(ip: Buffer): number {
   const label = (h ^ (h >>> 20)) & 0xfffff;
   return label || 1;
 }
+
+/** RFC 8200 §8.1 pseudo-header for an upper-layer packet of `len` bytes. */
+function l4Pseudo6(src: string, dst: string, next: number, len: number): Buffer {
+  const b = Buffer.alloc(40);
+  addr6(src).copy(b, 0);
+  addr6(dst).copy(b, 16);
+  b.writeUInt32BE(len, 32);
+  b[39] = next;
+  return b;
+}
+
+/** RFC 768 datagram over IPv6 (its checksum is mandatory, RFC 8200 §8.1: a computed 0 is sent as 0xffff). */
+export function udp6(src: string, dst: string, sport: number, dport: number, data: Buffer): Buffer {
+  const u = Buffer.alloc(8);
+  u.writeUInt16BE(sport, 0);
+  u.writeUInt16BE(dport, 2);
+  u.writeUInt16BE(8 + data.length, 4);
+  const c = checksum(l4Pseudo6(src, dst, 17, 8 + data.length), u, data);
+  u.writeUInt16BE(c === 0 ? 0xffff : c, 6);
+  return Buffer.concat([u, data]);
+}
+
+/** RFC 9293 segment over IPv6, with the same fixed fields as tcp4() (ack 0x0a0b0c0d, window 64240). */
+export function tcp6(p: Tcp): Buffer {
+  const opts = p.options ?? Buffer.alloc(0);
+  const data = p.payload ?? Buffer.alloc(0);
+  const t = Buffer.alloc(20);
+  t.writeUInt16BE(p.sport, 0);
+  t.writeUInt16BE(p.dport, 2);
+  t.writeUInt32BE(p.seq >>> 0, 4);
+  t.writeUInt32BE(0x0a0b0c0d, 8);
+  t[12] = ((20 + opts.length) / 4) << 4;
+  t[13] = p.flags;
+  t.writeUInt16BE(64240, 14);
+  const seg = Buffer.concat([t, opts, data]);
+  seg.writeUInt16BE(checksum(l4Pseudo6(p.src, p.dst, 6, seg.length), seg), 16);
+  return seg;
+}

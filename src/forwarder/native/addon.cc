@@ -106,6 +106,8 @@ bool get_addr(napi_env env, napi_value obj, const char *key, int family, uint8_t
 // mssClamp, enabled, lw4o6? ({ ipv4, psidOffset, psidLength, psid } or null: with `enabled`, mode lw4o6) }.
 // Validation of
 // ranges is the TypeScript side's job; here only what would make a packet malformed is refused.
+bool parse_nat46(napi_env env, napi_value v, fw::Nat46Config &n, std::string &err);
+
 bool parse_config(napi_env env, napi_value obj, fw::Config &c, std::string &err) {
   memset(&c, 0, sizeof c);
   if (!get_addr(env, obj, "softwire", AF_INET6, c.softwire)) return err = "config.softwire: not IPv6", false;
@@ -137,6 +139,51 @@ bool parse_config(napi_env env, napi_value obj, fw::Config &c, std::string &err)
     c.lw.length = uint8_t(k);
     c.lw.psid = uint16_t(psid);
     c.lw4o6 = true;
+  }
+  t = napi_undefined;
+  if (prop(env, obj, "nat46", &v)) napi_typeof(env, v, &t);
+  if (t == napi_object) c.nat46 = parse_nat46(env, v, c.n46, err);
+  return t != napi_object || c.nat46;
+}
+
+// nat46 (nat46.h): { prefix, prefixLength, tenantBits, gatewayBits, tenantId, gatewayId, dstPrefix (the /96's
+// address), localAddress, ipv6Mtu, peers: [{ gatewayId, address }] }, checked by types.ts; refused here only
+// what would make the address format or a packet malformed.
+bool parse_nat46(napi_env env, napi_value v, fw::Nat46Config &n, std::string &err) {
+  int p, tb, gb, mtu;
+  double tenant, gw;
+  napi_value x;
+  uint8_t prefix[16];
+  if (!get_addr(env, v, "prefix", AF_INET6, prefix) || !get_addr(env, v, "dstPrefix", AF_INET6, n.dst96) ||
+      !get_addr(env, v, "localAddress", AF_INET6, n.local) || !get_int(env, v, "prefixLength", &p) ||
+      !get_int(env, v, "tenantBits", &tb) || !get_int(env, v, "gatewayBits", &gb) || !get_int(env, v, "ipv6Mtu", &mtu) ||
+      !prop(env, v, "tenantId", &x) || napi_get_value_double(env, x, &tenant) != napi_ok ||
+      !prop(env, v, "gatewayId", &x) || napi_get_value_double(env, x, &gw) != napi_ok)
+    return err = "config.nat46: prefix, prefixLength, tenantBits, gatewayBits, tenantId, gatewayId, dstPrefix, localAddress, ipv6Mtu", false;
+  if (p < 0 || tb < 0 || tb > 32 || gb < 1 || gb > 32 || p + tb + gb > 96 || mtu < 1280 || mtu > 65535 ||
+      tenant < 0 || tenant >= double(1ull << tb) || gw < 0 || gw >= double(1ull << gb))
+    return err = "config.nat46: prefixLength + tenantBits + gatewayBits <= 96, ids within their widths, ipv6Mtu 1280..65535", false;
+  memset(n.own, 0, 16);
+  for (int bit = 0; bit < p; bit++) n.own[bit >> 3] |= prefix[bit >> 3] & uint8_t(0x80 >> (bit & 7));
+  n.prefix_len = uint8_t(p), n.tenant_bits = uint8_t(tb), n.gateway_bits = uint8_t(gb);
+  n.tenant_id = uint32_t(tenant), n.gateway_id = uint32_t(gw);
+  fw::set_addr_bits(n.own, p, tb, n.tenant_id);
+  fw::set_addr_bits(n.own, p + tb, gb, n.gateway_id);
+  memset(n.dst96 + 12, 0, 4);
+  n.ipv6_mtu = mtu;
+  uint32_t count = 0;
+  bool is_array = false;
+  if (!prop(env, v, "peers", &x) || napi_is_array(env, x, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, x, &count) != napi_ok || count > uint32_t(fw::Nat46Config::kMaxPeers))
+    return err = "config.nat46.peers: an array of at most 64", false;
+  n.n_peers = int(count);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value e, id;
+    double d;
+    if (napi_get_element(env, x, i, &e) != napi_ok || !get_addr(env, e, "address", AF_INET6, n.peers[i].addr) ||
+        !prop(env, e, "gatewayId", &id) || napi_get_value_double(env, id, &d) != napi_ok || d < 0 || d >= double(1ull << gb))
+      return err = "config.nat46.peers: { gatewayId, address }", false;
+    n.peers[i].gateway_id = uint32_t(d);
   }
   return true;
 }

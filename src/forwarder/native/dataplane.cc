@@ -170,8 +170,12 @@ std::string Dataplane::open(const std::string &name, int queues, int link_mtu, b
   // TCP super-packets and partial checksums in both directions (see Offload in packet.h), and UDP
   // super-packets towards us where the kernel has them (Linux 6.2; the tun takes USO4 only with USO6):
   // the LAN's UDP GRO then reaches us in one read per up to 64 datagrams instead of one per datagram.
-  if (ioctl(fds_[0], TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | kTunUso4 | kTunUso6)) < 0 &&
-      ioctl(fds_[0], TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
+  // nat46 (configured before the tun is opened) cuts no super-packets: it takes partial checksums only, and the
+  // kernel segments the rest before the tun.
+  const Config *cur = shared_.config.load();
+  if (cur && cur->nat46 && cur->enabled ? ioctl(fds_[0], TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) < 0
+      : ioctl(fds_[0], TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | kTunUso4 | kTunUso6)) < 0 &&
+        ioctl(fds_[0], TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
     std::string m = errmsg("TUNSETOFFLOAD");
     stop();
     return m;
@@ -212,6 +216,9 @@ void Dataplane::configure(const Config &c) {
   // lw4o6: a new binding empties the NAPT table, the same one (another BR, MTU, ...) keeps it; leaving lw4o6
   // (dslite, off) empties it too. Before the new config is published: no packet maps into the old set after.
   shared_.napt.set_binding(c.lw4o6 && c.enabled ? &c.lw : nullptr);
+  // nat46: the firewall's flows belong to the clients' addresses; another prefix, tenant or gateway ID (or
+  // leaving nat46) forgets them.
+  if (old && old->nat46 && (!(c.nat46 && c.enabled) || memcmp(old->n46.own, c.n46.own, 12) != 0)) shared_.flows46.flush();
   shared_.config.store(copy, std::memory_order_release);
   egress_.set_aftr(c.aftr);
 }
@@ -449,6 +456,8 @@ void Dataplane::sum(uint64_t totals[T_COUNT], uint64_t drops[D_COUNT]) const {
   // The NAPT table counts its own (it is shared by the threads, napt.h).
   totals[T_napt_created] += shared_.napt.created();
   totals[T_napt_expired] += shared_.napt.expired();
+  totals[T_nat46_flows_created] += shared_.flows46.created();
+  totals[T_nat46_flows_expired] += shared_.flows46.expired();
 }
 
 }  // namespace fw

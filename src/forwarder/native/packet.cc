@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include "lw4o6.h"
+#include "nat46.h"
 #include "wire.h"
 
 #include <cstring>
@@ -658,6 +659,7 @@ void handle_packet(Context &ctx, uint8_t *pkt, size_t len, const Offload *in, Si
   const Config *cfg = ctx.shared->config.load(std::memory_order_acquire);
   if (!cfg) return c.inc(D_mode_off);
   if (!cfg->enabled) return probe_answer(ctx, *cfg, pkt, len) ? void() : c.inc(D_mode_off);
+  if (cfg->nat46) return nat46_packet(ctx, *cfg, pkt, len, in, out);  // nat46.cc: its own stages both ways
   if (len == 0) return c.inc(D_unknown_version);
   switch (pkt[0] >> 4) {
     case 4:

@@ -9,6 +9,7 @@
 
 #include "echo.h"
 #include "napt.h"
+#include "nat46.h"
 
 namespace fw {
 
@@ -29,7 +30,14 @@ namespace fw {
   X(napt_created)       /* lw4o6: NAPT mappings created (counted by the table, napt.h) */                \
   X(napt_expired)       /* lw4o6: NAPT mappings expired (counted by the table) */                         \
   X(napt_hairpin)       /* lw4o6: LAN packets to the shared address sent back to the LAN (RFC 4787 REQ-9) */ \
-  X(lw_policy_errors)   /* lw4o6: verified ICMPv6 unreachable code 5 from the BR (RFC 7596 §6.2) */
+  X(lw_policy_errors)   /* lw4o6: verified ICMPv6 unreachable code 5 from the BR (RFC 7596 §6.2) */           \
+  X(nat46_4to6)         /* nat46: IPv4 packets from the LAN translated to IPv6 (RFC 7915 §4) */               \
+  X(nat46_6to4)         /* nat46: IPv6 packets translated to IPv4 and written to the LAN (RFC 7915 §5) */     \
+  X(nat46_handed_off)   /* nat46: IPv6 for a peer's gateway ID sent to that peer in IPv6-in-IPv6 */           \
+  X(nat46_handoff_received) /* nat46: IPv6-in-IPv6 from a peer, decapsulated */                             \
+  X(nat46_flows_created) /* nat46: firewall flows opened by our clients (counted by the table, nat46.h) */  \
+  X(nat46_flows_expired) /* nat46: firewall flows expired (counted by the table) */                         \
+  X(icmp6_sent)         /* nat46: ICMPv6 errors we sent (time exceeded) */
 
 // One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
 #define FW_DROPS(X)                                                                                        \
@@ -71,7 +79,26 @@ namespace fw {
   X(napt_table_full)       /* lw4o6: a new mapping, but the table holds Napt::kCapacity already */       \
   X(napt_unsupported_proto) /* lw4o6: not TCP, UDP, ICMP echo or an ICMP error (e.g. GRE, ESP, SCTP) */  \
   X(napt_fragment)         /* lw4o6: later IPv4 fragment whose first was not translated (before it, or forgotten) */ \
-  X(icmpv6_unverified)     /* lw4o6: unreachable code 5 quoting no packet we sent recently (anti-spoofing) */
+  X(icmpv6_unverified)     /* lw4o6: unreachable code 5 quoting no packet we sent recently (anti-spoofing) */ \
+  X(nat46_not_ours)        /* nat46: IPv6 destination outside the prefix (or padding bits set), not the hand-off address */ \
+  X(nat46_other_tenant)    /* nat46: destination in the prefix with another tenant ID */                  \
+  X(nat46_unknown_gateway) /* nat46: destination with a gateway ID neither ours nor a peer's */           \
+  X(nat46_no_flow)         /* nat46: from outside, not part of a flow a client of ours opened (firewall) */ \
+  X(nat46_table_full)      /* nat46: a new flow, but the table holds Nat46Flows::kCapacity already */     \
+  X(nat46_udp_zero_checksum) /* nat46: UDP without a checksum (RFC 7915 §4.5: not computed here) */       \
+  X(nat46_untranslatable_icmp) /* nat46: ICMP type/code without a translation (RFC 7915 §4.2, §5.2), fragmented, \
+                              an error quoting an error, or quoting a packet that is not ours */          \
+  X(nat46_icmp_bad_checksum) /* nat46: ICMP error with a wrong checksum (it is rebuilt, so checked first) */ \
+  X(nat46_source_not_mapped) /* nat46: IPv6 source outside the RFC 6052 /96 (not an ICMPv6 error) */    \
+  X(nat46_ttl_expired)     /* nat46: IPv4 TTL <= 1: ICMPv4 time exceeded sent (RFC 1812 §5.3.1) */        \
+  X(nat46_hop_limit_expired) /* nat46: IPv6 hop limit <= 1: ICMPv6 time exceeded sent (RFC 4443 §3.3) */   \
+  X(nat46_unsupported_header) /* nat46: routing header with segments left, bad extension or fragment header, \
+                              an IPv6-only protocol in IPv4 (RFC 7915 §5.1) */                            \
+  X(nat46_handoff_loop)    /* nat46: a handed-off packet for another gateway: never handed on again */    \
+  X(nat46_handoff_not_peer) /* nat46: IPv6-in-IPv6 to the hand-off address from no configured peer */     \
+  X(nat46_handoff_bad_inner) /* nat46: hand-off whose inner packet is not a whole IPv6 packet */          \
+  X(nat46_handoff_too_big) /* nat46: an IPv6 packet too large to hand off with 40 more bytes */           \
+  X(nat46_to_local)        /* nat46: anything else to the hand-off address (e.g. ICMPv6 to it) */
 
 #define FW_TOTAL_ENUM(n) T_##n,
 #define FW_DROP_ENUM(n) D_##n,
@@ -104,6 +131,11 @@ struct Config {
   // failover probes the BR from the address and id it knows (echo_source, echo_id).
   bool lw4o6;
   LwBinding lw;
+  // Mode 'nat46' (with `enabled`; nat46.h): `n46` is the address format, the peers and the hand-off address;
+  // softwire, aftr and the echo probes are not used. b4_ipv4 is the source of the ICMPv4 errors we send and of
+  // translated ICMPv6 errors from an IPv6 source outside the /96 (RFC 7915 §5.1 with RFC 6791).
+  bool nat46;
+  Nat46Config n46;
 };
 
 // Per-thread counters: only the owning thread writes, any thread may read (relaxed atomics, no locks).
@@ -145,6 +177,7 @@ struct Shared {
   std::atomic<uint32_t> frag_id{0};
   Probes probes;  // ICMP echo probes through the softwire (echo.h)
   Napt napt;      // lw4o6 only (napt.h)
+  Nat46Flows flows46;  // nat46 only (nat46.h)
 };
 
 // Bytes that must be free and writable before every input packet (room for the outer header).
