@@ -11,7 +11,7 @@
 // not interrupted by any switch. Every action runs on one queue, one at a time.
 import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
-import type { Lease4, Platform } from '../wan/platform.ts';
+import type { Lease4, Platform, TunnelCounters } from '../wan/platform.ts';
 import {
   combine, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, nodeUdp, type Detector, type DetectorSettings, type UdpOpen, type UdpOptions, type Verdict,
 } from './detectors.ts';
@@ -53,7 +53,7 @@ export interface SwitchRecord {
  * When an outage began: known (a planned or forced move: now), or to be dated after the switch from the
  * forwarder's last packet from the AFTR and the failed detectors' verdicts (outageStart()).
  */
-type OutageFrom = number | { verdicts: Verdict[] };
+type OutageFrom = number | { verdicts: Verdict[]; counters: Promise<TunnelCounters | null> };
 
 export interface PolicyStatus {
   mode: Mode;
@@ -387,18 +387,20 @@ export class FailoverPolicy {
     const now = this.now();
     const verdictAt = !planned && this.failedAt && now - this.failedAt < 10_000 ? Math.min(this.failedAt, now) : now;
     this.log.debug({ reason, planned, queueMs: now - verdictAt }, 'failover begins');
-    // The outage's start is read from the forwarder after the switch (a round trip to its thread, which a busy
-    // CPU can delay): nothing the switch does moves it, as no packet comes from the failed AFTR meanwhile.
+    // The forwarder's counters (its last packet from the AFTR) are asked for now and awaited only after the
+    // switch: a round trip to its thread, which a busy CPU can delay, stays off the critical path, and the answer
+    // is the one from before the switch (its requests are served in order; a new AFTR resets lastRxFromAftr).
     const verdicts = this.detectors.map((d) => d.verdict());
+    const counters = planned ? Promise.resolve(null) : this.platform.tunnel.counters().catch(() => null);
     for (const d of this.detectors) if (d !== this.establishment) d.stop();
     const r = await this.establish(planned ? 0 : this.index + 1, !planned);
     if (r) {
       const at = this.now();
-      const outageMs = planned ? 0 : at - await this.outageStart(verdictAt, verdicts);
+      const outageMs = planned ? 0 : at - this.outageStart(verdictAt, verdicts, await counters);
       this.enterDSLite(r.index, r.addr, reason, outageMs, true, planned ? undefined : at - verdictAt);
       return;
     }
-    await this.toDualStack(reason, planned ? verdictAt : { verdicts }, verdictAt);
+    await this.toDualStack(reason, planned ? verdictAt : { verdicts, counters }, verdictAt);
   }
 
   /**
@@ -407,8 +409,7 @@ export class FailoverPolicy {
    * host saw), or a failed detector's own last sign of life (BFD's last control packet), and never earlier
    * than the detectors' window (a detector would have failed sooner).
    */
-  private async outageStart(detectedAt: number, verdicts: Verdict[]): Promise<number> {
-    const c = await this.platform.tunnel.counters().catch(() => null);
+  private outageStart(detectedAt: number, verdicts: Verdict[], c: TunnelCounters | null): number {
     const since = verdicts.filter((v) => v.state === 'Failed' && v.since !== undefined).map((v) => v.since!);
     const start = Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - this.window(), ...since));
     this.log.debug({ detectedAt, lastRxFromAftr: c?.lastRxFromAftr, window: this.window(), since, start }, 'outage start');
@@ -528,7 +529,7 @@ export class FailoverPolicy {
     if (this.lastFailback && switchedAt - this.lastFailback < 2 * hold) this.holdFactor = Math.min(this.holdFactor * 2, MAX_HOLD_FACTOR);
     else this.holdFactor = 1;
     const failure = from !== 'None' && !reason.startsWith('ForcedMode') && !reason.startsWith('ForceSwitch');
-    const outageStart = typeof outage === 'number' ? outage : await this.outageStart(verdictAt, outage.verdicts);
+    const outageStart = typeof outage === 'number' ? outage : this.outageStart(verdictAt, outage.verdicts, await outage.counters);
     this.recordSwitch({
       // The AFTR left behind (this.index still names it here): the History row says which one failed.
       from, to: 'DualStack', reason, aftr: from === 'DSLite' ? (this.cands[this.index]?.aftr ?? '') : '', outageMs: failure ? switchedAt - outageStart : 0,

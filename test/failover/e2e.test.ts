@@ -225,6 +225,7 @@ test('two AFTRs: the first dying moves to the second with no DHCPv4; back, the g
     const allocs = keaAllocs();
     const base = await hygieneBase();
     const flow = await startFlow(t);
+    const failAt = Date.now();
     await t.killAftr('aftr1');
     await a.waitFor(`${FO}CurrentAFTR`, 'aftr2.example.net', 10_000);
     assert.equal(await a.get(`${FO}Mode`), 'DSLite');
@@ -242,6 +243,11 @@ test('two AFTRs: the first dying moves to the second with no DHCPv4; back, the g
     assert.equal(await a.get(`${FO}History.2.OutageMs`), '0');
     const [back] = switches(a, 'DSLite').filter((s) => s.aftr === 'aftr.example.net').slice(-1);
     assert.equal(f.lostBetween(backAt, back.time + 1500), 0, 'lost on the return to the primary');
+    // OutageMs of the move to the backup: what the LAN host saw, within 100 ms (dated from the forwarder's last
+    // packet from the primary, read before the forwarder moved to the backup).
+    const seen = f.lostBetween(failAt, backAt);
+    const recorded = Number(await a.get(`${FO}History.1.OutageMs`));
+    assert.ok(Math.abs(recorded - seen) <= 100, `OutageMs ${recorded} vs ${seen} ms seen by the LAN host`);
     assert.ok(f.sources()[POOL.aftr2] > 0 && f.sources()[POOL.aftr1] > 0, JSON.stringify(f.sources()));
     assertSources(f);
     assert.deepEqual(await hygiene(base), { wrong: 0, leaked: 0 });
