@@ -30,36 +30,13 @@ export interface NativeConfig {
   nat46?: NativeNat46 | null;
 }
 
-/** The nat46 config as the addon takes it: prefixes split into address and length. */
-export interface NativeNat46 {
-  prefix: string;
-  prefixLength: number;
-  tenantBits: number;
-  gatewayBits: number;
-  tenantId: number;
-  gatewayId: number;
-  /** The address of the RFC 6052 /96. */
-  dstPrefix: string;
-  localAddress: string;
-  ipv6Mtu: number;
-  peers: readonly Nat46Peer[];
-}
+/** The nat46 config as the addon takes it: the prefix split into address and length, the /96 as its address. */
+export type NativeNat46 = ResolvedNat46 & { prefixLength: number };
 
 /** A checked nat46 config (types.ts resolveConfig) in the addon's form. */
 export function nativeNat46(n: ResolvedNat46): NativeNat46 {
   const [prefix, length] = n.prefix.split('/');
-  return {
-    prefix,
-    prefixLength: Number(length),
-    tenantBits: n.tenantBits,
-    gatewayBits: n.gatewayBits,
-    tenantId: n.tenantId,
-    gatewayId: n.gatewayId,
-    dstPrefix: n.dstPrefix.split('/')[0],
-    localAddress: n.localAddress,
-    ipv6Mtu: n.ipv6Mtu,
-    peers: n.peers,
-  };
+  return { ...n, prefix, prefixLength: Number(length), dstPrefix: n.dstPrefix.split('/')[0] };
 }
 
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadAddon, type NativeConfig, type NativeHandle } from '../../src/forwarder/native.ts';
 import { DROP_NAMES, ForwarderConfigError, inPortSet, lwB4Address, portSet, resolveConfig, type DropName, type ForwarderConfig, type Lw4o6Binding } from '../../src/forwarder/types.ts';
-import { checksum, completeChecksum, flowLabel, fragment, icmp4, icmpv6, ipv4, ipv6, tcp4, udp4 } from './packets.ts';
+import { checksum, completeChecksum, flowLabel, fragment, icmp4, icmpv6, ipv4, ipv6, mutated, tcp4, udp4 } from './packets.ts';
 import { AftrFixture } from '../fixtures/aftr/aftr.ts';
 import { LabB4 } from '../lab/b4.ts';
 import { ADDR, createLab } from '../lab/lab.ts';
@@ -468,15 +468,10 @@ test('drop counter names match the addon (the lw4o6 drops included)', () => {
 test('mutated lw4o6 traffic never crashes, and each packet is forwarded, hairpinned or dropped once', () => {
   const h = handle();
   addon.inject(h, udp(A, 4930, NET, 53), 1);
-  let seed = 777;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;
   const seeds = [udp(A, 4930, NET, 53), fromBr(udp(NET, 53, PUB, 4930)), fromBr(icmpErr4(ROUTER4, PUB, 3, 3, udp(PUB, 4930, NET, 53))), icmpErr4(A, NET, 3, 3, udp(NET, 53, A, 4930)), udp(B, 5000, PUB, 4930), icmp6Err(1, 5, toBr(udp(PUB, 4930, NET, 53)))];
   const dropSum = () => Object.values(addon.counters(h).drops).reduce((a, b) => a + b, 0);
   let drops = dropSum();
-  for (let i = 0; i < 20000; i++) {
-    const p = Buffer.from(seeds[i % seeds.length]);
-    for (let k = 0; k < 2; k++) p[rnd() % p.length] = rnd();
-    const input = rnd() % 4 === 0 ? p.subarray(0, rnd() % p.length) : p;
+  for (const [i, input] of mutated(seeds, 777, 20000)) {
     const r = addon.inject(h, input, 2 + i);
     const d = dropSum() - drops;
     drops += d;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadAddon, nativeNat46, type NativeConfig, type NativeHandle } from '../../src/forwarder/native.ts';
 import { DROP_NAMES, ForwarderConfigError, resolveConfig, type DropName, type ForwarderConfig, type Nat46Config } from '../../src/forwarder/types.ts';
-import { addr4, addr6, fragment, icmp4, icmpv6, ipv4, ipv6, tcp4, tcp6, udp4, udp6 } from './packets.ts';
+import { addr4, addr6, fragment, icmp4, icmpv6, ipv4, ipv6, mutated, tcp4, tcp6, udp4, udp6 } from './packets.ts';
 
 const addon = loadAddon();
 
@@ -427,17 +427,12 @@ test('mutated nat46 traffic never crashes; each packet is forwarded or counted a
   const h = handle();
   addon.inject(h, udp(C, 5000, S, 53), 1);
   addon.inject(h, echo4(8, C, S, 0x1234), 1);
-  let seed = 4646;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;
   const seeds = [udp(C, 5000, S, 53), udpIn(), v6(PEER, LOCAL, 41, udpIn()), v6(d96(S), own(C), 58, icmpv6(d96(S), own(C), 1, 4, 0, udpOut())),
     ipv4({ src: C, dst: S, proto: 1, payload: icmp4(3, 3, 0, udp(S, 53, C, 5000)) }), v6(d96(S), own(C), 58, icmpv6(d96(S), own(C), 129, 0, 0x12340001, data(8))),
     v6(d96(S), own(C, PEER_GW), 17, udp6(d96(S), own(C, PEER_GW), 53, 5000, data(20)))];
   const dropSum = () => Object.values(addon.counters(h).drops).reduce((a, b) => a + b, 0);
   let drops = dropSum();
-  for (let i = 0; i < 20000; i++) {
-    const p = Buffer.from(seeds[i % seeds.length]);
-    for (let k = 0; k < 2; k++) p[rnd() % p.length] = rnd();
-    const input = rnd() % 4 === 0 ? p.subarray(0, rnd() % p.length) : p;
+  for (const [i, input] of mutated(seeds, 4646, 20000)) {
     const r = addon.inject(h, input, 2 + i);
     const d = dropSum() - drops;
     drops += d;

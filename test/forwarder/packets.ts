@@ -90,7 +90,8 @@ export interface Tcp {
   partial?: boolean;
 }
 
-export function tcp4(p: Tcp): Buffer {
+/** The segment of tcp4()/tcp6() with its checksum field 0: fixed ack 0x0a0b0c0d and window 64240. */
+function tcpSegment(p: Tcp): Buffer {
   const opts = p.options ?? Buffer.alloc(0);
   const data = p.payload ?? Buffer.alloc(0);
   const t = Buffer.alloc(20);
@@ -102,6 +103,11 @@ export function tcp4(p: Tcp): Buffer {
   t[13] = p.flags;
   t.writeUInt16BE(64240, 14);
   const seg = Buffer.concat([t, opts, data]);
+  return seg;
+}
+
+export function tcp4(p: Tcp): Buffer {
+  const seg = tcpSegment(p);
   const pseudo = l4Pseudo4(p.src, p.dst, 6, seg.length);
   seg.writeUInt16BE(p.partial ? ~checksum(pseudo) & 0xffff : checksum(pseudo, seg), 16);
   return seg;
@@ -230,17 +236,20 @@ export function udp6(src: string, dst: string, sport: number, dport: number, dat
 
 /** RFC 9293 segment over IPv6, with the same fixed fields as tcp4() (ack 0x0a0b0c0d, window 64240). */
 export function tcp6(p: Tcp): Buffer {
-  const opts = p.options ?? Buffer.alloc(0);
-  const data = p.payload ?? Buffer.alloc(0);
-  const t = Buffer.alloc(20);
-  t.writeUInt16BE(p.sport, 0);
-  t.writeUInt16BE(p.dport, 2);
-  t.writeUInt32BE(p.seq >>> 0, 4);
-  t.writeUInt32BE(0x0a0b0c0d, 8);
-  t[12] = ((20 + opts.length) / 4) << 4;
-  t[13] = p.flags;
-  t.writeUInt16BE(64240, 14);
-  const seg = Buffer.concat([t, opts, data]);
+  const seg = tcpSegment(p);
   seg.writeUInt16BE(checksum(l4Pseudo6(p.src, p.dst, 6, seg.length), seg), 16);
   return seg;
+}
+
+/**
+ * The inputs of a fuzz run, numbered: `n` packets, each a copy of one of `seeds` (in turn) with two random bytes changed,
+ * one in four cut short; deterministic for a given `seed`.
+ */
+export function* mutated(seeds: readonly Buffer[], seed: number, n: number): Generator<[number, Buffer]> {
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;
+  for (let i = 0; i < n; i++) {
+    const p = Buffer.from(seeds[i % seeds.length]);
+    for (let k = 0; k < 2; k++) p[rnd() % p.length] = rnd();
+    yield [i, rnd() % 4 === 0 ? p.subarray(0, rnd() % p.length) : p];
+  }
 }
