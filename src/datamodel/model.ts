@@ -10,6 +10,7 @@ import { emptyWriteSet, Store, type Recovery, type WriteSet } from './store.ts';
 import { InstanceIndex, Resolver, schemaOf, type Node } from './tree.ts';
 import { plan, type Change, type ChangeEvent, type Origin, type ValidateContext } from './tx.ts';
 import { canonical, TypeError_, zeroValue } from './types.ts';
+import { UniqueIndex } from './unique.ts';
 import { Emitter, type Disposable } from './events.ts';
 import { AttributeTable, type AttributeChange, type Attributes } from './attributes.ts';
 
@@ -81,6 +82,7 @@ export class DataModel {
   readonly schema: Schema;
   private readonly store: Store;
   private readonly index: InstanceIndex;
+  private readonly unique: UniqueIndex;
   readonly resolver: Resolver;
   private readonly handlers = new Map<string, Handler[]>();
   private readonly commands = new Map<string, CommandFn>();
@@ -107,6 +109,7 @@ export class DataModel {
     this.log = opts.log;
     if (this.store.recovered) this.log?.warn({ ...this.store.recovered }, 'database damaged: set aside, started on factory defaults and the rows read back');
     this.index = new InstanceIndex(this.store.objects);
+    this.unique = new UniqueIndex(this.store.values, this.index);
     this.resolver = new Resolver(this.schema, this.index, (o, d, p) => this.valueAt(o, d, p));
     this.attributes = new AttributeTable(this.schema, this.store, this.resolver);
     this.ensureStatic();
@@ -123,6 +126,7 @@ export class DataModel {
     };
     for (const node of this.resolver.objectsBelow({ kind: 'object', path: 'Device.', def: this.schema.root })) fill(node.path, node.def);
     if (ws.values.size) this.store.write(ws);
+    this.unique.clear();
   }
 
   // ---- reads ----------------------------------------------------------------------------------------
@@ -263,7 +267,7 @@ export class DataModel {
   private plan(changes: readonly Change[], origin: Origin, protocol?: Protocol) {
     return this.reading(() => plan({
       schema: this.schema, index: this.index, resolver: this.resolver, values: this.store.values,
-      nextInstance: this.store.nextInstance, objects: this.store.objects, protocol,
+      nextInstance: this.store.nextInstance, objects: this.store.objects, unique: this.unique, protocol,
       validators: (sp) => (this.handlers.get(sp) ?? []).flatMap((h) => (h.validate ? [h.validate.bind(h)] : [])),
     }, changes, origin));
   }
@@ -297,6 +301,7 @@ export class DataModel {
     if (ms > SLOW_COMMIT_MS) this.log?.warn({ ms: Math.round(ms), origin, values: planned.ws.values.size }, 'slow commit');
     for (const o of planned.ws.removedObjects) this.index.remove(o);
     for (const o of planned.ws.addedObjects) this.index.add(o);
+    this.unique.update([...planned.touched.keys(), ...planned.ws.removedObjects]);
     if (planned.event.changes.length || planned.event.added.length || planned.event.deleted.length) this.changeEmitter.fire(planned.event);
     for (const [path, t] of planned.touched) {
       for (const h of this.handlers.get(schemaOf(path)) ?? []) {

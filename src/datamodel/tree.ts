@@ -31,12 +31,17 @@ export class InstanceIndex {
 
   add(objectPath: string) {
     const { table, n } = InstanceIndex.split(objectPath);
-    const list = this.tables.get(table) ?? [];
-    if (!list.includes(n)) {
+    let list = this.tables.get(table);
+    if (!list) this.tables.set(table, (list = []));
+    // Instances are mostly added with the next number: append; otherwise a binary search keeps the order
+    // (a 10,000-route commit would otherwise sort the table once per row).
+    if (!list.length || n > list[list.length - 1]) {
       list.push(n);
-      list.sort((a, b) => a - b);
+      return;
     }
-    this.tables.set(table, list);
+    let lo = 0, hi = list.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (list[mid] < n) lo = mid + 1; else hi = mid; }
+    if (list[lo] !== n) list.splice(lo, 0, n);
   }
 
   remove(objectPath: string) {
@@ -53,7 +58,15 @@ export class InstanceIndex {
 
   has(objectPath: string): boolean {
     const { table, n } = InstanceIndex.split(objectPath);
-    return this.instances(table).includes(n);
+    const list = this.instances(table);
+    let lo = 0, hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid] === n) return true;
+      if (list[mid] < n) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
   }
 }
 

@@ -7,6 +7,7 @@ import { emptyWriteSet, type WriteSet } from './store.ts';
 import { schemaOf, type InstanceIndex, type Resolver } from './tree.ts';
 import type { ObjectDef, Protocol, Schema } from './schema.ts';
 import { canonical, TypeError_, zeroValue } from './types.ts';
+import { keyText, type UniqueIndex } from './unique.ts';
 
 /** Who makes a change. "system" is the agent itself writing status back: it may write read-only values. */
 export type Origin = 'system' | 'cwmp' | 'usp' | 'snmp' | 'web' | 'cli';
@@ -59,6 +60,8 @@ export interface TxEnv {
   values: ReadonlyMap<string, string>;
   nextInstance: ReadonlyMap<string, number>;
   objects: ReadonlySet<string>;
+  /** The committed rows by unique key (TR-106 §3.5.1). */
+  unique: UniqueIndex;
   protocol?: Protocol;
   validators: (objectSchemaPath: string) => ((ctx: ValidateContext) => void)[];
 }
@@ -103,6 +106,9 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
   const next = new Map<string, string>(); // pending values (path -> value)
   const removed = new Set<string>(); // pending removed object paths
   const addedObjs: string[] = [];
+  // Lookups a batch of thousands of adds (a routing table) makes per change: sets and counts, not scans.
+  const addedSet = new Set<string>();
+  const addedPerTable = new Map<string, number>();
   const added: Planned['added'] = [];
   const touched: Planned['touched'] = new Map();
   const system = origin === 'system';
@@ -120,7 +126,7 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
     return t;
   };
   const alive = (objectPath: string) =>
-    ![...removed].some((r) => objectPath.startsWith(r)) && (env.resolver.exists(objectPath) || addedObjs.includes(objectPath));
+    !(removed.size && [...removed].some((r) => objectPath.startsWith(r))) && (addedSet.has(objectPath) || env.resolver.exists(objectPath));
 
   /** Creates an instance's values (and its single-instance sub-objects') with defaults. */
   const materialize = (objectPath: string, def: ObjectDef) => {
@@ -142,7 +148,7 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
         if (seenSet.has(node.path)) throw new DmError('InvalidArgument', 'parameter named twice in one set');
         seenSet.add(node.path);
         if (node.object.counters.has(node.def.name)) throw new DmError('NotWritable', 'parameter is read-only');
-        const isNew = addedObjs.includes(node.objectPath);
+        const isNew = addedSet.has(node.objectPath);
         const mayWrite = system || ch.privileged === true;
         if (!mayWrite && node.def.access === 'readOnly') throw new DmError('NotWritable', 'parameter is read-only');
         if (!mayWrite && !isNew && node.def.access === 'writeOnceReadOnly' && (env.values.get(node.path) ?? '') !== '')
@@ -169,7 +175,7 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
         const parent = node.path.slice(0, node.path.slice(0, -1).lastIndexOf('.') + 1);
         if (!alive(parent)) throw new DmError('InvalidPath', 'no such parent object');
         const live = env.index.instances(node.path).filter((n) => !removed.has(`${node.path}${n}.`)).length
-          + addedObjs.filter((o) => o.startsWith(node.path) && /^\d+\.$/.test(o.slice(node.path.length))).length;
+          + (addedPerTable.get(node.path) ?? 0);
         if (def.maxEntries !== null && live >= def.maxEntries)
           throw new DmError('ResourcesExceeded', `at most ${def.maxEntries} instances`);
         const pending = ws.nextInstance.get(node.path) ?? env.nextInstance.get(node.path) ?? 1;
@@ -183,6 +189,8 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
         ws.nextInstance.set(node.path, n + 1);
         const objectPath = `${node.path}${n}.`;
         addedObjs.push(objectPath);
+        addedSet.add(objectPath);
+        addedPerTable.set(node.path, (addedPerTable.get(node.path) ?? 0) + 1);
         addedBy.set(objectPath, i);
         materialize(objectPath, def);
         // TR-069 Appendix II / TR-181 Alias, TR-369 R-ADD.5: keys the creator left out get "cpe-<n>".
@@ -250,10 +258,16 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
     if (removedList.some((r) => p.startsWith(r))) continue;
     ws.values.set(p, v);
     const old = env.values.get(p);
-    const inNew = addedObjs.some((o) => p.startsWith(o));
+    const inNew = addedSet.size > 0 && inAdded(p, addedSet);
     if (!inNew && old !== v) event.changes.push({ path: p, old: old ?? '', value: v });
   }
   return { ws, event, added, touched };
+}
+
+/** Whether a parameter path lies in one of the added objects (or their single-instance sub-objects). */
+function inAdded(p: string, added: ReadonlySet<string>): boolean {
+  for (let i = p.indexOf('.'); i >= 0; i = p.indexOf('.', i + 1)) if (added.has(p.slice(0, i + 1))) return true;
+  return false;
 }
 
 function planSetInto(env: TxEnv, ch: { path: string; value: string }, origin: Origin, next: Map<string, string>, objectPath: string): DmErrorDetail | undefined {
@@ -280,19 +294,37 @@ export const typeLabel = (p: { type: string; dataType?: string; list?: unknown }
  */
 function checkUniqueKeys(env: TxEnv, next: Map<string, string>, removed: Set<string>, touched: Planned['touched'], errors: DmErrorDetail[]) {
   const valueOf = (row: string, param: string) => next.get(`${row}${param}`) ?? env.values.get(`${row}${param}`) ?? '';
+  const keyAfter = (row: string, params: readonly string[]) => keyText(params.map((k) => valueOf(row, k)));
+  const tableOf = (row: string) => row.slice(0, row.slice(0, -1).lastIndexOf('.') + 1);
+  // The rows this transaction adds or re-keys, by table and key: compared with each other (O(touched)).
+  const local = new Map<string, Map<string, string[]>>();
+  const localRows = (table: string, params: readonly string[]) => {
+    const id = `${table}\0${params.join('\0')}`;
+    let m = local.get(id);
+    if (!m) {
+      local.set(id, (m = new Map()));
+      for (const [r, o] of touched) {
+        if (o.kind === 'delete' || !r.startsWith(table) || tableOf(r) !== table) continue;
+        const k = keyAfter(r, params);
+        if (k !== undefined) m.get(k)?.push(r) ?? m.set(k, [r]);
+      }
+    }
+    return m;
+  };
   for (const [row, t] of touched) {
     if (t.kind === 'delete' || !t.def.multi || t.def.uniqueKeys.length === 0) continue;
-    const table = row.replace(/\d+\.$/, '');
-    const others = env.index.instances(table).map((n) => `${table}${n}.`);
-    for (const [p, o] of touched) if (o.kind === 'add' && p !== row && p.startsWith(table) && /^\d+\.$/.test(p.slice(table.length))) others.push(p);
+    const table = tableOf(row);
     for (const key of t.def.uniqueKeys) {
       if (t.kind === 'set' && !key.params.some((k) => t.changed.has(k))) continue;
       const mine = key.params.map((k) => valueOf(row, k));
-      if (mine.includes('')) continue;
-      const clash = others.find((o) => o !== row && !removed.has(o) && key.params.every((k, i) => valueOf(o, k) === mine[i]));
+      const k = keyText(mine);
+      if (k === undefined) continue;
+      // A stored row with this key that keeps it (not removed, not re-keyed here), else another row of this batch.
+      const clash = env.unique.rows(table, key.params, k).find((o) => o !== row && !removed.has(o) && (!touched.has(o) || keyAfter(o, key.params) === k))
+        ?? localRows(table, key.params).get(k)?.find((o) => o !== row);
       // Named after a key parameter this transaction set, preferring one the manager can write (ID, not Recipient).
-      const writable = (k: string) => t.def.params.get(k)?.access !== 'readOnly';
-      const named = key.params.find((k) => t.changed.has(k) && writable(k)) ?? key.params.find((k) => t.changed.has(k)) ?? key.params[0];
+      const writable = (p: string) => t.def.params.get(p)?.access !== 'readOnly';
+      const named = key.params.find((p) => t.changed.has(p) && writable(p)) ?? key.params.find((p) => t.changed.has(p)) ?? key.params[0];
       if (clash) errors.push(detail(`${row}${named}`, 'UniqueKeyConflict', `${key.params.join('+')} "${mine.join('", "')}" is already used by ${clash}`));
     }
   }

@@ -10,7 +10,7 @@ import { DM_ERROR_STATUS, errorStatus } from './errors.ts';
 import { BadVersion, decodeMessage, encodeCommunity, encodePdu, encodeVarbinds, type ErrorStatusName, type Pdu } from './message.ts';
 import { Engine, Usm, type UsmUser } from './usm.ts';
 import { LinkMonitor, type LinkTransition } from './links.ts';
-import { MibView, Segment, ViewBuilder, type AgentLocal, type Entry, type IfInfo, type Provider, type ProviderContext } from './view.ts';
+import { Entry, MibView, Segment, ViewBuilder, type AgentLocal, type IfInfo, type Provider, type ProviderContext } from './view.ts';
 
 export interface Community { name: string; access: 'ro' | 'rw' }
 
@@ -38,8 +38,18 @@ export interface AgentOptions {
   onLink?: (t: LinkTransition) => void;
 }
 
-/** Time one slice of background row upkeep may hold the event loop (ms). */
-const SLICE_MS = 4;
+/** Time one slice of row upkeep may hold the event loop (ms). */
+const SLICE_MS = 3;
+/**
+ * The agent's work (requests, row upkeep) one turn of the event loop may hold before the rest waits for the
+ * next turn, after the timers that fell due (the failover detectors'). libuv reads up to 32 datagrams in one
+ * poll phase: a walking manager whose next request is already there when a reply leaves got 23 answered in one
+ * turn, ~100 ms with the CPUs busy. Budget + one request + a slice's overshoot + a scavenge stays under the
+ * 20 ms a detector may be late (issue 20 item 6).
+ */
+const TURN_MS = 5;
+/** Requests held for the next turn at most; more are dropped, as a full socket buffer would (RFC 3417 §3: UDP). */
+const INBOX_MAX = 256;
 
 type Access = 'ro' | 'rw';
 const END = (oid: Oid) => encodeVarbind(oid, { type: 'EndOfMibView' });
@@ -56,10 +66,19 @@ export class SnmpAgent {
   private readonly sub: Disposable;
   private readonly startedAt = Date.now();
   private readonly communities: Map<string, Access>;
-  /** Row-level segments: the OIDs each row owns, and the rows a change named that are not read yet. */
-  private readonly owned = new Map<Segment, Map<string, Oid[]>>();
+  /** Row-level segments: the keys (oidKey) each row owns, and the rows a change named that are not read yet. */
+  private readonly owned = new Map<Segment, Map<string, string[]>>();
   private readonly dirtyRows = new Map<Segment, Set<string>>();
-  private upkeep?: NodeJS.Immediate;
+  private upkeep?: NodeJS.Timeout;
+  private lastSliceEnd = 0;
+  /** Time the agent held the loop in this turn; a check-phase callback starts the next turn at 0. */
+  private turnMs = 0;
+  private turnEnds = false;
+  /** Requests that arrived after this turn's budget was spent, in order, and the timer that serves them. */
+  private readonly inbox: [Buffer, RemoteInfo][] = [];
+  private inboxTimer?: NodeJS.Timeout;
+  /** Requests dropped because the inbox was full. */
+  inboxDrops = 0;
   private ticker?: NodeJS.Timeout;
 
   constructor(private readonly dm: DataModel, readonly opts: AgentOptions) {
@@ -112,7 +131,9 @@ export class SnmpAgent {
   async stop(): Promise<void> {
     this.sub.dispose();
     clearInterval(this.ticker);
-    if (this.upkeep) clearImmediate(this.upkeep);
+    clearTimeout(this.upkeep);
+    clearTimeout(this.inboxTimer);
+    this.inbox.length = 0;
     const s = this.socket;
     this.socket = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
@@ -149,8 +170,9 @@ export class SnmpAgent {
   private touch(seg: Segment): void {
     const p = seg.provider;
     if (p.rows) {
-      // Rows a change named are read here only within one slice; the rest follow in the background.
-      if (this.dirtyRows.get(seg)!.size) this.drainRows(SLICE_MS, seg);
+      // Rows a change named are read here only within one slice, and not when a slice has just held the loop
+      // (the request would add its slice to that one); the rest follow in the background within milliseconds.
+      if (this.dirtyRows.get(seg)!.size && performance.now() - this.lastSliceEnd > SLICE_MS) this.drainRows(SLICE_MS, seg);
       return;
     }
     const now = Date.now();
@@ -162,7 +184,7 @@ export class SnmpAgent {
     } catch (err) {
       this.opts.log?.error({ err, provider: p.name }, 'snmp provider failed');
     }
-    seg.entries = b.build();
+    seg.load(b.build());
     seg.objects = b.objects;
     seg.builtAt = now;
     seg.stale = false;
@@ -176,25 +198,36 @@ export class SnmpAgent {
 
   private scheduleUpkeep(): void {
     if (this.upkeep || !this.pendingRows()) return;
-    this.upkeep = setImmediate(() => {
+    // A timer, not setImmediate: an immediate runs in the same loop turn as the request or commit that made
+    // the rows dirty, and a detector's timer already due would wait for both; a timer queues behind it.
+    this.upkeep = setTimeout(() => {
       this.upkeep = undefined;
-      this.drainRows(SLICE_MS);
+      if (this.turnMs < TURN_MS) this.drainRows(SLICE_MS);
       this.scheduleUpkeep();
     });
   }
 
+  /** Counts `ms` of the agent's work against this turn of the event loop. */
+  private spend(ms: number): void {
+    this.turnMs += ms;
+    if (this.turnEnds) return;
+    this.turnEnds = true;
+    // The check phase follows the poll phase that read the datagrams; the next turn starts with the timers.
+    setImmediate(() => { this.turnMs = 0; this.turnEnds = false; });
+  }
+
   /** Reads changed rows again until `budgetMs` is spent: only what changed, never the whole table. */
   private drainRows(budgetMs: number, only?: Segment): void {
-    const end = performance.now() + budgetMs;
+    const start = performance.now();
+    const end = start + budgetMs;
     const ctx = this.context();
     for (const [seg, dirty] of this.dirtyRows) {
       if (only && seg !== only) continue;
       const src = seg.provider.rows!;
       const owned = this.owned.get(seg)!;
-      let n = 0;
       for (const row of dirty) {
         dirty.delete(row);
-        const b = new ViewBuilder();
+        const b = new ViewBuilder(512);
         try {
           src.fill(b, ctx, row);
         } catch (err) {
@@ -203,19 +236,21 @@ export class SnmpAgent {
         const fresh = b.build();
         seg.replace(owned.get(row) ?? [], fresh);
         for (const o of b.objects) seg.objects.add(o);
-        if (fresh.length) owned.set(row, fresh.map((x) => x.oid));
+        if (fresh.length) owned.set(row, fresh.map((x) => x.key));
         else owned.delete(row);
-        if ((++n & 15) === 0 && performance.now() > end) break;
+        if (performance.now() > end) break;
       }
       // The table's scalars (its row count) follow the rows.
       const b = new ViewBuilder();
       seg.provider.fill(b, { ...ctx, segment: seg });
       const extra = b.build();
-      seg.replace(extra.map((x) => x.oid), extra);
+      seg.replace(extra.map((x) => x.key), extra);
       for (const o of b.objects) seg.objects.add(o);
       seg.stale = false;
-      if (performance.now() > end) return;
+      this.lastSliceEnd = performance.now();
+      if (this.lastSliceEnd > end) break;
     }
+    if (!only) this.spend(performance.now() - start); // a touch's slice counts in its request's time
   }
 
   /** The entry an OID names now (traps and tests). */
@@ -235,12 +270,32 @@ export class SnmpAgent {
   maxRequestMs = 0;
 
   private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
+    if (this.turnMs < TURN_MS && !this.inbox.length) return this.serve(buf, rinfo);
+    if (this.inbox.length >= INBOX_MAX) {
+      this.inboxDrops++;
+      return;
+    }
+    this.inbox.push([buf, rinfo]);
+    this.armInbox();
+  }
+
+  /** Serves the inbox in arrival order from a timer, so the detectors' timers that fell due run first. */
+  private armInbox(): void {
+    this.inboxTimer ??= setTimeout(() => {
+      this.inboxTimer = undefined;
+      while (this.inbox.length && this.turnMs < TURN_MS) this.serve(...this.inbox.shift()!);
+      if (this.inbox.length) this.armInbox();
+    });
+  }
+
+  private serve(buf: Buffer, rinfo: RemoteInfo): void {
     const t0 = performance.now();
     try {
       this.handle(buf, rinfo);
     } finally {
       const ms = performance.now() - t0;
       if (ms > this.maxRequestMs) this.maxRequestMs = ms;
+      this.spend(ms);
     }
   }
 
@@ -353,7 +408,7 @@ export class SnmpAgent {
     }
     if (size > limit) return out; // process() turns this into tooBig
     const cursor = vbs.slice(N).map((vb) => view.next(vb.oid));
-    const last: Oid[] = vbs.slice(N).map((vb) => vb.oid);
+    const last: (Entry | Oid)[] = vbs.slice(N).map((vb) => vb.oid); // the OID decoded only for endOfMibView
     for (let rep = 0; rep < M && R > 0; rep++) {
       let live = false;
       for (let j = 0; j < R; j++) {
@@ -361,10 +416,10 @@ export class SnmpAgent {
         let b: Buffer;
         if (e) {
           b = e.vb;
-          last[j] = e.oid;
+          last[j] = e;
           cursor[j] = view.advance(cursor[j]);
           live = true;
-        } else b = END(last[j]);
+        } else { const l = last[j]; b = END(l instanceof Entry ? l.oid : l); }
         // A response that would be too big is cut short instead (RFC 3416 §4.2.3).
         if (size + b.length > limit) return out;
         out.push(b);

@@ -219,6 +219,23 @@ export function compareOid(a: Oid, b: Oid): number {
   return a.length - b.length;
 }
 
+/**
+ * An OID as a string whose order is the OID order: two UTF-16 code units per arc (its high and low 16 bits), so
+ * string comparison compares arc by arc and a prefix sorts first (RFC 3416 §4.2.2's lexicographic order). Half
+ * the memory of an array of numbers for a table's 110,000 instances, and compared without a loop in JavaScript.
+ */
+export function oidKey(oid: Oid): string {
+  const units = new Array<number>(oid.length * 2);
+  for (let i = 0; i < oid.length; i++) { units[2 * i] = oid[i] >>> 16; units[2 * i + 1] = oid[i] & 0xffff; }
+  return String.fromCharCode(...units);
+}
+
+export function keyOid(key: string): Oid {
+  const oid = new Array<number>(key.length >> 1);
+  for (let i = 0; i < oid.length; i++) oid[i] = key.charCodeAt(2 * i) * 0x10000 + key.charCodeAt(2 * i + 1);
+  return oid;
+}
+
 export const parseOid = (s: string): number[] => s.replace(/^\./, '').split('.').map(Number);
 export const oidStr = (o: Oid) => o.join('.');
 export const startsWith = (o: Oid, prefix: Oid) => prefix.length <= o.length && prefix.every((x, i) => o[i] === x);

@@ -4,7 +4,7 @@
 // number: TR-181 never reuses instance numbers, which is what RFC 2863 §3.1.5 asks of ifIndex. Each provider
 // serves one subtree (view.ts Segment); only inetCidrRouteTable, which can hold thousands of rows, is kept
 // row by row.
-import { parseOid, type Oid } from './ber.ts';
+import { oidKey, parseOid, type Oid } from './ber.ts';
 import { FAILOVER_MIB, PRODUCT_OID } from './failover-mib.ts';
 import { OPER } from './links.ts';
 import {
@@ -284,7 +284,7 @@ export const routeMib: Provider = {
   // inetCidrRouteNumber: the rows of the table, counted on its first column (two binary searches).
   fill: (b, { segment }) => {
     const col = [...INET_CIDR_ROUTE_ENTRY, 7];
-    const n = segment ? segment.next([...col, 0xffffffff]) - segment.next(col) : 0;
+    const n = segment ? segment.next(oidKey([...col, 0xffffffff])) - segment.next(oidKey(col)) : 0;
     b.add(INET_CIDR_ROUTE_NUMBER, [0], gauge(n));
   },
 };
