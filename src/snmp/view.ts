@@ -1,8 +1,9 @@
 // The agent's MIB view: every instance the agent serves, sorted by OID, each with its varbind encoded once
-// (asn1-ber) when the view is built. GET is a binary search, GETNEXT/GETBULK walk the array (O(log n) per
-// request, not O(rows) as in net-snmp's MIB tables, gap 17). Providers fill a builder from the data model;
-// the agent rebuilds the view when the data model changes or the live values (counters) are older than the
-// cache time.
+// (asn1-ber) when its segment or row is built. GET is a binary search, GETNEXT/GETBULK walk the entries
+// (O(log n) per request, not O(rows) as in net-snmp's MIB tables, gap 17). Providers fill a builder from the
+// data model; the agent refreshes a segment when a request reaches it after a change under its watched paths or
+// when its live values (counters) are older than the cache time, and a row-level table (inetCidrRouteTable)
+// only in the rows a change named (agent.ts).
 import { Ber, compareOid, keyOid, oidKey, startsWith, writeVarbind, type BerWriter, type Oid, type Value } from './ber.ts';
 import type { ErrorStatusName } from './message.ts';
 import type { Change, DataModel } from '../datamodel/index.ts';
