@@ -15,6 +15,7 @@ import type { SnmpConfig } from './snmp/index.ts';
 import type { UspConfig } from './usp/index.ts';
 import type { WebConfig } from './web/index.ts';
 import { failoverPlugins, type FailoverHandle } from './dslite/index.ts';
+import { nat46Plugin } from './dslite/nat46.ts';
 
 let config;
 try {
@@ -142,6 +143,8 @@ const plugins: Plugin[] = [
   devicePlugin(config.device, { reboot: restartAgent, factoryReset: restartAgent, boot: storage.boot }),
   cliPlugin(config.cli.socket ?? join(dataDir, 'twinstack.sock')),
   ...failoverPlugins(config.wan, failover),
+  // Issue 23's translator drives the failover plug-in's platform (its forwarder).
+  nat46Plugin(failover),
 ];
 if (config.cwmp.enable !== false) {
   const { cwmpPlugin } = await import('./cwmp/index.ts');

@@ -9,7 +9,7 @@ declare -A PEERS=(
   [protoc]=protobuf-compiler [snmpget]=snmp [snmpd]=snmpd [snmptrapd]=snmptrapd [smilint]=smitools
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [busybox]=busybox [chromium]=chromium
   [xmllint]=libxml2-utils [nft]=nftables [ip]=iproute2 [dnsmasq]=dnsmasq-base [conntrack]=conntrack [stress-ng]=stress-ng
-  [systemd-analyze]=systemd [unshare]=util-linux [strace]=strace [/usr/sbin/tayga]=tayga
+  [systemd-analyze]=systemd [unshare]=util-linux [strace]=strace [/usr/sbin/tayga]=tayga [ping]=iputils-ping
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

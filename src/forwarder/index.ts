@@ -88,7 +88,8 @@ export class Forwarder extends EventEmitter {
   /**
    * Replaces the whole config (e.g. the next AFTR on failover); the tun name, queue count and egress cannot change.
    * lw4o6: another binding, or leaving lw4o6, empties the NAPT table; the same binding with another BR keeps it.
-   * nat46: another prefix, tenant or gateway ID, or leaving nat46, forgets the firewall's flows.
+   * nat46: another prefix, tenant or gateway ID, or leaving nat46, forgets the firewall's flows; adopting a gateway ID
+   * or giving one back (`nat46.adopted`) keeps them and applies from the next packet.
    */
   async reconfigure(config: ForwarderConfig): Promise<void> {
     const resolved = resolveConfig(config);

@@ -15,12 +15,20 @@ export interface Nat46Peer {
   address: string;
 }
 
+/** A failed peer's gateway ID this gateway serves as its own (issue 23 adoption). */
+export interface Nat46Adopted {
+  gatewayId: number;
+  /** The adopted gateway's LAN clients, an IPv4 prefix 'a.b.c.d/len': their IPv4 leaves with this gateway ID. */
+  clients: string;
+}
+
 /**
  * Mode 'nat46' (issue 23, native/nat46.h). LAN IPv4 from client c to server s leaves as IPv6 from
  * `prefix | tenantId | gatewayId | zero padding | c` (the fields in that order right after the prefix, c in the
  * last 32 bits) to `dstPrefix | s` (RFC 6052 /96, as tayga's `prefix`). IPv6 to the prefix comes back: our own
- * gateway ID is translated to IPv4 if it belongs to a flow a client opened (stateful firewall); a peer's gateway
- * ID is handed off to the peer in IPv6-in-IPv6 (RFC 2473) from `localAddress`; another tenant, an unknown
+ * gateway ID (or an adopted one, `adopted`) is translated to IPv4 if it belongs to a flow a client opened (stateful
+ * firewall); a peer's gateway ID is handed off to the peer in IPv6-in-IPv6 (RFC 2473) from `localAddress`, in
+ * fragments or refused with a packet too big when it does not fit `ipv6Mtu` (RFC 2473 §7.1); another tenant, an unknown
  * gateway ID, or a packet a peer handed to us for yet another gateway are dropped and counted.
  */
 export interface Nat46Config {
@@ -40,13 +48,23 @@ export interface Nat46Config {
   localAddress: string;
   /** The other gateways of the prefix (at most 64). Default none. */
   peers?: readonly Nat46Peer[];
-  /** The largest IPv6 packet sent; larger ones are fragmented (DF=0) or refused (DF). Default 1280 (RFC 7915 §4.1). */
+  /**
+   * Configured adoption (at most 16, default none): IPv6 for an adopted gateway ID is served as for ours, never
+   * handed off (also when a peer has that ID), and LAN clients inside `clients` leave with the adopted ID, so
+   * their addresses stay what the servers knew. Changeable by reconfigure(), for the next packet.
+   */
+  adopted?: readonly Nat46Adopted[];
+  /**
+   * The largest IPv6 packet sent; larger ones are fragmented (DF=0) or refused (DF). Default 1280 (RFC 7915 §4.1).
+   * Hand-offs get 40 bytes less (RFC 2473 §7.1).
+   */
   ipv6Mtu?: number;
 }
 
 /** Nat46Config with its defaults applied. */
 export interface ResolvedNat46 extends Required<Nat46Config> {
   peers: readonly Nat46Peer[];
+  adopted: readonly Nat46Adopted[];
 }
 
 /**
@@ -218,7 +236,10 @@ export interface Counters {
   txBytes: number;
   rxPackets: number;
   rxBytes: number;
-  /** IPv6 fragments sent for DF=0 packets above the tunnel MTU (RFC 6333 §5.3). */
+  /**
+   * IPv6 fragments sent for DF=0 packets above the tunnel MTU (RFC 6333 §5.3; nat46: RFC 7915 §4.1), and of nat46
+   * hand-offs that do not fit ipv6Mtu (RFC 2473 §7.1).
+   */
   txFragments: number;
   /** ICMPv4 fragmentation-needed messages sent to the LAN. */
   icmp4Sent: number;
@@ -264,14 +285,18 @@ export interface Counters {
   nat46Translated4to6: number;
   /** nat46: IPv6 packets translated to IPv4 for our clients (also in rxPackets). */
   nat46Translated6to4: number;
-  /** nat46: IPv6 packets for a peer's gateway ID handed off to it (IPv6-in-IPv6). */
+  /**
+   * nat46: IPv6 packets for a peer's gateway ID handed off to it (IPv6-in-IPv6); one of at most 1280 bytes that
+   * does not fit ipv6Mtu - 40 is sent in fragments (RFC 2473 §7.1, also in txFragments), a larger one is
+   * refused with a packet too big (drops.nat46_handoff_too_big).
+   */
   nat46HandedOff: number;
-  /** nat46: IPv6-in-IPv6 from a peer decapsulated (then translated or dropped as any packet for us). */
+  /** nat46: IPv6-in-IPv6 from a peer decapsulated, reassembled first if it came in fragments (then translated or dropped as any packet for us). */
   nat46HandoffReceived: number;
   /** nat46: firewall flows opened by our clients, and expired. */
   nat46FlowsCreated: number;
   nat46FlowsExpired: number;
-  /** nat46: ICMPv6 errors sent (hop limit exceeded). */
+  /** nat46: ICMPv6 errors sent (hop limit exceeded; packet too big for a hand-off, RFC 2473 §7.1). */
   icmp6Sent: number;
   drops: Record<DropName, number>;
   /**
@@ -461,6 +486,22 @@ function ipv6Prefix(s: unknown): { bytes: Buffer; length: number } | null {
   return { bytes, length };
 }
 
+/** An IPv4 prefix 'a.b.c.d/len' with no bits set beyond the length: its address (a 32-bit number) and length, or null. */
+function ipv4Prefix(s: unknown): { net: number; length: number } | null {
+  if (typeof s !== 'string') return null;
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
+  if (!m || !isIPv4(m[1]) || Number(m[2]) > 32) return null;
+  const length = Number(m[2]);
+  const net = m[1].split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  return net % 2 ** (32 - length) === 0 ? { net, length } : null;
+}
+
+/** Whether two IPv4 prefixes share an address: the shorter one contains the longer one. */
+function overlap4(x: { net: number; length: number }, y: { net: number; length: number }): boolean {
+  const block = 2 ** (32 - Math.min(x.length, y.length));
+  return Math.floor(x.net / block) === Math.floor(y.net / block);
+}
+
 const unicast6 = (s: unknown): boolean => typeof s === 'string' && isIPv6(s) && !/^ff/i.test(s) && !/^::1?$/.test(s) && !s.includes('%');
 
 /** The problems of a nat46 config, or why it is missing. */
@@ -492,6 +533,24 @@ function nat46Problems(n: ResolvedNat46 | undefined, mode: ForwarderMode): strin
         p.push(`nat46.peers[${i}].gatewayId: integer below 2^gatewayBits, not ours, not repeated`);
       seen.add(id);
       if (!unicast6(peer?.address)) p.push(`nat46.peers[${i}].address: a unicast IPv6 address`);
+    });
+  }
+  if (!Array.isArray(n.adopted) || n.adopted.length > 16) p.push('nat46.adopted: a list of at most 16 { gatewayId, clients }');
+  else {
+    const ids = new Set<number>();
+    const prefixes: Array<{ net: number; length: number } | null> = [];
+    n.adopted.forEach((a, i) => {
+      const id = a?.gatewayId;
+      // Adopting a configured peer's ID is the point (it failed): adoption wins over the peer entry.
+      if (widths && (!intIn(id, 0, 2 ** n.gatewayBits - 1) || id === n.gatewayId || ids.has(id)))
+        p.push(`nat46.adopted[${i}].gatewayId: integer below 2^gatewayBits, not ours, not repeated`);
+      ids.add(id);
+      const c = ipv4Prefix(a?.clients);
+      if (!c) p.push(`nat46.adopted[${i}].clients: an IPv4 prefix 'a.b.c.d/len' without bits set beyond the length`);
+      // Each client leaves with one gateway ID.
+      const j = c ? prefixes.findIndex((o) => o !== null && overlap4(o, c)) : -1;
+      if (j >= 0) p.push(`nat46.adopted[${i}].clients: overlaps nat46.adopted[${j}].clients`);
+      prefixes.push(c);
     });
   }
   return p;
@@ -530,7 +589,8 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
     r.nat46 = n && typeof n === 'object'
       ? Object.freeze({ prefix: n.prefix, tenantBits: n.tenantBits, gatewayBits: n.gatewayBits, tenantId: n.tenantId, gatewayId: n.gatewayId,
           dstPrefix: n.dstPrefix, localAddress: n.localAddress, ipv6Mtu: n.ipv6Mtu ?? 1280,
-          peers: Object.freeze(Array.isArray(n.peers) ? n.peers.map((p) => Object.freeze({ gatewayId: p?.gatewayId, address: p?.address })) : (n.peers ?? [])) as readonly Nat46Peer[] })
+          peers: Object.freeze(Array.isArray(n.peers) ? n.peers.map((p) => Object.freeze({ gatewayId: p?.gatewayId, address: p?.address })) : (n.peers ?? [])) as readonly Nat46Peer[],
+          adopted: Object.freeze(Array.isArray(n.adopted) ? n.adopted.map((a) => Object.freeze({ gatewayId: a?.gatewayId, clients: a?.clients })) : (n.adopted ?? [])) as readonly Nat46Adopted[] })
       : n;
   }
   const problems: string[] = [];
@@ -546,7 +606,7 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
   if (c.mode !== 'dslite' && c.mode !== 'lw4o6' && c.mode !== 'nat46' && c.mode !== 'off') problems.push("mode: 'dslite', 'lw4o6', 'nat46' or 'off'");
   problems.push(...bindingProblems(r.lw4o6, c.mode));
   if (r.nat46 !== undefined && (typeof r.nat46 !== 'object' || r.nat46 === null))
-    problems.push('nat46: an object { prefix, tenantBits, gatewayBits, tenantId, gatewayId, dstPrefix, localAddress, peers?, ipv6Mtu? }');
+    problems.push('nat46: an object { prefix, tenantBits, gatewayBits, tenantId, gatewayId, dstPrefix, localAddress, peers?, adopted?, ipv6Mtu? }');
   else problems.push(...nat46Problems(r.nat46, c.mode));
   if (c.mode === 'nat46' && r.egress !== 'tun') problems.push("egress: 'tun' in mode 'nat46'");
   if (!isIPv4(r.b4Ipv4)) problems.push('b4Ipv4: not an IPv4 address');

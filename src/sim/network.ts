@@ -10,14 +10,15 @@
 //     lwAFTR that may be Unbound (the backup took over without our binding: every packet is answered with
 //     ICMPv6 code 5, RFC 7596 §6.2, until the gateway provisions again, which installs the next binding);
 //   - a forwarder with the same counters and events as src/forwarder, fed by a LAN that sends IPv4 at a
-//     steady rate, so the Silence detector has traffic to watch.
+//     steady rate, so the Silence detector has traffic to watch; in NAT46 mode (issue 23) the same LAN traffic
+//     is translated (RFC 7915) and answered from the IPv6 side, and the configurations applied are recorded.
 import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { UdpOpen } from '../dslite/detectors.ts';
 import { SimProtocols } from './protocols.ts';
 import type {
-  Dhcp4o6Port, Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Platform, SoftwireBinding, SoftwireError,
-  TunnelCounters, TunnelPort,
+  Dhcp4o6Port, Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Nat46Config, Nat46Counters, Nat46Port,
+  Platform, SoftwireBinding, SoftwireError, TunnelCounters, TunnelPort,
 } from '../wan/platform.ts';
 
 /** What one simulated interface carried, each way. */
@@ -71,6 +72,9 @@ export class SimNetwork implements Platform {
   readonly dhcp4: Dhcp4Port;
   readonly tunnel: TunnelPort;
   readonly ipv4: Ipv4Port;
+  readonly nat46: Nat46Port;
+  /** Every NAT46 configuration applied, in order (null: translation stopped), for tests and the log. */
+  readonly nat46Applied: (Nat46Config | null)[] = [];
   /** What the simulated ISP saw (tests and the log): DHCPv4 leases granted and released. */
   readonly isp = { dhcp4Leases: 0, dhcp4Releases: 0, dhcp6Replies: 0 };
   /** Where the LAN's IPv4 goes, and the packets it lost on the way. */
@@ -99,6 +103,8 @@ export class SimNetwork implements Platform {
   private bindingIndex = 0;
   /** The DHCP 4o6 lease was released: the next acquisition is a new exchange. */
   private released4o6 = false;
+  private nat46Config: Nat46Config | null = null;
+  private nat46Counts: Nat46Counters = { translated4to6: 0, translated6to4: 0, handedOff: 0, handOffsReceived: 0, dropped: 0 };
   private traffic: NodeJS.Timeout | null = null;
   private readonly pps: number;
   private readonly protocols: SimProtocols;
@@ -153,6 +159,17 @@ export class SimNetwork implements Platform {
       // NAT44 applies to what leaves by the WAN, as the Linux WAN's masquerade rule does.
       routeVia: async (path) => { this.lan.route = path; this.lan.nat = path === 'wan'; },
       flushConntrack: async () => 0,
+    };
+    this.nat46 = {
+      apply: async (c) => {
+        // A new configuration is a new translator, as the forwarder's reconfigure into nat46 is: counters from 0.
+        if (JSON.stringify(c) !== JSON.stringify(this.nat46Config)) this.nat46Counts = { translated4to6: 0, translated6to4: 0, handedOff: 0, handOffsReceived: 0, dropped: 0 };
+        this.nat46Config = c;
+        this.nat46Applied.push(c);
+        this.log.info({ nat46: c !== null, gatewayId: c?.gatewayId, peers: c?.peers?.length ?? 0 }, 'simulated nat46 configured');
+      },
+      config: () => this.nat46Config,
+      counters: async () => ({ ...this.nat46Counts }),
     };
   }
 
@@ -341,7 +358,15 @@ export class SimNetwork implements Platform {
     this.lan.sent++;
     this.count(this.links.lan, 'rx', 100);
     let ok = false;
-    if (this.lan.route === 'wan') {
+    if (this.nat46Config) {
+      // NAT46 owns the LAN's IPv4 (the data model refuses it beside DS-Lite): each packet is translated to IPv6
+      // (100 bytes of IPv4 become 120 of IPv6, RFC 7915 §4.1) and its reply translated back.
+      this.nat46Counts.translated4to6++;
+      this.count(this.links.wan, 'tx', 120);
+      this.count(this.links.wan, 'rx', 120);
+      this.nat46Counts.translated6to4++;
+      ok = true;
+    } else if (this.lan.route === 'wan') {
       this.count(this.links.wan, 'tx', 100);
       this.count(this.links.wan, 'rx', 100);
       ok = true;

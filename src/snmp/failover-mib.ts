@@ -1,9 +1,12 @@
 // TWINSTACK-FAILOVER-MIB (mibs/TWINSTACK-FAILOVER-MIB.txt) served from Device.X_TWINSTACK-ORG_Failover.:
 // the mode, switch count, last reason, detector states and the switch history, plus the mode-change
-// notification. Enumerations are the MIB's; the data model keeps the TR-181 strings.
+// notification; and tsNat46 with its Peer and Adopted tables from Device.X_TWINSTACK-ORG_NAT46. (issue 23).
+// Enumerations are the MIB's; the data model keeps the TR-181 strings. A SET is a data-model commit like any
+// other: the NAT46 object's veto (a configuration left invalid) reaches the manager as wrongValue.
 import { parseOid, type Value } from './ber.ts';
+import { canonicalIPv6 } from '../datamodel/index.ts';
 import {
-  dateAndTime, enumSetter, gauge, int, ipv6Bytes, rows, str, textSetter, truth, truthSetter, unsignedSetter, type Provider,
+  c64, dateAndTime, enumSetter, gauge, int, ipv6Bytes, rows, str, textSetter, truth, truthSetter, unsignedSetter, type Provider, type SetMapper,
 } from './view.ts';
 
 export const FAILOVER_MIB = parseOid('1.3.6.1.4.1.32473.6333');
@@ -13,6 +16,9 @@ const DETECTOR_ENTRY = [...FAILOVER_MIB, 2, 1, 1];
 const HISTORY_ENTRY = [...FAILOVER_MIB, 2, 2, 1];
 const LW4O6 = [...SCALARS, 16];
 const TRIGGER_ENTRY = [...FAILOVER_MIB, 2, 3, 1];
+const NAT46_SCALARS = [...SCALARS, 17];
+const NAT46_PEER_ENTRY = [...FAILOVER_MIB, 2, 4, 1];
+const NAT46_ADOPTED_ENTRY = [...FAILOVER_MIB, 2, 5, 1];
 /** sysObjectID: twinstackGateway in the products branch of our module. */
 export const PRODUCT_OID = [...FAILOVER_MIB, 4, 1];
 
@@ -20,6 +26,8 @@ export const PRODUCT_OID = [...FAILOVER_MIB, 4, 1];
 export const MODE_CHANGE_OBJECTS = [2, 12, 14, 4].map((n) => [...SCALARS, n, 0]);
 
 const FO = 'Device.X_TWINSTACK-ORG_Failover.';
+const N46 = 'Device.X_TWINSTACK-ORG_NAT46.';
+const N46_STATUS: Record<string, number> = { Disabled: 1, Enabled: 2, Error_Misconfigured: 3 };
 const MODE: Record<string, number> = { DSLite: 1, DualStack: 2, None: 3, LW4o6: 4 };
 const LW_STATUS: Record<string, number> = { Disabled: 1, Unprovisioned: 2, Provisioning: 3, Bound: 4, Error: 5 };
 const LW_PROVISIONING: Record<string, number> = { '': 1, S46Bind: 2, DHCP4o6: 3 };
@@ -29,7 +37,7 @@ const COMBINE: Record<string, number> = { Any: 1, All: 2, Primary: 3 };
 const STATE: Record<string, number> = { Unknown: 1, Healthy: 2, Failed: 3, Disabled: 4 };
 const invert = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k]));
 
-export const failoverMib: Provider = { name: 'failover', root: FAILOVER_MIB, watch: [FO], fill: (b, { dm }) => {
+export const failoverMib: Provider = { name: 'failover', root: FAILOVER_MIB, watch: [FO, N46], fill: (b, { dm }) => {
   let values;
   try {
     values = Object.fromEntries(dm.get(FO, { maxDepth: 0 }).map((v) => [v.path.slice(FO.length), v.value]));
@@ -55,6 +63,7 @@ export const failoverMib: Provider = { name: 'failover', root: FAILOVER_MIB, wat
   scalar(15, dateAndTime(v('BackupAFTRSince')));
 
   fillLw4o6(b, dm);
+  fillNat46(b, dm);
 
   for (const [i, d] of rows(dm, `${FO}Detector.`)) {
     const p = `${FO}Detector.${i}.`;
@@ -111,6 +120,60 @@ function fillLw4o6(b: Parameters<Provider['fill']>[0], dm: Parameters<Provider['
     b.row(TRIGGER_ENTRY, [i], {
       2: dateAndTime(t.Time), 3: ipv6(t.Source), 4: int(LW_ACTION[t.Action] ?? 3),
       5: str(t.OldBinding ?? '', 64), 6: str(t.NewBinding ?? '', 64), 7: gauge(Number(t.DurationMs)),
+    });
+  }
+}
+
+/** TsIPv6AddressOrEmpty written: 16 bytes (the address) or none (empty), into an IPv6Address parameter. */
+const ipv6Setter = (path: string): SetMapper => (v) => {
+  if (v.type !== 'OctetString') return 'wrongType';
+  if (v.value.length !== 0 && v.value.length !== 16) return 'wrongLength';
+  const words = Array.from({ length: v.value.length / 2 }, (_, i) => v.value.readUInt16BE(i * 2).toString(16));
+  return [{ op: 'set', path, value: words.length ? canonicalIPv6(words.join(':')) : '' }];
+};
+
+/** tsNat46, tsNat46PeerTable and tsNat46AdoptedTable from Device.X_TWINSTACK-ORG_NAT46. (issue 23). */
+function fillNat46(b: Parameters<Provider['fill']>[0], dm: Parameters<Provider['fill']>[1]['dm']) {
+  let values: Record<string, string>;
+  try {
+    values = Object.fromEntries(dm.get(N46, { maxDepth: 1 }).map((x) => [x.path.slice(N46.length), x.value]));
+  } catch {
+    return; // no NAT46 schema loaded
+  }
+  const v = (k: string) => values[k] ?? '';
+  const scalar = (n: number, value: Value, set?: SetMapper) => b.add([...NAT46_SCALARS, n], [0], value, set);
+  scalar(1, truth(v('Enable')), truthSetter(`${N46}Enable`));
+  scalar(2, int(N46_STATUS[v('Status')] ?? 1));
+  scalar(3, str(v('Prefix'), 49), textSetter(`${N46}Prefix`, 49));
+  scalar(4, gauge(Number(v('TenantBits'))), unsignedSetter(`${N46}TenantBits`));
+  scalar(5, gauge(Number(v('GatewayBits'))), unsignedSetter(`${N46}GatewayBits`));
+  scalar(6, gauge(Number(v('TenantID'))), unsignedSetter(`${N46}TenantID`));
+  scalar(7, gauge(Number(v('GatewayID'))), unsignedSetter(`${N46}GatewayID`));
+  scalar(8, str(v('DestinationPrefix'), 49), textSetter(`${N46}DestinationPrefix`, 49));
+  scalar(9, ipv6(v('LocalAddress')), ipv6Setter(`${N46}LocalAddress`));
+  scalar(10, gauge(Number(v('IPv6MTU'))), unsignedSetter(`${N46}IPv6MTU`));
+  scalar(11, str(v('ExportedRoute'), 49));
+  scalar(12, c64(v('Stats.Translated4to6')));
+  scalar(13, c64(v('Stats.Translated6to4')));
+  scalar(14, c64(v('Stats.HandedOff')));
+  scalar(15, c64(v('Stats.HandOffsReceived')));
+  scalar(16, c64(v('Stats.Dropped')));
+  for (const [i, r] of rows(dm, `${N46}Peer.`)) {
+    const p = `${N46}Peer.${i}.`;
+    b.row(NAT46_PEER_ENTRY, [i], {
+      2: [truth(r.Enable), truthSetter(`${p}Enable`)],
+      3: [str(r.Alias ?? '', 64), textSetter(`${p}Alias`, 64)],
+      4: [gauge(Number(r.GatewayID)), unsignedSetter(`${p}GatewayID`)],
+      5: [ipv6(r.Address), ipv6Setter(`${p}Address`)],
+    });
+  }
+  for (const [i, r] of rows(dm, `${N46}Adopted.`)) {
+    const p = `${N46}Adopted.${i}.`;
+    b.row(NAT46_ADOPTED_ENTRY, [i], {
+      2: [truth(r.Enable), truthSetter(`${p}Enable`)],
+      3: [str(r.Alias ?? '', 64), textSetter(`${p}Alias`, 64)],
+      4: [gauge(Number(r.GatewayID)), unsignedSetter(`${p}GatewayID`)],
+      5: [str(r.Clients ?? '', 18), textSetter(`${p}Clients`, 18)],
     });
   }
 }

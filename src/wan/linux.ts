@@ -10,14 +10,17 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { Emitter } from '../datamodel/index.ts';
 import { Forwarder, type Icmpv6ErrorEvent } from '../forwarder/index.ts';
+import type { ForwarderConfig } from '../forwarder/types.ts';
 import { Dhcp4Client } from './dhcp4.ts';
 import { Dhcp6Client } from './dhcp6.ts';
 import { addrDelete, addrReplace, routeDelete, routeReplace } from './netlink.ts';
 import type { WanConfig } from './index.ts';
 import { Dhcp4o6Client } from './dhcp4o6.ts';
 import type {
-  Dhcp4o6Port, Dhcp4Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Platform, SoftwireBinding, SoftwireError, TunnelCounters, TunnelPort,
+  Dhcp4o6Port, Dhcp4Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Nat46Config, Nat46Counters, Nat46Port, Platform, SoftwireBinding,
+  SoftwireError, TunnelCounters, TunnelPort,
 } from './platform.ts';
+import { nat46Space } from './platform.ts';
 import { sysfsInterface } from './stats.ts';
 import { Udhcpc } from './udhcpc.ts';
 
@@ -93,7 +96,12 @@ export class LinuxWan implements Platform {
   readonly dhcp4: Dhcp4Port & { start(): Promise<void>; stop(): Promise<void> };
   readonly tunnel: TunnelPort;
   readonly ipv4: Ipv4Port;
+  readonly nat46: Nat46Port;
   private fwd: Forwarder | null = null;
+  /** The NAT46 configuration in force (issue 23); while set, the forwarder is in mode 'nat46'. */
+  private nat46Config: Nat46Config | null = null;
+  /** The IPv6 routes into the tun that NAT46 added (hand-off address, identifier spaces). */
+  private nat46Routes: string[] = [];
   private aftr: string | null = null;
   /** The lw4o6 binding (null: DS-Lite); the forwarder's mode follows it. */
   private binding: SoftwireBinding | null = null;
@@ -128,6 +136,11 @@ export class LinuxWan implements Platform {
     this.ipv4 = {
       routeVia: (path, lease) => this.routeVia(path, lease),
       flushConntrack: (path) => this.flushConntrack(path),
+    };
+    this.nat46 = {
+      apply: (c) => this.applyNat46(c),
+      config: () => this.nat46Config,
+      counters: () => this.nat46Counters(),
     };
   }
 
@@ -207,6 +220,11 @@ export class LinuxWan implements Platform {
   // ---- the softwire ---------------------------------------------------------------------------------
 
   private async up(aftr: string) {
+    if (this.nat46Config) {
+      // NAT46 owns the forwarder (the data model refuses it beside DS-Lite, and lw4o6 rides DS-Lite's softwire).
+      this.log.warn({ aftr }, 'softwire not brought up: the forwarder is in NAT46 mode');
+      return;
+    }
     const b = this.binding;
     // lw4o6: the lwB4's address from the binding (RFC 7596 §5.1); DS-Lite: configured or from the delegated prefix.
     const softwire = b ? b.softwire : softwireFor(this.c.softwire, this.dhcp6.lease());
@@ -226,27 +244,33 @@ export class LinuxWan implements Platform {
         if (c.softwire !== softwire) this.unrouteSoftwire(c.softwire);
       }
     } else {
-      const fwd = await Forwarder.start(config, { logger: this.log });
-      fwd.on('icmpv6-error', (e: Icmpv6ErrorEvent) => {
-        const err = { type: e.type, code: e.code, source: e.source, quotedDst: e.quotedDst };
-        // lw4o6: code 5 from the BR is the lwAFTR refusing our binding (RFC 7596 §6.2), a provisioning matter
-        // (src/dslite/lw4o6.ts), not a softwire failure; the forwarder raises it only when it quotes a packet
-        // we sent recently.
-        if (this.fwd?.config.mode === 'lw4o6' && e.type === 1 && e.code === 5 && e.verified) this.policyErrors.fire(err);
-        else this.errors.fire(err);
-      });
-      fwd.on('error', (err: Error) => { this.log.error({ err }, 'forwarder died'); this.fwd = null; });
-      this.fwd = fwd;
-      const t = this.c.tunName;
-      // The forwarder sets the tun's link MTU to the tunnel MTU + 40 (full-size IPv4-in-IPv6 from the AFTR must
-      // come up the tun); IPv4 routes into the tun carry the tunnel MTU instead.
-      await this.run('ip', 'link', 'set', t, 'up');
-      await this.run('ip', 'addr', 'replace', `${B4_IPV4}/32`, 'dev', t);
+      await this.startForwarder(config);
       this.routeSoftwire(softwire);
       // The Echo detector's target always goes through the softwire, also while IPv4 is native.
-      await this.run('ip', 'route', 'replace', `${this.c.echoTarget}/32`, 'dev', t, 'src', B4_IPV4);
+      await this.run('ip', 'route', 'replace', `${this.c.echoTarget}/32`, 'dev', this.c.tunName, 'src', B4_IPV4);
     }
     this.aftr = aftr;
+  }
+
+  /** Starts the forwarder on the tun: its events wired, the link up with the B4's IPv4 (RFC 6333 §5.7). */
+  private async startForwarder(config: ForwarderConfig): Promise<Forwarder> {
+    const fwd = await Forwarder.start(config, { logger: this.log });
+    fwd.on('icmpv6-error', (e: Icmpv6ErrorEvent) => {
+      const err = { type: e.type, code: e.code, source: e.source, quotedDst: e.quotedDst };
+      // lw4o6: code 5 from the BR is the lwAFTR refusing our binding (RFC 7596 §6.2), a provisioning matter
+      // (src/dslite/lw4o6.ts), not a softwire failure; the forwarder raises it only when it quotes a packet
+      // we sent recently.
+      if (this.fwd?.config.mode === 'lw4o6' && e.type === 1 && e.code === 5 && e.verified) this.policyErrors.fire(err);
+      else this.errors.fire(err);
+    });
+    fwd.on('error', (err: Error) => { this.log.error({ err }, 'forwarder died'); this.fwd = null; });
+    this.fwd = fwd;
+    const t = this.c.tunName;
+    // The forwarder sets the tun's link MTU to the tunnel MTU + 40 (full-size IPv4-in-IPv6 from the AFTR must
+    // come up the tun); IPv4 routes into the tun carry the tunnel MTU instead.
+    await this.run('ip', 'link', 'set', t, 'up');
+    await this.run('ip', 'addr', 'replace', `${B4_IPV4}/32`, 'dev', t);
+    return fwd;
   }
 
   /** The softwire's address is routed into the tun, never local (DESIGN.md, one tun); a previous one unrouted. */
@@ -283,8 +307,73 @@ export class LinuxWan implements Platform {
   }
 
   private async down() {
-    if (this.fwd) await this.fwd.reconfigure({ ...this.fwd.config, mode: 'off' });
+    if (this.fwd && !this.nat46Config) await this.fwd.reconfigure({ ...this.fwd.config, mode: 'off' });
     this.aftr = null;
+  }
+
+  // ---- NAT46 (issue 23) -----------------------------------------------------------------------------
+
+  /**
+   * The forwarder in mode 'nat46' with this configuration, or back out of it (null). Egress is 'tun' in nat46
+   * (src/forwarder/types.ts) and a change of egress needs a new forwarder, so entering or leaving the mode
+   * restarts it; a new nat46 configuration alone is a reconfigure. IPv6 to the hand-off address and to the
+   * identifier spaces (ours and the adopted IDs') is routed into the tun, where the translator takes it, and
+   * the LAN's IPv4 default route points into the tun.
+   */
+  private async applyNat46(c: Nat46Config | null): Promise<void> {
+    const t = this.c.tunName;
+    if (c) {
+      const config: ForwarderConfig = {
+        // softwire and aftr are not used in nat46 mode; the hand-off address stands in for both.
+        tunName: t, softwire: c.localAddress, aftr: c.localAddress, mode: 'nat46', egress: 'tun', nat46: c, mtu: this.c.mtu, echoTarget: this.c.echoTarget,
+      };
+      // Set first: whatever a failure from here leaves (a forwarder half-way into nat46, some routes) is undone by
+      // apply(null), which the caller sends when this rejects.
+      this.nat46Config = c;
+      if (this.fwd && this.fwd.config.egress === 'tun') await this.fwd.reconfigure({ ...config, lanFastPath: this.fwd.config.lanFastPath });
+      else {
+        await this.fwd?.stop().catch(() => undefined);
+        this.fwd = null;
+        await this.startForwarder(config);
+      }
+      const spaces = [c.gatewayId, ...(c.adopted ?? []).map((a) => a.gatewayId)].map((id) => nat46Space(c, id)).filter((r): r is string => r !== null);
+      const want = [`${c.localAddress}/128`, ...spaces];
+      const old = this.nat46Routes;
+      // Tracked before they are added, so that whatever a failure leaves behind is removed with the rest.
+      this.nat46Routes = [...new Set([...old, ...want])];
+      for (const dst of want) routeReplace({ dst, dev: t });
+      this.unroute(old.filter((r) => !want.includes(r)));
+      this.nat46Routes = want;
+      routeReplace({ dst: '0.0.0.0/0', dev: t, src: B4_IPV4, mtu: this.c.mtu });
+      return;
+    }
+    if (!this.nat46Config) return;
+    this.nat46Config = null;
+    this.unroute(this.nat46Routes);
+    this.nat46Routes = [];
+    // Out of nat46: a new forwarder (egress 'packet' again) when the softwire is to be up, else none.
+    await this.fwd?.stop().catch(() => undefined);
+    this.fwd = null;
+    const aftr = this.aftr;
+    this.aftr = null;
+    if (aftr) await this.up(aftr);
+  }
+
+  private unroute(routes: readonly string[]) {
+    for (const dst of routes) {
+      try {
+        routeDelete({ dst, dev: this.c.tunName });
+      } catch {
+        // already gone (with the tun)
+      }
+    }
+  }
+
+  private async nat46Counters(): Promise<Nat46Counters> {
+    if (!this.fwd || this.fwd.config.mode !== 'nat46') return { translated4to6: 0, translated6to4: 0, handedOff: 0, handOffsReceived: 0, dropped: 0 };
+    const c = await this.fwd.counters();
+    const dropped = Object.entries(c.drops).reduce((n, [name, v]) => (name.startsWith('nat46_') ? n + v : n), 0);
+    return { translated4to6: c.nat46Translated4to6, translated6to4: c.nat46Translated6to4, handedOff: c.nat46HandedOff, handOffsReceived: c.nat46HandoffReceived, dropped };
   }
 
   private async counters(): Promise<TunnelCounters> {

@@ -1,7 +1,8 @@
 // nat46 (issue 23) in the forwarder: the config check, and golden packets through the addon's inject() hook (the
 // code the tun threads run, src/forwarder/native/nat46.cc): RFC 7915 translation both ways (TCP, UDP, ICMP echo,
 // ICMP errors with their quoted packet, fragments, DF, TTL and hop limit), the stateful firewall at the owning
-// gateway, the hand-off to peers in IPv6-in-IPv6 and its loop rule, and every new drop with its counter. Expected
+// gateway, the hand-off to peers in IPv6-in-IPv6 with its loop rule and its path MTU (RFC 2473 §7.1), configured
+// adoption of a failed peer's gateway ID, and every new drop with its counter. Expected
 // bytes are built from the RFC fields (test/forwarder/packets.ts, checksums computed from scratch), the addresses
 // from the issue's layout written out here byte by byte.
 import assert from 'node:assert/strict';
@@ -50,14 +51,20 @@ test('layout: client 192.0.2.10 of tenant 0x2a behind gateway 0x102 is 2001:db8:
 
 // ---- config check ----
 
-test('config: nat46 resolves enabled with tun egress, peers and ipv6Mtu defaulted; the addon takes it', () => {
+test('config: nat46 resolves enabled with tun egress, peers, adopted and ipv6Mtu defaulted; the addon takes it', () => {
   const r = resolveConfig({ ...CFG, nat46: { ...N46, peers: undefined } });
-  assert.deepEqual([r.mode, r.enabled, r.egress, r.nat46?.peers, r.nat46?.ipv6Mtu], ['nat46', true, 'tun', [], 1280]);
+  assert.deepEqual([r.mode, r.enabled, r.egress, r.nat46?.peers, r.nat46?.adopted, r.nat46?.ipv6Mtu], ['nat46', true, 'tun', [], [], 1280]);
   assert.equal(resolveConfig({ ...CFG, mode: 'dslite', nat46: undefined }).nat46, undefined);
   assert.deepEqual(nativeNat46(resolveConfig(CFG).nat46!), {
     prefix: '2001:db8:4600::', prefixLength: 40, tenantBits: 8, gatewayBits: 16, tenantId: TENANT, gatewayId: GW,
-    dstPrefix: '2001:db8:6464::', localAddress: LOCAL, ipv6Mtu: 1280, peers: [{ gatewayId: PEER_GW, address: PEER }],
+    dstPrefix: '2001:db8:6464::', localAddress: LOCAL, ipv6Mtu: 1280, peers: [{ gatewayId: PEER_GW, address: PEER }], adopted: [],
   });
+});
+
+test('config: adoption of a configured peer\'s gateway ID (the failed one) is accepted, prefixes side by side, /32 and /0', () => {
+  const adopted = [{ gatewayId: PEER_GW, clients: '192.0.2.128/25' }, { gatewayId: 0x0777, clients: '192.0.2.0/25' }, { gatewayId: 0x0778, clients: '198.51.100.7/32' }];
+  assert.deepEqual(resolveConfig({ ...CFG, nat46: { ...N46, adopted } }).nat46?.adopted, adopted);
+  assert.deepEqual(resolveConfig({ ...CFG, nat46: { ...N46, adopted: [{ gatewayId: 7, clients: '0.0.0.0/0' }] } }).nat46?.adopted, [{ gatewayId: 7, clients: '0.0.0.0/0' }]);
 });
 
 const badConfigs: Array<[string, Partial<ForwarderConfig>, string[]]> = [
@@ -81,6 +88,18 @@ const badConfigs: Array<[string, Partial<ForwarderConfig>, string[]]> = [
     'nat46.localAddress: a unicast IPv6 address',
   ]],
   ['packet egress', { egress: 'packet' }, ["egress: 'tun' in mode 'nat46'"]],
+  // ---- configured adoption (issue 23) ----
+  ['adopting our own gateway ID', { nat46: { ...N46, adopted: [{ gatewayId: GW, clients: '192.0.2.128/25' }] } }, ['nat46.adopted[0].gatewayId: integer below 2^gatewayBits, not ours, not repeated']],
+  ['an adopted ID too large for its width', { nat46: { ...N46, adopted: [{ gatewayId: 65536, clients: '192.0.2.128/25' }] } }, ['nat46.adopted[0].gatewayId: integer below 2^gatewayBits, not ours, not repeated']],
+  ['an adopted ID twice', { nat46: { ...N46, adopted: [{ gatewayId: 7, clients: '192.0.2.128/25' }, { gatewayId: 7, clients: '198.51.100.0/24' }] } }, ['nat46.adopted[1].gatewayId: integer below 2^gatewayBits, not ours, not repeated']],
+  ['adopted clients with host bits', { nat46: { ...N46, adopted: [{ gatewayId: 7, clients: '192.0.2.129/25' }] } }, ["nat46.adopted[0].clients: an IPv4 prefix 'a.b.c.d/len' without bits set beyond the length"]],
+  ['adopted clients without a length', { nat46: { ...N46, adopted: [{ gatewayId: 7, clients: '192.0.2.128' }] } }, ["nat46.adopted[0].clients: an IPv4 prefix 'a.b.c.d/len' without bits set beyond the length"]],
+  ['adopted clients /33', { nat46: { ...N46, adopted: [{ gatewayId: 7, clients: '192.0.2.128/33' }] } }, ["nat46.adopted[0].clients: an IPv4 prefix 'a.b.c.d/len' without bits set beyond the length"]],
+  ['adopted clients as IPv6', { nat46: { ...N46, adopted: [{ gatewayId: 7, clients: '2001:db8::/64' }] } }, ["nat46.adopted[0].clients: an IPv4 prefix 'a.b.c.d/len' without bits set beyond the length"]],
+  ['adopted prefixes that overlap (one inside the other)', { nat46: { ...N46, adopted: [{ gatewayId: 7, clients: '192.0.2.128/25' }, { gatewayId: 8, clients: '198.51.100.0/24' }, { gatewayId: 9, clients: '192.0.2.192/26' }] } }, ['nat46.adopted[2].clients: overlaps nat46.adopted[0].clients']],
+  ['adopted prefixes that overlap (the same)', { nat46: { ...N46, adopted: [{ gatewayId: 7, clients: '192.0.2.0/24' }, { gatewayId: 8, clients: '192.0.0.0/16' }] } }, ['nat46.adopted[1].clients: overlaps nat46.adopted[0].clients']],
+  ['17 adoptions', { nat46: { ...N46, adopted: Array.from({ length: 17 }, (_, i) => ({ gatewayId: 0x200 + i, clients: `198.51.100.${i}/32` })) } }, ['nat46.adopted: a list of at most 16 { gatewayId, clients }']],
+  ['adopted not a list', { nat46: { ...N46, adopted: {} as never } }, ['nat46.adopted: a list of at most 16 { gatewayId, clients }']],
 ];
 for (const [name, patch, problems] of badConfigs) {
   test(`config: rejects ${name}`, () => {
@@ -129,6 +148,8 @@ interface Step {
 }
 interface Case {
   name: string;
+  /** The handle's config, BASE unless given. */
+  config?: Partial<NativeConfig>;
   steps: Step[];
   out: Buffer[];
   drops?: Partial<Record<DropName, number>>;
@@ -136,6 +157,23 @@ interface Case {
 }
 
 const opened = { input: udp(C, 5000, S, 53) }; // opens the flow C:5000 <-> S:53
+
+// Configured adoption (issue 23): the peer PEER_GW failed; we serve its gateway ID and its clients
+// 192.0.2.128/25 are on our LAN now. It stays configured as a peer (adoption wins); PEER2 is a live peer.
+const PEER2_GW = 0x0104;
+const PEER2 = '2001:db8:ff00::3';
+const A = '192.0.2.200'; // a client of the failed gateway
+const ADOPTING: Nat46Config = { ...N46, peers: [...N46.peers!, { gatewayId: PEER2_GW, address: PEER2 }], adopted: [{ gatewayId: PEER_GW, clients: '192.0.2.128/25' }] };
+const adopting: Partial<NativeConfig> = { nat46: nativeNat46(resolveConfig({ ...CFG, nat46: ADOPTING }).nat46!) };
+const mtu = (ipv6Mtu: number): Partial<NativeConfig> => ({ nat46: nativeNat46(resolveConfig({ ...CFG, nat46: { ...N46, ipv6Mtu } }).nat46!) });
+/** The adopted client's packets: UDP A:5000 <-> S:53, out with the adopted gateway ID in the source. */
+const aOut = (len = 20) => v6(own(A, PEER_GW), d96(S), 17, udp6(own(A, PEER_GW), d96(S), 5000, 53, data(len)), 63);
+const aIn = (dst = own(A, PEER_GW), len = 20) => v6(d96(S), dst, 17, udp6(d96(S), dst, 53, 5000, data(len)));
+/** A packet for a peer's client of `total` bytes (UDP, so 48 bytes of headers). */
+const forPeer = (total: number, gw = PEER_GW) => v6(d96(S), own(C, gw), 17, udp6(d96(S), own(C, gw), 53, 5000, data(total - 48)), 60, { tclass: 0x10, flowLabel: 0x12345 });
+/** Its hand-off fragments: the tunnel packet's header fields (traffic class, flow label from the inner packet). */
+const handoffFragment = (inner: Buffer, offset: number, end: number, id: number) =>
+  v6(LOCAL, PEER, 44, fragment(41, offset, end < inner.length, id, inner.subarray(offset, end)), 64, { tclass: 0x10, flowLabel: 0x12345 });
 
 const cases: Case[] = [
   // ---- IPv4 -> IPv6 (RFC 7915 §4) ----
@@ -366,6 +404,128 @@ const cases: Case[] = [
     out: [],
     drops: { nat46_not_ours: 2 },
   },
+  // ---- configured adoption (issue 23) ----
+  {
+    name: 'adoption: an adopted gateway\'s client leaves with that gateway ID; the reply comes back, not handed off to the peer with that ID',
+    config: adopting,
+    steps: [{ input: udp(A, 5000, S, 53) }, { input: aIn() }],
+    out: [aOut(), lan(S, A, 17, udp4(S, A, 53, 5000, data(20)))],
+    totals: { nat46_4to6: 1, nat46_6to4: 1, nat46_handed_off: 0, nat46_flows_created: 1 },
+  },
+  {
+    name: 'adoption: a TCP flow of the failed gateway resumes here: the client\'s next segment opens it, the server\'s data comes back',
+    config: adopting,
+    steps: [
+      { input: tcp(A, 40000, S, 80, 0x10) },
+      { input: v6(d96(S), own(A, PEER_GW), 6, tcp6({ src: d96(S), dst: own(A, PEER_GW), sport: 80, dport: 40000, seq: 1000, flags: 0x18, payload: data(10) })) },
+    ],
+    out: [
+      v6(own(A, PEER_GW), d96(S), 6, tcp6({ src: own(A, PEER_GW), dst: d96(S), sport: 40000, dport: 80, seq: 1000, flags: 0x10, payload: data(10) }), 63),
+      lan(S, A, 6, tcp4({ src: S, dst: A, sport: 80, dport: 40000, seq: 1000, flags: 0x18, payload: data(10) })),
+    ],
+  },
+  {
+    name: 'adoption: the other LAN clients keep our own gateway ID',
+    config: adopting,
+    steps: [opened, { input: udpIn() }],
+    out: [udpOut(), lan(S, C, 17, udp4(S, C, 53, 5000, data(20)))],
+  },
+  {
+    name: 'adoption: drop nat46_no_flow: unsolicited for the adopted ID (never handed off), a reply to our ID for the adopted client, to the adopted ID for ours',
+    config: adopting,
+    steps: [{ input: aIn() }, { input: udp(A, 5000, S, 53) }, { input: aIn(own(A)) }, opened, { input: udpIn(20, own(C, PEER_GW)) }],
+    out: [aOut(), udpOut()],
+    drops: { nat46_no_flow: 3 },
+    totals: { nat46_handed_off: 0 },
+  },
+  {
+    name: 'adoption: a live peer hands us a packet for the adopted gateway ID: served (not a loop)',
+    config: adopting,
+    steps: [{ input: udp(A, 5000, S, 53) }, { input: v6(PEER2, LOCAL, 41, aIn()) }],
+    out: [aOut(), lan(S, A, 17, udp4(S, A, 53, 5000, data(20)))],
+    totals: { nat46_handoff_received: 1, nat46_6to4: 1 },
+  },
+  {
+    name: 'adoption: a live peer\'s gateway ID is still handed off',
+    config: adopting,
+    steps: [{ input: v6(d96(S), own(C, PEER2_GW), 17, udp6(d96(S), own(C, PEER2_GW), 53, 5000, data(20))) }],
+    out: [v6(LOCAL, PEER2, 41, v6(d96(S), own(C, PEER2_GW), 17, udp6(d96(S), own(C, PEER2_GW), 53, 5000, data(20))))],
+    totals: { nat46_handed_off: 1 },
+  },
+  {
+    name: 'adoption: ICMP errors both ways for the adopted client\'s flow use its adopted address (RFC 7915 §4.3, §5.3)',
+    config: adopting,
+    steps: [
+      { input: udp(A, 5000, S, 53) },
+      { input: v6(d96(S), own(A, PEER_GW), 58, icmpv6(d96(S), own(A, PEER_GW), 1, 4, 0, aOut())) },
+      { input: ipv4({ src: A, dst: S, proto: 1, payload: icmp4(3, 3, 0, udp(S, 53, A, 5000, 20, { ttl: 50, id: 7 })) }) },
+    ],
+    out: [
+      aOut(),
+      lan(S, A, 1, icmp4(3, 3, 0, lan(A, S, 17, udp4(A, S, 5000, 53, data(20))))),
+      v6(own(A, PEER_GW), d96(S), 58, icmpv6(own(A, PEER_GW), d96(S), 1, 4, 0, v6(d96(S), own(A, PEER_GW), 17, udp6(d96(S), own(A, PEER_GW), 53, 5000, data(20)), 50)), 63),
+    ],
+  },
+  {
+    name: 'adoption: drop nat46_untranslatable_icmp: an ICMPv6 error quoting the adopted client\'s IPv4 under our own gateway ID (no client here sends from it)',
+    config: adopting,
+    steps: [
+      { input: udp(A, 5000, S, 53) },
+      { input: v6(d96(S), own(A), 58, icmpv6(d96(S), own(A), 1, 4, 0, v6(own(A), d96(S), 17, udp6(own(A), d96(S), 5000, 53, data(20)), 63))) },
+    ],
+    out: [aOut()],
+    drops: { nat46_untranslatable_icmp: 1 },
+  },
+  // ---- path MTU of the hand-off tunnel (RFC 2473 §7.1) ----
+  {
+    name: 'hand-off of exactly ipv6Mtu - 40 bytes: one tunnel packet of ipv6Mtu',
+    config: mtu(1500),
+    steps: [{ input: forPeer(1460) }],
+    out: [v6(LOCAL, PEER, 41, forPeer(1460), 64, { tclass: 0x10, flowLabel: 0x12345 })],
+    totals: { nat46_handed_off: 1, tx_fragments: 0 },
+  },
+  {
+    name: 'hand-off above ipv6Mtu - 40: ICMPv6 packet too big (RFC 4443 §3.2) with MTU 1460 from the hand-off address, drop nat46_handoff_too_big',
+    config: mtu(1500),
+    steps: [{ input: forPeer(1461) }],
+    out: [v6(LOCAL, d96(S), 58, icmpv6(LOCAL, d96(S), 2, 0, 1460, forPeer(1461).subarray(0, 1232)))],
+    drops: { nat46_handoff_too_big: 1 },
+    totals: { icmp6_sent: 1, nat46_handed_off: 0 },
+  },
+  {
+    name: 'hand-off with a tunnel MTU below 1280 (ipv6Mtu 1300): a packet above 1280 gets packet too big with 1280, never less',
+    config: mtu(1300),
+    steps: [{ input: forPeer(1281) }],
+    out: [v6(LOCAL, d96(S), 58, icmpv6(LOCAL, d96(S), 2, 0, 1280, forPeer(1281).subarray(0, 1232)))],
+    drops: { nat46_handoff_too_big: 1 },
+    totals: { icmp6_sent: 1 },
+  },
+  {
+    name: 'hand-off of 1280 bytes with ipv6Mtu 1280: encapsulated, the tunnel packet cut into fragments of at most 1280 (RFC 2473 §7.1)',
+    steps: [{ input: forPeer(1280) }, { input: forPeer(1241) }, { input: forPeer(1240) }],
+    out: [
+      handoffFragment(forPeer(1280), 0, 1232, 0), handoffFragment(forPeer(1280), 1232, 1280, 0),
+      handoffFragment(forPeer(1241), 0, 1232, 1), handoffFragment(forPeer(1241), 1232, 1241, 1),
+      v6(LOCAL, PEER, 41, forPeer(1240), 64, { tclass: 0x10, flowLabel: 0x12345 }),
+    ],
+    totals: { nat46_handed_off: 3, tx_fragments: 4, icmp6_sent: 0 },
+  },
+  {
+    name: 'hand-off: no packet too big about an ICMPv6 error (RFC 4443 §2.4(e)), still drop nat46_handoff_too_big',
+    steps: [{ input: v6(d96(S), own(C, PEER_GW), 58, icmpv6(d96(S), own(C, PEER_GW), 1, 4, 0, forPeer(1300))) }],
+    out: [],
+    drops: { nat46_handoff_too_big: 1 },
+    totals: { icmp6_sent: 0 },
+  },
+  {
+    name: 'hand-off fragments: from no peer nat46_handoff_not_peer; a fragment of anything but IPv6-in-IPv6 nat46_to_local',
+    steps: [
+      { input: v6('2001:db8:ff00::9', LOCAL, 44, fragment(41, 0, true, 1, forPeer(1280).subarray(0, 1232))) },
+      { input: v6(PEER, LOCAL, 44, fragment(58, 0, true, 2, data(1232))) },
+    ],
+    out: [],
+    drops: { nat46_handoff_not_peer: 1, nat46_to_local: 1 },
+  },
   {
     name: 'drop nat46_source_not_mapped: a source outside the /96 (not an ICMPv6 error)',
     steps: [opened, { input: v6('2001:db8:beef::1', own(C), 17, udp6('2001:db8:beef::1', own(C), 53, 5000, data(20))) }],
@@ -375,7 +535,7 @@ const cases: Case[] = [
 ];
 
 function run(c: Case) {
-  const h = handle();
+  const h = handle(c.config);
   const out: Buffer[] = [];
   for (const s of c.steps) out.push(...addon.inject(h, s.input, s.now ?? 1000).out);
   return { out, n: addon.counters(h) };
@@ -412,6 +572,44 @@ test('a new gateway ID forgets the flows; the same config keeps them', () => {
   assert.equal(addon.counters(h).drops.nat46_no_flow, 1);
 });
 
+test('adoption by a live reconfigure: taken over for the next packet, and given back the same way', () => {
+  const h = handle();
+  // Before: the failed peer's gateway ID is still handed off to it, and A would leave with ours.
+  assert.deepEqual(hex(addon.inject(h, aIn(), 1000).out), hex([v6(LOCAL, PEER, 41, aIn())]));
+  addon.configure(h, { ...BASE, ...adopting });
+  assert.deepEqual(hex(addon.inject(h, [udp(A, 5000, S, 53), aIn()], 1000).out), hex([aOut(), lan(S, A, 17, udp4(S, A, 53, 5000, data(20)))]));
+  addon.configure(h, BASE);
+  // Given back: handed off again; the flow A opened under the adopted ID is not one of its address under ours;
+  // A leaves with our ID.
+  assert.deepEqual(hex(addon.inject(h, [aIn(), aIn(own(A)), udp(A, 5000, S, 53)], 1000).out),
+    hex([v6(LOCAL, PEER, 41, aIn()), v6(own(A), d96(S), 17, udp6(own(A), d96(S), 5000, 53, data(20)), 63)]));
+  const n = addon.counters(h);
+  assert.deepEqual([n.totals.nat46_handed_off, n.drops.nat46_no_flow, n.totals.nat46_flows_created], [2, 1, 2]);
+});
+
+test('the addon refuses an adoption it cannot place (clients not a.b.c.d/len, an ID beyond gatewayBits)', () => {
+  const h = addon.create();
+  for (const adopted of [[{ gatewayId: 7, clients: '192.0.2.128' }], [{ gatewayId: 7, clients: '192.0.2.128/33' }], [{ gatewayId: 65536, clients: '192.0.2.128/25' }]])
+    assert.throws(() => addon.configure(h, { ...BASE, nat46: { ...BASE.nat46!, adopted } }), /config\.nat46\.adopted/);
+});
+
+test('hand-off fragments (RFC 2473 §7.1): the peer reassembles them and delivers the packet to its client', () => {
+  const us = handle();
+  const frags = addon.inject(us, forPeer(1280), 1000).out;
+  assert.equal(frags.length, 2);
+  // The peer: gateway PEER_GW at PEER, we are its peer; its client C opened the flow.
+  const peer = handle({ nat46: nativeNat46(resolveConfig({ ...CFG, nat46: { ...N46, gatewayId: PEER_GW, localAddress: PEER, peers: [{ gatewayId: GW, address: LOCAL }] } }).nat46!) });
+  addon.inject(peer, udp(C, 5000, S, 53), 1000);
+  assert.deepEqual(addon.inject(peer, frags[1], 1000).out, []);
+  const n0 = addon.counters(peer);
+  assert.deepEqual([n0.totals.nat46_handoff_received, Object.values(n0.drops).reduce((a, b) => a + b, 0)], [0, 0]);
+  // Translated as any packet for the peer (RFC 7915 §5.1): TOS from the traffic class, TTL from the hop limit - 1.
+  assert.deepEqual(hex(addon.inject(peer, frags[0], 1000).out), hex([ipv4({ src: S, dst: C, proto: 17, tos: 0x10, ttl: 59, id: 0, payload: udp4(S, C, 53, 5000, data(1232)) })]));
+  const n = addon.counters(peer);
+  assert.deepEqual([n.totals.nat46_handoff_received, n.totals.nat46_6to4], [1, 1]);
+  assert.deepEqual(n.drops, Object.fromEntries(DROP_NAMES.map((d) => [d, 0])));
+});
+
 test('dslite is untouched by a nat46 config it does not have: IPv4 is still encapsulated to the AFTR', () => {
   const h = handle({ nat46: null });
   const r = addon.inject(h, udp(C, 5000, S, 53), 1000);
@@ -433,6 +631,21 @@ test('mutated nat46 traffic never crashes; each packet is forwarded or counted a
   const dropSum = () => Object.values(addon.counters(h).drops).reduce((a, b) => a + b, 0);
   let drops = dropSum();
   for (const [i, input] of mutated(seeds, 4646, 20000)) {
+    const r = addon.inject(h, input, 2 + i);
+    const d = dropSum() - drops;
+    drops += d;
+    assert.ok(d <= 1 && (r.out.length > 0 || d === 1), `packet ${i}: ${input.toString('hex')}`);
+  }
+});
+
+test('mutated traffic of an adopting gateway and of hand-offs too big for ipv6Mtu - 40: the same rule', () => {
+  const h = handle(adopting);
+  addon.inject(h, udp(A, 5000, S, 53), 1);
+  const seeds = [udp(A, 5000, S, 53), aIn(), v6(PEER2, LOCAL, 41, aIn()), v6(d96(S), own(A, PEER_GW), 58, icmpv6(d96(S), own(A, PEER_GW), 1, 4, 0, aOut())),
+    forPeer(1300), forPeer(1260), v6(d96(S), own(C, PEER_GW), 58, icmpv6(d96(S), own(C, PEER_GW), 1, 4, 0, forPeer(1300)))];
+  const dropSum = () => Object.values(addon.counters(h).drops).reduce((a, b) => a + b, 0);
+  let drops = dropSum();
+  for (const [i, input] of mutated(seeds, 2323, 20000)) {
     const r = addon.inject(h, input, 2 + i);
     const d = dropSum() - drops;
     drops += d;

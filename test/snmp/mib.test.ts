@@ -31,6 +31,10 @@ const names: [string, string][] = [
   ['TWINSTACK-FAILOVER-MIB::tsFailoverHistoryTo', '.1.3.6.1.4.1.32473.6333.2.2.1.4'],
   ['TWINSTACK-FAILOVER-MIB::tsFailoverModeChange', '.1.3.6.1.4.1.32473.6333.0.1'],
   ['TWINSTACK-FAILOVER-MIB::twinstackGateway', '.1.3.6.1.4.1.32473.6333.4.1'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46GatewayId', '.1.3.6.1.4.1.32473.6333.1.17.7'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46HandOffsReceived', '.1.3.6.1.4.1.32473.6333.1.17.15'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46PeerAddress', '.1.3.6.1.4.1.32473.6333.2.4.1.5'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46AdoptedClients', '.1.3.6.1.4.1.32473.6333.2.5.1.5'],
 ];
 for (const [name, oid] of names) {
   test(`snmptranslate ${name} -> ${oid}`, async () => {
@@ -54,6 +58,7 @@ test('every object the agent serves is defined in a MIB module (snmptranslate of
     assert.deepEqual(unresolved, []);
     assert.ok(lines.includes('TWINSTACK-FAILOVER-MIB::tsFailoverMode.0'));
     assert.ok(lines.includes('TWINSTACK-FAILOVER-MIB::tsFailoverBackupAftrSince.0'), 'the stay on a backup AFTR, for the NOC');
+    assert.ok(lines.includes('TWINSTACK-FAILOVER-MIB::tsNat46ExportedRoute.0'), 'issue 23: the route the gateway announces');
     assert.ok(lines.some((l) => l.startsWith('TUNNEL-MIB::tunnelIfEncapsMethod.')));
     assert.ok(lines.some((l) => l.startsWith('IP-FORWARD-MIB::inetCidrRouteIfIndex.')));
   } finally {

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -147,8 +148,8 @@ bool parse_config(napi_env env, napi_value obj, fw::Config &c, std::string &err)
 }
 
 // nat46 (nat46.h): { prefix, prefixLength, tenantBits, gatewayBits, tenantId, gatewayId, dstPrefix (the /96's
-// address), localAddress, ipv6Mtu, peers: [{ gatewayId, address }] }, checked by types.ts; refused here only
-// what would make the address format or a packet malformed.
+// address), localAddress, ipv6Mtu, peers: [{ gatewayId, address }], adopted?: [{ gatewayId, clients }] }, checked
+// by types.ts; refused here only what would make the address format or a packet malformed.
 bool parse_nat46(napi_env env, napi_value v, fw::Nat46Config &n, std::string &err) {
   int p, tb, gb, mtu;
   double tenant, gw;
@@ -184,6 +185,38 @@ bool parse_nat46(napi_env env, napi_value v, fw::Nat46Config &n, std::string &er
         !prop(env, e, "gatewayId", &id) || napi_get_value_double(env, id, &d) != napi_ok || d < 0 || d >= double(1ull << gb))
       return err = "config.nat46.peers: { gatewayId, address }", false;
     n.peers[i].gateway_id = uint32_t(d);
+  }
+  // Adopted gateway IDs (issue 23): absent is none. `clients` is 'a.b.c.d/len'; its host bits are cleared here.
+  n.n_adopted = 0;
+  napi_valuetype t = napi_undefined;
+  if (!prop(env, v, "adopted", &x) || napi_typeof(env, x, &t) != napi_ok || t == napi_undefined) return true;
+  if (napi_is_array(env, x, &is_array) != napi_ok || !is_array || napi_get_array_length(env, x, &count) != napi_ok ||
+      count > uint32_t(fw::Nat46Config::kMaxAdopted))
+    return err = "config.nat46.adopted: an array of at most 16", false;
+  n.n_adopted = int(count);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value e, id, cl;
+    double d;
+    fw::Nat46Adopted &a = n.adopted[i];
+    std::string clients;
+    size_t slash = std::string::npos;
+    int len = -1;
+    if (napi_get_element(env, x, i, &e) == napi_ok && prop(env, e, "clients", &cl)) {
+      clients = get_string(env, cl);
+      slash = clients.find('/');
+    }
+    uint8_t v4[4];
+    if (slash != std::string::npos && slash + 1 < clients.size() && clients.size() - slash <= 3 &&
+        clients.find_first_not_of("0123456789", slash + 1) == std::string::npos)
+      len = atoi(clients.c_str() + slash + 1);
+    if (len < 0 || len > 32 || inet_pton(AF_INET, clients.substr(0, slash).c_str(), v4) != 1 ||
+        !prop(env, e, "gatewayId", &id) || napi_get_value_double(env, id, &d) != napi_ok || d < 0 || d >= double(1ull << gb))
+      return err = "config.nat46.adopted: { gatewayId, clients: 'a.b.c.d/len' }", false;
+    a.gateway_id = uint32_t(d);
+    a.mask = len == 0 ? 0 : ~uint32_t(0) << (32 - len);
+    a.net = (uint32_t(v4[0]) << 24 | uint32_t(v4[1]) << 16 | uint32_t(v4[2]) << 8 | v4[3]) & a.mask;
+    memcpy(a.base, n.own, 16);
+    fw::set_addr_bits(a.base, p + tb, gb, a.gateway_id);
   }
   return true;
 }

@@ -217,7 +217,8 @@ void Dataplane::configure(const Config &c) {
   // (dslite, off) empties it too. Before the new config is published: no packet maps into the old set after.
   shared_.napt.set_binding(c.lw4o6 && c.enabled ? &c.lw : nullptr);
   // nat46: the firewall's flows belong to the clients' addresses; another prefix, tenant or gateway ID (or
-  // leaving nat46) forgets them.
+  // leaving nat46) forgets them. Adopting or giving back a gateway ID keeps them: a flow's key holds the gateway
+  // ID its client had (nat46.h), so one opened under an ID no longer served matches nothing and expires.
   if (old && old->nat46 && (!(c.nat46 && c.enabled) || memcmp(old->n46.own, c.n46.own, 12) != 0)) shared_.flows46.flush();
   shared_.config.store(copy, std::memory_order_release);
   egress_.set_aftr(c.aftr);

@@ -61,13 +61,35 @@ int64_t owner(const Nat46Config &n, const uint8_t *a) {
   if (n.tenant_bits && addr_bits(a, p, n.tenant_bits) != n.tenant_id) return kOtherTenant;
   return n.gateway_bits ? int64_t(addr_bits(a, p + n.tenant_bits, n.gateway_bits)) : 0;
 }
-// The IPv4 address of one of our clients' IPv6 addresses, or false.
-bool from_own(const Nat46Config &n, const uint8_t *a, uint8_t v4[4]) {
-  if (memcmp(a, n.own, 12) != 0) return false;
+// Whether we serve gateway ID `gw` as our own: ours, or adopted (issue 23 configured adoption).
+bool serves(const Nat46Config &n, uint32_t gw) {
+  if (gw == n.gateway_id) return true;
+  for (int i = 0; i < n.n_adopted; i++)
+    if (n.adopted[i].gateway_id == gw) return true;
+  return false;
+}
+// The gateway ID a LAN client's IPv4 leaves with, and in `base` the first 12 bytes of its IPv6 address: an adopted
+// gateway's for the clients of that gateway (their addresses stay what they were before it failed), else ours.
+uint32_t client_gateway(const Nat46Config &n, const uint8_t *v4, const uint8_t **base) {
+  uint32_t a = rd32(v4);
+  for (int i = 0; i < n.n_adopted; i++)
+    if ((a & n.adopted[i].mask) == n.adopted[i].net) return *base = n.adopted[i].base, n.adopted[i].gateway_id;
+  *base = n.own;
+  return n.gateway_id;
+}
+// The IPv4 address of one of our clients' IPv6 addresses (with the gateway ID its IPv4 leaves with), or false.
+bool from_client(const Nat46Config &n, const uint8_t *a, uint8_t v4[4]) {
+  const uint8_t *base;
+  client_gateway(n, a + 12, &base);
+  if (memcmp(a, base, 12) != 0) return false;
   memcpy(v4, a + 12, 4);
   return true;
 }
-void to_own(const Nat46Config &n, const uint8_t *v4, uint8_t *a) { memcpy(a, n.own, 12), memcpy(a + 12, v4, 4); }
+void to_client(const Nat46Config &n, const uint8_t *v4, uint8_t *a) {
+  const uint8_t *base;
+  client_gateway(n, v4, &base);
+  memcpy(a, base, 12), memcpy(a + 12, v4, 4);
+}
 void to_dst96(const Nat46Config &n, const uint8_t *v4, uint8_t *a) { memcpy(a, n.dst96, 12), memcpy(a + 12, v4, 4); }
 
 // ---- ICMP errors we send ourselves ----
@@ -99,9 +121,10 @@ void send_icmp4(Context &ctx, const Config &cfg, const uint8_t *ip, size_t tot, 
 }
 
 // ICMPv6 error (RFC 4443 §2.4) from our hand-off address to the source of `v6`, at most 1280 bytes; none about
-// ICMPv6 errors or from multicast sources (RFC 4443 §2.4(e)).
+// ICMPv6 errors or to multicast sources (RFC 4443 §2.4(e)). `word`: the 32 bits after the checksum (the MTU of a
+// packet too big, RFC 4443 §3.2).
 void send_icmp6(Context &ctx, const Config &cfg, const uint8_t *v6, size_t tot, uint8_t l4proto, const uint8_t *l4,
-                uint8_t type, uint8_t code, Sink &out) {
+                uint8_t type, uint8_t code, uint32_t word, Sink &out) {
   if (v6[8] == 0xff || (l4proto == kProtoIcmp6 && l4 && l4[0] < 128)) return;
   size_t quote = tot < kMinIpv6Mtu - 48 ? tot : kMinIpv6Mtu - 48;
   uint8_t *r = ctx.scratch + kHeadroom;
@@ -113,6 +136,7 @@ void send_icmp6(Context &ctx, const Config &cfg, const uint8_t *v6, size_t tot, 
   memcpy(r + 8, cfg.n46.local, 16);
   memcpy(r + 24, v6 + 8, 16);
   r[40] = type, r[41] = code;
+  wr32(r + 44, word);
   memcpy(r + 48, v6, quote);
   wr16(r + 42, fold(sum16(r + 40, 8 + quote, pseudo6(r + 8, r + 24, uint32_t(8 + quote), kProtoIcmp6))));
   out.emit(r, 48 + quote);
@@ -228,10 +252,10 @@ void error_4to6(Context &ctx, const Config &cfg, const uint8_t *ip, size_t tot, 
   uint32_t w;
   if (!map_error4(cfg, icmp, q, t, code, w)) return c.inc(D_nat46_untranslatable_icmp);
   uint8_t *r = ctx.scratch + kHeadroom, src[16], dst[16], qsrc[16], qdst[16];
-  to_own(n, ip + 12, src);
+  to_client(n, ip + 12, src);
   to_dst96(n, ip + 16, dst);
   to_dst96(n, q + 12, qsrc);  // the quoted packet came from the IPv6 side to our client
-  to_own(n, q + 16, qdst);
+  to_client(n, q + 16, qdst);
   size_t qplen = rd16(q + 2) - qihl;
   uint16_t qfield = uint16_t((rd16(q + 6) & 0x1fff) << 3 | ((rd16(q + 6) & 0x2000) ? 1 : 0));
   size_t qh = write_v6_header(r + 48, q, q[8], qsrc, qdst, qplen, qfrag, qfield);
@@ -310,9 +334,12 @@ void to_ipv6(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const Off
     return send_icmp4(ctx, cfg, ip, tot, 3, 4, uint32_t(n.ipv6_mtu - 20), out);
   }
   uint8_t src[16], dst[16];
-  to_own(n, ip + 12, src);
+  const uint8_t *base;
+  // Issue 23 adoption: an adopted gateway's client keeps its IPv6 address (the server's flows resume).
+  uint32_t gw = client_gateway(n, ip + 12, &base);
+  memcpy(src, base, 12), memcpy(src + 12, ip + 12, 4);
   to_dst96(n, ip + 16, dst);
-  Nat46Flows::Key k{rd32(ip + 12), rd32(ip + 16), 0, 0, proto};
+  Nat46Flows::Key k{rd32(ip + 12), gw, rd32(ip + 16), 0, 0, proto};
   uint8_t flags = 0;
   if (first && (proto == kProtoTcp || proto == kProtoUdp)) {
     if (l4len < (proto == kProtoTcp ? 20u : 8u)) return c.inc(D_v4_truncated);
@@ -395,15 +422,17 @@ void write_v4_header(uint8_t *h, uint8_t tclass, size_t payload, const V6Parse &
   wr16(h + 10, fold(sum16(h, 20)));
 }
 
-// The firewall key of a packet between our client and the remote side; `from_client` says which way it goes.
+// The firewall key of a packet between our client and the remote side; `outbound` says which way it goes.
 // ICMP: the echo identifier (requests open, replies match). False: no key (truncated).
-bool flow_key(uint8_t proto, const uint8_t *l4, size_t n, const uint8_t *client, const uint8_t *remote,
-              bool from_client, Nat46Flows::Key &k) {
-  k = Nat46Flows::Key{rd32(client), rd32(remote), 0, 0, proto == kProtoIcmp6 ? kProtoIcmp : proto};
+// `client6`: the client's IPv6 address (its gateway ID is part of the key).
+bool flow_key(const Nat46Config &cfg, uint8_t proto, const uint8_t *l4, size_t n, const uint8_t *client6,
+              const uint8_t *remote, bool outbound, Nat46Flows::Key &k) {
+  uint32_t gw = addr_bits(client6, cfg.prefix_len + cfg.tenant_bits, cfg.gateway_bits);
+  k = Nat46Flows::Key{rd32(client6 + 12), gw, rd32(remote), 0, 0, proto == kProtoIcmp6 ? kProtoIcmp : proto};
   if (proto == kProtoTcp || proto == kProtoUdp) {
     if (n < 4) return false;
-    k.cport = rd16(l4 + (from_client ? 0 : 2));
-    k.rport = rd16(l4 + (from_client ? 2 : 0));
+    k.cport = rd16(l4 + (outbound ? 0 : 2));
+    k.rport = rd16(l4 + (outbound ? 2 : 0));
   } else if (proto == kProtoIcmp6 || proto == kProtoIcmp) {
     if (n < 8) return false;
     k.cport = rd16(l4 + 4);
@@ -463,7 +492,7 @@ void error_6to4(Context &ctx, const Config &cfg, const uint8_t *v6, const V6Pars
   size_t qlen = mlen - 8;
   uint8_t qsrc4[4], qdst4[4];
   // The quote is a packet our client (the error's destination) sent to the IPv4 side.
-  if (!parse_v6(q, qlen, qp) || memcmp(q + 8, v6 + 24, 16) != 0 || !from_own(n, q + 8, qsrc4) ||
+  if (!parse_v6(q, qlen, qp) || memcmp(q + 8, v6 + 24, 16) != 0 || !from_client(n, q + 8, qsrc4) ||
       !from_dst96(n, q + 24, qdst4))
     return c.inc(D_nat46_untranslatable_icmp);
   if (size_t(rd16(q + 4)) + 40 < qp.off) return c.inc(D_nat46_untranslatable_icmp);
@@ -473,7 +502,7 @@ void error_6to4(Context &ctx, const Config &cfg, const uint8_t *v6, const V6Pars
   if (qp.proto == kProtoIcmp6 && qfirst && data >= 1 && ql4[0] < 128) return c.inc(D_nat46_untranslatable_icmp);
   // Our client sent the quoted packet: it must belong to a flow it opened.
   Nat46Flows::Key k;
-  if (!qfirst || !flow_key(qp.proto, ql4, data, qsrc4, qdst4, true, k) || !ctx.shared->flows46.match(k, 0, false, ctx.now_ms))
+  if (!qfirst || !flow_key(n, qp.proto, ql4, data, q + 8, qdst4, true, k) || !ctx.shared->flows46.match(k, 0, false, ctx.now_ms))
     return c.inc(D_nat46_no_flow);
   if (v6[7] <= 1) return c.inc(D_nat46_hop_limit_expired);  // no error about an error (RFC 4443 §2.4(e))
   uint8_t *r = ctx.scratch + kHeadroom;
@@ -519,6 +548,9 @@ void to_ipv4(Context &ctx, const Config &cfg, uint8_t *v6, size_t end, Sink &out
     memcpy(src4, cfg.b4_ipv4, 4);
   }
   if (error) return error_6to4(ctx, cfg, v6, p, end, src4, dst4, out);
+  // A flow belongs to the client's IPv6 address: the gateway ID must be the one its IPv4 leaves with (ours, or
+  // the adopted one for an adopted gateway's clients), else no client here opened anything to that address.
+  if (!from_client(n, v6 + 24, dst4)) return c.inc(D_nat46_no_flow);
   Nat46Flows &flows = ctx.shared->flows46;
   if (first) {
     if (p.proto == kProtoUdp && l4len >= 8 && rd16(l4 + 6) == 0) return c.inc(D_nat46_udp_zero_checksum);
@@ -526,7 +558,7 @@ void to_ipv4(Context &ctx, const Config &cfg, uint8_t *v6, size_t end, Sink &out
     Nat46Flows::Key k;
     // Echo requests from outside match nothing: only replies to our clients' requests pass.
     if (icmp && l4[0] != 129) return c.inc(D_nat46_no_flow);
-    if (!flow_key(p.proto, l4, l4len, dst4, src4, false, k) ||
+    if (!flow_key(n, p.proto, l4, l4len, v6 + 24, src4, false, k) ||
         !flows.match(k, p.proto == kProtoTcp ? l4[13] : 0, true, ctx.now_ms))
       return c.inc(D_nat46_no_flow);
     if (p.frag && p.mf) flows.frag_note(rd32(src4), rd32(dst4), p.frag_id, p.proto, ctx.now_ms);
@@ -536,7 +568,7 @@ void to_ipv4(Context &ctx, const Config &cfg, uint8_t *v6, size_t end, Sink &out
   // A router's hop limit rule (RFC 8200 §3), after the firewall: nothing unsolicited gets an answer.
   if (v6[7] <= 1) {
     c.inc(D_nat46_hop_limit_expired);
-    return send_icmp6(ctx, cfg, v6, end, p.proto, icmp ? l4 : nullptr, 3, 0, out);
+    return send_icmp6(ctx, cfg, v6, end, p.proto, icmp ? l4 : nullptr, 3, 0, 0, out);
   }
   uint8_t *h = l4 - 20;
   uint8_t tclass = uint8_t(rd16(v6) >> 4), ttl = uint8_t(v6[7] - 1);
@@ -553,17 +585,52 @@ void to_ipv4(Context &ctx, const Config &cfg, uint8_t *v6, size_t end, Sink &out
 // RFC 2473 §3: the IPv6 packet, unchanged, inside an IPv6 header from our hand-off address to the peer's. The
 // kernel that routed it into the tun counted the hop already. Traffic class and flow label come from the
 // packet (RFC 2473 §5.1, RFC 6437 §3: a tunnel may keep the inner label).
+//
+// Path MTU (RFC 2473 §7.1): the tunnel packet is 40 bytes longer, so the tunnel MTU is ipv6Mtu - 40. A packet
+// above it and above 1280 bytes is dropped (nat46_handoff_too_big) with an ICMPv6 packet too big (RFC 4443
+// §3.2) to its source, MTU max(tunnel MTU, 1280); one of at most 1280 bytes that still does not fit (ipv6Mtu
+// below 1320) is encapsulated and the tunnel packet cut into fragments of at most ipv6Mtu (RFC 8200 §4.5),
+// which the peer reassembles (from_ipv6).
 void hand_off(Context &ctx, const Config &cfg, uint8_t *v6, size_t end, const uint8_t *peer, Sink &out) {
-  if (end + 40 > kMaxPacket) return ctx.counters->inc(D_nat46_handoff_too_big);
-  uint8_t *h = v6 - 40;
-  wr32(h, rd32(v6));
-  wr16(h + 4, uint16_t(end));
-  h[6] = kProtoIpv6;
-  h[7] = uint8_t(cfg.hop_limit);
-  memcpy(h + 8, cfg.n46.local, 16);
-  memcpy(h + 24, peer, 16);
-  out.emit(h, end + 40);
-  ctx.counters->add(T_nat46_handed_off);
+  Counters &c = *ctx.counters;
+  size_t tunnel_mtu = size_t(cfg.n46.ipv6_mtu) - 40;
+  if (end > tunnel_mtu && end > kMinIpv6Mtu) {
+    c.inc(D_nat46_handoff_too_big);
+    // No error about an ICMPv6 error (RFC 4443 §2.4(e)); one whose upper layer cannot be found gets none either.
+    V6Parse p;
+    if (!parse_v6(v6, end, p)) return;
+    bool first = !p.frag || p.frag_off == 0;
+    uint32_t mtu = uint32_t(tunnel_mtu > kMinIpv6Mtu ? tunnel_mtu : kMinIpv6Mtu);
+    return send_icmp6(ctx, cfg, v6, end, p.proto, first && p.off < end ? v6 + p.off : nullptr, 2, 0, mtu, out);
+  }
+  uint32_t head = rd32(v6);
+  auto outer = [&](uint8_t *h, size_t payload, uint8_t next) {
+    wr32(h, head);
+    wr16(h + 4, uint16_t(payload));
+    h[6] = next;
+    h[7] = uint8_t(cfg.hop_limit);
+    memcpy(h + 8, cfg.n46.local, 16);
+    memcpy(h + 24, peer, 16);
+  };
+  c.add(T_nat46_handed_off);
+  if (end <= tunnel_mtu) {
+    outer(v6 - 40, end, kProtoIpv6);
+    return out.emit(v6 - 40, end + 40);
+  }
+  size_t chunk = (tunnel_mtu - 8) & ~size_t(7);
+  uint32_t id = ctx.shared->frag_id.fetch_add(1, std::memory_order_relaxed);
+  uint8_t *f = ctx.scratch + kHeadroom;
+  for (size_t off = 0; off < end; off += chunk) {
+    size_t k = end - off < chunk ? end - off : chunk;
+    outer(f, 8 + k, kProtoFrag);
+    f[40] = kProtoIpv6;
+    f[41] = 0;
+    wr16(f + 42, uint16_t(off | (off + k < end ? 1 : 0)));  // offset in 8-byte units (top 13 bits), M
+    wr32(f + 44, id);
+    memcpy(f + 48, v6 + off, k);
+    out.emit(f, 48 + k);
+    c.add(T_tx_fragments);
+  }
 }
 
 const Nat46Peer *find_peer(const Nat46Config &n, uint32_t gw) {
@@ -580,17 +647,25 @@ void from_ipv6(Context &ctx, const Config &cfg, uint8_t *v6, size_t len, bool ha
   size_t end = 40 + size_t(rd16(v6 + 4));
   if (end > len || (v6[0] >> 4) != 6) return c.inc(handed ? D_nat46_handoff_bad_inner : D_v6_truncated);
   if (memcmp(v6 + 24, n.local, 16) == 0) {
-    if (handed || v6[6] != kProtoIpv6) return c.inc(D_nat46_to_local);
+    // A hand-off, or a fragment of one (RFC 2473 §7.1: the peer cut a tunnel packet that did not fit).
+    bool frag = v6[6] == kProtoFrag && end >= 48 && v6[40] == kProtoIpv6;
+    if (handed || (v6[6] != kProtoIpv6 && !frag)) return c.inc(D_nat46_to_local);
     bool peer = false;
     for (int i = 0; i < n.n_peers && !peer; i++) peer = memcmp(n.peers[i].addr, v6 + 8, 16) == 0;
     if (!peer) return c.inc(D_nat46_handoff_not_peer);
+    uint8_t *inner = v6 + 40;
+    size_t inner_len = end - 40;
+    // The exit point reassembles (RFC 2473 §7.1, RFC 8200 §4.5); until the last fragment nothing is counted.
+    if (frag && !(inner = reassemble(ctx, v6, end - 40, &inner_len))) return;
     c.add(T_nat46_handoff_received);
-    return from_ipv6(ctx, cfg, v6 + 40, end - 40, true, out);
+    return from_ipv6(ctx, cfg, inner, inner_len, true, out);
   }
   int64_t gw = owner(n, v6 + 24);
   if (gw == kNotOurs) return c.inc(D_nat46_not_ours);
   if (gw == kOtherTenant) return c.inc(D_nat46_other_tenant);
-  if (uint32_t(gw) == n.gateway_id) return to_ipv4(ctx, cfg, v6, end, out);
+  // Ours or adopted (issue 23 configured adoption: served as ours, never handed off, even to a peer configured
+  // with that gateway ID, which is the one that failed).
+  if (serves(n, uint32_t(gw))) return to_ipv4(ctx, cfg, v6, end, out);
   // Claim 1: another gateway's client. Only once: what a peer handed us is never handed on (no loops).
   if (handed) return c.inc(D_nat46_handoff_loop);
   const Nat46Peer *peer = find_peer(n, uint32_t(gw));

@@ -7,9 +7,13 @@
 // to the RFC 6052 /96 of the IPv4 side (dst96 | server IPv4, as tayga's `prefix`). An IPv6 packet for the prefix
 // whose gateway ID is ours passes a stateful firewall (only flows our clients opened) and is translated back to
 // IPv4; one carrying a peer's gateway ID is handed off, unchanged, in IPv6-in-IPv6 (RFC 2473) to that peer, which
-// takes it as if it had arrived for it, and never hands it on again (no loops). The flow state is kept only for
-// our own clients (no gateway keeps per-flow state for another). Called by packet.cc in mode 'nat46'; the stages
-// are nat46.cc, the flow table is here.
+// takes it as if it had arrived for it, and never hands it on again (no loops); one that does not fit ipv6_mtu with
+// the 40 bytes more is refused with a packet too big or sent in fragments (RFC 2473 §7.1, nat46.cc hand_off), which
+// the peer reassembles. The flow state is kept only for our own clients (no gateway keeps per-flow state for
+// another). A failed peer's gateway ID can be adopted (configured adoption): it is then served as ours, and the
+// failed gateway's LAN clients (an IPv4 prefix, now on our LAN) leave with it, so their IPv6 addresses, and the
+// servers' view of their flows, do not change. Called by packet.cc in mode 'nat46'; the stages are nat46.cc, the
+// flow table is here.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -24,9 +28,17 @@ struct Nat46Peer {
   uint8_t addr[16];  // its hand-off address (its own Nat46Config::local)
 };
 
+// An adopted gateway ID (issue 23 configured adoption) and the IPv4 prefix of its clients.
+struct Nat46Adopted {
+  uint32_t gateway_id;
+  uint32_t net, mask;  // the clients' prefix, host byte order; net has no bits outside mask
+  uint8_t base[16];    // prefix | tenant | its gateway ID | zero: its clients' addresses, IPv4 in bytes 12..15
+};
+
 // Checked by the TypeScript side (types.ts) and again by the addon for what would make a packet malformed.
 struct Nat46Config {
   static constexpr int kMaxPeers = 64;
+  static constexpr int kMaxAdopted = 16;
   uint8_t own[16];    // prefix | tenant | our gateway ID | zero: a client's address with its IPv4 in bytes 12..15
   uint8_t prefix_len, tenant_bits, gateway_bits;  // prefix_len + tenant_bits + gateway_bits <= 96
   uint32_t tenant_id, gateway_id;
@@ -35,6 +47,8 @@ struct Nat46Config {
   int ipv6_mtu;       // the largest IPv6 packet sent (RFC 7915 §4.1: 1280 unless the network is known better)
   int n_peers;
   Nat46Peer peers[kMaxPeers];
+  int n_adopted;  // prefixes do not overlap (types.ts); a client in none leaves with our own gateway ID
+  Nat46Adopted adopted[kMaxAdopted];
 };
 
 // The `width`-bit field at bit `off` of a 16-byte address (network bit order), width <= 32.
@@ -51,8 +65,11 @@ inline void set_addr_bits(uint8_t *a, int off, int width, uint32_t v) {
   }
 }
 
-// The firewall's flows: one per (client, remote, protocol, client port, remote port), ports 0 for protocols
-// without them, the ICMP echo identifier as the client port (RFC 5508 §3.1). Opened by what our clients send,
+// The firewall's flows: one per (client, gateway ID, remote, protocol, client port, remote port), ports 0 for
+// protocols without them, the ICMP echo identifier as the client port (RFC 5508 §3.1). The gateway ID the
+// client's address had when it opened the flow (ours or an adopted one) is part of it: a flow belongs to the
+// client's IPv6 address, so a reply to another gateway ID for the same IPv4 (an adoption added or removed
+// since) matches nothing. Opened by what our clients send,
 // matched by what comes back. Lifetimes as the lwB4's NAPT (napt.h): UDP and other protocols 300 s (RFC 4787
 // REQ-5), TCP 240 s until the remote side answers, 7440 s established, 240 s after FIN or RST (RFC 5382
 // REQ-5), ICMP 60 s (RFC 5508 REQ-1). Fixed size (kCapacity flows), no allocation per packet; a full table
@@ -64,11 +81,12 @@ class Nat46Flows {
   static constexpr int64_t kFragMs = 5000;
   static constexpr uint8_t kSyn = 0x02, kFin = 0x01, kRst = 0x04, kAck = 0x10;
   struct Key {
-    uint32_t client, remote;
+    uint32_t client, gateway, remote;
     uint16_t cport, rport;
     uint8_t proto;
     bool operator==(const Key &o) const {
-      return client == o.client && remote == o.remote && cport == o.cport && rport == o.rport && proto == o.proto;
+      return client == o.client && gateway == o.gateway && remote == o.remote && cport == o.cport && rport == o.rport &&
+             proto == o.proto;
     }
   };
 
@@ -143,7 +161,8 @@ class Nat46Flows {
     int64_t expires_ms;  // 0: free
   };
   static uint32_t bucket(const Key &k) {
-    uint32_t h = k.client * 0x9e3779b1u ^ k.remote * 0x85ebca6bu ^ (uint32_t(k.cport) << 16 | k.rport) * 0xc2b2ae35u ^ k.proto;
+    uint32_t h = k.client * 0x9e3779b1u ^ k.remote * 0x85ebca6bu ^ (uint32_t(k.cport) << 16 | k.rport) * 0xc2b2ae35u ^
+                 k.gateway * 0x27d4eb2fu ^ k.proto;
     h ^= h >> 15;
     h *= 0x2c1b3c6du;
     return (h >> 12) & (kBuckets - 1);

@@ -527,22 +527,16 @@ class Reassembler {
 Reassembler *reassembler_new() { return new Reassembler(); }
 void reassembler_free(Reassembler *r) { delete r; }
 
-namespace {
-
-void handle_fragment(Context &ctx, const Config &cfg, uint8_t *v6, size_t plen, Sink &out) {
+uint8_t *reassemble(Context &ctx, const uint8_t *v6, size_t plen, size_t *total) {
   Counters &c = *ctx.counters;
   Reassembler &r = *ctx.reasm;
-  if (plen < 8) return c.inc(D_v6_truncated);
   const uint8_t *fh = v6 + 40;
-  if (fh[0] != kProtoIpip) return c.inc(D_v6_fragment_bad);
-  bool in_use = memcmp(v6 + 8, cfg.aftr, 16) == 0;
-  if (!in_use && !(cfg.drain && memcmp(v6 + 8, cfg.drain_aftr, 16) == 0)) return c.inc(D_v6_spoofed_source);
   size_t off = rd16(fh + 2) & 0xfff8;
   bool more = rd16(fh + 2) & 1;
   uint32_t id = rd32(fh + 4);
   size_t n = plen - 8;
-  if ((more && n % 8 != 0) || n == 0) return c.inc(D_v6_fragment_bad);
-  if (off + n > 65535) return c.inc(D_v6_fragment_overflow);
+  if ((more && n % 8 != 0) || n == 0) return c.inc(D_v6_fragment_bad), nullptr;
+  if (off + n > 65535) return c.inc(D_v6_fragment_overflow), nullptr;
   FragSlot *slot = nullptr, *victim = &r.slots[0];
   for (FragSlot &s : r.slots) {
     if (s.used && ctx.now_ms - s.start_ms > kReassemblyTimeoutMs) {
@@ -567,26 +561,42 @@ void handle_fragment(Context &ctx, const Config &cfg, uint8_t *v6, size_t plen, 
   for (size_t b = b0; b < b1; b++)
     if (slot->map[b / 8] & (1 << (b % 8))) {
       slot->used = false;
-      return c.inc(D_v6_fragment_overflow);
+      return c.inc(D_v6_fragment_overflow), nullptr;
     }
   if (!more) {
     if (slot->total && slot->total != off + n) {
       slot->used = false;
-      return c.inc(D_v6_fragment_bad);
+      return c.inc(D_v6_fragment_bad), nullptr;
     }
     slot->total = off + n;
   }
   if (slot->total && off + n > slot->total) {
     slot->used = false;
-    return c.inc(D_v6_fragment_bad);
+    return c.inc(D_v6_fragment_bad), nullptr;
   }
   for (size_t b = b0; b < b1; b++) slot->map[b / 8] |= uint8_t(1 << (b % 8));
   memcpy(slot->data + off, fh + 8, n);
   slot->got += n;
-  if (!slot->total || slot->got != slot->total) return;
+  if (!slot->total || slot->got != slot->total) return nullptr;
   slot->used = false;
+  *total = slot->total;
+  return slot->data;
+}
+
+namespace {
+
+void handle_fragment(Context &ctx, const Config &cfg, uint8_t *v6, size_t plen, Sink &out) {
+  Counters &c = *ctx.counters;
+  if (plen < 8) return c.inc(D_v6_truncated);
+  const uint8_t *fh = v6 + 40;
+  if (fh[0] != kProtoIpip) return c.inc(D_v6_fragment_bad);
+  bool in_use = memcmp(v6 + 8, cfg.aftr, 16) == 0;
+  if (!in_use && !(cfg.drain && memcmp(v6 + 8, cfg.drain_aftr, 16) == 0)) return c.inc(D_v6_spoofed_source);
+  size_t total;
+  uint8_t *data = reassemble(ctx, v6, plen, &total);
+  if (!data) return;
   uint8_t tclass = uint8_t(rd16(v6) >> 4);
-  decap_inner(ctx, cfg, slot->src, in_use, tclass, slot->data, slot->total, nullptr, out);
+  decap_inner(ctx, cfg, v6 + 8, in_use, tclass, data, total, nullptr, out);
 }
 
 }  // namespace

@@ -33,11 +33,12 @@ namespace fw {
   X(lw_policy_errors)   /* lw4o6: verified ICMPv6 unreachable code 5 from the BR (RFC 7596 §6.2) */           \
   X(nat46_4to6)         /* nat46: IPv4 packets from the LAN translated to IPv6 (RFC 7915 §4) */               \
   X(nat46_6to4)         /* nat46: IPv6 packets translated to IPv4 and written to the LAN (RFC 7915 §5) */     \
-  X(nat46_handed_off)   /* nat46: IPv6 for a peer's gateway ID sent to that peer in IPv6-in-IPv6 */           \
-  X(nat46_handoff_received) /* nat46: IPv6-in-IPv6 from a peer, decapsulated */                             \
+  X(nat46_handed_off)   /* nat46: IPv6 for a peer's gateway ID sent to that peer in IPv6-in-IPv6 (fragmented \
+                           or not: each packet once; the fragments also in tx_fragments, RFC 2473 §7.1) */   \
+  X(nat46_handoff_received) /* nat46: IPv6-in-IPv6 from a peer, decapsulated (reassembled first if cut) */  \
   X(nat46_flows_created) /* nat46: firewall flows opened by our clients (counted by the table, nat46.h) */  \
   X(nat46_flows_expired) /* nat46: firewall flows expired (counted by the table) */                         \
-  X(icmp6_sent)         /* nat46: ICMPv6 errors we sent (time exceeded) */
+  X(icmp6_sent)         /* nat46: ICMPv6 errors we sent (time exceeded, hand-off packet too big) */
 
 // One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
 #define FW_DROPS(X)                                                                                        \
@@ -53,7 +54,7 @@ namespace fw {
   X(v6_spoofed_source)     /* IPv4-in-IPv6 not from the AFTR in use or the draining one (RFC 6333 §6.4), \
                               and not the reply to a probe of that AFTR */                                \
   X(v6_unexpected_next_header) /* neither IPv4 (4), ICMPv6 (58) nor fragment (44) */                       \
-  X(v6_fragment_bad)       /* malformed fragment header, or fragment of something else than IPv4 */       \
+  X(v6_fragment_bad)       /* malformed fragment header, or fragment of something else than IPv4 (nat46: IPv6) */ \
   X(v6_fragment_expired)   /* reassembly not completed in time, or displaced by a newer datagram */        \
   X(v6_fragment_overflow)  /* reassembled datagram larger than 65535 or overlapping fragments */            \
   X(inner_truncated)       /* decapsulated IPv4 shorter than its header/total length */                    \
@@ -97,7 +98,8 @@ namespace fw {
   X(nat46_handoff_loop)    /* nat46: a handed-off packet for another gateway: never handed on again */    \
   X(nat46_handoff_not_peer) /* nat46: IPv6-in-IPv6 to the hand-off address from no configured peer */     \
   X(nat46_handoff_bad_inner) /* nat46: hand-off whose inner packet is not a whole IPv6 packet */          \
-  X(nat46_handoff_too_big) /* nat46: an IPv6 packet too large to hand off with 40 more bytes */           \
+  X(nat46_handoff_too_big) /* nat46: to hand off, above the tunnel MTU (ipv6Mtu - 40) and 1280 bytes: an    \
+                              ICMPv6 packet too big sent unless it is an ICMPv6 error (RFC 2473 §7.1) */  \
   X(nat46_to_local)        /* nat46: anything else to the hand-off address (e.g. ICMPv6 to it) */
 
 #define FW_TOTAL_ENUM(n) T_##n,
@@ -241,6 +243,11 @@ inline uint16_t echo_id(const Config &cfg, const Probes &probes) { return cfg.lw
 
 Reassembler *reassembler_new();
 void reassembler_free(Reassembler *r);
+// IPv6 reassembly (RFC 8200 §4.5, overlaps discarded per RFC 5722) in this thread's Reassembler: `v6` a fragment
+// (Fragment header at byte 40, `plen` bytes after the IPv6 header, at least 8), keyed by source, destination and
+// identification. The whole fragmentable part once the fragment completes it (valid until this thread's next
+// fragment), with its length in `total`; else null: held for the rest, or dropped and counted (v6_fragment_*).
+uint8_t *reassemble(Context &ctx, const uint8_t *v6, size_t plen, size_t *total);
 Coalescer *coalescer_new();
 void coalescer_free(Coalescer *g);
 

@@ -1,0 +1,225 @@
+// The child process of each namespace of the nat46 lab (lab.ts), driven over stdin/stdout by JSON lines
+// ({ id, op, ...args } in, { id, ok, value | error } out, one { ready: true } first):
+//   `gateway.ts forwarder`: a gateway's bundled forwarder in mode nat46. It must run inside the gateway's
+//     namespace (the tun is created where the worker threads are), so it cannot run in the test process.
+//   `gateway.ts host`: the sockets of a LAN client or of the IPv6 server: UDP and TCP echo servers that record
+//     the source address of everything they receive (what "the server sees"), and the clients' exchanges.
+// Killing a forwarder child by its pid (SIGKILL) is the lab's "gateway dies": the kernel closes its tun.
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect, createServer, isIPv6, type Socket as TcpSocket } from 'node:net';
+import { createInterface } from 'node:readline';
+import type { Forwarder, ForwarderConfig } from '../../src/forwarder/index.ts';
+
+type Args = Record<string, unknown>;
+type Op = (a: Args) => Promise<unknown> | unknown;
+
+/** What a server recorded: one row per datagram or connection, with the source as its socket saw it. */
+export interface Seen {
+  proto: 'udp' | 'tcp';
+  port: number;
+  from: string;
+  fromPort: number;
+  /** UDP: the datagram's text; TCP: the bytes received so far on the connection. */
+  data: string;
+  bytes: number;
+  at: number;
+}
+
+/** A client's UDP exchange: the sequence numbers sent and those whose echo came back. */
+export interface Exchange {
+  localPort: number;
+  sent: number[];
+  received: number[];
+}
+
+/** A UDP stream's state: what was sent, what came back (seq, epoch ms), send errors (a path down). */
+export interface Stream {
+  sent: number;
+  received: Array<[number, number]>;
+  errors: number;
+}
+
+const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: no answer within ${ms} ms`)), ms).unref())]);
+
+async function forwarderOps(): Promise<Record<string, Op>> {
+  // Loaded only here: a host child starts without the forwarder's modules (the lab starts several at once).
+  const [{ Forwarder }, { default: pino }] = await Promise.all([import('../../src/forwarder/index.ts'), import('pino')]);
+  // Warnings and errors only, on stderr (stdout carries the protocol); the lab quotes it when the child dies.
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  let fwd: Forwarder | null = null;
+  const get = () => fwd ?? (() => { throw new Error('forwarder not started'); })();
+  return {
+    async start(a) {
+      fwd = await Forwarder.start(a.config as ForwarderConfig, { logger });
+      // A dead worker leaves a gateway that forwards nothing: end the process so the lab sees it at once.
+      fwd.on('error', (err: Error) => {
+        process.stderr.write(`forwarder died: ${err.message}\n`);
+        process.exit(1);
+      });
+      return fwd.config.nat46;
+    },
+    // The resolved nat46 config in force afterwards: the test can see what the forwarder kept of what it sent.
+    async reconfigure(a) {
+      await get().reconfigure(a.config as ForwarderConfig);
+      return get().config.nat46;
+    },
+    counters: () => get().counters(),
+    config: () => get().config.nat46,
+    async stop() {
+      await fwd?.stop();
+      fwd = null;
+    },
+  };
+}
+
+function hostOps(): Record<string, Op> {
+  const seen: Seen[] = [];
+  const udpServers = new Map<number, UdpSocket>();
+  const tcp = new Map<string, { sock: TcpSocket; received: Buffer[] }>();
+  const streams = new Map<string, { sock: UdpSocket; timer: NodeJS.Timeout; state: Stream }>();
+  const udp = (to: string) => createSocket(isIPv6(to) ? 'udp6' : 'udp4');
+  const bound = (s: UdpSocket, port = 0, address?: string) =>
+    new Promise<void>((res, rej) => { s.once('error', rej); s.bind(port, address, () => { s.off('error', rej); res(); }); });
+  return {
+    /** UDP server on [::]:port: records each datagram; echoes it unless `echo` is false. */
+    async udpServe(a) {
+      const s = createSocket({ type: 'udp6', ipv6Only: true });
+      s.on('message', (m, r) => {
+        seen.push({ proto: 'udp', port: a.port as number, from: r.address, fromPort: r.port, data: m.toString(), bytes: m.length, at: Date.now() });
+        if (a.echo !== false) s.send(m, r.port, r.address);
+      });
+      s.on('error', () => undefined); // an ICMPv6 error about an echo we sent: recorded by the lab's captures
+      await bound(s, a.port as number, '::');
+      udpServers.set(a.port as number, s);
+    },
+    /** Sends `count` datagrams from the UDP server on `port` to `to`:`toPort` (the server speaking first). */
+    udpServerSend(a) {
+      const s = udpServers.get(a.port as number);
+      if (!s) throw new Error(`no UDP server on port ${a.port}`);
+      for (let i = 0; i < ((a.count as number) ?? 1); i++) s.send(String(a.data ?? `server ${i}`), a.toPort as number, a.to as string);
+    },
+    /** TCP echo server on [::]:port: one row per connection, its bytes updated as they arrive. */
+    async tcpServe(a) {
+      const srv = createServer((c) => {
+        const row: Seen = { proto: 'tcp', port: a.port as number, from: c.remoteAddress ?? '', fromPort: c.remotePort ?? 0, data: '', bytes: 0, at: Date.now() };
+        seen.push(row);
+        c.on('data', (d) => {
+          row.bytes += d.length;
+          if (row.data.length < 256) row.data += d.toString().slice(0, 256 - row.data.length);
+          c.write(d);
+        });
+        c.on('error', () => undefined);
+      });
+      await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen({ port: a.port as number, host: '::', ipv6Only: true }, res); });
+    },
+    seen: () => seen,
+    /** `count` datagrams "seq" to to:port on a connected socket (TTL `ttl` if given); waits for the echoes. */
+    async udpExchange(a) {
+      const s = udp(a.to as string);
+      const res: Exchange = { localPort: 0, sent: [], received: [] };
+      const count = a.count as number;
+      const all = new Promise<void>((done) => s.on('message', (m) => {
+        res.received.push(Number(m.toString().split(' ')[1]));
+        if (res.received.length === count) done();
+      }));
+      s.on('error', () => undefined);
+      await bound(s, (a.localPort as number) ?? 0);
+      res.localPort = s.address().port;
+      if (a.ttl) s.setTTL(a.ttl as number);
+      for (let i = 0; i < count; i++) {
+        s.send(`${a.tag ?? 'x'} ${i}`, a.port as number, a.to as string);
+        res.sent.push(i);
+      }
+      await Promise.race([all, new Promise((r) => setTimeout(r, (a.timeoutMs as number) ?? 3000).unref())]);
+      s.close();
+      return res;
+    },
+    /** `count` datagrams to to:port, nothing awaited (packets that should be dropped on the way). */
+    async udpOneWay(a) {
+      const s = udp(a.to as string);
+      s.on('error', () => undefined);
+      await bound(s, (a.localPort as number) ?? 0);
+      const localPort = s.address().port;
+      await Promise.all(Array.from({ length: a.count as number }, (_, i) => new Promise((r) => s.send(`one-way ${i}`, a.port as number, a.to as string, r))));
+      s.close();
+      return { localPort };
+    },
+    /** Opens a named TCP connection and keeps it. */
+    async tcpOpen(a) {
+      const sock = connect({ host: a.to as string, port: a.port as number });
+      const entry = { sock, received: [] as Buffer[] };
+      sock.on('data', (d) => entry.received.push(d));
+      sock.on('error', () => undefined);
+      await withTimeout(new Promise<void>((res, rej) => { sock.once('connect', res); sock.once('error', rej); }), 5000, 'tcp connect');
+      tcp.set(a.name as string, entry);
+      return { localAddress: sock.localAddress, localPort: sock.localPort };
+    },
+    /** Writes `bytes` bytes (a pattern tagged with `tag`) on the named connection and waits for all of them back. */
+    async tcpRound(a) {
+      const e = tcp.get(a.name as string);
+      if (!e) throw new Error(`no TCP connection ${a.name}`);
+      const n = a.bytes as number;
+      const data = Buffer.alloc(n, `${a.tag ?? 'x'}:0123456789abcdef;`);
+      e.received = [];
+      const back = new Promise<void>((res) => {
+        const check = () => {
+          if (Buffer.concat(e.received).length >= n) e.sock.off('data', check), res();
+        };
+        e.sock.on('data', check);
+        check();
+      });
+      e.sock.write(data);
+      await withTimeout(back, (a.timeoutMs as number) ?? 5000, `tcp echo of ${n} bytes`);
+      return { equal: Buffer.concat(e.received).equals(data) };
+    },
+    /** Closes the named connection (FIN) and waits for the server's FIN. */
+    async tcpClose(a) {
+      const e = tcp.get(a.name as string);
+      tcp.delete(a.name as string);
+      if (!e) return;
+      const closed = new Promise((r) => e.sock.once('close', r));
+      e.sock.end();
+      await withTimeout(closed, 5000, 'tcp close');
+    },
+    /** Starts a UDP stream: datagram "stream seq" every intervalMs from one socket (one source port throughout). */
+    async udpStream(a) {
+      const s = udp(a.to as string);
+      const state: Stream = { sent: 0, received: [], errors: 0 };
+      s.on('message', (m) => state.received.push([Number(m.toString().split(' ')[1]), Date.now()]));
+      // ECONNREFUSED and the like while the gateway is gone: the stream goes on, as an application's would.
+      s.on('error', () => state.errors++);
+      await bound(s);
+      const timer = setInterval(() => s.send(`stream ${state.sent++}`, a.port as number, a.to as string, (err) => err && state.errors++), a.intervalMs as number);
+      streams.set(a.name as string, { sock: s, timer, state });
+      return { localPort: s.address().port };
+    },
+    streamState: (a) => streams.get(a.name as string)?.state,
+    streamStop(a) {
+      const st = streams.get(a.name as string);
+      if (!st) return undefined;
+      clearInterval(st.timer);
+      st.sock.close();
+      streams.delete(a.name as string);
+      return st.state;
+    },
+  };
+}
+
+const role = process.argv[2];
+if (role !== 'forwarder' && role !== 'host') {
+  process.stderr.write('usage: gateway.ts forwarder|host\n');
+  process.exit(2);
+}
+const ops = role === 'forwarder' ? await forwarderOps() : hostOps();
+const reply = (m: object) => process.stdout.write(`${JSON.stringify(m)}\n`);
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const req = JSON.parse(line) as Args & { id: number; op: string };
+  const op = ops[req.op];
+  Promise.resolve()
+    .then(() => (op ? op(req) : Promise.reject(new Error(`unknown op ${req.op}`))))
+    .then((value) => reply({ id: req.id, ok: true, value }), (e: Error) => reply({ id: req.id, ok: false, error: e.message }));
+});
+// The lab closes stdin when it is done with a child: a host then ends; a forwarder stops its tun first.
+process.stdin.on('end', () => void Promise.resolve(role === 'forwarder' ? ops.stop({}) : undefined).finally(() => process.exit(0)));
+reply({ ready: true });
