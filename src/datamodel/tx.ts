@@ -44,6 +44,13 @@ export interface ValidateContext {
   changed: ReadonlyMap<string, string>; // param -> new value
   /** The value a parameter of this object will have after the transaction. */
   value(param: string): string;
+  /**
+   * The value any parameter will have after the transaction ('' when its object is deleted or absent): a veto
+   * across objects sees the other objects' pending values, not only their committed ones.
+   */
+  valueAt(path: string): string;
+  /** The instances of a table ('Device.X.Peer.') after the transaction, as object paths in instance order. */
+  rowsAt(table: string): string[];
 }
 
 export interface Planned {
@@ -225,6 +232,14 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
   }
 
   if (errors.length === 0) checkUniqueKeys(env, next, removed, touched, errors);
+  const gone = (p: string) => removed.size > 0 && [...removed].some((r) => p.startsWith(r));
+  const rowsAfter = (table: string): string[] => {
+    const row = (o: string) => o.startsWith(table) && /^\d+\.$/.test(o.slice(table.length)) && !gone(o);
+    const rows = new Set([...env.objects].filter(row));
+    for (const o of addedObjs) if (row(o)) rows.add(o);
+    const n = (o: string) => Number(o.slice(table.length, -1));
+    return [...rows].sort((a, b) => n(a) - n(b));
+  };
   if (errors.length === 0) {
     for (const [path, t] of touched) {
       for (const validate of env.validators(schemaOf(path))) {
@@ -232,6 +247,8 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
           validate({
             origin, path, kind: t.kind, changed: t.changed,
             value: (param) => current(`${path}${param}`) ?? '',
+            valueAt: (p) => (gone(p) ? '' : current(p) ?? ''),
+            rowsAt: (table) => rowsAfter(table),
           });
         } catch (e) {
           if (!(e instanceof DmError)) throw e;

@@ -9,11 +9,10 @@
 // adopted prefixes, ...), each problem named at the parameter it concerns. NAT46 and DS-Lite are alternative IPv4
 // services on one forwarder: enabling one while the other is enabled is refused the same way.
 //
-// What a validator sees: the core hands it one object instance with the values the transaction leaves there
-// (ValidateContext.value, which also reaches that object's sub-objects); everything else is read as committed.
-// So a Set confined to the NAT46 object's own parameters, or to one Peer/Adopted row, is judged on exactly the
-// configuration it leaves. A batch spanning several of these objects is judged object by object; the controller
-// re-checks what was committed and shows Error_Misconfigured (translating nothing) if a combination slipped past.
+// What a validator sees: the values the whole transaction leaves (ValidateContext.valueAt, rowsAt), so a batch that
+// spans the object, its Peer/Adopted rows and Device.DSLite.Enable is judged on exactly the configuration it
+// leaves (one Set may disable DS-Lite and enable NAT46; one enabling both is refused). The controller still
+// re-checks what was committed and shows Error_Misconfigured (translating nothing) should anything slip past.
 import { ForwarderConfigError, resolveConfig } from '../forwarder/types.ts';
 import { DmError, type Change, type DataModel, type DmErrorDetail, type ValidateContext } from '../datamodel/index.ts';
 import type { Nat46Config } from '../wan/platform.ts';
@@ -109,30 +108,20 @@ export function problemDetails(s: Nat46Settings, problems: readonly string[], to
  */
 export function validateNat46(dm: DataModel, ctx: ValidateContext): void {
   if (ctx.origin === 'system') return;
-  const own = (rel: string) => (NAT46 + rel).startsWith(ctx.path);
-  const value = (rel: string) => (own(rel) ? ctx.value((NAT46 + rel).slice(ctx.path.length)) : dm.getValue(NAT46 + rel));
-  // The table's rows after the transaction as far as ctx shows: the committed ones, with ctx's row added or removed.
-  const rowsOf = (name: string) => {
-    const table = `${NAT46}${name}.`;
-    const committed = instanceNumbers(dm, table);
-    if (!ctx.path.startsWith(table)) return committed;
-    const n = Number(ctx.path.slice(table.length, -1));
-    if (ctx.kind === 'delete') return committed.filter((x) => x !== n);
-    return committed.includes(n) ? committed : [...committed, n];
-  };
-  const s = settingsFrom(value, rowsOf('Peer'), rowsOf('Adopted'));
+  const rows = (name: string) => ctx.rowsAt(`${NAT46}${name}.`).map((o) => Number(o.slice(`${NAT46}${name}.`.length, -1)));
+  const s = settingsFrom((rel) => ctx.valueAt(NAT46 + rel), rows('Peer'), rows('Adopted'));
   if (!s.enable) return;
-  if (ctx.path === NAT46 && ctx.changed.get('Enable') === 'true' && dsliteEnabled(dm))
-    throw new DmError('InvalidValue', `${NAT46}Enable: refused while ${DSLITE_ENABLE} is true: NAT46 and DS-Lite are alternative IPv4 services on the same forwarder (disable DS-Lite in an earlier Set)`, [], `${NAT46}Enable`);
+  if (ctx.valueAt(DSLITE_ENABLE) === 'true')
+    throw new DmError('InvalidValue', `${NAT46}Enable: refused while ${DSLITE_ENABLE} is true: NAT46 and DS-Lite are alternative IPv4 services on the same forwarder`, [], `${NAT46}Enable`);
   const problems = nat46Problems(s.config);
   if (problems.length) throw DmError.from(problemDetails(s, problems, new Set([...ctx.changed.keys()].map((k) => ctx.path + k))));
 }
 
-/** The reverse of the exclusivity: Device.DSLite.Enable may not turn true while NAT46 is enabled. */
+/** The reverse of the exclusivity: Device.DSLite.Enable may not be true after a transaction that leaves NAT46 enabled. */
 export function validateDsliteEnable(dm: DataModel, ctx: ValidateContext): void {
   if (ctx.origin === 'system' || ctx.changed.get('Enable') !== 'true') return;
-  if (dm.getValue(`${NAT46}Enable`) === 'true')
-    throw new DmError('InvalidValue', `${DSLITE_ENABLE}: refused while ${NAT46}Enable is true: NAT46 and DS-Lite are alternative IPv4 services on the same forwarder (disable NAT46 in an earlier Set)`, [], DSLITE_ENABLE);
+  if (ctx.valueAt(`${NAT46}Enable`) === 'true')
+    throw new DmError('InvalidValue', `${DSLITE_ENABLE}: refused while ${NAT46}Enable is true: NAT46 and DS-Lite are alternative IPv4 services on the same forwarder`, [], DSLITE_ENABLE);
 }
 
 /** What the controller writes back. */

@@ -400,6 +400,11 @@ export class LinuxWan implements Platform {
    * (nftRuleset), so nothing else changes with it.
    */
   private async routeVia(path: 'tunnel' | 'wan', lease?: Lease4) {
+    if (this.nat46Config) {
+      // NAT46 owns IPv4 (its default route into the tun, applyNat46): the DS-Lite failover does not move it.
+      this.log.warn({ path }, 'IPv4 route not moved: the forwarder is in NAT46 mode');
+      return;
+    }
     if (path === 'tunnel') routeReplace({ dst: '0.0.0.0/0', dev: this.c.tunName, src: B4_IPV4, mtu: this.c.mtu });
     else routeReplace({ dst: '0.0.0.0/0', dev: this.c.wanInterface, gateway: lease?.routers[0] });
     // The LAN fast path only while IPv4 goes into the softwire: in dual-stack the LAN's packets would only

@@ -200,6 +200,32 @@ test('handlers: validate vetoes, apply after commit, read gives one snapshot per
   assert.equal(dm.getValue('Device.DSLite.InterfaceSetting.1.Status'), 'Disabled');
 });
 
+test('validate sees the whole transaction: other objects\' pending values (valueAt) and a table\'s rows after it (rowsAt)', () => {
+  const dm = mem();
+  dm.add('Device.DSLite.InterfaceSetting.', 'system');
+  dm.add('Device.DSLite.InterfaceSetting.', 'system');
+  const seen: { dslite: string; rows: string[]; gone: string }[] = [];
+  const d = dm.attach('Device.DSLite.InterfaceSetting.{i}.', {
+    validate(ctx) {
+      seen.push({ dslite: ctx.valueAt('Device.DSLite.Enable'), rows: ctx.rowsAt('Device.DSLite.InterfaceSetting.'), gone: ctx.valueAt('Device.DSLite.InterfaceSetting.2.Alias') });
+    },
+  });
+  dm.commit([
+    { op: 'set', path: 'Device.DSLite.Enable', value: 'true' },
+    { op: 'set', path: 'Device.DSLite.InterfaceSetting.1.Enable', value: 'true' },
+    { op: 'delete', path: 'Device.DSLite.InterfaceSetting.2.' },
+    { op: 'add', table: 'Device.DSLite.InterfaceSetting.' },
+  ], 'system'); // the gateway's own rows: managers may not add or delete them
+  d.dispose();
+  // Validators run per touched row (1, 2 deleted, 3 added); each sees the same after-state.
+  assert.ok(seen.length >= 1);
+  for (const s of seen) {
+    assert.equal(s.dslite, 'true', 'Device.DSLite.Enable as the batch leaves it, not as committed (false)');
+    assert.deepEqual(s.rows, ['Device.DSLite.InterfaceSetting.1.', 'Device.DSLite.InterfaceSetting.3.']);
+    assert.equal(s.gone, '', 'a deleted row\'s parameters read empty');
+  }
+});
+
 test('attributes: defaults from activeNotify, persisted, all-or-nothing', () => {
   const dm = mem();
   assert.deepEqual(dm.getAttributes('Device.X_TWINSTACK-ORG_Failover.Mode').map((a) => a.notification), [2]); // forceDefaultEnabled

@@ -222,15 +222,20 @@ test('DS-Lite and NAT46 exclude each other (one forwarder, one IPv4 service)', a
   } finally {
     await a.close();
   }
-  // Each veto judges its own object against the other as committed (nat46-model.ts), so one batch turning both
-  // on passes both; the controller then translates nothing and says so.
+  // The veto sees what the whole transaction leaves (ValidateContext.valueAt): one batch turning both on is
+  // refused whole, one turning DS-Lite off and NAT46 on is taken.
   const b = bind();
   try {
-    b.dm.set({ ...SETTINGS, [`${N}Enable`]: 'true', 'Device.DSLite.Enable': 'true' }, 'usp');
+    b.dm.set({ 'Device.DSLite.Enable': 'true' }, 'usp');
+    assert.throws(() => b.dm.set({ ...SETTINGS, [`${N}Enable`]: 'true', 'Device.DSLite.Enable': 'true' }, 'usp'), (e: DmError) =>
+      e.kind === 'InvalidValue' && e.details.some((d) => d.path === `${N}Enable` && /alternative IPv4 services/.test(d.message)));
+    assert.equal(b.dm.getValue(`${N}Enable`), 'false');
+    assert.equal(b.dm.getValue(`${N}Prefix`), '', 'nothing of the refused batch was written');
+    b.dm.set({ ...SETTINGS, [`${N}Enable`]: 'true', 'Device.DSLite.Enable': 'false' }, 'cwmp');
     await settled(b.controller);
-    assert.equal(b.dm.getValue(`${N}Status`), 'Error_Misconfigured');
-    assert.equal(b.dm.getValue(`${N}ExportedRoute`), '');
-    assert.deepEqual(b.fake.applied, []);
+    assert.equal(b.dm.getValue('Device.DSLite.Enable'), 'false');
+    assert.equal(b.dm.getValue(`${N}Status`), 'Enabled');
+    assert.equal(b.fake.applied.length, 1);
   } finally {
     await b.close();
   }
