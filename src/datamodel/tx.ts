@@ -132,8 +132,9 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
     if (!t) touched.set(path, (t = { def, kind, changed: new Map() }));
     return t;
   };
-  const alive = (objectPath: string) =>
-    !(removed.size && [...removed].some((r) => objectPath.startsWith(r))) && (addedSet.has(objectPath) || env.resolver.exists(objectPath));
+  /** Whether a path lies in an object this transaction deletes. */
+  const gone = (p: string) => removed.size > 0 && [...removed].some((r) => p.startsWith(r));
+  const alive = (objectPath: string) => !gone(objectPath) && (addedSet.has(objectPath) || env.resolver.exists(objectPath));
 
   /** Creates an instance's values (and its single-instance sub-objects') with defaults. */
   const materialize = (objectPath: string, def: ObjectDef) => {
@@ -232,14 +233,11 @@ export function plan(env: TxEnv, changes: readonly Change[], origin: Origin): Pl
   }
 
   if (errors.length === 0) checkUniqueKeys(env, next, removed, touched, errors);
-  const gone = (p: string) => removed.size > 0 && [...removed].some((r) => p.startsWith(r));
-  const rowsAfter = (table: string): string[] => {
-    const row = (o: string) => o.startsWith(table) && /^\d+\.$/.test(o.slice(table.length)) && !gone(o);
-    const rows = new Set([...env.objects].filter(row));
-    for (const o of addedObjs) if (row(o)) rows.add(o);
-    const n = (o: string) => Number(o.slice(table.length, -1));
-    return [...rows].sort((a, b) => n(a) - n(b));
-  };
+  /** A table's rows after the transaction: the committed ones not deleted, then the added ones (numbered higher). */
+  const rowsAfter = (table: string): string[] => [
+    ...env.index.instances(table).map((n) => `${table}${n}.`).filter((o) => !gone(o)),
+    ...addedObjs.filter((o) => o.startsWith(table) && /^\d+\.$/.test(o.slice(table.length)) && !gone(o)),
+  ];
   if (errors.length === 0) {
     for (const [path, t] of touched) {
       for (const validate of env.validators(schemaOf(path))) {

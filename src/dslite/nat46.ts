@@ -13,7 +13,8 @@
 // One plug-in, "nat46", after "failover" (whose platform it drives).
 import type { Logger } from 'pino';
 import { Emitter, type DataModel, type Disposable, type Plugin, type ValidateContext } from '../datamodel/index.ts';
-import { nat46Space, type Nat46Config, type Nat46Counters, type Platform } from '../wan/platform.ts';
+import { nat46Space } from '../forwarder/addresses.ts';
+import type { Nat46Config, Nat46Counters, Platform } from '../wan/platform.ts';
 import type { FailoverHandle } from './index.ts';
 import {
   dsliteEnabled, NAT46, nat46Problems, readNat46, validateDsliteEnable, validateNat46, writeNat46, type Nat46Report, type Nat46Settings,
@@ -98,8 +99,8 @@ export class Nat46Controller {
     let want: Nat46Config | null = null;
     let status: Nat46Report['status'] = 'Disabled';
     if (s.enable) {
-      // The data model refuses both services at once; a batch that slipped past its per-object checks (see
-      // nat46-model.ts) ends here, as does a stored configuration the forwarder no longer accepts.
+      // The data model's veto refuses both services at once and invalid configurations; what ends here is a
+      // stored configuration the forwarder no longer accepts (written before an upgrade changed its checks).
       const problems = dslite ? ['Device.DSLite.Enable is true'] : nat46Problems(s.config);
       if (problems.length) {
         this.log.warn({ problems }, 'nat46 not applied: misconfigured');

@@ -70,7 +70,6 @@ export class SnmpAgent {
   private readonly owned = new Map<Segment, Map<string, string[]>>();
   private readonly dirtyRows = new Map<Segment, Set<string>>();
   private upkeep?: NodeJS.Timeout;
-  private lastSliceEnd = 0;
   /** Time the agent held the loop in this turn; a check-phase callback starts the next turn at 0. */
   private turnMs = 0;
   private turnEnds = false;
@@ -170,9 +169,9 @@ export class SnmpAgent {
   private touch(seg: Segment): void {
     const p = seg.provider;
     if (p.rows) {
-      // Rows a change named are read here only within one slice, and not when a slice has just held the loop
-      // (the request would add its slice to that one); the rest follow in the background within milliseconds.
-      if (this.dirtyRows.get(seg)!.size && performance.now() - this.lastSliceEnd > SLICE_MS) this.drainRows(SLICE_MS, seg);
+      // Rows a change named are read here only within one slice, and only when nothing else held the loop in
+      // this turn (the request would add its slice to that work); the rest follow in the background.
+      if (this.dirtyRows.get(seg)!.size && this.turnMs === 0) this.drainRows(SLICE_MS, seg);
       return;
     }
     const now = Date.now();
@@ -247,8 +246,7 @@ export class SnmpAgent {
       seg.replace(extra.map((x) => x.key), extra);
       for (const o of b.objects) seg.objects.add(o);
       seg.stale = false;
-      this.lastSliceEnd = performance.now();
-      if (this.lastSliceEnd > end) break;
+      if (performance.now() > end) break;
     }
     if (!only) this.spend(performance.now() - start); // a touch's slice counts in its request's time
   }

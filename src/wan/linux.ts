@@ -20,7 +20,7 @@ import type {
   Dhcp4o6Port, Dhcp4Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Nat46Config, Nat46Counters, Nat46Port, Platform, SoftwireBinding,
   SoftwireError, TunnelCounters, TunnelPort,
 } from './platform.ts';
-import { nat46Space } from './platform.ts';
+import { nat46Space } from '../forwarder/addresses.ts';
 import { sysfsInterface } from './stats.ts';
 import { Udhcpc } from './udhcpc.ts';
 

@@ -2,8 +2,7 @@
 // simulated WAN of the embedded default (src/sim, in-process, no root) and the Linux WAN (src/wan/linux.ts:
 // the tun forwarder, our DHCPv4 and DHCPv6 clients, rtnetlink, nft/conntrack). The policy and the detectors
 // see only this interface, so the same code runs in both.
-import { isIPv6 } from 'node:net';
-import { canonicalIPv6, type Disposable } from '../datamodel/index.ts';
+import type { Disposable } from '../datamodel/index.ts';
 import type { Nat46Config } from '../forwarder/types.ts';
 import type { InterfaceInfo } from './stats.ts';
 
@@ -196,33 +195,6 @@ export interface Nat46Port {
   counters(): Promise<Nat46Counters>;
 }
 
-/** A 128-bit IPv6 address as a number (embedded IPv4 forms included), or null. */
-function ipv6Number(text: string): bigint | null {
-  if (!isIPv6(text) || text.includes('%')) return null;
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  const body = v4 ? `${text.slice(0, -v4[0].length)}${((+v4[1] << 8) | +v4[2]).toString(16)}:${((+v4[3] << 8) | +v4[4]).toString(16)}` : text;
-  const [head, tail] = body.split('::') as [string, string | undefined];
-  const words = (p: string) => (p ? p.split(':') : []);
-  const groups = tail === undefined ? words(head) : [...words(head), ...Array(8 - words(head).length - words(tail).length).fill('0'), ...words(tail)];
-  return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-/**
- * The identifier space of one gateway ID (issue 23): Prefix | TenantID | gatewayId as "addr/len", len = prefix
- * length + tenantBits + gatewayBits, the rest zero. Every client address of that gateway lies in it (the client
- * IPv4 in the last 32 bits), so it is the route a BGP speaker announces for the gateway. Null when the config
- * cannot form one (the caller validated it: src/forwarder/types.ts resolveConfig).
- */
-export function nat46Space(c: Pick<Nat46Config, 'prefix' | 'tenantBits' | 'gatewayBits' | 'tenantId'>, gatewayId: number): string | null {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(c.prefix);
-  const base = m ? ipv6Number(m[1]) : null;
-  const len = m ? Number(m[2]) + c.tenantBits + c.gatewayBits : 0;
-  if (base === null || len > 96) return null;
-  const at = BigInt(128 - len); // the gateway ID ends at bit `len`, the tenant ID right before it
-  const n = base | (BigInt(c.tenantId) << (at + BigInt(c.gatewayBits))) | (BigInt(gatewayId) << at);
-  const groups = Array.from({ length: 8 }, (_, i) => ((n >> BigInt(112 - 16 * i)) & 0xffffn).toString(16));
-  return `${canonicalIPv6(groups.join(':'))}/${len}`;
-}
 
 export interface Platform {
   readonly simulated: boolean;

@@ -56,7 +56,8 @@ export function ipv4(p: V4): Buffer {
   return Buffer.concat([h, p.payload]);
 }
 
-function l4Pseudo4(src: string, dst: string, proto: number, len: number): Buffer {
+/** The RFC 768 / RFC 9293 pseudo-header of an IPv4 upper layer of `len` bytes. */
+export function l4Pseudo4(src: string, dst: string, proto: number, len: number): Buffer {
   const b = Buffer.alloc(12);
   addr4(src).copy(b, 0);
   addr4(dst).copy(b, 4);
@@ -174,11 +175,7 @@ export function icmpv6(src: string, dst: string, type: number, code: number, wor
   m[1] = code;
   m.writeUInt32BE(word >>> 0, 4);
   const msg = Buffer.concat([m, body]);
-  const pseudo = Buffer.alloc(40);
-  addr6(src).copy(pseudo, 0);
-  addr6(dst).copy(pseudo, 16);
-  pseudo.writeUInt32BE(msg.length, 32);
-  pseudo[39] = 58;
+  const pseudo = l4Pseudo6(src, dst, 58, msg.length);
   msg.writeUInt16BE((checksum(pseudo, msg) ^ (corrupt ? 0x5555 : 0)) & 0xffff, 2);
   return msg;
 }
@@ -214,7 +211,7 @@ export function flowLabel(ip: Buffer): number {
 }
 
 /** RFC 8200 §8.1 pseudo-header for an upper-layer packet of `len` bytes. */
-function l4Pseudo6(src: string, dst: string, next: number, len: number): Buffer {
+export function l4Pseudo6(src: string, dst: string, next: number, len: number): Buffer {
   const b = Buffer.alloc(40);
   addr6(src).copy(b, 0);
   addr6(dst).copy(b, 16);

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Counters, DropName } from '../../src/forwarder/types.ts';
+import { checksum, l4Pseudo4, l4Pseudo6 } from '../forwarder/packets.ts';
 import { waitFor } from '../wait.ts';
 import type { Exchange, Seen } from './gateway.ts';
 import {
-  B4_IPV4, bytes6, client4, coreSide, fromBytes6, GWS, gwSide, handoff, nat46Address, Nat46Lab, PORT, PREFIX, SERVER4, SERVER6, space, TENANT, within,
+  B4_IPV4, client4, coreSide, fromBytes6, GWS, gwSide, handoff, nat46Address, Nat46Lab, PORT, PREFIX, SERVER4, SERVER6, space, TENANT, within,
   type Capture, type Gw,
 } from './lab.ts';
 
@@ -54,34 +55,6 @@ const v4 = (p: Buffer) => {
 };
 const is6 = (p: Buffer) => p[0] >> 4 === 6;
 const is4 = (p: Buffer) => p[0] >> 4 === 4;
-/** RFC 1071 checksum over the parts: 0 when a packet's own checksum is right. */
-function checksum(...parts: Buffer[]): number {
-  let sum = 0;
-  const b = Buffer.concat(parts);
-  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
-  if (b.length % 2) sum += b[b.length - 1] << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-/** The RFC 8200 §8.1 pseudo-header of an IPv6 upper layer. */
-function pseudo6(src: string, dst: string, len: number, next: number): Buffer {
-  const b = Buffer.alloc(40);
-  bytes6(src).copy(b, 0);
-  bytes6(dst).copy(b, 16);
-  b.writeUInt32BE(len, 32);
-  b[39] = next;
-  return b;
-}
-/** The RFC 768 / RFC 9293 pseudo-header of an IPv4 upper layer. */
-function pseudo4(src: string, dst: string, len: number, proto: number): Buffer {
-  const b = Buffer.alloc(12);
-  Buffer.from(src.split('.').map(Number)).copy(b, 0);
-  Buffer.from(dst.split('.').map(Number)).copy(b, 4);
-  b[9] = proto;
-  b.writeUInt16BE(len, 10);
-  return b;
-}
-
 /** Waits until `cap` holds packets matching `pred` (at least `n`, among those from index `from` on), and returns them. */
 async function captured(cap: Capture, what: string, pred: (p: Buffer) => boolean, n = 1, from = 0): Promise<Buffer[]> {
   return waitFor(what, async () => {
@@ -231,12 +204,12 @@ test('claim: ICMP errors both ways, IPv4 side -> IPv6 (RFC 7915 §4.2-4.3) and I
     const e = v6(e6);
     // RFC 7915 §4.2: type 3 code 3 -> type 1 code 4; the outer addresses are the client's and the server's.
     assert.deepEqual({ src: e.src, dst: e.dst, type: e.l4[0], code: e.l4[1] }, { src: ME6, dst: SERVER6, type: 1, code: 4 });
-    assert.equal(checksum(pseudo6(e.src, e.dst, e.l4.length, 58), e.l4), 0, 'ICMPv6 checksum (RFC 4443 §2.3)');
+    assert.equal(checksum(l4Pseudo6(e.src, e.dst, 58, e.l4.length), e.l4), 0, 'ICMPv6 checksum (RFC 4443 §2.3)');
     // §4.3: the quoted IPv4 packet became the IPv6 packet the server sent, UDP checksum recomputed for it.
     const q = v6(e.l4.subarray(8));
     assert.deepEqual({ src: q.src, dst: q.dst, next: q.next, sport: q.l4.readUInt16BE(0), dport: q.l4.readUInt16BE(2), data: q.l4.subarray(8).toString() },
       { src: SERVER6, dst: ME6, next: 17, sport: PORT + 1, dport: localPort, data: 'unwanted' }, 'the quoted packet');
-    assert.equal(checksum(pseudo6(q.src, q.dst, q.l4.length, 17), q.l4), 0, 'quoted UDP checksum');
+    assert.equal(checksum(l4Pseudo6(q.src, q.dst, 17, q.l4.length), q.l4), 0, 'quoted UDP checksum');
     const d = delta(before, await snap(), 1);
     assert.deepEqual({ t64: d.nat46Translated6to4, t46: d.nat46Translated4to6 }, { t64: 1, t46: 1 }, 'gw1: the datagram in, the error out');
   });
@@ -254,7 +227,7 @@ test('claim: ICMP errors both ways, IPv4 side -> IPv6 (RFC 7915 §4.2-4.3) and I
     assert.deepEqual({ dst: e.dst, qsrc: q.src, qdst: q.dst, qproto: q.proto, sport: q.l4.readUInt16BE(0), dport: q.l4.readUInt16BE(2) },
       { dst: client4(1), qsrc: client4(1), qdst: SERVER4, qproto: 17, sport: localPort, dport: closed }, 'the quoted packet (§5.3)');
     assert.equal(checksum(q.header), 0, 'quoted IPv4 header checksum');
-    assert.equal(checksum(pseudo4(q.src, q.dst, q.l4.length, 17), q.l4), 0, 'quoted UDP checksum, for the IPv4 pseudo-header');
+    assert.equal(checksum(l4Pseudo4(q.src, q.dst, 17, q.l4.length), q.l4), 0, 'quoted UDP checksum, for the IPv4 pseudo-header');
     const d = delta(before, await snap(), 1);
     assert.deepEqual({ t46: d.nat46Translated4to6, t64: d.nat46Translated6to4 }, { t46: 1, t64: 1 }, 'gw1: the datagram out, the error in');
   });

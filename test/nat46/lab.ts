@@ -80,13 +80,7 @@ function text6(v: bigint): string {
 }
 /** RFC 5952 form of any IPv6 address text (what sockets and the tests compare). */
 export const canon6 = (s: string): string => text6(big6(s));
-/** The 16 bytes of an IPv6 address, and back (RFC 5952 text). */
-export function bytes6(s: string): Buffer {
-  const b = Buffer.alloc(16);
-  const v = big6(s);
-  for (let i = 0; i < 8; i++) b.writeUInt16BE(Number((v >> BigInt(112 - 16 * i)) & 0xffffn), i * 2);
-  return b;
-}
+/** RFC 5952 text of 16 address bytes. */
 export const fromBytes6 = (b: Buffer): string => text6(BigInt(`0x${b.subarray(0, 16).toString('hex')}`));
 /** Whether an IPv6 address lies inside a prefix 'address/length'. */
 export function within(addr: string, prefix: string): boolean {
