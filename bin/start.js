@@ -21,9 +21,14 @@ export const MAIN = join(root, 'dist/main.js');
  *                           and start-up is shorter (no compile jobs competing for the CPU). A management agent
  *                           runs little hot JavaScript (packets never reach it): a full CWMP session of 6,617
  *                           parameters took as long. Regular expressions are still compiled and WebAssembly
- *                           stays available, unlike --lite-mode/--jitless, which saved no more here.
+ *                           stays available, unlike --lite-mode/--jitless, which saved no more here;
+ *  --no-parallel-scavenge   the main thread scavenges the 1 MB young generation alone: a parallel scavenge hands
+ *                           work to V8's helper threads and waits for them, and on a gateway whose two CPUs are
+ *                           busy a preempted helper held the event loop (and the failover detectors) 50-112 ms
+ *                           where the main thread alone takes at most ~14 ms (issue 20 item 6, docs/benchmarks.md
+ *                           "SNMP").
  */
-export const NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128', '--no-opt', '--no-sparkplug'];
+export const NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128', '--no-opt', '--no-sparkplug', '--no-parallel-scavenge'];
 
 /** The agent's exit status asking for a restart (src/device/restart.ts EXIT_RESTART). */
 const EXIT_RESTART = 75;
