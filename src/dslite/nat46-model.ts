@@ -20,13 +20,29 @@ import type { Nat46Config } from '../wan/platform.ts';
 export const NAT46 = 'Device.X_TWINSTACK-ORG_NAT46.';
 const DSLITE_ENABLE = 'Device.DSLite.Enable';
 
-/** What the data model says: whether to translate, the configuration, and the rows its lists came from. */
+export type Activation = 'Always' | 'PeerDown';
+
+/** How the peers are watched (PeerProbeInterval, PeerFailureThreshold, PeerRecoveryThreshold). */
+export interface Liveness {
+  intervalMs: number;
+  failures: number;
+  recoveries: number;
+}
+
+/**
+ * What the data model says: whether to translate, the configuration, and the rows its lists came from.
+ * `config.adopted` holds every enabled Adopted row, in force or not: the configuration is validated with all of
+ * them (any may come into force), and the controller passes on those whose activation holds.
+ */
 export interface Nat46Settings {
   enable: boolean;
   config: Nat46Config;
   /** Object paths of the enabled Peer and Adopted rows, in the order of config.peers and config.adopted. */
   peerRows: string[];
   adoptedRows: string[];
+  /** Each enabled Adopted row's Activation, in the order of config.adopted. */
+  activation: Activation[];
+  liveness: Liveness;
 }
 
 const num = (s: string) => (/^\d+$/.test(s) ? Number(s) : NaN);
@@ -51,7 +67,11 @@ function settingsFrom(value: (rel: string) => string, peers: readonly number[], 
     peers: peerRows.map((r) => ({ gatewayId: num(value(`${r}GatewayID`)), address: value(`${r}Address`) })),
     adopted: adoptedRows.map((r) => ({ gatewayId: num(value(`${r}GatewayID`)), clients: value(`${r}Clients`) })),
   };
-  return { enable: value('Enable') === 'true', config, peerRows: peerRows.map((r) => NAT46 + r), adoptedRows: adoptedRows.map((r) => NAT46 + r) };
+  return {
+    enable: value('Enable') === 'true', config, peerRows: peerRows.map((r) => NAT46 + r), adoptedRows: adoptedRows.map((r) => NAT46 + r),
+    activation: adoptedRows.map((r) => (value(`${r}Activation`) === 'PeerDown' ? 'PeerDown' : 'Always')),
+    liveness: { intervalMs: num(value('PeerProbeInterval')), failures: num(value('PeerFailureThreshold')), recoveries: num(value('PeerRecoveryThreshold')) },
+  };
 }
 
 /** The committed settings. */
@@ -115,6 +135,17 @@ export function validateNat46(dm: DataModel, ctx: ValidateContext): void {
     throw new DmError('InvalidValue', `${NAT46}Enable: refused while ${DSLITE_ENABLE} is true: NAT46 and DS-Lite are alternative IPv4 services on the same forwarder`, [], `${NAT46}Enable`);
   const problems = nat46Problems(s.config);
   if (problems.length) throw DmError.from(problemDetails(s, problems, new Set([...ctx.changed.keys()].map((k) => ctx.path + k))));
+  const unwatched = watchless(s);
+  if (unwatched.length) throw DmError.from(unwatched);
+}
+
+/** PeerDown adoptions without an enabled Peer of their GatewayID: nothing would ever bring them into force. */
+export function watchless(s: Nat46Settings): DmErrorDetail[] {
+  const peers = new Set((s.config.peers ?? []).map((p) => p.gatewayId));
+  return (s.config.adopted ?? []).flatMap((a, i) => (s.activation[i] === 'PeerDown' && !peers.has(a.gatewayId) ? [{
+    path: `${s.adoptedRows[i]}Activation`, kind: 'InvalidValue' as const,
+    message: `PeerDown needs an enabled Peer with GatewayID ${a.gatewayId} to watch`,
+  }] : []));
 }
 
 /** The reverse of the exclusivity: Device.DSLite.Enable may not be true after a transaction that leaves NAT46 enabled. */
@@ -124,11 +155,17 @@ export function validateDsliteEnable(dm: DataModel, ctx: ValidateContext): void 
     throw new DmError('InvalidValue', `${DSLITE_ENABLE}: refused while ${NAT46}Enable is true: NAT46 and DS-Lite are alternative IPv4 services on the same forwarder`, [], DSLITE_ENABLE);
 }
 
-/** What the controller writes back. */
+export type PeerStatus = 'Unknown' | 'Up' | 'Down';
+
+/** What the controller writes back. Rows absent from `peers` / `adopted` are Disabled. */
 export interface Nat46Report {
   status: 'Disabled' | 'Enabled' | 'Error_Misconfigured';
   exportedRoute: string;
   stats: { translated4to6: number; translated6to4: number; handedOff: number; handOffsReceived: number; dropped: number };
+  /** Peer row path -> its liveness. */
+  peers: Record<string, PeerStatus>;
+  /** Adopted row path -> Standby, or Active with the identifier space to export. */
+  adopted: Record<string, { status: 'Standby' | 'Active'; exportedRoute: string }>;
 }
 
 /** Writes the report in one system transaction, only the values that changed. */
@@ -142,6 +179,11 @@ export function writeNat46(dm: DataModel, r: Nat46Report): void {
     [`${NAT46}Stats.HandOffsReceived`]: String(r.stats.handOffsReceived),
     [`${NAT46}Stats.Dropped`]: String(r.stats.dropped),
   };
+  for (const row of dm.instances(`${NAT46}Peer.`)) want[`${row}Status`] = r.peers[row] ?? 'Disabled';
+  for (const row of dm.instances(`${NAT46}Adopted.`)) {
+    want[`${row}Status`] = r.adopted[row]?.status ?? 'Disabled';
+    want[`${row}ExportedRoute`] = r.adopted[row]?.exportedRoute ?? '';
+  }
   const changes: Change[] = Object.entries(want).filter(([p, v]) => dm.getValue(p) !== v).map(([path, value]) => ({ op: 'set', path, value }));
   if (changes.length) dm.commit(changes, 'system');
 }

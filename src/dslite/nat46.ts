@@ -9,15 +9,22 @@
 //     moved (a system write, no fsync: re-derived from the forwarder), so every face, SNMP's cached view
 //     included, sees them within that interval.
 //   - Adoption (issue 23's failover tie-in) is configuration: an Adopted row makes this gateway serve another
-//     gateway's ID; the forwarder does the rest.
-// One plug-in, "nat46", after "failover" (whose platform it drives).
+//     gateway's ID; the forwarder does the rest. Activation Always: in force while enabled. PeerDown: in force
+//     while the Peer of that ID is Down. Every enabled Peer is probed every PeerProbeInterval (an ICMPv6 echo to
+//     its hand-off address, answered by its translator itself: a gateway whose translator died does not answer,
+//     whatever its kernel does); PeerFailureThreshold misses in a row make it Down, PeerRecoveryThreshold answers
+//     in a row Up again. Hysteresis both ways, so one lost echo neither takes nor gives back an identifier: a
+//     flapping adoption would move the clients' return traffic (the exported route) back and forth.
+//   - The failover policy stands aside while NAT46 carries the LAN's IPv4 (policy.ts standAside: no detectors,
+//     no DHCPv4 lease, Failover.Mode NAT46, the switch in the History) and takes over again when it stops.
+// One plug-in, "nat46", after "failover" (whose platform and policy it drives).
 import type { Logger } from 'pino';
 import { Emitter, type DataModel, type Disposable, type Plugin, type ValidateContext } from '../datamodel/index.ts';
 import { nat46Space } from '../forwarder/addresses.ts';
 import type { Nat46Config, Nat46Counters, Platform } from '../wan/platform.ts';
 import type { FailoverHandle } from './index.ts';
 import {
-  dsliteEnabled, NAT46, nat46Problems, readNat46, validateDsliteEnable, validateNat46, writeNat46, type Nat46Report, type Nat46Settings,
+  dsliteEnabled, NAT46, nat46Problems, readNat46, validateDsliteEnable, validateNat46, writeNat46, type Nat46Report, type Nat46Settings, type PeerStatus,
 } from './nat46-model.ts';
 
 /** How often the forwarder's counters are read while translating (ms). */
@@ -25,20 +32,44 @@ export const STATS_INTERVAL_MS = 5000;
 
 const ZERO: Nat46Counters = { translated4to6: 0, translated6to4: 0, handedOff: 0, handOffsReceived: 0, dropped: 0 };
 
+/** The IPv4 service NAT46 replaces: the failover policy (policy.ts standAside / resume). */
+export interface Nat46Service {
+  standAside(reason: string): Promise<void>;
+  resume(reason: string): Promise<void>;
+}
+
 export interface Nat46Options {
   platform: Pick<Platform, 'nat46'>;
   log: Logger;
   statsIntervalMs?: number;
+  service?: Nat46Service;
 }
+
+/** A peer's liveness: the probes' verdict and the run of misses or answers that leads to the next one. */
+interface PeerWatch {
+  status: PeerStatus;
+  misses: number;
+  answers: number;
+}
+
+const peerKey = (p: { gatewayId: number; address: string }) => `${p.gatewayId} ${p.address}`;
 
 export class Nat46Controller {
   private readonly p: Pick<Platform, 'nat46'>;
   private readonly log: Logger;
   private readonly statsMs: number;
-  private report: Nat46Report = { status: 'Disabled', exportedRoute: '', stats: { ...ZERO } };
+  private readonly service?: Nat46Service;
+  private report: Nat46Report = { status: 'Disabled', exportedRoute: '', stats: { ...ZERO }, peers: {}, adopted: {} };
   private applied: Nat46Config | null = null;
+  /** The settings last configured (and whether DS-Lite was enabled), re-applied when a peer's status changes. */
+  private settings: { s: Nat46Settings; dslite: boolean } | null = null;
+  private readonly watch = new Map<string, PeerWatch>();
+  /** The policy was asked to stand aside and not yet to resume. */
+  private aside = false;
   private busy: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private started = false;
   private stopped = false;
   private readonly emitter = new Emitter<Nat46Report>();
 
@@ -46,10 +77,11 @@ export class Nat46Controller {
     this.p = o.platform;
     this.log = o.log;
     this.statsMs = o.statsIntervalMs ?? STATS_INTERVAL_MS;
+    this.service = o.service;
   }
 
   status(): Nat46Report {
-    return { ...this.report, stats: { ...this.report.stats } };
+    return structuredClone(this.report);
   }
 
   onReport(fn: (r: Nat46Report) => void): Disposable {
@@ -61,15 +93,28 @@ export class Nat46Controller {
     this.serial(() => this.apply(s, dslite));
   }
 
+  /**
+   * The policy is to stand aside at once if the stored settings translate (at start, before the policy boots: it
+   * must not bring a softwire up, or take a DHCPv4 lease, for the moment until the translator is applied).
+   */
+  claim(s: Nat46Settings, dslite: boolean): void {
+    if (!s.enable || dslite || nat46Problems(s.config).length || !this.service) return;
+    this.aside = true;
+    void this.service.standAside('NAT46 enabled');
+  }
+
   start(): void {
+    this.started = true;
     this.timer = setInterval(() => this.serial(() => this.refreshStats()), this.statsMs);
     this.timer.unref?.();
+    this.scheduleProbes();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.timer = this.probeTimer = null;
     await this.busy;
   }
 
@@ -96,6 +141,7 @@ export class Nat46Controller {
   }
 
   private async apply(s: Nat46Settings, dslite: boolean): Promise<void> {
+    this.settings = { s, dslite };
     let want: Nat46Config | null = null;
     let status: Nat46Report['status'] = 'Disabled';
     if (s.enable) {
@@ -106,15 +152,20 @@ export class Nat46Controller {
         this.log.warn({ problems }, 'nat46 not applied: misconfigured');
         status = 'Error_Misconfigured';
       } else {
-        want = s.config;
+        want = this.inForce(s);
         status = 'Enabled';
       }
     }
     if (JSON.stringify(want) !== JSON.stringify(this.applied)) {
+      // The policy first: it gives up the softwire and the lease before the forwarder becomes the translator.
+      if (want && !this.aside) {
+        this.aside = true;
+        await this.service?.standAside('NAT46 enabled');
+      }
       try {
         await this.p.nat46.apply(want);
         this.applied = want;
-        if (want) this.log.info({ gatewayId: want.gatewayId, peers: want.peers?.length ?? 0, adopted: want.adopted?.length ?? 0 }, 'nat46 applied');
+        if (want) this.log.info({ gatewayId: want.gatewayId, peers: want.peers?.length ?? 0, adopted: want.adopted?.map((a) => a.gatewayId) ?? [] }, 'nat46 applied');
       } catch (err) {
         this.log.error({ err }, 'nat46 configuration refused by the platform');
         await this.p.nat46.apply(null).catch(() => undefined);
@@ -123,8 +174,89 @@ export class Nat46Controller {
         status = 'Error_Misconfigured';
       }
     }
+    // Not translating (disabled, or refused): the LAN's IPv4 goes back to the failover policy.
+    if (!want && this.aside) {
+      this.aside = false;
+      await this.service?.resume(status === 'Disabled' ? 'NAT46 disabled' : 'NAT46 not applied');
+    }
+    if (!want) this.watch.clear();
     const exportedRoute = want ? nat46Space(want, want.gatewayId) ?? '' : '';
-    this.set({ status, exportedRoute, stats: want ? await this.p.nat46.counters() : this.report.stats });
+    this.set({ status, exportedRoute, stats: want ? await this.p.nat46.counters() : this.report.stats, ...this.rows(s, want) });
+  }
+
+  /** The configuration to apply: every Peer; the adoptions in force (Always, or PeerDown with the peer Down). */
+  private inForce(s: Nat46Settings): Nat46Config {
+    const peers = s.config.peers ?? [];
+    // Forget the peers no longer configured; a new one starts Unknown (its adoptions stay in Standby).
+    const keys = new Set(peers.map(peerKey));
+    for (const k of this.watch.keys()) if (!keys.has(k)) this.watch.delete(k);
+    for (const k of keys) if (!this.watch.has(k)) this.watch.set(k, { status: 'Unknown', misses: 0, answers: 0 });
+    const down = (gatewayId: number) => peers.some((p) => p.gatewayId === gatewayId && this.watch.get(peerKey(p))?.status === 'Down');
+    const adopted = (s.config.adopted ?? []).filter((a, i) => s.activation[i] !== 'PeerDown' || down(a.gatewayId));
+    return { ...s.config, adopted };
+  }
+
+  /** The rows' state for the report: each enabled Peer's liveness, each enabled Adopted row Standby or Active. */
+  private rows(s: Nat46Settings, applied: Nat46Config | null): Pick<Nat46Report, 'peers' | 'adopted'> {
+    if (!applied) return { peers: {}, adopted: {} };
+    const peers = Object.fromEntries((s.config.peers ?? []).map((p, i) => [s.peerRows[i], this.watch.get(peerKey(p))?.status ?? 'Unknown']));
+    const active = new Set((applied.adopted ?? []).map((a) => a.gatewayId));
+    const adopted = Object.fromEntries((s.config.adopted ?? []).map((a, i) => [s.adoptedRows[i], active.has(a.gatewayId)
+      ? { status: 'Active' as const, exportedRoute: nat46Space(applied, a.gatewayId) ?? '' }
+      : { status: 'Standby' as const, exportedRoute: '' }]));
+    return { peers, adopted };
+  }
+
+  private scheduleProbes(): void {
+    if (this.stopped) return;
+    const ms = this.settings?.s.liveness.intervalMs;
+    this.probeTimer = setTimeout(() => void this.probeRound(), Number.isFinite(ms) && ms! > 0 ? ms : 1000);
+    this.probeTimer.unref?.();
+  }
+
+  /**
+   * One round: every enabled peer probed at once, each probe given the interval to come back. Off the serial
+   * queue (a round may take the whole interval; a Set must not wait for it); a status change re-applies there.
+   */
+  private async probeRound(): Promise<void> {
+    try {
+      const cur = this.settings;
+      const applied = this.applied;
+      if (!cur || !applied || !(applied.peers ?? []).length) return;
+      const { liveness } = cur.s;
+      const peers = cur.s.config.peers ?? [];
+      const results = await Promise.all(peers.map((p) => this.p.nat46.probe(p.address, liveness.intervalMs).catch((e: Error) => ({ ok: false, rttUs: 0, reason: e.message }))));
+      // Settings changed meanwhile: the round's verdicts may concern peers that are gone.
+      if (this.settings !== cur || this.stopped) return;
+      let changed = false;
+      peers.forEach((p, i) => {
+        const w = this.watch.get(peerKey(p));
+        if (!w) return;
+        const r = results[i];
+        if (r.ok) {
+          w.misses = 0;
+          w.answers++;
+          if (w.status === 'Unknown' || (w.status === 'Down' && w.answers >= liveness.recoveries)) changed = this.peerIs(p, w, 'Up', r.reason) || changed;
+        } else {
+          w.answers = 0;
+          w.misses++;
+          if (w.status !== 'Down' && w.misses >= liveness.failures) changed = this.peerIs(p, w, 'Down', r.reason) || changed;
+        }
+      });
+      if (changed) this.serial(() => (this.settings ? this.apply(this.settings.s, this.settings.dslite) : Promise.resolve()));
+    } catch (err) {
+      this.log.error({ err }, 'nat46 peer probes failed');
+    } finally {
+      if (this.started) this.scheduleProbes();
+    }
+  }
+
+  private peerIs(p: { gatewayId: number; address: string }, w: PeerWatch, status: PeerStatus, why: string): boolean {
+    const was = w.status;
+    w.status = status;
+    const level = status === 'Down' || was === 'Down' ? 'warn' : 'info';
+    this.log[level]({ gatewayId: p.gatewayId, address: p.address, from: was, to: status, why: why || undefined }, 'nat46 peer status');
+    return true;
   }
 
   private async refreshStats(): Promise<void> {
@@ -177,7 +309,14 @@ export function nat46Plugin(handle: FailoverHandle): Plugin {
     dependsOn: ['failover'],
     register({ dm, log }) {
       if (!handle.platform) throw new Error('nat46: the failover plug-in registered no platform');
-      controller = new Nat46Controller({ platform: handle.platform, log: log.child({ module: 'nat46' }) });
+      const policy = handle.policy;
+      const service: Nat46Service | undefined = policy ? {
+        standAside: (reason) => policy.standAside('NAT46', reason),
+        resume: (reason) => policy.resume(reason),
+      } : undefined;
+      controller = new Nat46Controller({ platform: handle.platform, log: log.child({ module: 'nat46' }), service });
+      // Before the policy starts: with NAT46 stored enabled it must not boot a softwire first.
+      controller.claim(readNat46(dm), dsliteEnabled(dm));
       return bindNat46Model({ dm, controller, log });
     },
     // After "failover" started the platform: the forwarder is configured only on a running WAN.

@@ -18,9 +18,10 @@ import {
 import { candidates, literal, primaryEndpoint, type Endpoint, type EndpointSettings } from './endpoint.ts';
 import { WanReady } from './wan-ready.ts';
 
-export type Mode = 'None' | 'DSLite' | 'DualStack';
+/** NAT46: another service carries the LAN's IPv4 (issue 23, nat46.ts) and the policy stands aside (standAside()). */
+export type Mode = 'None' | 'DSLite' | 'DualStack' | 'NAT46';
 /** The mode as the data model shows it: the softwire mode says which softwire (DS-Lite, or lw4o6, lw4o6.ts). */
-export type ServiceMode = 'None' | 'DSLite' | 'LW4o6' | 'DualStack';
+export type ServiceMode = 'None' | 'DSLite' | 'LW4o6' | 'DualStack' | 'NAT46';
 
 export interface PolicySettings {
   enable: boolean;
@@ -145,6 +146,8 @@ export class FailoverPolicy {
   private readonly statusEmitter = new Emitter<PolicyStatus>();
   private readonly switchEmitter = new Emitter<SwitchRecord>();
   private stopped = false;
+  /** standAside() was called and resume() has not run: nothing may bring the softwire or dual-stack up. */
+  private aside = false;
 
   constructor(opts: PolicyOptions) {
     this.opts = opts;
@@ -249,11 +252,70 @@ export class FailoverPolicy {
   forceSwitch(to: 'DSLite' | 'DualStack'): Promise<string> {
     return new Promise((resolve) => {
       this.enqueue('force switch', async () => {
+        if (this.aside) return resolve('NAT46 carries IPv4: disable it first');
         if (this.mode === to) return resolve(`already in ${to}`);
         const ok = await this.switchTo(to, `ForceSwitch() to ${to}`);
         resolve(ok ? `switched to ${to}` : `could not switch to ${to}`);
       });
     });
+  }
+
+  /**
+   * Another IPv4 service takes the LAN's IPv4 (NAT46, issue 23: the forwarder becomes its translator): the policy
+   * stands aside before it is applied. The detectors and the recovery loop stop, a DHCPv4 lease is released (the
+   * public address is not used: the ISP may give it to someone else) and the softwire goes down; the switch is
+   * recorded (History, ModeChange!) like any other. Resolves when done. Until resume() nothing moves here: no
+   * verdict, probe, lease or forced mode switches the gateway back.
+   */
+  standAside(to: 'NAT46', reason: string): Promise<void> {
+    // At once, not when the queue gets there: a boot or a recovery probe queued before must not bring anything up.
+    this.aside = true;
+    return new Promise((resolve) => this.enqueue('stand aside', async () => {
+      try {
+        if (this.mode === to) return;
+        const from = this.mode;
+        const aftr = from === 'DSLite' ? (this.cands[this.index]?.aftr ?? '') : '';
+        this.mode = to;
+        this.index = -1;
+        this.aftrAddress = '';
+        this.backupSince = null;
+        this.goodProbes = 0;
+        this.pendingDualStack = null;
+        this.stopRecovery();
+        if (this.leaseTimer) clearTimeout(this.leaseTimer);
+        this.leaseTimer = null;
+        for (const d of this.detectors) d.stop();
+        this.wanReady.stop();
+        await this.platform.tunnel.down().catch((err) => this.log.warn({ err }, 'softwire not brought down'));
+        await this.wanReady.release(reason);
+        this.recordSwitch({ from, to, reason, aftr, outageMs: 0 });
+        this.statusEmitter.fire(this.status());
+      } finally {
+        resolve();
+      }
+    }));
+  }
+
+  /** The other service is gone (NAT46 disabled): the policy takes over again as at boot (softwire, else dual-stack). */
+  resume(reason: string): Promise<void> {
+    return new Promise((resolve) => this.enqueue('resume', async () => {
+      try {
+        if (!this.aside) return;
+        this.aside = false;
+        if (this.mode !== 'NAT46') return;
+        this.recompute();
+        const r = await this.establish(0, false);
+        if (r) {
+          await this.platform.ipv4.routeVia('tunnel');
+          this.enterDSLite(r.index, r.addr, reason, 0, true);
+        } else {
+          const now = this.now();
+          await this.toDualStack(reason, now, now);
+        }
+      } finally {
+        resolve();
+      }
+    }));
   }
 
   /** TestAFTR(): probes an AFTR without switching. */
@@ -290,6 +352,7 @@ export class FailoverPolicy {
   }
 
   private async boot() {
+    if (this.aside) return;
     this.recompute();
     if (this.settings.forcedMode === 'DualStack') return this.switchTo('DualStack', 'ForcedMode DualStack');
     // RFC 6334: the AFTR-Name comes with the DHCPv6 reply, and so do the DNS servers that resolve an FQDN. Wait
@@ -306,13 +369,14 @@ export class FailoverPolicy {
   }
 
   private async bootWithout() {
-    if (this.mode !== 'None') return;
+    if (this.mode !== 'None' || this.aside) return;
     await this.bringUp('boot');
   }
 
   private async onLease() {
     const before = JSON.stringify(this.cands);
     this.recompute();
+    if (this.aside) return;
     if (this.mode === 'None') {
       // The reply the boot waited for: with an AFTR, DS-Lite; without one (no option 64, nothing static), no AFTR.
       if (!this.platform.dhcp6.lease()) return;
@@ -339,7 +403,7 @@ export class FailoverPolicy {
   private async reselect(why: string) {
     const cur = this.index >= 0 ? this.cands[this.index] : undefined;
     this.recompute();
-    if (this.mode !== 'DSLite') return;
+    if (this.mode !== 'DSLite' || this.aside) return;
     const want = this.cands[0];
     if (want && cur && want.aftr === cur.aftr && this.index === 0) {
       // The same AFTR, now perhaps by the other method: Origin follows (TR-181 InterfaceSetting.{i}.Origin).
@@ -363,12 +427,12 @@ export class FailoverPolicy {
 
   /** A first sign of trouble: when dual-stack would be the next step, the lease is made ready (wan-ready.ts). */
   private onSuspect(reason: string) {
-    if (this.mode !== 'DSLite' || !this.automatic() || this.index < this.cands.length - 1) return;
+    if (this.mode !== 'DSLite' || this.aside || !this.automatic() || this.index < this.cands.length - 1) return;
     this.wanReady.suspect(reason);
   }
 
   private async evaluate() {
-    if (this.mode !== 'DSLite') return;
+    if (this.mode !== 'DSLite' || this.aside) return;
     const reason = combine(this.detectors.map((d) => d.verdict()), this.settings.combine, this.settings.primaryDetector);
     if (!reason) return;
     if (!this.automatic()) {
@@ -484,6 +548,10 @@ export class FailoverPolicy {
 
   /** Moves to a mode on request (forced, ForceSwitch). Returns false when it cannot be reached now. */
   private async switchTo(to: 'DSLite' | 'DualStack', reason: string): Promise<boolean> {
+    if (this.aside) {
+      this.log.warn({ to, reason }, 'NAT46 carries IPv4: no switch');
+      return false;
+    }
     if (to === 'DualStack') {
       const now = this.now();
       return this.toDualStack(reason, now, now);
@@ -528,7 +596,7 @@ export class FailoverPolicy {
     const hold = this.settings.holdDownTime * this.holdFactor;
     if (this.lastFailback && switchedAt - this.lastFailback < 2 * hold) this.holdFactor = Math.min(this.holdFactor * 2, MAX_HOLD_FACTOR);
     else this.holdFactor = 1;
-    const failure = from !== 'None' && !reason.startsWith('ForcedMode') && !reason.startsWith('ForceSwitch');
+    const failure = from !== 'None' && from !== 'NAT46' && !reason.startsWith('ForcedMode') && !reason.startsWith('ForceSwitch');
     const outageStart = typeof outage === 'number' ? outage : this.outageStart(verdictAt, outage.verdicts, await outage.counters);
     this.recordSwitch({
       // The AFTR left behind (this.index still names it here): the History row says which one failed.
@@ -570,6 +638,7 @@ export class FailoverPolicy {
 
   /** One recovery round: in dual-stack towards any AFTR of the list, on a backup towards the primary. */
   private async probe() {
+    if (this.aside) return this.stopRecovery();
     if (this.mode === 'None') return this.bringUp('retry');
     if (this.pendingDualStack) {
       const p = this.pendingDualStack;

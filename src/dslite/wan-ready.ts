@@ -65,7 +65,8 @@ export class WanReady {
     this.suspectTimer = null;
   }
 
-  private async release(why: string) {
+  /** The lease goes back now (also what the timers do); a no-op without one. */
+  async release(why: string): Promise<void> {
     if (this.suspectTimer) clearTimeout(this.suspectTimer);
     this.suspectTimer = null;
     const { dhcp4, ipv4 } = this.o.platform;

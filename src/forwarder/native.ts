@@ -72,6 +72,7 @@ export interface NativeCounters {
     nat46_flows_created: number;
     nat46_flows_expired: number;
     icmp6_sent: number;
+    echo_answered: number;
   };
   /** NAPT mappings in use (lw4o6), expired ones freed first. */
   naptActive: number;

@@ -299,6 +299,8 @@ export interface Counters {
   nat46FlowsExpired: number;
   /** nat46: ICMPv6 errors sent (hop limit exceeded; packet too big for a hand-off, RFC 2473 §7.1). */
   icmp6Sent: number;
+  /** nat46: ICMPv6 echo requests to the hand-off address answered (RFC 4443 §4.1; the peers' liveness probes). */
+  echoAnswered: number;
   drops: Record<DropName, number>;
   /**
    * txPackets per tun queue (one thread each). The queue is the CPU that forwarded the packet into the

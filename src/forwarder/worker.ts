@@ -77,6 +77,7 @@ function counters(): Counters {
     nat46FlowsCreated: n.totals.nat46_flows_created,
     nat46FlowsExpired: n.totals.nat46_flows_expired,
     icmp6Sent: n.totals.icmp6_sent,
+    echoAnswered: n.totals.echo_answered,
     drops: n.drops,
     queueTxPackets: n.queueTxPackets,
     lastRxFromAftr: n.lastRxFromAftrMs > 0 ? n.lastRxFromAftrMs : null,

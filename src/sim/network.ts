@@ -75,6 +75,8 @@ export class SimNetwork implements Platform {
   readonly nat46: Nat46Port;
   /** Every NAT46 configuration applied, in order (null: translation stopped), for tests and the log. */
   readonly nat46Applied: (Nat46Config | null)[] = [];
+  /** Peers' hand-off addresses whose translator does not answer (tests: a peer gateway that died). */
+  readonly nat46PeersDown = new Set<string>();
   /** What the simulated ISP saw (tests and the log): DHCPv4 leases granted and released. */
   readonly isp = { dhcp4Leases: 0, dhcp4Releases: 0, dhcp6Replies: 0 };
   /** Where the LAN's IPv4 goes, and the packets it lost on the way. */
@@ -170,6 +172,16 @@ export class SimNetwork implements Platform {
       },
       config: () => this.nat46Config,
       counters: async () => ({ ...this.nat46Counts }),
+      // A simulated peer answers unless the test took it down (nat46PeersDown); the delay stands for the RTT.
+      probe: async (address, timeoutMs) => {
+        if (!this.nat46Config) throw new Error('not translating');
+        if (this.nat46PeersDown.has(address)) {
+          await sleep(timeoutMs);
+          return { ok: false, rttUs: 0, reason: `Echo: no reply from ${address} within ${timeoutMs} ms` };
+        }
+        await sleep(this.delay);
+        return { ok: true, rttUs: this.delay * 1000, reason: '' };
+      },
     };
   }
 

@@ -141,6 +141,10 @@ export class LinuxWan implements Platform {
       apply: (c) => this.applyNat46(c),
       config: () => this.nat46Config,
       counters: () => this.nat46Counters(),
+      probe: (address, timeoutMs) => {
+        if (!this.fwd || this.fwd.config.mode !== 'nat46') return Promise.reject(new Error('not translating'));
+        return this.fwd.echo({ aftr: address, timeoutMs });
+      },
     };
   }
 

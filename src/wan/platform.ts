@@ -193,6 +193,12 @@ export interface Nat46Port {
   /** The configuration in force, null when not translating. */
   config(): Nat46Config | null;
   counters(): Promise<Nat46Counters>;
+  /**
+   * Whether a peer's translator is alive: one ICMPv6 echo request from our hand-off address to its (`address`),
+   * which its translator answers itself (RFC 4443 §4.1, native/nat46.cc), sent and timed by the forwarder. ok iff
+   * the reply came within timeoutMs. Rejects when not translating or the probe cannot be sent.
+   */
+  probe(address: string, timeoutMs: number): Promise<EchoResult>;
 }
 
 

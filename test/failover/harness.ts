@@ -2,6 +2,7 @@
 import pino from 'pino';
 import { DataModel, PluginHost } from '../../src/datamodel/index.ts';
 import { failoverPlugins, type FailoverHandle, type WanConfig } from '../../src/dslite/index.ts';
+import { nat46Plugin } from '../../src/dslite/nat46.ts';
 import type { SimNetwork } from '../../src/sim/network.ts';
 
 export const FO = 'Device.X_TWINSTACK-ORG_Failover.';
@@ -32,11 +33,13 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-export async function startAgent(opts: { file?: string; wan?: Partial<WanConfig>; fast?: boolean } = {}): Promise<Agent> {
+/** `nat46`: with the NAT46 plug-in (issue 23) after the failover's, as the agent runs them. */
+export async function startAgent(opts: { file?: string; wan?: Partial<WanConfig>; fast?: boolean; nat46?: boolean } = {}): Promise<Agent> {
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const dm = new DataModel({ file: opts.file ?? ':memory:' });
   const handle: FailoverHandle = { platform: null, policy: null };
-  const host = new PluginHost(dm, failoverPlugins({ leaseWaitMs: 300, ...opts.wan, sim: { lanPps: 200, delayMs: 1, ...opts.wan?.sim } }, handle), log);
+  const plugins = failoverPlugins({ leaseWaitMs: 300, ...opts.wan, sim: { lanPps: 200, delayMs: 1, ...opts.wan?.sim } }, handle);
+  const host = new PluginHost(dm, opts.nat46 ? [...plugins, nat46Plugin(handle)] : plugins, log);
   await host.start();
   // Written through the data model like any controller would: they take effect without a restart.
   if (opts.fast) dm.set(settingsFor(dm, FAST_DETECTORS, FAST_RECOVERY), 'cli');

@@ -380,10 +380,24 @@ const cases: Case[] = [
     drops: { nat46_handoff_not_peer: 1 },
   },
   {
-    name: 'drop nat46_to_local: ICMPv6 echo to the hand-off address',
-    steps: [{ input: v6(d96(S), LOCAL, 58, icmpv6(d96(S), LOCAL, 128, 0, 1, data(8))) }],
+    // The peers' liveness probes (issue 23 adoption when a peer fails) and an operator's ping.
+    name: 'hand-off address: an ICMPv6 echo request is answered from it, identifier, sequence and data unchanged (RFC 4443 §4.1-4.2)',
+    steps: [{ input: v6(d96(S), LOCAL, 58, icmpv6(d96(S), LOCAL, 128, 0, 0x1234_0007, data(8)), 60) }],
+    out: [v6(LOCAL, d96(S), 58, icmpv6(LOCAL, d96(S), 129, 0, 0x1234_0007, data(8)), 64)],
+    totals: { echo_answered: 1, echo_replies: 0 },
+  },
+  {
+    name: 'drop nat46_to_local: to the hand-off address an echo reply to no probe of ours, a request with a wrong checksum or from multicast, an ICMPv6 error, UDP',
+    steps: [
+      { input: v6(PEER, LOCAL, 58, icmpv6(PEER, LOCAL, 129, 0, 0x1234_0007, data(8))) },
+      { input: v6(d96(S), LOCAL, 58, icmpv6(d96(S), LOCAL, 128, 0, 1, data(8), true)) },
+      { input: v6('ff02::1', LOCAL, 58, icmpv6('ff02::1', LOCAL, 128, 0, 1, data(8))) },
+      { input: v6(d96(S), LOCAL, 58, icmpv6(d96(S), LOCAL, 1, 3, 0, data(48))) },
+      { input: v6(d96(S), LOCAL, 17, udp6(d96(S), LOCAL, 53, 5000, data(20))) },
+    ],
     out: [],
-    drops: { nat46_to_local: 1 },
+    drops: { nat46_to_local: 5 },
+    totals: { echo_answered: 0, echo_replies: 0 },
   },
   // ---- addresses that are not ours ----
   {

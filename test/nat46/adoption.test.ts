@@ -1,16 +1,21 @@
-// Issue 23, "a gateway killed and adopted", end to end in the nat46 lab (lab.ts): gw1's forwarder dies (SIGKILL),
-// its LAN is re-homed on gw2, gw2 adopts gateway ID 1 for gw1's clients (Nat46Config.adopted) and the core's route
-// of gw1's identifier space moves to gw2 (what gw2's BGP speaker does once it exports that space). The client's
+// Issue 23, "a gateway killed and adopted", end to end in the nat46 lab (lab.ts): gw2 runs the agent's NAT46
+// controller (src/dslite/nat46.ts) with a PeerDown adoption of gateway ID 1, prepared and not in force while gw1's
+// translator answers gw2's probes (ICMPv6 echo to its hand-off address, native/nat46.cc). gw1's forwarder dies
+// (SIGKILL); gw2's probes go unanswered, and after PeerFailureThreshold of them gw2 adopts gateway ID 1 for gw1's
+// clients by itself (Nat46Config.adopted) and names gw1's identifier space to export. Then the two steps outside
+// the translator: the core's route of that space moves to gw2 (what gw2's BGP speaker does once it exports it)
+// and gw1's LAN is re-homed on gw2 (an L2 failover). The client's
 // long-lived TCP connection and UDP stream, opened through gw1, go on through gw2 with the same IPv6 source at the
 // server: the address is prefix | tenant | gateway ID | client IPv4, so keeping the ID keeps the address, and the
 // translation being stateless (RFC 7915) there is nothing else to move. The firewall's flows are rebuilt at gw2
 // by the client's next packets (a flow is opened by what a client sends, nat46.h).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Counters, ResolvedNat46 } from '../../src/forwarder/types.ts';
+import type { Nat46Report, Nat46Settings } from '../../src/dslite/nat46-model.ts';
+import type { Counters } from '../../src/forwarder/types.ts';
 import { waitFor } from '../wait.ts';
 import type { Seen, Stream } from './gateway.ts';
-import { client4, gatewayConfig, lan4, nat46Address, Nat46Lab, PORT, SERVER4, TENANT, TUN } from './lab.ts';
+import { client4, gatewayConfig, lan4, nat46Address, Nat46Lab, PORT, SERVER4, space, TENANT, TUN } from './lab.ts';
 
 let lab: Nat46Lab;
 before(async () => {
@@ -23,7 +28,27 @@ after(async () => {
 const ME6 = nat46Address(TENANT, 1, client4(1));
 const seq = (r: Seen) => Number(r.data.split(' ')[1]);
 
-test('adoption: gw1 killed, its LAN re-homed on gw2, which adopts gateway ID 1: TCP and UDP resume from the same IPv6 source at the server', { timeout: 90_000 }, async (t) => {
+/** gw2's data-model settings: its own forwarder configuration, gateway ID 1 adopted for gw1's LAN when gw1 is Down. */
+function watchSettings(): Nat46Settings {
+  const config = gatewayConfig(2, { adopted: [{ gatewayId: 1, clients: lan4(1) }] }).nat46!;
+  const N = 'Device.X_TWINSTACK-ORG_NAT46.';
+  return {
+    enable: true, config, peerRows: (config.peers ?? []).map((_, i) => `${N}Peer.${i + 1}.`), adoptedRows: [`${N}Adopted.1.`], activation: ['PeerDown'],
+    liveness: { intervalMs: 200, failures: 3, recoveries: 5 },
+  };
+}
+
+test('adoption on peer failure: gw1 killed, gw2 adopts gateway ID 1 by itself, its LAN re-homed: TCP and UDP resume from the same IPv6 source at the server', { timeout: 90_000 }, async (t) => {
+  // gw2 watches its peers; gw1 and gw3 answer: both Up, the adoption in Standby, nothing adopted in the forwarder.
+  const PEER1 = 'Device.X_TWINSTACK-ORG_NAT46.Peer.1.';
+  const ADOPTED = 'Device.X_TWINSTACK-ORG_NAT46.Adopted.1.';
+  await lab.gw[2].call('watch', { settings: watchSettings() });
+  const report = () => lab.gw[2].call<Nat46Report>('watchStatus');
+  await waitFor('gw2 sees gw1 and gw3 Up', async () => Object.values((await report()).peers).every((s) => s === 'Up') && (await report()), 10_000);
+  assert.deepEqual((await report()).adopted, { [ADOPTED]: { status: 'Standby', exportedRoute: '' } });
+  assert.deepEqual((await lab.gw[2].call<{ adopted: unknown[] }>('config')).adopted, [], 'prepared, not in force');
+  assert.ok((await lab.counters(1)).echoAnswered > 0, "gw1's translator answered gw2's probes");
+
   const c1 = await lab.client(1);
   // Opened through gw1: one TCP connection kept for the whole test and a UDP stream (one socket, one port).
   const tcp = await c1.call<{ localPort: number }>('tcpOpen', { name: 'long', to: SERVER4, port: PORT });
@@ -41,16 +66,21 @@ test('adoption: gw1 killed, its LAN re-homed on gw2, which adopts gateway ID 1: 
   await waitFor("gw1's tun gone", async () => (await lab.tryExec('gw1', 'ip', 'link', 'show', TUN)).code !== 0, 10_000);
   const lastBefore = Math.max(...(await streamRows()).map(seq));
 
-  // The recovery a deployment makes: gateway ID 1 adopted for gw1's clients, gw1's space exported by gw2 (the
-  // core's route moves), the LAN re-homed. Adoption first: a client of gw1 that reaches gw2 before it leaves with
-  // gw2's own ID (as any client outside the adopted prefixes, nat46.h), an address the server has never seen
-  // (re-homing first, the server saw prefix | tenant | 2 | client for the datagrams in between). Until the LAN
-  // arrives, what gw2 gets for ID 1 matches no flow there and is dropped. gw1 stays gw2's peer: an adopted ID is
-  // never handed off.
+  // gw2 finds gw1 Down (three probes of 200 ms unanswered) and adopts gateway ID 1 itself. The adoption comes
+  // before the LAN: a client of gw1 that reached gw2 first would leave with gw2's own ID (as any client outside
+  // the adopted prefixes, nat46.h), an address the server has never seen. Until the LAN arrives, what gw2 gets
+  // for ID 1 matches no flow there and is dropped. gw1 stays gw2's peer: an adopted ID is never handed off.
   const before2: Counters = await lab.counters(2);
-  const adopted = [{ gatewayId: 1, clients: lan4(1) }];
-  const resolved = await lab.gw[2].call<ResolvedNat46>('reconfigure', { config: gatewayConfig(2, { adopted }) });
-  assert.deepEqual(resolved.adopted, adopted, 'gw2 runs with the adoption (Nat46Config.adopted)');
+  const adopted = await waitFor('gw2 adopting gateway ID 1', async () => {
+    const r = await report();
+    return r.adopted[ADOPTED]?.status === 'Active' && r;
+  }, 10_000);
+  const detectedAt = Date.now();
+  assert.equal(adopted.peers[PEER1], 'Down');
+  assert.equal(adopted.adopted[ADOPTED].exportedRoute, space(1), "gw1's identifier space, for gw2's BGP speaker to export");
+  assert.deepEqual((await lab.gw[2].call<{ adopted: unknown[] }>('config')).adopted, [{ gatewayId: 1, clients: lan4(1) }], 'gw2 runs with the adoption (Nat46Config.adopted)');
+  t.diagnostic(`gw1 found Down and adopted ${detectedAt - killedAt} ms after the kill (3 probes x 200 ms)`);
+  // What gw2's BGP speaker and the L2 failover do with it.
   await lab.routeSpace(1, 2);
   await lab.moveLan(1, 2);
   const recoveredAt = Date.now();

@@ -279,3 +279,25 @@ test('claim: an unknown gateway ID and another tenant are dropped and counted at
   untouched(d, 'gw1 (the drops aside)');
   assert.deepEqual(lanCap.packets().filter(is4).map((p) => v4(p).src), [], 'nothing reached the LAN');
 });
+
+test("the hand-off address answers ICMPv6 echo itself (RFC 4443 §4.1): an operator's ping and a peer's liveness probe; an address with no translator does not", { timeout: 60_000 }, async () => {
+  const before = await snap();
+  // From the core, as an operator would check a gateway's translator: three requests, three replies from gw1's forwarder.
+  const ping = await lab.tryExec('core', 'ping', '-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', handoff(1));
+  assert.equal(ping.code, 0, ping.out);
+  assert.match(ping.out, /3 packets transmitted, 3 received/);
+  // gw2's forwarder probes gw1's hand-off address from its own (Nat46Port.probe): answered, timed natively.
+  const r = await lab.gw[2].call<{ ok: boolean; rttUs: number; reason: string }>('echo', { to: handoff(1), timeoutMs: 1000 });
+  assert.equal(r.ok, true, r.reason);
+  assert.ok(r.rttUs > 0 && r.rttUs < 1_000_000, `rtt ${r.rttUs} us`);
+  // An address of the hand-off range that no translator owns: the probe fails (the core answers unreachable, which
+  // is not an echo reply: counted at gw2 as to the hand-off address, nat46_to_local).
+  const none = await lab.gw[2].call<{ ok: boolean; reason: string }>('echo', { to: '2001:db8:ff00::99', timeoutMs: 300 });
+  assert.equal(none.ok, false);
+  const now = await snap();
+  assert.equal(delta(before, now, 1).echoAnswered, 4, 'gw1 answered the three pings and the probe');
+  assert.equal(delta(before, now, 2).echoReplies, 1, "gw2's probe completed by gw1's reply");
+  assert.equal(delta(before, now, 2).echoSent, 2);
+  assert.equal(delta(before, now, 2)['drops.nat46_to_local'], 1, "the core's unreachable about the second probe");
+  for (const g of GWS) untouched(delta(before, now, g), `gw${g}`);
+});

@@ -8,6 +8,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, isIPv6, type Socket as TcpSocket } from 'node:net';
 import { createInterface } from 'node:readline';
+import type { Nat46Settings } from '../../src/dslite/nat46-model.ts';
 import type { Forwarder, ForwarderConfig } from '../../src/forwarder/index.ts';
 
 type Args = Record<string, unknown>;
@@ -44,10 +45,13 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
 
 async function forwarderOps(): Promise<Record<string, Op>> {
   // Loaded only here: a host child starts without the forwarder's modules (the lab starts several at once).
-  const [{ Forwarder }, { default: pino }] = await Promise.all([import('../../src/forwarder/index.ts'), import('pino')]);
+  const [{ Forwarder }, { default: pino }, { Nat46Controller }] = await Promise.all([
+    import('../../src/forwarder/index.ts'), import('pino'), import('../../src/dslite/nat46.ts'),
+  ]);
   // Warnings and errors only, on stderr (stdout carries the protocol); the lab quotes it when the child dies.
   const logger = pino({ level: 'warn' }, pino.destination(2));
   let fwd: Forwarder | null = null;
+  let controller: InstanceType<typeof Nat46Controller> | null = null;
   const get = () => fwd ?? (() => { throw new Error('forwarder not started'); })();
   return {
     async start(a) {
@@ -66,7 +70,33 @@ async function forwarderOps(): Promise<Record<string, Op>> {
     },
     counters: () => get().counters(),
     config: () => get().config.nat46,
+    /** One probe of a peer's hand-off address (what Nat46Port.probe does on Linux). */
+    echo: (a) => get().echo({ aftr: a.to as string, timeoutMs: a.timeoutMs as number }),
+    /**
+     * The agent's NAT46 controller (src/dslite/nat46.ts) over this forwarder, given data-model settings: it applies
+     * the configuration in force (reconfigure), probes the peers and brings PeerDown adoptions into force itself.
+     */
+    watch(a) {
+      const base = get().config;
+      controller = new Nat46Controller({
+        log: logger,
+        platform: {
+          nat46: {
+            apply: async (c) => { if (c) await get().reconfigure({ ...base, nat46: c }); },
+            config: () => get().config.nat46 ?? null,
+            counters: async () => ({ translated4to6: 0, translated6to4: 0, handedOff: 0, handOffsReceived: 0, dropped: 0 }),
+            probe: (address, timeoutMs) => get().echo({ aftr: address, timeoutMs }),
+          },
+        },
+      });
+      controller.configure(a.settings as Nat46Settings, false);
+      controller.start();
+      return controller.idle().then(() => controller!.status());
+    },
+    /** The controller's report: Status, each Peer's liveness, each adoption Standby or Active. */
+    watchStatus: () => controller?.status() ?? null,
     async stop() {
+      await controller?.stop();
       await fwd?.stop();
       fwd = null;
     },

@@ -33,6 +33,7 @@ class FakeNat46 {
     },
     config: () => this.applied.at(-1) ?? null,
     counters: async () => ({ ...this.counts }),
+    probe: async () => ({ ok: true, rttUs: 100, reason: '' }),
   };
 }
 

@@ -395,12 +395,15 @@ Dataplane::EchoSent Dataplane::echo_send(const uint8_t *aftr) {
   const Config *c = shared_.config.load(std::memory_order_acquire);
   if (!c) return r.err = "not configured", r;
   const uint8_t *to = aftr ? aftr : c->aftr;
-  int seq = shared_.probes.reserve(to, c->echo_target, echo_source(*c));
+  // In nat46 a probe is an ICMPv6 echo to a peer's hand-off address (no IPv4 inside: nothing to match but the id).
+  static const uint8_t kNoIpv4[4] = {};
+  int seq = c->nat46 ? shared_.probes.reserve(to, kNoIpv4, kNoIpv4) : shared_.probes.reserve(to, c->echo_target, echo_source(*c));
   if (seq < 0) return r.err = "too many echo probes outstanding", r;
   r.seq = uint16_t(seq);
   virtio_net_hdr h{};  // nothing to offload
   uint8_t pkt[68];
-  size_t len = build_echo_request(*c, to, fw::echo_id(*c, shared_.probes), r.seq, pkt);
+  size_t len = c->nat46 ? nat46_echo_request(*c, to, shared_.probes.id(), r.seq, pkt)
+                        : build_echo_request(*c, to, fw::echo_id(*c, shared_.probes), r.seq, pkt);
   r.sent_wall_ms = wall_ms();
   Counters &counters = states_[kMaxQueues].counters;
   if (fds_.empty()) {

@@ -633,6 +633,37 @@ void hand_off(Context &ctx, const Config &cfg, uint8_t *v6, size_t end, const ui
   }
 }
 
+// ---- the hand-off address's own ICMPv6 (RFC 4443 §4) ----
+
+// An ICMPv6 echo to or from the hand-off address. A request is answered (RFC 4443 §4.1: every node has an echo
+// responder): the peers probe this address to learn that our translator is alive (issue 23, adoption when a peer
+// fails: src/dslite/nat46.ts), and an operator's ping does the same. A reply completes one of our probes of a peer
+// (echo.h, the peer's address as the probe's `aftr`; consumed). False: neither (counted by the caller).
+bool local_icmp6(Context &ctx, const Config &cfg, uint8_t *v6, size_t end, Sink &out) {
+  Counters &c = *ctx.counters;
+  if (v6[6] != kProtoIcmp6 || end < 48) return false;
+  uint8_t *icmp = v6 + 40;
+  uint32_t n = uint32_t(end - 40);
+  if (fold(sum16(icmp, n, pseudo6(v6 + 8, v6 + 24, n, kProtoIcmp6))) != 0) return false;
+  if (icmp[0] == 129 && icmp[1] == 0 && rd16(icmp + 4) == ctx.shared->probes.id()) {
+    static const uint8_t kNoIpv4[4] = {};
+    if (!ctx.shared->probes.reply(rd16(icmp + 6), v6 + 8, kNoIpv4, kNoIpv4)) return false;
+    return c.add(T_echo_replies), true;
+  }
+  // Never to a multicast source (RFC 4443 §4.1 answers unicast requests from unicast addresses).
+  if (icmp[0] != 128 || icmp[1] != 0 || v6[8] == 0xff) return false;
+  uint8_t from[16];
+  memcpy(from, v6 + 8, 16);
+  memcpy(v6 + 8, cfg.n46.local, 16);
+  memcpy(v6 + 24, from, 16);
+  v6[7] = uint8_t(cfg.hop_limit);
+  icmp[0] = 129;  // identifier, sequence number and data unchanged (RFC 4443 §4.2)
+  wr16(icmp + 2, 0);
+  wr16(icmp + 2, fold(sum16(icmp, n, pseudo6(v6 + 8, v6 + 24, n, kProtoIcmp6))));
+  out.emit(v6, end);
+  return c.add(T_echo_answered), true;
+}
+
 const Nat46Peer *find_peer(const Nat46Config &n, uint32_t gw) {
   for (int i = 0; i < n.n_peers; i++)
     if (n.peers[i].gateway_id == gw) return &n.peers[i];
@@ -649,6 +680,7 @@ void from_ipv6(Context &ctx, const Config &cfg, uint8_t *v6, size_t len, bool ha
   if (memcmp(v6 + 24, n.local, 16) == 0) {
     // A hand-off, or a fragment of one (RFC 2473 §7.1: the peer cut a tunnel packet that did not fit).
     bool frag = v6[6] == kProtoFrag && end >= 48 && v6[40] == kProtoIpv6;
+    if (!handed && local_icmp6(ctx, cfg, v6, end, out)) return;
     if (handed || (v6[6] != kProtoIpv6 && !frag)) return c.inc(D_nat46_to_local);
     bool peer = false;
     for (int i = 0; i < n.n_peers && !peer; i++) peer = memcmp(n.peers[i].addr, v6 + 8, 16) == 0;
@@ -674,6 +706,21 @@ void from_ipv6(Context &ctx, const Config &cfg, uint8_t *v6, size_t len, bool ha
 }
 
 }  // namespace
+
+size_t nat46_echo_request(const Config &cfg, const uint8_t to[16], uint16_t id, uint16_t seq, uint8_t *out) {
+  memset(out, 0, 48);
+  wr32(out, 6u << 28);
+  wr16(out + 4, 8);
+  out[6] = kProtoIcmp6;
+  out[7] = uint8_t(cfg.hop_limit);
+  memcpy(out + 8, cfg.n46.local, 16);
+  memcpy(out + 24, to, 16);
+  out[40] = 128;
+  wr16(out + 44, id);
+  wr16(out + 46, seq);
+  wr16(out + 42, fold(sum16(out + 40, 8, pseudo6(out + 8, out + 24, 8, kProtoIcmp6))));
+  return 48;
+}
 
 void nat46_packet(Context &ctx, const Config &cfg, uint8_t *pkt, size_t len, const Offload *in, Sink &out) {
   Counters &c = *ctx.counters;

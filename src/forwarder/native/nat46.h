@@ -223,6 +223,11 @@ struct Config;
 struct Offload;
 struct Sink;
 
+// The probe `seq` of a peer (echo.h): an ICMPv6 echo request (RFC 4443 §4.1) from our hand-off address to `to`, the
+// peer's, with ICMP `id`, no data. Its translator answers it (nat46.cc local_icmp6), a dead one does not. Writes 48
+// bytes to `out`; returns 48.
+size_t nat46_echo_request(const Config &cfg, const uint8_t to[16], uint16_t id, uint16_t seq, uint8_t *out);
+
 // One packet read from the tun in mode 'nat46' (IPv4 from the LAN, IPv6 for the prefix or the hand-off address).
 void nat46_packet(Context &ctx, const Config &cfg, uint8_t *pkt, size_t len, const Offload *in, Sink &out);
 

@@ -38,7 +38,8 @@ namespace fw {
   X(nat46_handoff_received) /* nat46: IPv6-in-IPv6 from a peer, decapsulated (reassembled first if cut) */  \
   X(nat46_flows_created) /* nat46: firewall flows opened by our clients (counted by the table, nat46.h) */  \
   X(nat46_flows_expired) /* nat46: firewall flows expired (counted by the table) */                         \
-  X(icmp6_sent)         /* nat46: ICMPv6 errors we sent (time exceeded, hand-off packet too big) */
+  X(icmp6_sent)         /* nat46: ICMPv6 errors we sent (time exceeded, hand-off packet too big) */ \
+  X(echo_answered)      /* nat46: ICMPv6 echo requests to the hand-off address answered (RFC 4443 §4.1) */
 
 // One named counter for every reason a packet is dropped (STYLE 14). Names are the JS keys.
 #define FW_DROPS(X)                                                                                        \
@@ -100,7 +101,8 @@ namespace fw {
   X(nat46_handoff_bad_inner) /* nat46: hand-off whose inner packet is not a whole IPv6 packet */          \
   X(nat46_handoff_too_big) /* nat46: to hand off, above the tunnel MTU (ipv6Mtu - 40) and 1280 bytes: an    \
                               ICMPv6 packet too big sent unless it is an ICMPv6 error (RFC 2473 §7.1) */  \
-  X(nat46_to_local)        /* nat46: anything else to the hand-off address (e.g. ICMPv6 to it) */
+  X(nat46_to_local)        /* nat46: anything else to the hand-off address (ICMPv6 but an echo request or the reply \
+                              to one of our probes, or with a wrong checksum; any other protocol) */
 
 #define FW_TOTAL_ENUM(n) T_##n,
 #define FW_DROP_ENUM(n) D_##n,
