@@ -218,6 +218,7 @@ export const DROP_NAMES = [
   'nat46_icmp_bad_checksum',
   'nat46_source_not_mapped',
   'nat46_ttl_expired',
+  'nat46_source_route',
   'nat46_hop_limit_expired',
   'nat46_unsupported_header',
   'nat46_handoff_loop',

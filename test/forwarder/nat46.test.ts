@@ -242,6 +242,24 @@ const cases: Case[] = [
     drops: { nat46_untranslatable_icmp: 1 },
   },
   {
+    // RFC 7915 §4.1. LSRR (131) with one address and the pointer at it (4 <= length 7): not yet at its destination.
+    // The same option used up (pointer 8), and a record route (7) after a NOP: translated, options left behind.
+    name: 'IPv4 options: an unexpired loose or strict source route gets destination unreachable, source route failed (drop nat46_source_route); a used-up one and record route are translated',
+    steps: [
+      { input: udp(C, 5000, S, 53, 20, { options: Buffer.from([131, 7, 4, 198, 51, 100, 7, 0]) }) },
+      { input: udp(C, 5000, S, 53, 20, { options: Buffer.from([1, 137, 7, 4, 198, 51, 100, 7]) }) },
+      { input: udp(C, 5000, S, 53, 20, { options: Buffer.from([131, 7, 8, 198, 51, 100, 7, 0]) }) },
+      { input: udp(C, 5000, S, 53, 20, { options: Buffer.from([1, 7, 7, 4, 0, 0, 0, 0]) }) },
+    ],
+    out: [
+      err4(3, 5, 0, udp(C, 5000, S, 53, 20, { options: Buffer.from([131, 7, 4, 198, 51, 100, 7, 0]) })),
+      err4(3, 5, 0, udp(C, 5000, S, 53, 20, { options: Buffer.from([1, 137, 7, 4, 198, 51, 100, 7]) })),
+      udpOut(),
+      udpOut(),
+    ],
+    drops: { nat46_source_route: 2 },
+  },
+  {
     name: 'TTL 1: ICMPv4 time exceeded from b4Ipv4 to the client (the translator is a hop), drop nat46_ttl_expired',
     steps: [{ input: udp(C, 5000, S, 53, 20, { ttl: 1 }) }],
     out: [err4(11, 0, 0, udp(C, 5000, S, 53, 20, { ttl: 1 }))],

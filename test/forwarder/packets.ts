@@ -35,15 +35,19 @@ export interface V4 {
   df?: boolean;
   mf?: boolean;
   fragOffset?: number; // bytes
-  ihlWords?: number; // default 5
+  ihlWords?: number; // default 5, or 5 + the options' words
   totalLength?: number; // default header + payload
   badChecksum?: boolean;
+  /** RFC 791 §3.1 options, a multiple of 4 bytes (pad with 0, end of option list). */
+  options?: Buffer;
 }
 
 export function ipv4(p: V4): Buffer {
-  const ihl = (p.ihlWords ?? 5) * 4;
+  const words = p.ihlWords ?? 5 + (p.options?.length ?? 0) / 4;
+  const ihl = words * 4;
   const h = Buffer.alloc(Math.max(ihl, 20));
-  h[0] = 0x40 | (p.ihlWords ?? 5);
+  h[0] = 0x40 | words;
+  p.options?.copy(h, 20);
   h[1] = p.tos ?? 0;
   h.writeUInt16BE(p.totalLength ?? h.length + p.payload.length, 2);
   h.writeUInt16BE(p.id ?? 1, 4);

@@ -293,6 +293,26 @@ void fragment_4to6(Context &ctx, const Config &cfg, const uint8_t *ip, const uin
   }
 }
 
+// Whether the IPv4 options hold a loose or strict source route (RFC 791 §3.1: types 131 and 137) with addresses
+// left to visit (pointer <= length): RFC 7915 §4.1 says such a packet is not translated. Malformed options end the
+// scan (the header checksum passed; the IPv6 packet carries no options either way).
+bool unfinished_source_route(const uint8_t *ip, size_t ihl) {
+  for (size_t i = 20; i < ihl;) {
+    uint8_t type = ip[i];
+    if (type == 0) return false;  // end of option list
+    if (type == 1) {              // no operation
+      i++;
+      continue;
+    }
+    if (i + 1 >= ihl) return false;
+    size_t olen = ip[i + 1];
+    if (olen < 2 || i + olen > ihl) return false;
+    if ((type == 131 || type == 137) && olen >= 3 && ip[i + 2] <= olen) return true;
+    i += olen;
+  }
+  return false;
+}
+
 // LAN -> IPv6: an IPv4 packet of one of our clients (RFC 7915 §4).
 void to_ipv6(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const Offload *in, Sink &out) {
   Counters &c = *ctx.counters;
@@ -324,6 +344,11 @@ void to_ipv6(Context &ctx, const Config &cfg, uint8_t *ip, size_t len, const Off
     return send_icmp4(ctx, cfg, ip, tot, 11, 0, 0, out);
   }
   uint8_t hop = uint8_t(ip[8] - 1);
+  // RFC 7915 §4.1: an unexpired source route is dropped with destination unreachable, source route failed.
+  if (ihl > 20 && unfinished_source_route(ip, ihl)) {
+    c.inc(D_nat46_source_route);
+    return send_icmp4(ctx, cfg, ip, tot, 3, 5, 0, out);
+  }
   if (proto == kProtoIcmp) {
     if (fragment || l4len < 8) return c.inc(D_nat46_untranslatable_icmp);  // no checksum over a fragment
     if (icmp_error) return error_4to6(ctx, cfg, ip, tot, hop, out);

@@ -93,6 +93,8 @@ namespace fw {
   X(nat46_icmp_bad_checksum) /* nat46: ICMP error with a wrong checksum (it is rebuilt, so checked first) */ \
   X(nat46_source_not_mapped) /* nat46: IPv6 source outside the RFC 6052 /96 (not an ICMPv6 error) */    \
   X(nat46_ttl_expired)     /* nat46: IPv4 TTL <= 1: ICMPv4 time exceeded sent (RFC 1812 §5.3.1) */        \
+  X(nat46_source_route)    /* nat46: IPv4 with an unexpired LSRR/SSRR option: ICMPv4 source route failed sent \
+                              (RFC 7915 §4.1) */                                                          \
   X(nat46_hop_limit_expired) /* nat46: IPv6 hop limit <= 1: ICMPv6 time exceeded sent (RFC 4443 §3.3) */   \
   X(nat46_unsupported_header) /* nat46: routing header with segments left, bad extension or fragment header, \
                               an IPv6-only protocol in IPv4 (RFC 7915 §5.1) */                            \
