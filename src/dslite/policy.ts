@@ -8,110 +8,23 @@
 //   already up, IPv4 moves to it, and the WAN path (lease, NAT44) stays ready for a grace period, so a
 //   softwire that fails again at once is left within one route change; then DHCPRELEASE.
 // IPv6 is never touched here: only the IPv4 route and the forwarder change, so the LAN's IPv6 service is
-// not interrupted by any switch. Every action runs on one queue, one at a time.
+// not interrupted by any switch. Every action runs on one queue, one at a time. The recovery's probe timer
+// and bookkeeping (good probes, hold-down, the last echo) are recovery.ts; the types are policy-types.ts.
 import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
-import type { Lease4, Platform, TunnelCounters } from '../wan/platform.ts';
+import type { Platform, TunnelCounters } from '../wan/platform.ts';
 import {
   combine, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, nodeUdp, type Detector, type DetectorSettings, type UdpOpen, type UdpOptions, type Verdict,
 } from './detectors.ts';
-import { candidates, literal, primaryEndpoint, type Endpoint, type EndpointSettings } from './endpoint.ts';
+import { candidates, literal, primaryEndpoint, type Endpoint } from './endpoint.ts';
+import type { Mode, OutageFrom, PolicyOptions, PolicySettings, PolicyStatus, ServiceMode, SwitchRecord } from './policy-types.ts';
+import { Recovery } from './recovery.ts';
 import { WanReady } from './wan-ready.ts';
 
-/** NAT46: another service carries the LAN's IPv4 (issue 23, nat46.ts) and the policy stands aside (standAside()). */
-export type Mode = 'None' | 'DSLite' | 'DualStack' | 'NAT46';
-/** The mode as the data model shows it: the softwire mode says which softwire (DS-Lite, or lw4o6, lw4o6.ts). */
-export type ServiceMode = 'None' | 'DSLite' | 'LW4o6' | 'DualStack' | 'NAT46';
+export type { Mode, PolicyOptions, PolicySettings, PolicyStatus, RecoveryStatus, ServiceMode, SwitchRecord } from './policy-types.ts';
 
-export interface PolicySettings {
-  enable: boolean;
-  forcedMode: 'Auto' | 'DSLite' | 'DualStack';
-  backupAFTRs: string[];
-  combine: 'Any' | 'All' | 'Primary';
-  primaryDetector: string;
-  /** ms */
-  recoveryInterval: number;
-  recoveryThreshold: number;
-  /** ms: minimum time in dual-stack before an automatic return (flap damping) */
-  holdDownTime: number;
-  endpoint: EndpointSettings;
-}
-
-export interface SwitchRecord {
-  time: number;
-  from: ServiceMode;
-  to: ServiceMode;
-  reason: string;
-  aftr: string;
-  outageMs: number;
-  /** From the verdict to the new path carrying traffic (failovers only; logged, for the benchmarks). */
-  verdictToSwitchMs?: number;
-  /** Of that, waiting for the DHCPv4 lease (0 when it was ready). */
-  leaseWaitMs?: number;
-}
-
-/**
- * When an outage began: known (a planned or forced move: now), or to be dated after the switch from the
- * forwarder's last packet from the AFTR and the failed detectors' verdicts (outageStart()).
- */
-type OutageFrom = number | { verdicts: Verdict[]; counters: Promise<TunnelCounters | null> };
-
-export interface PolicyStatus {
-  mode: Mode;
-  /** `mode` with the softwire named: DSLite or LW4o6. */
-  serviceMode: ServiceMode;
-  /** The AFTR in use as configured or learnt (FQDN or address); '' when none. */
-  aftr: string;
-  /** Its IPv6 address (EndpointAddressInUse); '' when none. */
-  aftrAddress: string;
-  origin: 'DHCPv6' | 'Static' | '';
-  /** The softwire carries the LAN's IPv4. */
-  tunnelActive: boolean;
-  publicIPv4: Lease4 | null;
-  /** Since when (ms epoch) the gateway is on a backup AFTR after an explicit failover; null on the primary. */
-  backupSince: number | null;
-  /** The way back (to DS-Lite, or from a backup to the primary AFTR): what a technician waits for. */
-  recovery: RecoveryStatus;
-}
-
-/**
- * Idle: nothing to return to (DS-Lite on the primary, or no mode yet). Probing: counting good probes towards
- * RecoveryThreshold. HoldDown: enough good probes, waiting for HoldDownTime x holdFactor since the switch.
- * Returning: both met; the last echo before the switch is under way.
- */
-export interface RecoveryStatus {
-  state: 'Idle' | 'Probing' | 'HoldDown' | 'Returning';
-  goodProbes: number;
-  /** HoldDownTime's multiplier in force: doubled when a return failed again soon (flap damping), up to 8. */
-  holdFactor: number;
-  /** Earliest automatic return (ms epoch): the switch + HoldDownTime x holdFactor; null when Idle. */
-  returnNotBefore: number | null;
-}
-
-export interface PolicyOptions {
-  platform: Platform;
-  settings: PolicySettings;
-  detectorSettings?: Record<string, DetectorSettings>;
-  log: Logger;
-  now?: () => number;
-  /** How long to wait for a DHCPv6 AFTR-Name at boot before "no AFTR" (ms). */
-  leaseWait?: number;
-  /** How long one DHCPv4 acquisition may take (ms). */
-  dhcp4Timeout?: number;
-  /** AAAA lookup timeout (ms). */
-  dnsTimeout?: number;
-  /**
-   * The softwire's kind and readiness when it is not always DS-Lite (lw4o6.ts): `ready()` is awaited before
-   * the tunnel comes up (the lw4o6 binding may still be on its way) and rejects with the Establishment reason
-   * when there is none.
-   */
-  softwire?: { kind(): 'DSLite' | 'LW4o6'; ready(): Promise<void> };
-}
-
-const MAX_HOLD_FACTOR = 8;
 /** The echo that shows a backup AFTR alive before the gateway moves to it waits at most this long (ms). */
 const BACKUP_CHECK_MAX = 300;
-
 
 export class FailoverPolicy {
   readonly detectors: Detector[];
@@ -125,23 +38,16 @@ export class FailoverPolicy {
   private cands: Endpoint[] = [];
   private index = -1;
   private aftrAddress = '';
-  private enteredAt = 0;
-  private goodProbes = 0;
-  private holdFactor = 1;
-  private lastFailback = 0;
   private backupSince: number | null = null;
   /** When the last Failed verdict came (ms). */
   private failedAt = 0;
-  /** When the previous recovery probe was sent: an ICMPv6 error about the AFTR after it spoils the series. */
-  private lastProbeAt = 0;
-  /** The last ICMPv6 error about each AFTR address (ms), whatever the mode. */
-  private readonly errorsAt = new Map<string, number>();
   /** A dual-stack switch that found no DHCPv4 lease: retried by the recovery loop. */
   private pendingDualStack: { reason: string; outage: OutageFrom; verdictAt: number } | null = null;
   private queue: Promise<void> = Promise.resolve();
-  private recoveryTimer: NodeJS.Timeout | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
   private readonly wanReady: WanReady;
+  /** The way back: the probe timer, good probes, hold-down, fresh evidence (recovery.ts). */
+  private readonly recovery: Recovery;
   private readonly subs: Disposable[] = [];
   private readonly statusEmitter = new Emitter<PolicyStatus>();
   private readonly switchEmitter = new Emitter<SwitchRecord>();
@@ -162,6 +68,11 @@ export class FailoverPolicy {
     this.detectors = Object.entries(DETECTORS).map(([name, make]) => make(settingsOf(name), env));
     this.establishment = this.detectors.find((d): d is EstablishmentDetector => d instanceof EstablishmentDetector)!;
     this.wanReady = new WanReady({ platform: this.platform, log: this.log, enqueue: (w, fn) => this.enqueue(w, fn), inDSLite: () => this.mode === 'DSLite' });
+    this.recovery = new Recovery({
+      log: this.log, now: this.now, settings: () => this.settings, detectors: this.detectors,
+      probe: () => this.enqueue('recovery probe', () => this.probe()),
+      echo: (addr) => this.platform.tunnel.echo(this.echoTimeout(), addr), changed: () => this.statusEmitter.fire(this.status()),
+    });
     // The policy hears a verdict before anyone else (the data model's status rows are bookkeeping): its
     // DHCPv4 exchange leaves in the verdict's tick, not after every other listener has run.
     for (const d of this.detectors) {
@@ -182,16 +93,8 @@ export class FailoverPolicy {
       tunnelActive: active,
       publicIPv4: this.mode === 'DualStack' ? this.platform.dhcp4.lease() : null,
       backupSince: active ? this.backupSince : null,
-      recovery: this.recovery(),
+      recovery: this.recovery.status(this.mode === 'DualStack' || (active && this.index > 0)),
     };
-  }
-
-  private recovery(): RecoveryStatus {
-    const returning = this.mode === 'DualStack' || (this.mode === 'DSLite' && this.index > 0);
-    if (!returning) return { state: 'Idle', goodProbes: 0, holdFactor: this.holdFactor, returnNotBefore: null };
-    const notBefore = this.enteredAt + this.settings.holdDownTime * this.holdFactor;
-    const state = this.goodProbes < this.settings.recoveryThreshold ? 'Probing' : this.now() < notBefore ? 'HoldDown' : 'Returning';
-    return { state, goodProbes: this.goodProbes, holdFactor: this.holdFactor, returnNotBefore: notBefore };
   }
 
   onStatus(fn: (s: PolicyStatus) => void): Disposable {
@@ -208,14 +111,14 @@ export class FailoverPolicy {
 
   start(): void {
     this.subs.push(this.platform.dhcp6.onLease(() => this.enqueue('dhcpv6 lease', () => this.onLease())));
-    this.subs.push(this.platform.tunnel.onError((e) => this.errorsAt.set(e.quotedDst, this.now())));
+    this.subs.push(this.platform.tunnel.onError((e) => this.recovery.noteError(e.quotedDst)));
     this.enqueue('boot', () => this.boot());
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const s of this.subs.splice(0)) s.dispose();
-    this.stopRecovery();
+    this.recovery.stopRecovery();
     if (this.leaseTimer) clearTimeout(this.leaseTimer);
     this.wanReady.stop();
     for (const d of this.detectors) d.stop();
@@ -231,7 +134,7 @@ export class FailoverPolicy {
   configure(next: PolicySettings): void {
     const prev = this.settings;
     this.settings = next;
-    if (prev.recoveryInterval !== next.recoveryInterval && this.recoveryTimer) this.startRecovery();
+    if (prev.recoveryInterval !== next.recoveryInterval && this.recovery.running) this.recovery.startRecovery();
     const aftrChanged = JSON.stringify([prev.endpoint, prev.backupAFTRs]) !== JSON.stringify([next.endpoint, next.backupAFTRs]);
     if (prev.forcedMode !== next.forcedMode && next.forcedMode !== 'Auto') {
       const target = next.forcedMode;
@@ -279,9 +182,9 @@ export class FailoverPolicy {
         this.index = -1;
         this.aftrAddress = '';
         this.backupSince = null;
-        this.goodProbes = 0;
+        this.recovery.clear();
         this.pendingDualStack = null;
-        this.stopRecovery();
+        this.recovery.stopRecovery();
         if (this.leaseTimer) clearTimeout(this.leaseTimer);
         this.leaseTimer = null;
         for (const d of this.detectors) d.stop();
@@ -533,14 +436,14 @@ export class FailoverPolicy {
     this.mode = 'DSLite';
     this.index = index;
     this.aftrAddress = addr;
-    this.enteredAt = this.now();
-    this.goodProbes = 0;
+    const enteredAt = this.now();
+    this.recovery.entered(enteredAt);
     this.pendingDualStack = null;
-    this.backupSince = index > 0 ? (from === 'DSLite' && fromAftr > 0 ? this.backupSince : this.enteredAt) : null;
+    this.backupSince = index > 0 ? (from === 'DSLite' && fromAftr > 0 ? this.backupSince : enteredAt) : null;
     for (const d of this.detectors) d.start(addr);
     // On a backup AFTR the recovery loop probes the primary, to return to it (same hysteresis).
-    if (index > 0) this.startRecovery();
-    else this.stopRecovery();
+    if (index > 0) this.recovery.startRecovery();
+    else this.recovery.stopRecovery();
     if (record || from !== 'None') this.recordSwitch({ from, to: 'DSLite', reason, aftr: this.cands[index].aftr, outageMs, verdictToSwitchMs });
     else this.log.info({ aftr: this.cands[index].aftr, address: addr }, 'DS-Lite up');
     this.statusEmitter.fire(this.status());
@@ -578,7 +481,7 @@ export class FailoverPolicy {
       } catch (err) {
         this.log.error({ err, reason }, 'no DHCPv4 lease for dual-stack');
         this.pendingDualStack = { reason, outage, verdictAt };
-        this.startRecovery(); // retried from the recovery loop
+        this.recovery.startRecovery(); // retried from the recovery loop
         return false;
       }
     }
@@ -587,15 +490,11 @@ export class FailoverPolicy {
     const switchedAt = this.now();
     const from = this.mode;
     this.mode = 'DualStack';
-    this.enteredAt = switchedAt;
-    this.goodProbes = 0;
+    this.recovery.entered(switchedAt);
     this.backupSince = null;
     this.pendingDualStack = null;
     for (const d of this.detectors) if (d !== this.establishment) d.stop();
-    // Flap damping: a failure soon after a failback doubles the hold-down (up to 8x); a calm period resets it.
-    const hold = this.settings.holdDownTime * this.holdFactor;
-    if (this.lastFailback && switchedAt - this.lastFailback < 2 * hold) this.holdFactor = Math.min(this.holdFactor * 2, MAX_HOLD_FACTOR);
-    else this.holdFactor = 1;
+    this.recovery.damp(switchedAt);
     const failure = from !== 'None' && from !== 'NAT46' && !reason.startsWith('ForcedMode') && !reason.startsWith('ForceSwitch');
     const outageStart = typeof outage === 'number' ? outage : this.outageStart(verdictAt, outage.verdicts, await outage.counters);
     this.recordSwitch({
@@ -604,7 +503,7 @@ export class FailoverPolicy {
       ...(failure ? { verdictToSwitchMs: switchedAt - verdictAt, leaseWaitMs } : {}),
     });
     this.statusEmitter.fire(this.status());
-    this.startRecovery();
+    this.recovery.startRecovery();
     // Housekeeping off the critical path: the softwire's flows are not used any more.
     void this.platform.ipv4.flushConntrack('tunnel').catch(() => undefined);
     return true;
@@ -619,26 +518,14 @@ export class FailoverPolicy {
     const from = this.mode;
     await this.platform.tunnel.up(addr);
     await this.platform.ipv4.routeVia('tunnel');
-    if (from === 'DualStack') this.lastFailback = this.now();
+    if (from === 'DualStack') this.recovery.failedBack(this.now());
     this.enterDSLite(index, addr, reason, 0, true);
     this.wanReady.hold(this.window());
   }
 
-  private startRecovery() {
-    this.stopRecovery();
-    this.lastProbeAt = 0;
-    this.recoveryTimer = setInterval(() => this.enqueue('recovery probe', () => this.probe()), this.settings.recoveryInterval);
-    this.recoveryTimer.unref?.();
-  }
-
-  private stopRecovery() {
-    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
-    this.recoveryTimer = null;
-  }
-
   /** One recovery round: in dual-stack towards any AFTR of the list, on a backup towards the primary. */
   private async probe() {
-    if (this.aside) return this.stopRecovery();
+    if (this.aside) return this.recovery.stopRecovery();
     if (this.mode === 'None') return this.bringUp('retry');
     if (this.pendingDualStack) {
       const p = this.pendingDualStack;
@@ -646,7 +533,7 @@ export class FailoverPolicy {
       return;
     }
     if (this.mode === 'DSLite' && this.index > 0) return this.probePrimary();
-    if (this.mode !== 'DualStack') return this.stopRecovery();
+    if (this.mode !== 'DualStack') return this.recovery.stopRecovery();
     this.recompute();
     const sentAt = this.now();
     let found: { index: number; addr: string } | null = null;
@@ -660,19 +547,19 @@ export class FailoverPolicy {
         const r = await this.platform.tunnel.echo(this.echoTimeout(), addr);
         // A live candidate: the softwire points at it, so the gating detectors that speak through it (PCP) ask it.
         if (r.ok && this.platform.tunnel.aftr() !== addr) await this.platform.tunnel.up(addr);
-        const bad = r.ok ? this.spoiled(addr) ?? await this.gateProbes(addr) : r.reason;
+        const bad = r.ok ? this.recovery.spoiled(addr) ?? await this.recovery.gateProbes(addr) : r.reason;
         if (!bad) found = { index: i, addr };
         else why = bad;
       } catch (err) {
         why = (err as Error).message;
       }
     }
-    this.countProbe(found !== null, sentAt, found?.addr, why);
-    if (!found || !this.automatic() || !this.due()) return;
-    const last = await this.confirm(found.addr, true);
-    if (last) return this.abandon(found.addr, last);
+    this.recovery.countProbe(found !== null, sentAt, found?.addr, why);
+    if (!found || !this.automatic() || !this.recovery.due()) return;
+    const last = await this.recovery.confirm(found.addr, true);
+    if (last) return this.recovery.abandon(found.addr, last);
     this.index = found.index;
-    await this.failback(found.index, found.addr, `Recovered: ${this.goodProbes} good probes of ${this.cands[found.index].aftr}`);
+    await this.failback(found.index, found.addr, `Recovered: ${this.recovery.goodProbes} good probes of ${this.cands[found.index].aftr}`);
   }
 
   /** On a backup AFTR: the primary is probed through the softwire; healthy again, the gateway returns to it. */
@@ -686,70 +573,18 @@ export class FailoverPolicy {
     try {
       addr = await this.resolve(primary.aftr);
       const r = await this.platform.tunnel.echo(this.echoTimeout(), addr);
-      bad = r.ok ? this.spoiled(addr) : r.reason;
+      bad = r.ok ? this.recovery.spoiled(addr) : r.reason;
     } catch (err) {
       bad = (err as Error).message;
     }
-    this.countProbe(!bad, sentAt, addr, bad ?? '');
-    if (bad || !this.automatic() || !this.due()) return;
-    const last = await this.confirm(addr, false);
-    if (last) return this.abandon(addr, last);
+    this.recovery.countProbe(!bad, sentAt, addr, bad ?? '');
+    if (bad || !this.automatic() || !this.recovery.due()) return;
+    const last = await this.recovery.confirm(addr, false);
+    if (last) return this.recovery.abandon(addr, last);
     const from = this.cands[this.index]?.aftr ?? '';
     // The forwarder moves to the primary and still takes what the backup returns for the packets in flight.
     await this.platform.tunnel.up(addr);
-    this.enterDSLite(0, addr, `Recovered: ${this.goodProbes} good probes of the primary ${primary.aftr} (from backup ${from})`, 0, true);
-  }
-
-  private countProbe(ok: boolean, sentAt: number, addr: string | undefined, why: string) {
-    this.goodProbes = ok ? this.goodProbes + 1 : 0;
-    this.lastProbeAt = sentAt;
-    this.log.debug({ good: this.goodProbes, aftr: addr, why: ok ? undefined : why }, 'recovery probe');
-    // The count and what it leads to are shown on every face (RecoveryState, RecoveryGoodProbes).
-    this.statusEmitter.fire(this.status());
-  }
-
-  /** Enough good probes, and long enough in this mode (HoldDownTime, doubled after flaps). */
-  private due(): boolean {
-    return this.goodProbes >= this.settings.recoveryThreshold && this.now() - this.enteredAt >= this.settings.holdDownTime * this.holdFactor;
-  }
-
-  /** An ICMPv6 error about `addr` since the previous probe was sent spoils the series: a reason, or null. */
-  private spoiled(addr: string): string | null {
-    const at = this.errorsAt.get(addr) ?? 0;
-    return this.lastProbeAt && at >= this.lastProbeAt ? `ICMPv6Error: about ${addr} since the last good probe` : null;
-  }
-
-  /**
-   * The return is decided on fresh evidence: one more echo just before the switch, no ICMPv6 error since
-   * the last good probe, and the gating detectors still content. A reason to stay, or null.
-   */
-  private async confirm(addr: string, gate: boolean): Promise<string | null> {
-    const sentAt = this.now();
-    const r = await this.platform.tunnel.echo(this.echoTimeout(), addr);
-    if (!r.ok) return r.reason;
-    const err = this.errorsAt.get(addr) ?? 0;
-    if (err >= this.lastProbeAt || err >= sentAt) return `ICMPv6Error: about ${addr} since the last good probe`;
-    return gate ? this.gateProbes(addr) : null;
-  }
-
-  private abandon(addr: string, why: string) {
-    this.log.warn({ aftr: addr, why, good: this.goodProbes }, 'return cancelled on fresh evidence');
-    this.goodProbes = 0;
-    this.statusEmitter.fire(this.status());
-  }
-
-  /**
-   * Detectors that talk to the AFTR (BFD, PCP) must also call it healthy before DS-Lite returns, when their
-   * verdict alone would fail it again (Combine Any, or the Primary). A failure reason, or null.
-   */
-  private async gateProbes(addr: string): Promise<string | null> {
-    const { combine: how, primaryDetector } = this.settings;
-    for (const d of this.detectors) {
-      if (!d.probe || !d.settings.enable || how === 'All' || (how === 'Primary' && d.name !== primaryDetector)) continue;
-      const r = await d.probe(addr);
-      if (!r.ok) return r.reason;
-    }
-    return null;
+    this.enterDSLite(0, addr, `Recovered: ${this.recovery.goodProbes} good probes of the primary ${primary.aftr} (from backup ${from})`, 0, true);
   }
 
   /** The mode as shown: the softwire mode named after the softwire in use. */
