@@ -12,8 +12,10 @@
 //     gateway's ID; the forwarder does the rest. Activation Always: in force while enabled. PeerDown: in force
 //     while the Peer of that ID is Down. Every enabled Peer is probed every PeerProbeInterval (an ICMPv6 echo to
 //     its hand-off address, answered by its translator itself: a gateway whose translator died does not answer,
-//     whatever its kernel does); PeerFailureThreshold misses in a row make it Down, PeerRecoveryThreshold answers
-//     in a row Up again. Hysteresis both ways, so one lost echo neither takes nor gives back an identifier: a
+//     whatever its kernel does); it is Unknown until it answers once, then PeerFailureThreshold misses in a row
+//     make it Down, PeerRecoveryThreshold answers in a row Up again. Never Down from Unknown: at start our own
+//     routes may not be announced yet, so a live peer's replies cannot reach us, and adopting it would hijack
+//     its clients' traffic. Hysteresis both ways, so one lost echo neither takes nor gives back an identifier: a
 //     flapping adoption would move the clients' return traffic (the exported route) back and forth.
 //   - The failover policy stands aside while NAT46 carries the LAN's IPv4 (policy.ts standAside: no detectors,
 //     no DHCPv4 lease, Failover.Mode NAT46, the switch in the History) and takes over again when it stops.
@@ -240,7 +242,10 @@ export class Nat46Controller {
         } else {
           w.answers = 0;
           w.misses++;
-          if (w.status !== 'Down' && w.misses >= liveness.failures) changed = this.peerIs(p, w, 'Down', r.reason) || changed;
+          // Only a peer seen alive is called Down. One that never answered may be alive with our own routes not
+          // yet announced (the replies to our probes come back on them): adopting it would announce a live
+          // gateway's space, taking its clients' traffic. It stays Unknown.
+          if (w.status === 'Up' && w.misses >= liveness.failures) changed = this.peerIs(p, w, 'Down', r.reason) || changed;
         }
       });
       if (changed) this.serial(() => (this.settings ? this.apply(this.settings.s, this.settings.dslite) : Promise.resolve()));

@@ -26,7 +26,8 @@ export interface LabAgent {
   stop(): Promise<void>;
 }
 
-export async function startLabAgent(t: Topo, wan: Record<string, unknown> = {}, name = 'agent'): Promise<LabAgent> {
+/** `opts.nat46`: with the NAT46 plug-in (agent-runner.ts). */
+export async function startLabAgent(t: Topo, wan: Record<string, unknown> = {}, name = 'agent', opts: { nat46?: boolean } = {}): Promise<LabAgent> {
   const socket = join(t.dir, `${name}.sock`);
   const cfg = join(t.dir, `${name}.json`);
   writeFileSync(cfg, JSON.stringify({
@@ -35,6 +36,7 @@ export async function startLabAgent(t: Topo, wan: Record<string, unknown> = {}, 
       mode: 'linux', lanInterface: 'cpe-lan', wanInterface: 'cpe-wan', tunName: 'b4tun', lanAddress: '192.168.1.1/24',
       softwire: '2001:db8:b4::1', leaseWaitMs: 5000, dhcp4TimeoutMs: 8000, ...wan,
     },
+    nat46: opts.nat46 ?? false,
   }));
   const runner = fileURLToPath(new URL('./agent-runner.ts', import.meta.url));
   const proc = t.spawn('cpe', process.execPath, '--import', 'tsx', runner, cfg);

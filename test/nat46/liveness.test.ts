@@ -162,6 +162,26 @@ test('PeerDown adoption: in force after PeerFailureThreshold missed probes, out 
   assert.equal(peers.probes, stopped, 'no probes while disabled');
 });
 
+test('a peer that never answered stays Unknown: its PeerDown adoption stays in Standby (our own routes may not be announced yet)', { timeout: 30_000 }, async (t) => {
+  const { dm, peers, close } = watched();
+  t.after(close);
+  peers.down.add(PEER);
+  dm.add(`${N}Peer.`, 'usp', { Enable: 'true', GatewayID: '7', Address: PEER });
+  dm.add(`${N}Adopted.`, 'usp', { Enable: 'true', GatewayID: '7', Clients: '192.0.2.128/25', Activation: 'PeerDown' });
+  dm.set({ ...SETTINGS, [`${N}PeerProbeInterval`]: '100', [`${N}PeerFailureThreshold`]: '2', [`${N}Enable`]: 'true' }, 'usp');
+  await until(() => dm.getValue(`${N}Status`) === 'Enabled', 3000, 'enabled');
+  const at = peers.probes;
+  await until(() => peers.probes >= at + 6, 3000, 'six unanswered probes');
+  assert.equal(dm.getValue(`${N}Peer.1.Status`), 'Unknown');
+  assert.equal(dm.getValue(`${N}Adopted.1.Status`), 'Standby');
+  assert.deepEqual(peers.nat46.config()?.adopted, []);
+  // It answers once: Up; then two misses: Down, adopted.
+  peers.down.delete(PEER);
+  await until(() => dm.getValue(`${N}Peer.1.Status`) === 'Up', 3000, 'Up at the first answer');
+  peers.down.add(PEER);
+  await until(() => dm.getValue(`${N}Adopted.1.Status`) === 'Active', 3000, 'adopted after it was seen alive');
+});
+
 test('an Always adoption is in force whatever the peer does; a PeerDown one without a Peer to watch is refused', async (t) => {
   const { dm, peers, close } = watched();
   t.after(close);
