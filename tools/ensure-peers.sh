@@ -10,6 +10,7 @@ declare -A PEERS=(
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [busybox]=busybox [chromium]=chromium
   [xmllint]=libxml2-utils [nft]=nftables [ip]=iproute2 [dnsmasq]=dnsmasq-base [conntrack]=conntrack [stress-ng]=stress-ng
   [systemd-analyze]=systemd [unshare]=util-linux [strace]=strace [/usr/sbin/tayga]=tayga [ping]=iputils-ping
+  [miredo]=miredo [miredo-server]=miredo-server
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do
@@ -19,6 +20,14 @@ done
 if ((${#missing[@]})); then
   mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "ensure-peers: installing ${pkgs[*]}" >&2
+  # Installed packages must not start their services: Debian's miredo would start with /etc/miredo/miredo.conf, which
+  # names a public Teredo server (PEERS.md §8). A policy-rc.d that refuses every start (exit 101) keeps
+  # invoke-rc.d and deb-systemd-invoke from starting anything; ours is removed afterwards, one already there is kept.
+  own_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  trap '[[ -n "$own_policy" ]] && rm -f /usr/sbin/policy-rc.d' EXIT
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null; }; then
     echo "ensure-peers: FAILED to install test peers: ${pkgs[*]}" >&2
     exit 1

@@ -1,6 +1,7 @@
 // The bundled DS-Lite B4 forwarder (RFC 6333), also an lwB4 (RFC 7596, mode 'lw4o6': its own NAPT44 into the
 // binding's port set, native/napt.h and lw4o6.cc), also an RFC 7915 translator with tenant and gateway IDs
-// (mode 'nat46', issue 23: native/nat46.h and nat46.cc): public API. It runs in its own worker thread, whose native
+// (mode 'nat46', issue 23: native/nat46.h and nat46.cc), also a Teredo client (RFC 4380, mode 'teredo', issue 22:
+// native/teredo.h and teredo.cc; Forwarder.teredo() reads its state): public API. It runs in its own worker thread, whose native
 // addon forwards packets between the tun and itself in its own threads. It imports nothing from the rest of
 // src/: it takes a whole config and reports counters (one named counter for every kind of drop) and events,
 // and sends ICMP echo probes through the softwire itself (echo(), timed natively: native/echo.h).
@@ -14,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
-import { resolveConfig, type Counters, type EchoOptions, type EchoResult, type ForwarderConfig, type ResolvedConfig } from './types.ts';
+import { resolveConfig, type Counters, type EchoOptions, type EchoResult, type ForwarderConfig, type ResolvedConfig, type TeredoState } from './types.ts';
 import type { Request, WorkerMessage } from './worker.ts';
 
 export * from './types.ts';
@@ -95,6 +96,10 @@ export class Forwarder extends EventEmitter {
     const resolved = resolveConfig(config);
     if (resolved.tunName !== this.#config.tunName || resolved.queues !== this.#config.queues || resolved.egress !== this.#config.egress)
       throw new Error('forwarder: tunName, queues and egress need stop() and start()');
+    // Mode 'teredo' runs its own client (native/teredo.h) that is started whole: entering, leaving or changing it
+    // needs stop() and start().
+    if ((resolved.mode === 'teredo' || this.#config.mode === 'teredo') && JSON.stringify(resolved) !== JSON.stringify(this.#config))
+      throw new Error("forwarder: mode 'teredo' and its config need stop() and start()");
     this.#fastPathWarn((await this.#call({ op: 'reconfigure', config: resolved })) as string[]);
     this.#config = resolved;
     this.#log.info({ aftr: resolved.aftr, mtu: resolved.mtu, mode: config.mode }, 'forwarder reconfigured');
@@ -116,7 +121,17 @@ export class Forwarder extends EventEmitter {
   async echo(opts: EchoOptions): Promise<EchoResult> {
     if (opts.aftr !== undefined && !isIPv6(opts.aftr)) throw new Error('forwarder: echo: aftr is not an IPv6 address');
     if (!(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new Error('forwarder: echo: timeoutMs must be a positive number');
+    // Mode 'teredo' has no softwire (its data plane is the Teredo client's, native/teredo.h).
+    if (this.#config.mode === 'teredo') throw new Error("forwarder: echo: no softwire in mode 'teredo'");
     return (await this.#call({ op: 'echo', aftr: opts.aftr ?? null, timeoutMs: opts.timeoutMs })) as EchoResult;
+  }
+
+  /**
+   * Mode 'teredo': the Teredo client's state (qualified, address, mapping, NAT kind, peers with their relays and
+   * counters, totals and drops by reason). Rejects in other modes.
+   */
+  async teredo(): Promise<TeredoState> {
+    return (await this.#call({ op: 'teredo' })) as TeredoState;
   }
 
   /** Stops forwarding, closes the tun (the kernel deletes it) and ends the worker. */

@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { DropName, Icmpv6ErrorEvent, Lw4o6Binding, Nat46Peer, ResolvedNat46 } from './types.ts';
+import type { DropName, Icmpv6ErrorEvent, Lw4o6Binding, Nat46Peer, ResolvedNat46, ResolvedTeredo, TeredoState } from './types.ts';
 
 declare const handleBrand: unique symbol;
 export type NativeHandle = { readonly [handleBrand]: true };
@@ -39,6 +39,46 @@ export function nativeNat46(n: ResolvedNat46): NativeNat46 {
   return { ...n, prefix, prefixLength: Number(length), dstPrefix: n.dstPrefix.split('/')[0] };
 }
 
+/** Mode 'teredo' as the addon's teredoStart() takes it (native/addon_teredo.cc). */
+export interface NativeTeredo {
+  server: string;
+  server2: string;
+  localAddress: string;
+  localPort: number;
+  refreshS: number;
+  qualifyTimeoutMs: number;
+  qualifyRetries: number;
+  restartS: number;
+  coneProbe: boolean;
+  /** Bubbles and connectivity tests towards a peer: interval and count before its queued packets are dropped. */
+  peerRetryMs: number;
+  peerTries: number;
+}
+
+/** A checked teredo config (types.ts resolveConfig) in the addon's form. */
+export function nativeTeredo(t: ResolvedTeredo): NativeTeredo {
+  return {
+    server: t.server, server2: t.server2, localAddress: t.localAddress, localPort: t.localPort, refreshS: t.refreshIntervalS,
+    qualifyTimeoutMs: t.qualificationTimeoutMs, qualifyRetries: t.qualificationRetries, restartS: t.restartDelayS, coneProbe: t.coneProbe,
+    // RFC 4380 §5.2.6: bubbles 2 s apart, up to 4 of them; the same for the connectivity test (§5.2.9).
+    peerRetryMs: 2000, peerTries: 4,
+  };
+}
+
+/** The Teredo codec (native/teredo.h) as the test hook teredoCodec() exposes it. */
+export interface TeredoCodec {
+  (op: 'address', a: { server: string; flags: number; port: number; ipv4: string }): string;
+  (op: 'parseAddress', a: { address: string }): { server: string; flags: number; port: number; ipv4: string } | null;
+  (op: 'parseHeaders', a: { packet: Buffer }): {
+    auth: { nonce: Buffer; confirmation: number; idLength: number; authLength: number } | null;
+    origin: { address: string; port: number } | null;
+    ipv6Offset: number;
+  } | null;
+  (op: 'routerSolicitation', a: { nonce: Buffer; cone: boolean }): Buffer;
+  (op: 'parseRouterAdvertisement', a: { packet: Buffer; cone: boolean }): { prefix: Buffer; mtu: number } | null;
+  (op: 'bubble', a: { src: string; dst: string }): Buffer;
+  (op: 'echo', a: { src: string; dst: string; id: number; seq: number; nonce: Buffer }): Buffer;
+}
 
 export interface NativeCounters {
   totals: {
@@ -135,6 +175,11 @@ export interface NativeAddon {
   echoFinish(h: NativeHandle, seq: number, timeoutUs: number): NativeEchoOutcome;
   stop(h: NativeHandle): void;
   counters(h: NativeHandle): NativeCounters;
+  /** Mode 'teredo': opens the tun (MTU 1280, up), binds the socket and starts qualifying; the tun's actual name. */
+  teredoStart(h: NativeHandle, tunName: string, config: NativeTeredo): string;
+  teredoState(h: NativeHandle): TeredoState;
+  /** Test hook: the Teredo codec (no handle). */
+  teredoCodec: TeredoCodec;
   /**
    * Test hook: one batch of packets (all with the offload metadata the tun's virtio_net_hdr would carry)
    * through the data-plane stages; what would be written to the tun (with its offload metadata), events.

@@ -2,12 +2,17 @@
 // thread (worker.ts); imports nothing from the rest of src/ (ARCHITECTURE: the forwarder is isolated).
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv4Prefix, ipv6Prefix, overlap4, portSet } from './addresses.ts';
+import { resolveTeredo, teredoProblems, type ResolvedTeredo, type TeredoConfig } from './teredo.ts';
+
+// Mode 'teredo's config and state types and checks are in teredo.ts.
+export * from './teredo.ts';
 
 /**
  * 'dslite': RFC 6333 B4; 'lw4o6': RFC 7596 lwB4 (own NAPT44 into a port set); 'nat46': RFC 7915 translation with
- * tenant and gateway identifiers (issue 23, Nat46Config); 'off': drop everything.
+ * tenant and gateway identifiers (issue 23, Nat46Config); 'teredo': an RFC 4380 Teredo client for an IPv4-only WAN
+ * behind a NAT (issue 22, TeredoConfig); 'off': drop everything.
  */
-export type ForwarderMode = 'dslite' | 'lw4o6' | 'nat46' | 'off';
+export type ForwarderMode = 'dslite' | 'lw4o6' | 'nat46' | 'teredo' | 'off';
 
 /** A peer gateway of the same prefix (nat46): packets carrying its gateway ID are handed off to `address`. */
 export interface Nat46Peer {
@@ -125,6 +130,8 @@ export interface ForwarderConfig {
   lw4o6?: Lw4o6Binding;
   /** The address format, peers and hand-off address, required when mode is 'nat46'. */
   nat46?: Nat46Config;
+  /** The Teredo server and the WAN address, required when mode is 'teredo'. */
+  teredo?: TeredoConfig;
   /** Source of the ICMPv4 errors the B4 sends to the LAN and of echo probes. Default 192.0.0.2 (RFC 6333 §5.7). */
   b4Ipv4?: string;
   /** Destination of echo probes (Forwarder.echo), the AFTR's IPv4 address. Default 192.0.0.1 (RFC 6333 §5.7). */
@@ -161,6 +168,8 @@ export interface ResolvedConfig {
   lw4o6?: Lw4o6Binding;
   /** Present when given (always when mode is 'nat46'). */
   nat46?: ResolvedNat46;
+  /** Present when given (always when mode is 'teredo'). */
+  teredo?: ResolvedTeredo;
   b4Ipv4: string;
   echoTarget: string;
   queues: number;
@@ -472,12 +481,12 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
     hopLimit: c.hopLimit ?? 64,
     mssClamp: c.mssClamp ?? 0,
     mode: c.mode,
-    enabled: c.mode === 'dslite' || c.mode === 'lw4o6' || c.mode === 'nat46',
+    enabled: c.mode === 'dslite' || c.mode === 'lw4o6' || c.mode === 'nat46' || c.mode === 'teredo',
     b4Ipv4: c.b4Ipv4 ?? '192.0.0.2',
     echoTarget: c.echoTarget ?? '192.0.0.1',
     queues: c.queues ?? 2,
     // nat46 writes everything into the tun: the packet egress sends only to the AFTR's next hop.
-    egress: c.egress ?? (c.mode === 'nat46' ? 'tun' : 'packet'),
+    egress: c.egress ?? (c.mode === 'nat46' || c.mode === 'teredo' ? 'tun' : 'packet'),
     lanFastPath: Object.freeze(Array.isArray(c.lanFastPath) ? [...(c.lanFastPath as string[])] : []),
   };
   if (c.lw4o6 !== undefined) {
@@ -494,6 +503,7 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
           adopted: Object.freeze(Array.isArray(n.adopted) ? n.adopted.map((a) => Object.freeze({ gatewayId: a?.gatewayId, clients: a?.clients })) : (n.adopted ?? [])) as readonly Nat46Adopted[] })
       : n;
   }
+  if (c.teredo !== undefined) r.teredo = resolveTeredo(c.teredo);
   const problems: string[] = [];
   if (typeof r.tunName !== 'string' || !IFNAME.test(r.tunName)) problems.push('tunName: 1-15 characters [A-Za-z0-9_.-]');
   if (!isIPv6(r.softwire)) problems.push('softwire: not an IPv6 address');
@@ -504,12 +514,16 @@ export function resolveConfig(c: ForwarderConfig): ResolvedConfig {
   if (!intIn(r.hopLimit, 1, 255)) problems.push('hopLimit: integer 1..255');
   if (!intIn(r.mssClamp, 0, 65535)) problems.push('mssClamp: integer 0..65535');
   // The text predates 'nat46' and is asserted as is by test/forwarder/config.test.ts (not ours to change here).
-  if (c.mode !== 'dslite' && c.mode !== 'lw4o6' && c.mode !== 'nat46' && c.mode !== 'off') problems.push("mode: 'dslite', 'lw4o6', 'nat46' or 'off'");
+  if (c.mode !== 'dslite' && c.mode !== 'lw4o6' && c.mode !== 'nat46' && c.mode !== 'teredo' && c.mode !== 'off') problems.push("mode: 'dslite', 'lw4o6', 'nat46' or 'off'");
   problems.push(...bindingProblems(r.lw4o6, c.mode));
   if (r.nat46 !== undefined && (typeof r.nat46 !== 'object' || r.nat46 === null))
     problems.push('nat46: an object { prefix, tenantBits, gatewayBits, tenantId, gatewayId, dstPrefix, localAddress, peers?, adopted?, ipv6Mtu? }');
   else problems.push(...nat46Problems(r.nat46, c.mode));
   if (c.mode === 'nat46' && r.egress !== 'tun') problems.push("egress: 'tun' in mode 'nat46'");
+  if (r.teredo !== undefined && (typeof r.teredo !== 'object' || r.teredo === null))
+    problems.push('teredo: an object { server, localAddress, server2?, localPort?, refreshIntervalS?, qualificationTimeoutMs?, qualificationRetries?, restartDelayS?, coneProbe? }');
+  else if (r.teredo !== undefined || c.mode === 'teredo') problems.push(...teredoProblems(r.teredo));
+  if (c.mode === 'teredo' && r.egress !== 'tun') problems.push("egress: 'tun' in mode 'teredo'");
   if (!isIPv4(r.b4Ipv4)) problems.push('b4Ipv4: not an IPv4 address');
   if (!isIPv4(r.echoTarget)) problems.push('echoTarget: not an IPv4 address');
   if (!intIn(r.queues, 1, 16)) problems.push('queues: integer 1..16');

@@ -8,13 +8,14 @@ import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { echoVerdict } from './echo.ts';
-import { loadAddon, nativeNat46, type NativeConfig } from './native.ts';
+import { loadAddon, nativeNat46, nativeTeredo, type NativeConfig } from './native.ts';
 import type { Counters, EchoResult, Icmpv6ErrorEvent, ResolvedConfig } from './types.ts';
 
 export type Request =
   | { id: number; op: 'reconfigure'; config: ResolvedConfig }
   | { id: number; op: 'counters' }
   | { id: number; op: 'echo'; aftr: string | null; timeoutMs: number }
+  | { id: number; op: 'teredo' }
   | { id: number; op: 'stop' };
 export type Reply = { kind: 'reply'; id: number; ok: true; value?: unknown } | { kind: 'reply'; id: number; ok: false; error: string };
 export type WorkerMessage =
@@ -45,6 +46,14 @@ const nativeConfig = (c: ResolvedConfig): NativeConfig => ({
 
 function counters(): Counters {
   const n = addon.counters(handle);
+  // Mode 'teredo': the tunnel interface's packets are the Teredo client's (the data plane is idle).
+  if (config.mode === 'teredo') {
+    const t = addon.teredoState(handle).totals;
+    n.totals.tx_packets = t.tx_packets;
+    n.totals.tx_bytes = t.tx_bytes;
+    n.totals.rx_packets = t.rx_packets;
+    n.totals.rx_bytes = t.rx_bytes;
+  }
   return {
     txPackets: n.totals.tx_packets,
     txBytes: n.totals.tx_bytes,
@@ -135,6 +144,7 @@ function tunDrops(): number {
 
 async function start(config: ResolvedConfig): Promise<void> {
   try {
+    if (config.mode === 'teredo') return await startTeredo(config);
     addon.configure(handle, nativeConfig(config));
     // Link MTU = tunnel MTU + 40: the IPv4-in-IPv6 packets routed *into* the tun towards the softwire are
     // 40 bytes longer than the IPv4 they carry. IPv4 above the tunnel MTU reaches us too and gets our
@@ -157,17 +167,31 @@ async function start(config: ResolvedConfig): Promise<void> {
   }
 }
 
+// Mode 'teredo' (native/teredo.h): the Teredo client's own tun, socket and thread; the DS-Lite data plane is not
+// opened (no probes, no fast path, no ICMPv6 events in this mode).
+async function startTeredo(config: ResolvedConfig): Promise<void> {
+  tunName = addon.teredoStart(handle, config.tunName, nativeTeredo(config.teredo!));
+  // The kernel's router solicitations and the like would only be counted as drops (tun_not_unicast).
+  await writeFile(`/proc/sys/net/ipv6/conf/${tunName}/router_solicitations`, '0').catch(() => undefined);
+  port.postMessage({ kind: 'ready', tunName, fastPathErrors: [] } satisfies WorkerMessage);
+}
+
 port.on('message', (req: Request) => {
   const reply = (value?: unknown) => port.postMessage({ kind: 'reply', id: req.id, ok: true, value } satisfies Reply);
   try {
     switch (req.op) {
       case 'reconfigure':
+        // index.ts refuses any change in mode 'teredo': the same config again is nothing to do.
+        if (config.mode === 'teredo') return reply([]);
         addon.configure(handle, nativeConfig(req.config));
         config = req.config;
         // Reply: the interfaces the fast path could not be attached to (unchanged ones cost nothing).
         return reply(addon.setFastPath(handle, req.config.lanFastPath));
       case 'counters':
         return reply(counters());
+      case 'teredo':
+        if (config.mode !== 'teredo') throw new Error("teredo: mode is not 'teredo'");
+        return reply(addon.teredoState(handle));
       case 'echo':
         return echo(req.id, req.aftr, req.timeoutMs, config.echoTarget); // replies when settled
       case 'stop':

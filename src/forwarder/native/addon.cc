@@ -10,6 +10,8 @@
 //   (echo.h: ICMP echo probes through the softwire; `packet` only on a handle without a tun, the test hook)
 //   inject(handle, packet | packet[], nowMs[, offload]) -> { out, offloads, events }   (test hook: one
 //   batch through the same stages as the tun threads)
+//   teredoStart(handle, tunName, teredoConfig) -> actual name    teredoState(handle) -> state (mode 'teredo',
+//   teredo.h)    teredoCodec(op, args) -> result (test hook: the Teredo codec), in addon_teredo.cc
 #include <arpa/inet.h>
 #include <node_api.h>
 
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "dataplane.h"
+#include "teredo.h"
 
 using fw::Dataplane;
 
@@ -42,6 +45,7 @@ napi_value throw_msg(napi_env env, const std::string &m) {
 
 struct Handle {
   Dataplane dp;
+  fw::teredo::Client teredo;  // mode 'teredo' (teredo.h): its own tun, socket and thread; the data plane stays idle
   bool test_egress = false;  // setNextHop() was called: inject() goes through an EgressSink
   napi_threadsafe_function tsfn = nullptr;
   napi_threadsafe_function echo_tsfn = nullptr;  // onEcho: a probe was answered
@@ -53,6 +57,7 @@ struct Handle {
 void cleanup_hook(void *arg) {
   Handle *h = static_cast<Handle *>(arg);
   h->dp.stop();
+  h->teredo.stop();
   h->tsfn = nullptr;
   h->echo_tsfn = nullptr;
 }
@@ -61,6 +66,7 @@ void finalize(napi_env env, void *data, void *) {
   Handle *h = static_cast<Handle *>(data);
   napi_remove_env_cleanup_hook(env, cleanup_hook, h);
   h->dp.stop();
+  h->teredo.stop();
   if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
   if (h->echo_tsfn) napi_release_threadsafe_function(h->echo_tsfn, napi_tsfn_abort);
   delete h;
@@ -361,6 +367,7 @@ napi_value Stop(napi_env env, napi_callback_info info) {
   Handle *h = handle_args(env, info, 1, argv);
   if (!h) return nullptr;
   h->dp.stop();
+  h->teredo.stop();
   if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
   if (h->echo_tsfn) napi_release_threadsafe_function(h->echo_tsfn, napi_tsfn_abort);
   h->tsfn = h->echo_tsfn = nullptr;
@@ -633,6 +640,12 @@ napi_value Inject(napi_env env, napi_callback_info info) {
   return o;
 }
 
+// Mode 'teredo's calls (addon_teredo.cc) reach a handle's client through this.
+fw::teredo::Client *teredo_client(napi_env env, napi_value v) {
+  Handle *h = get_handle(env, v);
+  return h ? &h->teredo : nullptr;
+}
+
 }  // namespace
 
 NAPI_MODULE_INIT() {
@@ -650,5 +663,6 @@ NAPI_MODULE_INIT() {
       {"echoFinish", nullptr, EchoFinish, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  fw::teredo::define_napi(env, exports, teredo_client);
   return exports;
 }

@@ -1,0 +1,89 @@
+// The child process of a Teredo lab namespace (lab.ts), driven over stdin/stdout by JSON lines ({ id, op, ...args }
+// in, { id, ok, value | error } out, one { ready: true } first):
+//   `harness.ts forwarder`: the bundled forwarder in mode 'teredo' (it must run inside the client's namespace: the
+//     tun and the socket are created where the worker runs).
+//   `harness.ts host`: a TCP echo server (the IPv6 server's), and TCP exchanges from a client.
+import { connect, createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import type { Forwarder, ForwarderConfig } from '../../src/forwarder/index.ts';
+
+type Args = Record<string, unknown>;
+type Op = (a: Args) => Promise<unknown> | unknown;
+
+async function forwarderOps(): Promise<Record<string, Op>> {
+  const [{ Forwarder }, { default: pino }] = await Promise.all([import('../../src/forwarder/index.ts'), import('pino')]);
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  let fwd: Forwarder | null = null;
+  const get = () => fwd ?? (() => { throw new Error('forwarder not started'); })();
+  return {
+    async start(a) {
+      fwd = await Forwarder.start(a.config as ForwarderConfig, { logger });
+      fwd.on('error', (err: Error) => {
+        process.stderr.write(`forwarder died: ${err.message}\n`);
+        process.exit(1);
+      });
+      return fwd.config.teredo;
+    },
+    teredo: () => get().teredo(),
+    counters: () => get().counters(),
+    async stop() {
+      await fwd?.stop();
+      fwd = null;
+    },
+  };
+}
+
+function hostOps(): Record<string, Op> {
+  return {
+    /** TCP echo server on [::]:port; resolves with the peers seen so far on each call of `seen`. */
+    async tcpServe(a) {
+      const srv = createServer((c) => {
+        c.on('data', (d) => c.write(d));
+        c.on('error', () => undefined);
+      });
+      await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen({ port: a.port as number, host: '::', ipv6Only: true }, res); });
+    },
+    /** Connects to to:port, sends `bytes` bytes, waits for all of them back, closes; what came back and from where. */
+    async tcpRound(a) {
+      const sock = connect({ host: a.to as string, port: a.port as number });
+      const n = a.bytes as number;
+      const data = Buffer.alloc(n, 'teredo:0123456789abcdef;');
+      const got: Buffer[] = [];
+      let size = 0;
+      const timeout = (a.timeoutMs as number) ?? 10_000;
+      try {
+        await new Promise<void>((res, rej) => {
+          const t = setTimeout(() => rej(new Error(`tcp to ${a.to}: ${size} of ${n} bytes back within ${timeout} ms`)), timeout);
+          sock.once('error', (e) => (clearTimeout(t), rej(e)));
+          sock.once('connect', () => sock.write(data));
+          sock.on('data', (d) => {
+            got.push(d);
+            size += d.length;
+            if (size >= n) clearTimeout(t), res();
+          });
+        });
+        return { localAddress: sock.localAddress, equal: Buffer.concat(got).equals(data) };
+      } finally {
+        sock.destroy();
+      }
+    },
+  };
+}
+
+const role = process.argv[2];
+if (role !== 'forwarder' && role !== 'host') {
+  process.stderr.write('usage: harness.ts forwarder|host\n');
+  process.exit(2);
+}
+const ops = role === 'forwarder' ? await forwarderOps() : hostOps();
+const reply = (m: object) => process.stdout.write(`${JSON.stringify(m)}\n`);
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const req = JSON.parse(line) as Args & { id: number; op: string };
+  const op = ops[req.op];
+  Promise.resolve()
+    .then(() => (op ? op(req) : Promise.reject(new Error(`unknown op ${req.op}`))))
+    .then((value) => reply({ id: req.id, ok: true, value }), (e: Error) => reply({ id: req.id, ok: false, error: e.message }));
+});
+// The lab closes stdin when it is done with a child: a host then ends; a forwarder closes its tun and socket first.
+process.stdin.on('end', () => void Promise.resolve(role === 'forwarder' ? ops.stop({}) : undefined).finally(() => process.exit(0)));
+reply({ ready: true });

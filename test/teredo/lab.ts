@@ -1,0 +1,405 @@
+// The Teredo lab (issue 22): a Teredo server, a Teredo relay and an IPv6-only server from Debian's miredo, and a
+// client behind an nftables NAT of a chosen kind, in network namespaces tr<pid><tag>-<role>. The topology is the one
+// verified in ../shared/PEERS.md §8; documentation prefixes only (RFC 3849, RFC 5737):
+//
+//                         [br] bridge br0 (the "IPv4 Internet")
+//          ┌───────────────────┼──────────────────────┐
+//   [srv] wan0 203.0.113.1   [rly] wan0 203.0.113.20  [nat] wan0 203.0.113.10 ── lan0 198.51.100.1 ── [cli] eth0 198.51.100.2
+//         wan0 203.0.113.2          2001:db8:20::20          nftables NAT of kind NatKind           (the Teredo client)
+//         2001:db8:20::1            v6-0 2001:db8:66::1 ── [v6] eth0 2001:db8:66::2 (IPv6 only, route 2001::/32 via the relay)
+//   miredo-server                 miredo (RelayType relay)
+//
+// A second client side, always restricted (plain masquerade), for client-to-client tests: [nat2] wan0 203.0.113.11 ──
+// lan0 192.0.2.1 ── [cli2] eth0 192.0.2.2, where miredoClient('cli2') runs miredo's client as the Teredo peer.
+//
+// The server holds two IPv4 addresses (RFC 4380 §5.2.1 qualification: a cone probe is answered from the other one)
+// and routes the IPv6 server's /64 via the relay over the bridge: it forwards the clients' direct IPv6 connectivity
+// tests (§5.2.9) natively, and the echo replies come back through the relay (2001::/32 via the relay).
+//
+// Never a public Teredo server: every miredo process runs with `-f -c <absolute path in our directory> -p <pid file
+// in our directory>` (PEERS.md §8: Debian's /etc/miredo/miredo.conf names a public server).
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { waitFor } from '../wait.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const HARNESS = fileURLToPath(new URL('./harness.ts', import.meta.url));
+
+export type Role = 'br' | 'srv' | 'rly' | 'nat' | 'cli' | 'v6' | 'nat2' | 'cli2';
+const ROLES: readonly Role[] = ['br', 'srv', 'rly', 'nat', 'cli', 'v6', 'nat2', 'cli2'];
+
+/**
+ * 'restricted': plain masquerade. Linux keeps the source port where it can (endpoint-independent mapping) and lets
+ * in only replies of a flow the client opened (address- and port-dependent filtering): RFC 4380's port-restricted
+ * cone NAT. 'cone': a full cone (see #nat). 'symmetric': masquerade with random ports: each destination gets
+ * another mapping (address-dependent mapping), which RFC 4380 §5.2.1 detects and refuses.
+ */
+export type NatKind = 'restricted' | 'cone' | 'symmetric';
+
+export const SERVER1 = '203.0.113.1';
+export const SERVER2 = '203.0.113.2';
+export const RELAY4 = '203.0.113.20';
+export const NAT_OUTSIDE = '203.0.113.10';
+export const CLIENT4 = '198.51.100.2';
+export const NAT2_OUTSIDE = '203.0.113.11';
+export const CLIENT2_4 = '192.0.2.2';
+export const SERVER6 = '2001:db8:66::2';
+/** The client's UDP port (its Teredo socket is bound there: the cone NAT's static mapping is for it). */
+export const CLIENT_PORT = 3545;
+/** The cone NAT's outside port for CLIENT4:CLIENT_PORT (RFC 4380 §4's example port). */
+export const CONE_PORT = 40000;
+/** The TCP echo port of the IPv6 server. */
+export const TCP_PORT = 7007;
+export const TEREDO_PORT = 3544;
+
+let toolsChecked = false;
+/** The Debian tools the lab drives, installed when missing (tools/ensure-peers.sh has them too). Never a skip. */
+function ensureTools(): void {
+  if (toolsChecked) return;
+  const need: Record<string, string> = { ip: 'iproute2', nft: 'nftables', ping: 'iputils-ping', miredo: 'miredo', 'miredo-server': 'miredo-server' };
+  const missing = Object.entries(need).filter(([cmd]) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0).map(([, pkg]) => pkg);
+  if (missing.length) {
+    // Debian's postinst would start miredo with /etc/miredo/miredo.conf (a public server) where services can start:
+    // a policy-rc.d that refuses is what keeps it from starting (this machine has one).
+    const r = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`teredo lab: cannot install ${missing.join(' ')}: ${r.stderr}`);
+  }
+  toolsChecked = true;
+}
+
+function killPid(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/** A harness.ts child in a namespace (a forwarder in mode 'teredo', or a host's sockets), driven by JSON lines. */
+export class Child {
+  #proc: ChildProcess;
+  #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  #nextId = 1;
+  stderr = '';
+  readonly exited: Promise<number | null>;
+
+  private constructor(proc: ChildProcess, readonly name: string) {
+    this.#proc = proc;
+    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+    void this.exited.then(() => {
+      for (const p of this.#pending.values()) p.reject(new Error(`${name} exited: ${this.stderr.slice(-2000)}`));
+      this.#pending.clear();
+    });
+  }
+
+  static async start(ns: string, kind: 'forwarder' | 'host', name: string, track: (p: ChildProcess) => void): Promise<Child> {
+    // `ip netns exec` execs the command: the pid is node's, so a kill by pid reaches the forwarder.
+    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', HARNESS, kind], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    track(proc);
+    const c = new Child(proc, name);
+    proc.stderr!.on('data', (d: Buffer) => (c.stderr += d.toString()));
+    let buf = '';
+    let ready: () => void = () => undefined;
+    const isReady = new Promise<void>((r) => (ready = r));
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const m = JSON.parse(buf.slice(0, nl)) as { ready?: true; id: number; ok: boolean; value?: unknown; error?: string };
+        buf = buf.slice(nl + 1);
+        if (m.ready) ready();
+        const p = c.#pending.get(m.id);
+        c.#pending.delete(m.id);
+        if (m.ok) p?.resolve(m.value);
+        else p?.reject(new Error(`${name} ${m.error}`));
+      }
+    });
+    await Promise.race([isReady, c.exited.then((code) => Promise.reject(new Error(`${name} exited (${code}) before ready: ${c.stderr}`)))]);
+    return c;
+  }
+
+  get alive(): boolean {
+    return this.#proc.exitCode === null && this.#proc.signalCode === null;
+  }
+
+  call<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<T> {
+    if (!this.alive) return Promise.reject(new Error(`${this.name} is not running: ${this.stderr.slice(-2000)}`));
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`${this.name} ${op}: no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v as T)), reject: (e) => (clearTimeout(timer), reject(e)) });
+      this.#proc.stdin!.write(`${JSON.stringify({ ...args, id, op })}\n`);
+    });
+  }
+
+  /** Stops it politely (stdin closed: a forwarder closes its tun and socket), else SIGKILL by pid after 3 s. */
+  async end(): Promise<void> {
+    if (!this.alive) return;
+    this.#proc.stdin!.end();
+    const t = setTimeout(() => this.alive && killPid(this.#proc.pid!), 3000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+/** UDP packet counts at the Teredo server (port 3544, both addresses) and at the relay (its IPv4 side). */
+export interface PeerCounts {
+  serverIn: number;
+  serverOut: number;
+  relayIn: number;
+  relayOut: number;
+}
+
+const live = new Set<TeredoLab>();
+// Last resort when the test process ends without its after() hooks: no namespace or child is left.
+process.once('exit', () => {
+  for (const lab of live) lab.cleanupSync();
+});
+for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const)
+  process.once(sig, () => {
+    for (const lab of live) lab.cleanupSync();
+    process.exit(128 + n);
+  });
+
+export class TeredoLab {
+  readonly dir: string;
+  #prefix: string;
+  #procs = new Set<ChildProcess>();
+  #kids = new Set<Child>();
+  #created: Role[] = [];
+
+  private constructor(tag: string, readonly nat: NatKind) {
+    this.#prefix = `tr${process.pid}${tag}`;
+    this.dir = mkdtempSync(join(tmpdir(), `${this.#prefix}-`));
+  }
+
+  ns(role: Role): string {
+    return `${this.#prefix}-${role}`;
+  }
+
+  async exec(role: Role, cmd: string, ...args: string[]): Promise<string> {
+    return (await run('ip', ['netns', 'exec', this.ns(role), cmd, ...args], { maxBuffer: 16 << 20 })).stdout;
+  }
+
+  /** Exit code and output of a command that may fail. */
+  async tryExec(role: Role, cmd: string, ...args: string[]): Promise<{ code: number; out: string }> {
+    return run('ip', ['netns', 'exec', this.ns(role), cmd, ...args]).then(
+      (r) => ({ code: 0, out: r.stdout }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
+    );
+  }
+
+  /** Builds namespaces, links, routes and the NAT; starts miredo-server and the miredo relay; counters in place. */
+  static async create(tag: string, nat: NatKind): Promise<TeredoLab> {
+    ensureTools();
+    const lab = new TeredoLab(tag, nat);
+    live.add(lab);
+    try {
+      await lab.#build();
+    } catch (e) {
+      await lab.cleanup();
+      throw e;
+    }
+    return lab;
+  }
+
+  async #build(): Promise<void> {
+    const ip = (...a: string[]) => run('ip', a);
+    for (const r of ROLES) {
+      await ip('netns', 'add', this.ns(r));
+      this.#created.push(r);
+      await ip('-n', this.ns(r), 'link', 'set', 'lo', 'up');
+    }
+    await Promise.all(ROLES.map((r) => {
+      const sysctls = ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'];
+      if (r === 'nat' || r === 'nat2') sysctls.push('net.ipv4.ip_forward=1');
+      if (r === 'rly') sysctls.push('net.ipv6.conf.all.forwarding=1');
+      return this.exec(r, 'sysctl', '-qw', ...sysctls);
+    }));
+    const addr = (r: Role, dev: string, a: string) => ip('-n', this.ns(r), 'addr', 'add', a, 'dev', dev, ...(a.includes(':') ? ['nodad'] : []));
+    const route = (r: Role, ...a: string[]) => ip('-n', this.ns(r), ...(a[0].includes(':') ? ['-6'] : []), 'route', 'add', ...a);
+    const veth = async (a: Role, an: string, b: Role, bn: string) => {
+      await ip('link', 'add', 'name', an, 'netns', this.ns(a), 'type', 'veth', 'peer', 'name', bn, 'netns', this.ns(b));
+      await ip('-n', this.ns(a), 'link', 'set', an, 'up');
+      await ip('-n', this.ns(b), 'link', 'set', bn, 'up');
+    };
+    await ip('-n', this.ns('br'), 'link', 'add', 'br0', 'type', 'bridge');
+    await ip('-n', this.ns('br'), 'link', 'set', 'br0', 'up');
+    for (const r of ['srv', 'rly', 'nat', 'nat2'] as const) {
+      await veth('br', `b-${r}`, r, 'wan0');
+      await ip('-n', this.ns('br'), 'link', 'set', `b-${r}`, 'master', 'br0');
+    }
+    await addr('srv', 'wan0', `${SERVER1}/24`);
+    await addr('srv', 'wan0', `${SERVER2}/24`);
+    await addr('srv', 'wan0', '2001:db8:20::1/64');
+    await addr('rly', 'wan0', `${RELAY4}/24`);
+    await addr('rly', 'wan0', '2001:db8:20::20/64');
+    await addr('nat', 'wan0', `${NAT_OUTSIDE}/24`);
+    await veth('nat', 'lan0', 'cli', 'eth0');
+    await addr('nat', 'lan0', '198.51.100.1/24');
+    await addr('cli', 'eth0', `${CLIENT4}/24`);
+    await route('cli', 'default', 'via', '198.51.100.1');
+    await addr('nat2', 'wan0', `${NAT2_OUTSIDE}/24`);
+    await veth('nat2', 'lan0', 'cli2', 'eth0');
+    await addr('nat2', 'lan0', '192.0.2.1/24');
+    await addr('cli2', 'eth0', `${CLIENT2_4}/24`);
+    await route('cli2', 'default', 'via', '192.0.2.1');
+    await this.exec('nat2', 'nft', this.#natRules('restricted'));
+    await veth('rly', 'v6-0', 'v6', 'eth0');
+    await addr('rly', 'v6-0', '2001:db8:66::1/64');
+    await addr('v6', 'eth0', `${SERVER6}/64`);
+    await route('v6', '::/0', 'via', '2001:db8:66::1');
+    await route('srv', '2001:db8:66::/64', 'via', '2001:db8:20::20');
+    await this.exec('nat', 'nft', this.#natRules(this.nat));
+    // Counters (PeerCounts): the server's Teredo port on both addresses, the relay's IPv4 UDP.
+    await this.exec('srv', 'nft', [
+      'add table inet lab',
+      'add counter inet lab server_in', 'add counter inet lab server_out',
+      'add chain inet lab in { type filter hook input priority 0; policy accept; }',
+      'add chain inet lab out { type filter hook output priority 0; policy accept; }',
+      `add rule inet lab in udp dport ${TEREDO_PORT} counter name server_in`,
+      `add rule inet lab out udp sport ${TEREDO_PORT} counter name server_out`,
+    ].join('; '));
+    await this.exec('rly', 'nft', [
+      'add table inet lab',
+      'add counter inet lab relay_in', 'add counter inet lab relay_out',
+      'add chain inet lab in { type filter hook input priority 0; policy accept; }',
+      'add chain inet lab out { type filter hook output priority 0; policy accept; }',
+      'add rule inet lab in iifname "wan0" meta nfproto ipv4 meta l4proto udp counter name relay_in',
+      'add rule inet lab out oifname "wan0" meta nfproto ipv4 meta l4proto udp counter name relay_out',
+    ].join('; '));
+    this.#conf('server.conf', [`ServerBindAddress ${SERVER1}`, `ServerBindAddress2 ${SERVER2}`]);
+    this.#conf('relay.conf', ['RelayType relay', 'InterfaceName teredo', `BindAddress ${RELAY4}`]);
+    this.#miredo('srv', 'miredo-server', 'server.conf');
+    this.#miredo('rly', 'miredo', 'relay.conf');
+    // The relay is ready when its interface carries the Teredo prefix route; the server when it listens on 3544.
+    await waitFor('the miredo relay', async () => /2001::\/32/.test(await this.exec('rly', 'ip', '-6', 'route').catch(() => '')), 10_000, 100);
+    await waitFor('miredo-server', async () => (await this.exec('srv', 'ss', '-uln').catch(() => '')).includes(`${SERVER2}:${TEREDO_PORT}`), 10_000, 100);
+  }
+
+  /**
+   * The NAT's ruleset. 'cone' is a full cone made of two static rules: every packet of CLIENT4:CLIENT_PORT leaves from
+   * NAT_OUTSIDE:CONE_PORT (snat, so the mapping is the same for every destination: endpoint-independent mapping),
+   * and every packet to NAT_OUTSIDE:CONE_PORT from anyone is let in to CLIENT4:CLIENT_PORT (dnat in prerouting:
+   * endpoint-independent filtering). An inbound packet from a host the client never wrote to (the server's second
+   * address answering a cone probe, a relay, another Teredo client) therefore reaches it: that is a cone NAT.
+   */
+  #natRules(nat: NatKind): string {
+    // The NAT box's own firewall drops what nobody asked for, as a home gateway's does. It matters: without it the
+    // kernel confirms a conntrack entry for an unsolicited packet to the box (and answers port unreachable), e.g. the
+    // Teredo server's answer to a cone probe, and the NAT's next mapping towards that server clashes with the entry
+    // and gets another port, so that a port-restricted NAT looks symmetric to RFC 4380 §5.2.1's probes.
+    const base = [
+      'add table ip nat', 'add chain ip nat post { type nat hook postrouting priority 100; }',
+      'add table ip filter', 'add chain ip filter in { type filter hook input priority 0; policy accept; }',
+      'add rule ip filter in iifname "wan0" ct state new drop',
+    ];
+    if (nat === 'restricted') return [...base, 'add rule ip nat post oifname "wan0" masquerade'].join('; ');
+    if (nat === 'symmetric') return [...base, 'add rule ip nat post oifname "wan0" masquerade random'].join('; ');
+    return [
+      ...base,
+      'add chain ip nat pre { type nat hook prerouting priority -100; }',
+      `add rule ip nat pre iifname "wan0" udp dport ${CONE_PORT} dnat to ${CLIENT4}:${CLIENT_PORT}`,
+      `add rule ip nat post oifname "wan0" ip saddr ${CLIENT4} udp sport ${CLIENT_PORT} snat to ${NAT_OUTSIDE}:${CONE_PORT}`,
+      'add rule ip nat post oifname "wan0" masquerade',
+    ].join('; ');
+  }
+
+  #conf(name: string, lines: string[]): string {
+    const file = join(this.dir, name);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  }
+
+  /** miredo or miredo-server in `role`, always with our absolute config and pid file (PEERS.md §8). */
+  #miredo(role: Role, bin: 'miredo' | 'miredo-server', conf: string): { proc: ChildProcess; log: () => string } {
+    const p = spawn('ip', ['netns', 'exec', this.ns(role), bin, '-f', '-c', join(this.dir, conf), '-p', join(this.dir, `${role}-${bin}.pid`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#procs.add(p);
+    p.once('exit', () => this.#procs.delete(p));
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    return { proc: p, log: () => err };
+  }
+
+  /**
+   * miredo's own client (RelayType client) in a client namespace, its Teredo socket on CLIENT_PORT (the cone NAT's
+   * mapping); resolves with its Teredo address once its `teredo` interface has one. `stop()` ends it by pid.
+   */
+  async miredoClient(role: 'cli' | 'cli2' = 'cli', timeoutMs = 20_000): Promise<{ address: string; log: () => string; stop: () => Promise<void> }> {
+    const conf = `client-${role}.conf`;
+    this.#conf(conf, ['RelayType client', 'InterfaceName teredo', `ServerAddress ${SERVER1}`, `ServerAddress2 ${SERVER2}`,
+      `BindAddress ${role === 'cli' ? CLIENT4 : CLIENT2_4}`, `BindPort ${CLIENT_PORT}`]);
+    const { proc: p, log } = this.#miredo(role, 'miredo', conf);
+    const address = await waitFor('the miredo client\'s Teredo address', async () => {
+      if (p.exitCode !== null) throw new Error(`miredo client exited: ${log()}`);
+      const out = await this.exec(role, 'ip', '-6', 'addr', 'show', 'dev', 'teredo').catch(() => '');
+      return /inet6 (2001:0?:[0-9a-f:]+)\/32/.exec(out)?.[1];
+    }, timeoutMs, 200);
+    return { address, log, stop: () => this.#stop(p) };
+  }
+
+  async #stop(p: ChildProcess): Promise<void> {
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    killPid(p.pid!, 'SIGTERM');
+    const t = setTimeout(() => killPid(p.pid!), 3000);
+    await gone;
+    clearTimeout(t);
+  }
+
+  /** A harness child (forwarder or host sockets) in `role`, ended by cleanup(). */
+  async child(role: Role, kind: 'forwarder' | 'host'): Promise<Child> {
+    const c = await Child.start(this.ns(role), kind, `${role}-${kind}`, (p) => {
+      this.#procs.add(p);
+      p.once('exit', () => this.#procs.delete(p));
+    });
+    this.#kids.add(c);
+    return c;
+  }
+
+  /** The packets the Teredo server and the relay have handled so far (nft counters in their namespaces). */
+  async counts(): Promise<PeerCounts> {
+    const read = async (role: Role, name: string) => Number(/packets (\d+)/.exec(await this.exec(role, 'nft', 'list', 'counter', 'inet', 'lab', name))![1]);
+    const [serverIn, serverOut, relayIn, relayOut] = await Promise.all([
+      read('srv', 'server_in'), read('srv', 'server_out'), read('rly', 'relay_in'), read('rly', 'relay_out'),
+    ]);
+    return { serverIn, serverOut, relayIn, relayOut };
+  }
+
+  /** Children ended (politely, then by pid), miredo processes killed by pid, namespaces deleted. Safe to call twice. */
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.#kids].map((c) => c.end().catch(() => undefined)));
+    await Promise.all([...this.#procs].map((p) => this.#stop(p)));
+    for (const r of this.#created) await run('ip', ['netns', 'del', this.ns(r)]).catch(() => undefined);
+    this.#created = [];
+    rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+
+  /** cleanup() for process exit: synchronous, by pid. */
+  cleanupSync(): void {
+    live.delete(this);
+    for (const p of this.#procs) if (p.exitCode === null && p.signalCode === null) killPid(p.pid!);
+    for (const r of this.#created) spawnSync('ip', ['netns', 'del', this.ns(r)], { stdio: 'ignore' });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The fields of a Teredo address (RFC 4380 §4), for assertions: server IPv4, flags, mapped port and IPv4 (de-obfuscated). */
+export function teredoFields(address: string): { server: string; flags: number; port: number; ipv4: string } {
+  const [head, tail] = address.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail ? tail.split(':') : [];
+  const words = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const w = words.map((x) => parseInt(x, 16));
+  if (w[0] !== 0x2001 || w[1] !== 0) throw new Error(`${address} is not a Teredo address`);
+  const v4 = (hi: number, lo: number) => [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
+  return { server: v4(w[2], w[3]), flags: w[4], port: w[5] ^ 0xffff, ipv4: v4(w[6] ^ 0xffff, w[7] ^ 0xffff) };
+}
