@@ -16,6 +16,7 @@ import type { UspConfig } from './usp/index.ts';
 import type { WebConfig } from './web/index.ts';
 import { failoverPlugins, type FailoverHandle } from './dslite/index.ts';
 import { nat46Plugin } from './dslite/nat46.ts';
+import { teredoPlugin } from './dslite/teredo.ts';
 
 let config;
 try {
@@ -145,6 +146,7 @@ const plugins: Plugin[] = [
   ...failoverPlugins(config.wan, failover),
   // Issue 23's translator drives the failover plug-in's platform (its forwarder).
   nat46Plugin(failover),
+  teredoPlugin(failover),
 ];
 if (config.cwmp.enable !== false) {
   const { cwmpPlugin } = await import('./cwmp/index.ts');

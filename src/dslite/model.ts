@@ -17,9 +17,9 @@ import { bindPcp } from './pcp-model.ts';
 import { FO, ref, syncRows, type GatewayRows } from './instances.ts';
 import type { FailoverPolicy, PolicySettings, PolicyStatus, SwitchRecord } from './policy.ts';
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** TR-106 §3.2.1: the Unknown Time, for a dateTime that has no value now. */
-const UNKNOWN_TIME = '0001-01-01T00:00:00Z';
+export const UNKNOWN_TIME = '0001-01-01T00:00:00Z';
 const FQDN = /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
 
 /**

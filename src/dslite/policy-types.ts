@@ -10,7 +10,7 @@ import type { EndpointSettings } from './endpoint.ts';
 /** NAT46: another service carries the LAN's IPv4 (issue 23, nat46.ts) and the policy stands aside (standAside()). */
 export type Mode = 'None' | 'DSLite' | 'DualStack' | 'NAT46';
 /** The mode as the data model shows it: the softwire mode says which softwire (DS-Lite, or lw4o6, lw4o6.ts). */
-export type ServiceMode = 'None' | 'DSLite' | 'LW4o6' | 'DualStack' | 'NAT46';
+export type ServiceMode = 'None' | 'DSLite' | 'LW4o6' | 'DualStack' | 'NAT46' | 'Teredo';
 
 export interface PolicySettings {
   enable: boolean;

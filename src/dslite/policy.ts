@@ -54,6 +54,8 @@ export class FailoverPolicy {
   private stopped = false;
   /** standAside() was called and resume() has not run: nothing may bring the softwire or dual-stack up. */
   private aside = false;
+  /** Dual-stack with IPv6 by Teredo (ipv6ByTeredo): shown as Teredo. */
+  private teredo = false;
 
   constructor(opts: PolicyOptions) {
     this.opts = opts;
@@ -192,11 +194,26 @@ export class FailoverPolicy {
         await this.platform.tunnel.down().catch((err) => this.log.warn({ err }, 'softwire not brought down'));
         await this.wanReady.release(reason);
         this.recordSwitch({ from, to, reason, aftr, outageMs: 0 });
+        this.teredo = false;
         this.statusEmitter.fire(this.status());
       } finally {
         resolve();
       }
     }));
+  }
+
+  /**
+   * IPv6 by Teredo over dual-stack's native IPv4 (issue 22, teredo.ts): Mode shows Teredo while it is qualified,
+   * and its start and end are switches in the History. Nothing else changes here: IPv4 stays on the WAN.
+   */
+  ipv6ByTeredo(on: boolean, reason: string): void {
+    this.enqueue('teredo', () => {
+      if (on === this.teredo || (on && this.mode !== 'DualStack')) return;
+      const [from, to]: ServiceMode[] = on ? ['DualStack', 'Teredo'] : ['Teredo', this.mode];
+      this.teredo = on;
+      this.recordSwitch({ from, to, reason, aftr: '', outageMs: 0 }, false);
+      this.statusEmitter.fire(this.status());
+    });
   }
 
   /** The other service is gone (NAT46 disabled): the policy takes over again as at boot (softwire, else dual-stack). */
@@ -446,6 +463,7 @@ export class FailoverPolicy {
     else this.recovery.stopRecovery();
     if (record || from !== 'None') this.recordSwitch({ from, to: 'DSLite', reason, aftr: this.cands[index].aftr, outageMs, verdictToSwitchMs });
     else this.log.info({ aftr: this.cands[index].aftr, address: addr }, 'DS-Lite up');
+    this.teredo = false;
     this.statusEmitter.fire(this.status());
   }
 
@@ -589,11 +607,13 @@ export class FailoverPolicy {
 
   /** The mode as shown: the softwire mode named after the softwire in use. */
   private shown(m: ServiceMode): ServiceMode {
+    if (m === 'DualStack' && this.teredo) return 'Teredo';
     return m === 'DSLite' ? (this.opts.softwire?.kind() ?? 'DSLite') : m;
   }
 
-  private recordSwitch(r: Omit<SwitchRecord, 'time'>) {
-    const rec: SwitchRecord = { ...r, from: this.shown(r.from), to: this.shown(r.to), time: this.now(), outageMs: Math.max(0, Math.round(r.outageMs)) };
+  /** `map`: the modes as shown (the softwire named, dual-stack with Teredo as Teredo); false: as given. */
+  private recordSwitch(r: Omit<SwitchRecord, 'time'>, map = true) {
+    const rec: SwitchRecord = { ...r, from: map ? this.shown(r.from) : r.from, to: map ? this.shown(r.to) : r.to, time: this.now(), outageMs: Math.max(0, Math.round(r.outageMs)) };
     this.log.warn({ ...rec }, 'failover switch');
     this.switchEmitter.fire(rec);
   }

@@ -18,8 +18,9 @@ import type { UdpOpen } from '../dslite/detectors.ts';
 import { SimProtocols } from './protocols.ts';
 import type {
   Dhcp4o6Port, Dhcp4Port, Dhcp4State, Dhcp6Port, EchoResult, InterfaceInfo, Ipv4Port, Lease4, Lease6, Nat46Config, Nat46Counters, Nat46Port,
-  Platform, SoftwireBinding, SoftwireError, TunnelCounters, TunnelPort,
+  Platform, SoftwireBinding, SoftwireError, TeredoPort, TeredoSettings, TeredoState, TunnelCounters, TunnelPort,
 } from '../wan/platform.ts';
+import { TEREDO_DROP_NAMES, TEREDO_TOTAL_NAMES } from '../forwarder/teredo.ts';
 
 /** What one simulated interface carried, each way. */
 interface LinkCount { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }
@@ -73,6 +74,9 @@ export class SimNetwork implements Platform {
   readonly tunnel: TunnelPort;
   readonly ipv4: Ipv4Port;
   readonly nat46: Nat46Port;
+  readonly teredo: TeredoPort;
+  /** The Teredo settings applied (null: stopped) and when, for the simulated qualification. */
+  private teredoRun: { s: TeredoSettings; since: number } | null = null;
   /** Every NAT46 configuration applied, in order (null: translation stopped), for tests and the log. */
   readonly nat46Applied: (Nat46Config | null)[] = [];
   /** Peers' hand-off addresses whose translator does not answer (tests: a peer gateway that died). */
@@ -162,6 +166,14 @@ export class SimNetwork implements Platform {
       routeVia: async (path) => { this.lan.route = path; this.lan.nat = path === 'wan'; },
       flushConntrack: async () => 0,
     };
+    this.teredo = {
+      interface: 'teredo0',
+      apply: async (t) => {
+        if (JSON.stringify(t) !== JSON.stringify(this.teredoRun?.s ?? null)) this.teredoRun = t ? { s: t, since: Date.now() } : null;
+        this.log.info({ teredo: t !== null, server: t?.server }, 'simulated teredo configured');
+      },
+      state: async () => (this.teredoRun ? simTeredo(this.teredoRun.s, Date.now() - this.teredoRun.since >= 4 * this.delay) : null),
+    };
     this.nat46 = {
       apply: async (c) => {
         // A new configuration is a new translator, as the forwarder's reconfigure into nat46 is: counters from 0.
@@ -245,6 +257,16 @@ export class SimNetwork implements Platform {
     this.protocols.stop();
     if (this.traffic) clearInterval(this.traffic);
     this.traffic = null;
+  }
+
+  /**
+   * Native IPv6 on the WAN or not (tests: an IPv4-only access network, issue 22): without it the DHCPv6 lease is
+   * gone (and with it any AFTR); with it a new one is granted.
+   */
+  setNativeIPv6(on: boolean): void {
+    if (on) return this.grant6();
+    this.lease6 = null;
+    this.lease6Emitter.fire(null);
   }
 
   private grant6() {
@@ -408,4 +430,21 @@ export class SimNetwork implements Platform {
   onIcmpv6Error(fn: (e: SoftwireError) => void): Disposable {
     return this.errorEmitter.on(fn);
   }
+}
+
+/**
+ * A simulated Teredo client's state: qualified (behind a restricted NAT mapping 192.0.2.1:40000, the address built as
+ * RFC 4380 §4 says: 2001:0::/32, the server, flags, the mapped port and address obfuscated) once `ready`.
+ */
+function simTeredo(s: TeredoSettings, ready: boolean): TeredoState {
+  const server = s.server.split('.').map(Number);
+  const mapped = [192, 0, 2, 1].map((o) => o ^ 0xff);
+  const hex = (a: number, b: number) => ((a << 8) | b).toString(16);
+  const address = `2001:0:${hex(server[0], server[1])}:${hex(server[2], server[3])}:0:${(40000 ^ 0xffff).toString(16)}:${hex(mapped[0], mapped[1])}:${hex(mapped[2], mapped[3])}`;
+  return {
+    qualified: ready, address: ready ? address : null, mappedAddress: ready ? '192.0.2.1' : null, mappedPort: ready ? 40000 : null,
+    natKind: ready ? 'restricted' : 'unknown', server: s.server, mtu: 1280, tunName: 'teredo0', peers: [],
+    totals: Object.fromEntries(TEREDO_TOTAL_NAMES.map((n) => [n, n === 'qualifications' && ready ? 1 : 0])) as TeredoState['totals'],
+    drops: Object.fromEntries(TEREDO_DROP_NAMES.map((n) => [n, 0])) as TeredoState['drops'],
+  };
 }

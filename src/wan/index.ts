@@ -13,6 +13,8 @@ export interface WanConfig {
   lanInterface: string;
   wanInterface: string;
   tunName: string;
+  /** The Teredo client's tun (issue 22). */
+  teredoTun: string;
   lanAddress: string;
   softwire: string;
   mtu: number;
@@ -30,7 +32,7 @@ export interface WanConfig {
 }
 
 export const WAN_DEFAULTS: WanConfig = {
-  mode: 'simulated', lanInterface: 'br-lan', wanInterface: 'wan', tunName: 'dslite0', lanAddress: '192.168.1.1/24',
+  mode: 'simulated', lanInterface: 'br-lan', wanInterface: 'wan', tunName: 'dslite0', teredoTun: 'teredo0', lanAddress: '192.168.1.1/24',
   softwire: '', mtu: 1460, mssClamp: 1420, lanFastPath: false, echoTarget: '192.0.0.1', nftTable: 'twinstack_nat', conntrackFlush: true,
   dhcp4Client: 'builtin', udhcpc: 'busybox', dhcp6Client: 'builtin', dhcp4TimeoutMs: 10_000, leaseWaitMs: 10_000,
   sim: { lanPps: 50, delayMs: 2, softwire: 'dslite' },

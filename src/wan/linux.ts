@@ -22,6 +22,7 @@ import type {
 } from './platform.ts';
 import { nat46Space } from '../forwarder/addresses.ts';
 import { sysfsInterface } from './stats.ts';
+import { LinuxTeredo } from './teredo.ts';
 import { Udhcpc } from './udhcpc.ts';
 
 const exec = promisify(execFile);
@@ -97,6 +98,7 @@ export class LinuxWan implements Platform {
   readonly tunnel: TunnelPort;
   readonly ipv4: Ipv4Port;
   readonly nat46: Nat46Port;
+  readonly teredo: LinuxTeredo;
   private fwd: Forwarder | null = null;
   /** The NAT46 configuration in force (issue 23); while set, the forwarder is in mode 'nat46'. */
   private nat46Config: Nat46Config | null = null;
@@ -137,6 +139,7 @@ export class LinuxWan implements Platform {
       routeVia: (path, lease) => this.routeVia(path, lease),
       flushConntrack: (path) => this.flushConntrack(path),
     };
+    this.teredo = new LinuxTeredo(c.teredoTun, `${c.nftTable}_teredo`, (script) => this.nft(script), log.child({ module: 'teredo' }));
     this.nat46 = {
       apply: (c) => this.applyNat46(c),
       config: () => this.nat46Config,
@@ -179,6 +182,7 @@ export class LinuxWan implements Platform {
   }
 
   async stop(): Promise<void> {
+    await this.teredo.apply(null);
     await this.dhcp6.stop();
     await this.dhcp4.stop();
     await this.fwd?.stop().catch(() => undefined);

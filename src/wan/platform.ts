@@ -3,10 +3,10 @@
 // the tun forwarder, our DHCPv4 and DHCPv6 clients, rtnetlink, nft/conntrack). The policy and the detectors
 // see only this interface, so the same code runs in both.
 import type { Disposable } from '../datamodel/index.ts';
-import type { Nat46Config } from '../forwarder/types.ts';
+import type { Nat46Config, TeredoState } from '../forwarder/types.ts';
 import type { InterfaceInfo } from './stats.ts';
 
-export type { InterfaceInfo, Nat46Config };
+export type { InterfaceInfo, Nat46Config, TeredoState };
 
 /** A DHCPv6 lease (RFC 8415): what the WAN learnt, including option 64 AFTR-Name (RFC 6334). */
 export interface Lease6 {
@@ -201,6 +201,30 @@ export interface Nat46Port {
   probe(address: string, timeoutMs: number): Promise<EchoResult>;
 }
 
+/** What the Teredo controller asks for (issue 22, src/dslite/teredo.ts). */
+export interface TeredoSettings {
+  /** The server's two IPv4 addresses (RFC 4380 §5.2.1); server2 '' for the primary + 1. */
+  server: string;
+  server2: string;
+  /** The WAN's IPv4 address, where the client's socket is bound. */
+  localAddress: string;
+  refreshIntervalS: number;
+  /** LAN sources NATed to the Teredo address (NAT66); '' for the gateway alone. */
+  lanPrefix: string;
+}
+
+/**
+ * The Teredo client (issue 22): the bundled forwarder in mode 'teredo' (Linux: a forwarder of its own beside the
+ * softwire's, on the tun `interface`). While it is qualified the gateway's IPv6 default route points into it and
+ * LAN sources in `lanPrefix` leave with the Teredo address.
+ */
+export interface TeredoPort {
+  readonly interface: string;
+  /** Runs the client with these settings (restarted when they change), or stops it and removes its routes (null). */
+  apply(s: TeredoSettings | null): Promise<void>;
+  /** The client's state; null when it does not run. Also keeps the routes in step with it (qualified or not). */
+  state(): Promise<TeredoState | null>;
+}
 
 export interface Platform {
   readonly simulated: boolean;
@@ -211,6 +235,7 @@ export interface Platform {
   readonly tunnel: TunnelPort;
   readonly ipv4: Ipv4Port;
   readonly nat46: Nat46Port;
+  readonly teredo: TeredoPort;
   /**
    * Counters, speed and address of an interface by name (the LAN, the WAN, the softwire): what
    * Device.IP.Interface.{i}.Stats and IF-MIB serve. Undefined for a name the platform does not know.

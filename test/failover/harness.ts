@@ -3,6 +3,7 @@ import pino from 'pino';
 import { DataModel, PluginHost } from '../../src/datamodel/index.ts';
 import { failoverPlugins, type FailoverHandle, type WanConfig } from '../../src/dslite/index.ts';
 import { nat46Plugin } from '../../src/dslite/nat46.ts';
+import { teredoPlugin } from '../../src/dslite/teredo.ts';
 import type { SimNetwork } from '../../src/sim/network.ts';
 
 export const FO = 'Device.X_TWINSTACK-ORG_Failover.';
@@ -33,13 +34,13 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-/** `nat46`: with the NAT46 plug-in (issue 23) after the failover's, as the agent runs them. */
-export async function startAgent(opts: { file?: string; wan?: Partial<WanConfig>; fast?: boolean; nat46?: boolean } = {}): Promise<Agent> {
+/** `nat46`, `teredo`: with the NAT46 (issue 23) and Teredo (issue 22) plug-ins after the failover's, as the agent runs them. */
+export async function startAgent(opts: { file?: string; wan?: Partial<WanConfig>; fast?: boolean; nat46?: boolean; teredo?: boolean } = {}): Promise<Agent> {
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const dm = new DataModel({ file: opts.file ?? ':memory:' });
   const handle: FailoverHandle = { platform: null, policy: null };
   const plugins = failoverPlugins({ leaseWaitMs: 300, ...opts.wan, sim: { lanPps: 200, delayMs: 1, ...opts.wan?.sim } }, handle);
-  const host = new PluginHost(dm, opts.nat46 ? [...plugins, nat46Plugin(handle)] : plugins, log);
+  const host = new PluginHost(dm, [...plugins, ...(opts.nat46 ? [nat46Plugin(handle)] : []), ...(opts.teredo ? [teredoPlugin(handle)] : [])], log);
   await host.start();
   // Written through the data model like any controller would: they take effect without a restart.
   if (opts.fast) dm.set(settingsFor(dm, FAST_DETECTORS, FAST_RECOVERY), 'cli');

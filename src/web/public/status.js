@@ -6,7 +6,7 @@ import { address, api, el, plural } from './api.js';
 
 const FAILOVER = 'Device.X_TWINSTACK-ORG_Failover.';
 const SVG = 'http://www.w3.org/2000/svg';
-const MODE_LABEL = { DSLite: 'DS-Lite', LW4o6: 'lw4o6', DualStack: 'Dual-stack', None: 'None', NAT46: 'NAT46' };
+const MODE_LABEL = { DSLite: 'DS-Lite', LW4o6: 'lw4o6', DualStack: 'Dual-stack', None: 'None', NAT46: 'NAT46', Teredo: 'Teredo' };
 /** Both softwire modes: IPv4 in an IPv6 tunnel (RFC 6333, RFC 7596). */
 const softwire = (mode) => mode === 'DSLite' || mode === 'LW4o6';
 const H = 120;
@@ -159,7 +159,7 @@ export class StatusPanel {
     this.chart.replaceChildren(chart);
     this.legend.replaceChildren(
       el('span', { class: 'key key-DSLite', text: 'DS-Lite' }), el('span', { class: 'key key-LW4o6', text: 'lw4o6' }), el('span', { class: 'key key-DualStack', text: 'Dual-stack' }),
-      el('span', { class: 'key key-NAT46', text: 'NAT46' }), el('span', { class: 'key key-None', text: 'None' }), el('span', { class: 'key key-outage', text: 'Outage at a switch' }));
+      el('span', { class: 'key key-NAT46', text: 'NAT46' }), el('span', { class: 'key key-Teredo', text: 'Teredo' }), el('span', { class: 'key key-None', text: 'None' }), el('span', { class: 'key key-outage', text: 'Outage at a switch' }));
   }
 }
 
