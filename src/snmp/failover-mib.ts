@@ -1,6 +1,7 @@
 // TWINSTACK-FAILOVER-MIB (mibs/TWINSTACK-FAILOVER-MIB.txt) served from Device.X_TWINSTACK-ORG_Failover.:
 // the mode, switch count, last reason, detector states and the switch history, plus the mode-change
-// notification; and tsNat46 with its Peer and Adopted tables from Device.X_TWINSTACK-ORG_NAT46. (issue 23).
+// notification; and tsNat46 with its Peer and Adopted tables from Device.X_TWINSTACK-ORG_NAT46. (issue 23: the
+// translation settings and counters, the peers' probe settings and liveness, the adoptions and their activation).
 // Enumerations are the MIB's; the data model keeps the TR-181 strings. A SET is a data-model commit like any
 // other: the NAT46 object's veto (a configuration left invalid) reaches the manager as wrongValue.
 import { parseOid, type Value } from './ber.ts';
@@ -28,7 +29,11 @@ export const MODE_CHANGE_OBJECTS = [2, 12, 14, 4].map((n) => [...SCALARS, n, 0])
 const FO = 'Device.X_TWINSTACK-ORG_Failover.';
 const N46 = 'Device.X_TWINSTACK-ORG_NAT46.';
 const N46_STATUS: Record<string, number> = { Disabled: 1, Enabled: 2, Error_Misconfigured: 3 };
-const MODE: Record<string, number> = { DSLite: 1, DualStack: 2, None: 3, LW4o6: 4 };
+const N46_PEER_STATUS: Record<string, number> = { Disabled: 1, Unknown: 2, Up: 3, Down: 4 };
+const N46_ACTIVATION: Record<string, number> = { Always: 1, PeerDown: 2 };
+const N46_ADOPTED_STATUS: Record<string, number> = { Disabled: 1, Standby: 2, Active: 3 };
+/** TsIPv4ServiceMode: tsFailoverMode (and so tsFailoverModeChange), tsFailoverHistoryFrom and tsFailoverHistoryTo. */
+const MODE: Record<string, number> = { DSLite: 1, DualStack: 2, None: 3, LW4o6: 4, NAT46: 5 };
 const LW_STATUS: Record<string, number> = { Disabled: 1, Unprovisioned: 2, Provisioning: 3, Bound: 4, Error: 5 };
 const LW_PROVISIONING: Record<string, number> = { '': 1, S46Bind: 2, DHCP4o6: 3 };
 const LW_ACTION: Record<string, number> = { Reprovisioned: 1, Unchanged: 2, Failed: 3 };
@@ -158,6 +163,9 @@ function fillNat46(b: Parameters<Provider['fill']>[0], dm: Parameters<Provider['
   scalar(14, c64(v('Stats.HandedOff')));
   scalar(15, c64(v('Stats.HandOffsReceived')));
   scalar(16, c64(v('Stats.Dropped')));
+  scalar(17, gauge(Number(v('PeerProbeInterval'))), unsignedSetter(`${N46}PeerProbeInterval`));
+  scalar(18, gauge(Number(v('PeerFailureThreshold'))), unsignedSetter(`${N46}PeerFailureThreshold`));
+  scalar(19, gauge(Number(v('PeerRecoveryThreshold'))), unsignedSetter(`${N46}PeerRecoveryThreshold`));
   for (const [i, r] of rows(dm, `${N46}Peer.`)) {
     const p = `${N46}Peer.${i}.`;
     b.row(NAT46_PEER_ENTRY, [i], {
@@ -165,6 +173,7 @@ function fillNat46(b: Parameters<Provider['fill']>[0], dm: Parameters<Provider['
       3: [str(r.Alias ?? '', 64), textSetter(`${p}Alias`, 64)],
       4: [gauge(Number(r.GatewayID)), unsignedSetter(`${p}GatewayID`)],
       5: [ipv6(r.Address), ipv6Setter(`${p}Address`)],
+      6: int(N46_PEER_STATUS[r.Status] ?? 1),
     });
   }
   for (const [i, r] of rows(dm, `${N46}Adopted.`)) {
@@ -174,6 +183,9 @@ function fillNat46(b: Parameters<Provider['fill']>[0], dm: Parameters<Provider['
       3: [str(r.Alias ?? '', 64), textSetter(`${p}Alias`, 64)],
       4: [gauge(Number(r.GatewayID)), unsignedSetter(`${p}GatewayID`)],
       5: [str(r.Clients ?? '', 18), textSetter(`${p}Clients`, 18)],
+      6: [int(N46_ACTIVATION[r.Activation] ?? 1), enumSetter(`${p}Activation`, invert(N46_ACTIVATION))],
+      7: int(N46_ADOPTED_STATUS[r.Status] ?? 1),
+      8: str(r.ExportedRoute ?? '', 49),
     });
   }
 }

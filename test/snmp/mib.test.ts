@@ -1,10 +1,12 @@
 // The enterprise MIB module: smilint at level 4 prints nothing (smilint exits 0 even on errors, PEERS §14),
-// snmptranslate resolves our names, and every object the agent serves has a definition in a MIB module.
+// snmptranslate resolves our names, every object the agent serves has a definition in a MIB module, and the
+// lw4o6 and NAT46 objects read (and written) with the MIB through the Net-SNMP tools show the data model's values.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FO as FO_PATH, MIBDIRS, startAgent, tool } from './fixture.ts';
+import { CONFIG, FO as FO_PATH, MIBDIRS, startAgent, startTrapd, tool, toolResult } from './fixture.ts';
+import { until } from '../wait.ts';
 
 const run = promisify(execFile);
 const MODULES = 'TWINSTACK-FAILOVER-MIB:SNMPv2-MIB:IF-MIB:TUNNEL-MIB:IP-FORWARD-MIB:SNMP-FRAMEWORK-MIB';
@@ -35,6 +37,13 @@ const names: [string, string][] = [
   ['TWINSTACK-FAILOVER-MIB::tsNat46HandOffsReceived', '.1.3.6.1.4.1.32473.6333.1.17.15'],
   ['TWINSTACK-FAILOVER-MIB::tsNat46PeerAddress', '.1.3.6.1.4.1.32473.6333.2.4.1.5'],
   ['TWINSTACK-FAILOVER-MIB::tsNat46AdoptedClients', '.1.3.6.1.4.1.32473.6333.2.5.1.5'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46PeerProbeInterval', '.1.3.6.1.4.1.32473.6333.1.17.17'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46PeerFailThreshold', '.1.3.6.1.4.1.32473.6333.1.17.18'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46PeerRecoveryThreshold', '.1.3.6.1.4.1.32473.6333.1.17.19'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46PeerStatus', '.1.3.6.1.4.1.32473.6333.2.4.1.6'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46AdoptedActivation', '.1.3.6.1.4.1.32473.6333.2.5.1.6'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46AdoptedStatus', '.1.3.6.1.4.1.32473.6333.2.5.1.7'],
+  ['TWINSTACK-FAILOVER-MIB::tsNat46AdoptedExportedRoute', '.1.3.6.1.4.1.32473.6333.2.5.1.8'],
 ];
 for (const [name, oid] of names) {
   test(`snmptranslate ${name} -> ${oid}`, async () => {
@@ -107,5 +116,74 @@ test('lw4o6: the binding and the triggers as snmpwalk with the MIB shows them (t
   } finally {
     await a.svc.stop();
     a.dm.close();
+  }
+});
+
+/** A Net-SNMP tool with our MIB loaded, output with short names (-Os); returns stdout. */
+async function withMib(cmd: string, args: string[]): Promise<string> {
+  const { stdout } = await run(cmd, ['-M', MIBDIRS, '-m', MODULES, '-Os', ...args], { env: { ...process.env, SNMPCONFPATH: '/nonexistent' } });
+  return stdout;
+}
+
+// Issue 23, automatic adoption: the probe settings, the peers' liveness and the adoptions' activation as the NOC
+// reads and writes them. Peer.Status and Adopted.* are written here as the liveness handler would (system origin).
+test('NAT46 liveness: probe settings, peer status and adoption read with the MIB; the writable ones set (Net-SNMP tools)', async () => {
+  const a = await startAgent();
+  try {
+    const N = 'Device.X_TWINSTACK-ORG_NAT46.';
+    const peer = a.dm.add(`${N}Peer.`, 'system', { Enable: 'true', GatewayID: '259', Address: '2001:db8:ff00::2' }).instance;
+    const adopted = a.dm.add(`${N}Adopted.`, 'system', { Enable: 'true', GatewayID: '259', Clients: '192.0.2.128/25', Activation: 'PeerDown' }).instance;
+    a.dm.set({
+      [`${N}Peer.${peer}.Status`]: 'Down', [`${N}Adopted.${adopted}.Status`]: 'Active',
+      [`${N}Adopted.${adopted}.ExportedRoute`]: '2001:db8:462a:103::/64',
+    }, 'system');
+    const names = ['tsNat46PeerProbeInterval.0', 'tsNat46PeerFailThreshold.0', 'tsNat46PeerRecoveryThreshold.0',
+      `tsNat46PeerStatus.${peer}`, `tsNat46AdoptedActivation.${adopted}`, `tsNat46AdoptedStatus.${adopted}`, `tsNat46AdoptedExportedRoute.${adopted}`];
+    assert.deepEqual((await withMib('snmpget', ['-v2c', '-c', 'public', a.target, ...names])).trim().split('\n'), [
+      'tsNat46PeerProbeInterval.0 = Gauge32: 1000 milliseconds',
+      'tsNat46PeerFailThreshold.0 = Gauge32: 3',
+      'tsNat46PeerRecoveryThreshold.0 = Gauge32: 5',
+      `tsNat46PeerStatus.${peer} = INTEGER: down(4)`,
+      `tsNat46AdoptedActivation.${adopted} = INTEGER: peerDown(2)`,
+      `tsNat46AdoptedStatus.${adopted} = INTEGER: active(3)`,
+      `tsNat46AdoptedExportedRoute.${adopted} = STRING: 2001:db8:462a:103::/64`,
+    ]);
+
+    await withMib('snmpset', ['-v2c', '-c', 'private', a.target, 'tsNat46PeerProbeInterval.0', 'u', '250', 'tsNat46PeerFailThreshold.0', 'u', '4',
+      'tsNat46PeerRecoveryThreshold.0', 'u', '7', `tsNat46AdoptedActivation.${adopted}`, 'i', 'always']);
+    assert.deepEqual([`${N}PeerProbeInterval`, `${N}PeerFailureThreshold`, `${N}PeerRecoveryThreshold`, `${N}Adopted.${adopted}.Activation`]
+      .map((p) => a.dm.getValue(p)), ['250', '4', '7', 'Always']);
+    assert.match(await withMib('snmpget', ['-v2c', '-c', 'public', a.target, `tsNat46AdoptedActivation.${adopted}`]), /INTEGER: always\(1\)/);
+
+    // Numeric OIDs, no MIB: the agent's own checks, not snmpset's.
+    const refused: [string, string[], RegExp][] = [
+      ['interval below 100 ms', ['.1.3.6.1.4.1.32473.6333.1.17.17.0', 'u', '99'], /wrongValue/],
+      ['threshold above 100', ['.1.3.6.1.4.1.32473.6333.1.17.18.0', 'u', '101'], /wrongValue/],
+      ['activation outside the enumeration', [`.1.3.6.1.4.1.32473.6333.2.5.1.6.${adopted}`, 'i', '3'], /wrongValue/],
+      ['peer status is read-only', [`.1.3.6.1.4.1.32473.6333.2.4.1.6.${peer}`, 'i', '3'], /notWritable/],
+      ['adoption status is read-only', [`.1.3.6.1.4.1.32473.6333.2.5.1.7.${adopted}`, 'i', '2'], /notWritable/],
+    ];
+    for (const [what, args, error] of refused) assert.match((await toolResult('snmpset', ['-v2c', '-c', 'private', a.target, ...args])).stderr, error, what);
+    assert.equal(a.dm.getValue(`${N}PeerProbeInterval`), '250', 'nothing refused was written');
+  } finally {
+    await a.svc.stop();
+    a.dm.close();
+  }
+});
+
+test('nat46(5) of TsIPv4ServiceMode: tsFailoverMode, the history and tsFailoverModeChange', async () => {
+  const trapd = await startTrapd();
+  const a = await startAgent({ ...CONFIG, trapTargets: [{ host: '127.0.0.1', port: trapd.port, version: 'v2c', community: 'public' }] });
+  try {
+    a.dm.set({ [`${FO_PATH}Mode`]: 'NAT46', [`${FO_PATH}SwitchCount`]: '1' }, 'system');
+    const h = a.dm.add(`${FO_PATH}History.`, 'system', { Time: '2026-12-06T23:00:00Z', From: 'DSLite', To: 'NAT46', Reason: 'NAT46 enabled' }).instance;
+    assert.deepEqual((await withMib('snmpget', ['-v2c', '-c', 'public', a.target, 'tsFailoverMode.0', `tsFailoverHistoryFrom.${h}`, `tsFailoverHistoryTo.${h}`]))
+      .trim().split('\n'), ['tsFailoverMode.0 = INTEGER: nat46(5)', `tsFailoverHistoryFrom.${h} = INTEGER: dsLite(1)`, `tsFailoverHistoryTo.${h} = INTEGER: nat46(5)`]);
+    // The notification's first object is tsFailoverMode.0 with its new value.
+    await until(() => trapd.text().includes('.1.3.6.1.4.1.32473.6333.1.2.0 = INTEGER: 5'), 3000, 'tsFailoverModeChange with nat46(5)');
+  } finally {
+    await a.svc.stop();
+    a.dm.close();
+    await trapd.stop();
   }
 });
