@@ -8,13 +8,13 @@ const schema12 = {"type":"object","additionalProperties":false,"description":"TR
 const schema13 = {"type":"object","additionalProperties":false,"description":"USP agent factory values. Controllers, MTPs, subscriptions and roles live in Device.LocalAgent.* and Device.MQTT.Client.*; these seed them once (origin system) when absent.","properties":{"endpointId":{"type":"string","minLength":1,"description":"Factory Device.LocalAgent.EndpointID; default os::twinstack-<12 hex digits>, made once."},"maxRecordSize":{"type":"integer","minimum":1024,"default":262144,"description":"Larger USP records are dropped with a log line."},"outboxSize":{"type":"integer","minimum":1,"default":100,"description":"Messages kept per unreachable controller."},"onBoardRequest":{"type":"boolean","default":true,"description":"Send OnBoardRequest to controllers not yet onboarded, retried until NotifyResp."},"broker":{"type":"object","additionalProperties":false,"required":["host"],"description":"Factory MQTT broker: seeds Device.MQTT.Client.{i} and Device.LocalAgent.MTP.{i}.","properties":{"host":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535,"default":1883},"protocolVersion":{"enum":["5.0","3.1.1"],"default":"5.0"},"clientId":{"type":"string"},"agentTopic":{"type":"string","minLength":1,"description":"Default /usp/agent/<EndpointID>."}}},"controller":{"type":"object","additionalProperties":false,"required":["endpointId","topic"],"description":"Factory controller reached through the factory broker: seeds Device.LocalAgent.Controller.{i}.","properties":{"endpointId":{"type":"string","minLength":1},"topic":{"type":"string","minLength":1},"role":{"enum":["Full Access","Read Only"],"default":"Full Access"},"periodicNotifInterval":{"type":"integer","minimum":1,"default":86400}}}}};
 const schema14 = {"type":"object","additionalProperties":false,"properties":{"enable":{"type":"boolean","default":true},"address":{"type":"string","default":"127.0.0.1","description":"UDP listen address (IPv4 or IPv6)."},"port":{"type":"integer","minimum":0,"maximum":65535,"default":1161,"description":"UDP port; unprivileged by default, 0 picks a free one."},"maxMessageSize":{"type":"integer","minimum":484,"maximum":65507,"default":65507,"description":"Largest message the agent sends (RFC 3417 §3.1 minimum 484)."},"cacheMs":{"type":"integer","minimum":0,"default":1000,"description":"How long live values (interface counters) may be served from one snapshot."},"communities":{"type":"array","default":[{"name":"public","access":"ro"}],"description":"SNMPv1/v2c communities (RFC 3584); read-only unless access is rw.","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64},"access":{"enum":["ro","rw"],"default":"ro"}}}},"users":{"type":"array","default":[],"description":"SNMPv3 USM users (RFC 3414): SHA-1/SHA-2 HMAC (RFC 7860), AES-128/256 privacy (RFC 3826). Passwords of at least 8 characters.","items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":32},"authProtocol":{"enum":["md5","sha","sha224","sha256","sha384","sha512"]},"authPassword":{"type":"string","minLength":8},"privProtocol":{"enum":["aes","aes256b","aes256r"]},"privPassword":{"type":"string","minLength":8},"level":{"enum":["noAuthNoPriv","authNoPriv","authPriv"],"description":"Least security level accepted; default the highest the keys allow."},"access":{"enum":["ro","rw"],"default":"ro"}}}},"trapTargets":{"type":"array","default":[],"description":"Notification receivers: mode switches (TWINSTACK-FAILOVER-MIB) and linkUp/linkDown.","items":{"type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"type":"string"},"port":{"type":"integer","minimum":1,"maximum":65535,"default":162},"version":{"enum":["v2c","v3"],"default":"v2c"},"community":{"type":"string","default":"public"},"user":{"type":"string","description":"Name of a configured v3 user (v3 targets)."},"inform":{"type":"boolean","default":false,"description":"Send InformRequests and retry until acknowledged."},"timeoutMs":{"type":"integer","minimum":10,"default":1000},"retries":{"type":"integer","minimum":0,"default":3}}}}}};
 const schema15 = {"title":"Local web parameter browser","type":"object","additionalProperties":false,"properties":{"enable":{"type":"boolean","default":true,"description":"Serve the web parameter browser."},"address":{"type":"string","minLength":1,"default":"127.0.0.1","description":"Listen address: loopback by default; a LAN address (or :: / 0.0.0.0) to reach it from the LAN."},"port":{"type":"integer","minimum":0,"maximum":65535,"default":8080,"description":"TCP port; 0 picks a free port (tests)."},"adminPassword":{"type":"string","minLength":8,"maxLength":256,"description":"Initial admin password, used only while no password hash is stored. Without it the first start generates a random password and logs it once (field generatedPassword)."},"sessionTimeout":{"type":"integer","minimum":60,"maximum":86400,"default":1800,"description":"Seconds of inactivity after which a login session ends."},"lockoutAttempts":{"type":"integer","minimum":1,"maximum":100,"default":5,"description":"Consecutive failed logins from one client address before it is locked out."},"lockoutTime":{"type":"integer","minimum":1,"maximum":86400,"default":300,"description":"Seconds a locked-out client address must wait before the next login attempt."}}};
-const schema16 = {"title":"WAN and DS-Lite failover (deployment settings)","description":"How the agent reaches the WAN. Failover behaviour (detectors, recovery, backup AFTRs) lives in the data model under Device.X_TWINSTACK-ORG_Failover.","type":"object","additionalProperties":false,"properties":{"mode":{"enum":["simulated","linux"],"default":"simulated","description":"simulated: the in-process WAN of the embedded default (no root, no network); linux: the tun forwarder, DHCP clients, ip/nft/conntrack."},"lanInterface":{"type":"string","minLength":1,"maxLength":15,"default":"br-lan","description":"LAN interface (its IPv4 is NATed in dual-stack)."},"wanInterface":{"type":"string","minLength":1,"maxLength":15,"default":"wan","description":"WAN interface: DHCPv6, DHCPv4 and the softwire's IPv6."},"tunName":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,15}$","default":"dslite0","description":"The forwarder's tun (the DS-Lite softwire interface)."},"lanAddress":{"type":"string","default":"192.168.1.1/24","description":"The gateway's LAN IPv4 address/prefix length; the prefix is the NAT44 source network."},"softwire":{"type":"string","default":"","description":"B4 softwire IPv6 address, routed into the tun (never a local address). Empty: <delegated prefix>::b4 from DHCPv6 IA_PD."},"mtu":{"type":"integer","minimum":1240,"maximum":65495,"default":1460,"description":"Softwire MTU (IPv4 packet size carried unfragmented)."},"mssClamp":{"type":"integer","minimum":0,"maximum":65535,"default":1420,"description":"TCP MSS clamp in the forwarder; 0 off."},"lanFastPath":{"type":"boolean","default":false,"description":"While IPv4 is routed into the softwire, hand the LAN interface's IPv4 for the tunnel to the forwarder at tc ingress (Linux 6.6+): fewer CPU cycles per packet, but that traffic skips the host's IPv4 netfilter hooks (prerouting, forward, postrouting), so firewall rules there no longer see it. Off by default: the kernel forwards it into the tun."},"echoTarget":{"type":"string","default":"192.0.0.1","description":"IPv4 target of the Echo detector through the softwire (RFC 6333 §5.7: the AFTR's 192.0.0.1)."},"nftTable":{"type":"string","pattern":"^[A-Za-z0-9_]{1,32}$","default":"twinstack_nat","description":"nftables table (ip family) of the Linux WAN, loaded once at start: a conntrack zone per IPv4 path (softwire, WAN), the NAT44 of dual-stack mode and the guards against private sources on the WAN and public ones in the softwire."},"conntrackFlush":{"type":"boolean","default":true,"description":"After a switch, off its critical path, drop the conntrack entries of the path the LAN's IPv4 left (conntrack -D -w ZONE). Correctness does not depend on it: each path has its own conntrack zone."},"dhcp4Client":{"enum":["builtin","udhcpc"],"default":"builtin","description":"DHCPv4 client: the agent's own (RFC 2131, one UDP socket bound to the WAN, nothing started on a failover), or busybox udhcpc driven through its hook script (as OpenWrt's netifd does), which reacted 1.5-3 s late to some failovers on a loaded CPU."},"udhcpc":{"type":"string","default":"busybox","description":"Command that runs udhcpc: 'busybox' (busybox udhcpc) or a path to a udhcpc binary."},"dhcp6Client":{"enum":["builtin"],"default":"builtin","description":"DHCPv6 client: the agent's own (RFC 8415), for exact control of Solicit/Request/Renew/Rebind/Release."},"dhcp4TimeoutMs":{"type":"integer","minimum":100,"maximum":120000,"default":10000,"description":"How long one DHCPv4 acquisition for dual-stack may take."},"leaseWaitMs":{"type":"integer","minimum":0,"maximum":600000,"default":10000,"description":"How long to wait at boot for DHCPv6 to name the AFTR before falling back."},"sim":{"type":"object","additionalProperties":false,"default":{},"properties":{"lanPps":{"type":"integer","minimum":0,"maximum":10000,"default":50,"description":"Simulated LAN IPv4 packets per second."},"delayMs":{"type":"integer","minimum":0,"maximum":1000,"default":2,"description":"Simulated one-way delay."},"softwire":{"enum":["dslite","lw4o6","lw4o6-dhcp4o6"],"default":"dslite","description":"What the simulated ISP offers for IPv4: DS-Lite (AFTR-Name), lw4o6 with a static binding (RFC 7598 OPTION_S46_CONT_LW with S46_V4V6BIND), or lw4o6 with the address and port set by DHCPv4-over-DHCPv6 (RFC 7341, RFC 7618)."}}}}};
+const schema16 = {"title":"WAN and DS-Lite failover (deployment settings)","description":"How the agent reaches the WAN. Failover behaviour (detectors, recovery, backup AFTRs) lives in the data model under Device.X_TWINSTACK-ORG_Failover.","type":"object","additionalProperties":false,"properties":{"mode":{"enum":["simulated","linux"],"default":"simulated","description":"simulated: the in-process WAN of the embedded default (no root, no network); linux: the tun forwarder, DHCP clients, ip/nft/conntrack."},"lanInterface":{"type":"string","minLength":1,"maxLength":15,"default":"br-lan","description":"LAN interface (its IPv4 is NATed in dual-stack)."},"wanInterface":{"type":"string","minLength":1,"maxLength":15,"default":"wan","description":"WAN interface: DHCPv6, DHCPv4 and the softwire's IPv6."},"tunName":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,15}$","default":"dslite0","description":"The forwarder's tun (the DS-Lite softwire interface)."},"teredoTun":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,15}$","default":"teredo0","description":"The Teredo client's tun (issue 22: IPv6 over UDP/IPv4 when the WAN has no IPv6)."},"lanAddress":{"type":"string","default":"192.168.1.1/24","description":"The gateway's LAN IPv4 address/prefix length; the prefix is the NAT44 source network."},"softwire":{"type":"string","default":"","description":"B4 softwire IPv6 address, routed into the tun (never a local address). Empty: <delegated prefix>::b4 from DHCPv6 IA_PD."},"mtu":{"type":"integer","minimum":1240,"maximum":65495,"default":1460,"description":"Softwire MTU (IPv4 packet size carried unfragmented)."},"mssClamp":{"type":"integer","minimum":0,"maximum":65535,"default":1420,"description":"TCP MSS clamp in the forwarder; 0 off."},"lanFastPath":{"type":"boolean","default":false,"description":"While IPv4 is routed into the softwire, hand the LAN interface's IPv4 for the tunnel to the forwarder at tc ingress (Linux 6.6+): fewer CPU cycles per packet, but that traffic skips the host's IPv4 netfilter hooks (prerouting, forward, postrouting), so firewall rules there no longer see it. Off by default: the kernel forwards it into the tun."},"echoTarget":{"type":"string","default":"192.0.0.1","description":"IPv4 target of the Echo detector through the softwire (RFC 6333 §5.7: the AFTR's 192.0.0.1)."},"nftTable":{"type":"string","pattern":"^[A-Za-z0-9_]{1,32}$","default":"twinstack_nat","description":"nftables table (ip family) of the Linux WAN, loaded once at start: a conntrack zone per IPv4 path (softwire, WAN), the NAT44 of dual-stack mode and the guards against private sources on the WAN and public ones in the softwire."},"conntrackFlush":{"type":"boolean","default":true,"description":"After a switch, off its critical path, drop the conntrack entries of the path the LAN's IPv4 left (conntrack -D -w ZONE). Correctness does not depend on it: each path has its own conntrack zone."},"dhcp4Client":{"enum":["builtin","udhcpc"],"default":"builtin","description":"DHCPv4 client: the agent's own (RFC 2131, one UDP socket bound to the WAN, nothing started on a failover), or busybox udhcpc driven through its hook script (as OpenWrt's netifd does), which reacted 1.5-3 s late to some failovers on a loaded CPU."},"udhcpc":{"type":"string","default":"busybox","description":"Command that runs udhcpc: 'busybox' (busybox udhcpc) or a path to a udhcpc binary."},"dhcp6Client":{"enum":["builtin"],"default":"builtin","description":"DHCPv6 client: the agent's own (RFC 8415), for exact control of Solicit/Request/Renew/Rebind/Release."},"dhcp4TimeoutMs":{"type":"integer","minimum":100,"maximum":120000,"default":10000,"description":"How long one DHCPv4 acquisition for dual-stack may take."},"leaseWaitMs":{"type":"integer","minimum":0,"maximum":600000,"default":10000,"description":"How long to wait at boot for DHCPv6 to name the AFTR before falling back."},"sim":{"type":"object","additionalProperties":false,"default":{},"properties":{"lanPps":{"type":"integer","minimum":0,"maximum":10000,"default":50,"description":"Simulated LAN IPv4 packets per second."},"delayMs":{"type":"integer","minimum":0,"maximum":1000,"default":2,"description":"Simulated one-way delay."},"softwire":{"enum":["dslite","lw4o6","lw4o6-dhcp4o6"],"default":"dslite","description":"What the simulated ISP offers for IPv4: DS-Lite (AFTR-Name), lw4o6 with a static binding (RFC 7598 OPTION_S46_CONT_LW with S46_V4V6BIND), or lw4o6 with the address and port set by DHCPv4-over-DHCPv6 (RFC 7341, RFC 7618)."}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[0-9A-F]{6}$", "u");
 const pattern1 = new RegExp("^/", "u");
 const pattern2 = new RegExp("^[A-Za-z0-9_.-]{1,15}$", "u");
-const pattern3 = new RegExp("^[A-Za-z0-9_]{1,32}$", "u");
+const pattern4 = new RegExp("^[A-Za-z0-9_]{1,32}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="validateConfig" */;
@@ -2062,6 +2062,9 @@ data89.wanInterface = "wan";
 if(data89.tunName === undefined){
 data89.tunName = "dslite0";
 }
+if(data89.teredoTun === undefined){
+data89.teredoTun = "teredo0";
+}
 if(data89.lanAddress === undefined){
 data89.lanAddress = "192.168.1.1/24";
 }
@@ -2216,8 +2219,10 @@ vErrors.push(err167);
 }
 errors++;
 }
-if(typeof data89.lanAddress !== "string"){
-const err168 = {instancePath:instancePath+"/wan/lanAddress",schemaPath:"urn:twinstack:config:wan/properties/lanAddress/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data94 = data89.teredoTun;
+if(typeof data94 === "string"){
+if(!pattern2.test(data94)){
+const err168 = {instancePath:instancePath+"/wan/teredoTun",schemaPath:"urn:twinstack:config:wan/properties/teredoTun/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,15}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,15}$"+"\""};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2226,8 +2231,9 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(typeof data89.softwire !== "string"){
-const err169 = {instancePath:instancePath+"/wan/softwire",schemaPath:"urn:twinstack:config:wan/properties/softwire/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err169 = {instancePath:instancePath+"/wan/teredoTun",schemaPath:"urn:twinstack:config:wan/properties/teredoTun/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2236,9 +2242,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-let data96 = data89.mtu;
-if(!((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96)))){
-const err170 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data89.lanAddress !== "string"){
+const err170 = {instancePath:instancePath+"/wan/lanAddress",schemaPath:"urn:twinstack:config:wan/properties/lanAddress/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2247,9 +2252,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(typeof data96 == "number"){
-if(data96 > 65495 || isNaN(data96)){
-const err171 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65495},message:"must be <= 65495"};
+if(typeof data89.softwire !== "string"){
+const err171 = {instancePath:instancePath+"/wan/softwire",schemaPath:"urn:twinstack:config:wan/properties/softwire/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2258,8 +2262,9 @@ vErrors.push(err171);
 }
 errors++;
 }
-if(data96 < 1240 || isNaN(data96)){
-const err172 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1240},message:"must be >= 1240"};
+let data97 = data89.mtu;
+if(!((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97)))){
+const err172 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2268,10 +2273,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-}
-let data97 = data89.mssClamp;
-if(!((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97)))){
-const err173 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data97 == "number"){
+if(data97 > 65495 || isNaN(data97)){
+const err173 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65495},message:"must be <= 65495"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2280,9 +2284,8 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(typeof data97 == "number"){
-if(data97 > 65535 || isNaN(data97)){
-const err174 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(data97 < 1240 || isNaN(data97)){
+const err174 = {instancePath:instancePath+"/wan/mtu",schemaPath:"urn:twinstack:config:wan/properties/mtu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1240},message:"must be >= 1240"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2291,8 +2294,10 @@ vErrors.push(err174);
 }
 errors++;
 }
-if(data97 < 0 || isNaN(data97)){
-const err175 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data98 = data89.mssClamp;
+if(!((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98)))){
+const err175 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2301,9 +2306,9 @@ vErrors.push(err175);
 }
 errors++;
 }
-}
-if(typeof data89.lanFastPath !== "boolean"){
-const err176 = {instancePath:instancePath+"/wan/lanFastPath",schemaPath:"urn:twinstack:config:wan/properties/lanFastPath/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(typeof data98 == "number"){
+if(data98 > 65535 || isNaN(data98)){
+const err176 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2312,8 +2317,8 @@ vErrors.push(err176);
 }
 errors++;
 }
-if(typeof data89.echoTarget !== "string"){
-const err177 = {instancePath:instancePath+"/wan/echoTarget",schemaPath:"urn:twinstack:config:wan/properties/echoTarget/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data98 < 0 || isNaN(data98)){
+const err177 = {instancePath:instancePath+"/wan/mssClamp",schemaPath:"urn:twinstack:config:wan/properties/mssClamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2322,10 +2327,9 @@ vErrors.push(err177);
 }
 errors++;
 }
-let data100 = data89.nftTable;
-if(typeof data100 === "string"){
-if(!pattern3.test(data100)){
-const err178 = {instancePath:instancePath+"/wan/nftTable",schemaPath:"urn:twinstack:config:wan/properties/nftTable/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,32}$"+"\""};
+}
+if(typeof data89.lanFastPath !== "boolean"){
+const err178 = {instancePath:instancePath+"/wan/lanFastPath",schemaPath:"urn:twinstack:config:wan/properties/lanFastPath/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2334,9 +2338,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-else {
-const err179 = {instancePath:instancePath+"/wan/nftTable",schemaPath:"urn:twinstack:config:wan/properties/nftTable/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data89.echoTarget !== "string"){
+const err179 = {instancePath:instancePath+"/wan/echoTarget",schemaPath:"urn:twinstack:config:wan/properties/echoTarget/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2345,8 +2348,10 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(typeof data89.conntrackFlush !== "boolean"){
-const err180 = {instancePath:instancePath+"/wan/conntrackFlush",schemaPath:"urn:twinstack:config:wan/properties/conntrackFlush/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data101 = data89.nftTable;
+if(typeof data101 === "string"){
+if(!pattern4.test(data101)){
+const err180 = {instancePath:instancePath+"/wan/nftTable",schemaPath:"urn:twinstack:config:wan/properties/nftTable/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,32}$"+"\""};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2355,9 +2360,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-let data102 = data89.dhcp4Client;
-if(!((data102 === "builtin") || (data102 === "udhcpc"))){
-const err181 = {instancePath:instancePath+"/wan/dhcp4Client",schemaPath:"urn:twinstack:config:wan/properties/dhcp4Client/enum",keyword:"enum",params:{allowedValues: schema16.properties.dhcp4Client.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err181 = {instancePath:instancePath+"/wan/nftTable",schemaPath:"urn:twinstack:config:wan/properties/nftTable/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2366,8 +2371,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(typeof data89.udhcpc !== "string"){
-const err182 = {instancePath:instancePath+"/wan/udhcpc",schemaPath:"urn:twinstack:config:wan/properties/udhcpc/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data89.conntrackFlush !== "boolean"){
+const err182 = {instancePath:instancePath+"/wan/conntrackFlush",schemaPath:"urn:twinstack:config:wan/properties/conntrackFlush/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2376,8 +2381,9 @@ vErrors.push(err182);
 }
 errors++;
 }
-if(!(data89.dhcp6Client === "builtin")){
-const err183 = {instancePath:instancePath+"/wan/dhcp6Client",schemaPath:"urn:twinstack:config:wan/properties/dhcp6Client/enum",keyword:"enum",params:{allowedValues: schema16.properties.dhcp6Client.enum},message:"must be equal to one of the allowed values"};
+let data103 = data89.dhcp4Client;
+if(!((data103 === "builtin") || (data103 === "udhcpc"))){
+const err183 = {instancePath:instancePath+"/wan/dhcp4Client",schemaPath:"urn:twinstack:config:wan/properties/dhcp4Client/enum",keyword:"enum",params:{allowedValues: schema16.properties.dhcp4Client.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2386,9 +2392,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-let data105 = data89.dhcp4TimeoutMs;
-if(!((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105)))){
-const err184 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data89.udhcpc !== "string"){
+const err184 = {instancePath:instancePath+"/wan/udhcpc",schemaPath:"urn:twinstack:config:wan/properties/udhcpc/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2397,9 +2402,8 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(typeof data105 == "number"){
-if(data105 > 120000 || isNaN(data105)){
-const err185 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120000},message:"must be <= 120000"};
+if(!(data89.dhcp6Client === "builtin")){
+const err185 = {instancePath:instancePath+"/wan/dhcp6Client",schemaPath:"urn:twinstack:config:wan/properties/dhcp6Client/enum",keyword:"enum",params:{allowedValues: schema16.properties.dhcp6Client.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2408,8 +2412,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-if(data105 < 100 || isNaN(data105)){
-const err186 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+let data106 = data89.dhcp4TimeoutMs;
+if(!((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106)))){
+const err186 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2418,10 +2423,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-let data106 = data89.leaseWaitMs;
-if(!((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106)))){
-const err187 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data106 == "number"){
+if(data106 > 120000 || isNaN(data106)){
+const err187 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120000},message:"must be <= 120000"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2430,9 +2434,8 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(typeof data106 == "number"){
-if(data106 > 600000 || isNaN(data106)){
-const err188 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000"};
+if(data106 < 100 || isNaN(data106)){
+const err188 = {instancePath:instancePath+"/wan/dhcp4TimeoutMs",schemaPath:"urn:twinstack:config:wan/properties/dhcp4TimeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2441,8 +2444,10 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data106 < 0 || isNaN(data106)){
-const err189 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data107 = data89.leaseWaitMs;
+if(!((typeof data107 == "number") && (!(data107 % 1) && !isNaN(data107)))){
+const err189 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2451,21 +2456,9 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-let data107 = data89.sim;
-if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
-if(data107.lanPps === undefined){
-data107.lanPps = 50;
-}
-if(data107.delayMs === undefined){
-data107.delayMs = 2;
-}
-if(data107.softwire === undefined){
-data107.softwire = "dslite";
-}
-for(const key18 in data107){
-if(!(((key18 === "lanPps") || (key18 === "delayMs")) || (key18 === "softwire"))){
-const err190 = {instancePath:instancePath+"/wan/sim",schemaPath:"urn:twinstack:config:wan/properties/sim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(typeof data107 == "number"){
+if(data107 > 600000 || isNaN(data107)){
+const err190 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2474,10 +2467,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-let data108 = data107.lanPps;
-if(!((typeof data108 == "number") && (!(data108 % 1) && !isNaN(data108)))){
-const err191 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data107 < 0 || isNaN(data107)){
+const err191 = {instancePath:instancePath+"/wan/leaseWaitMs",schemaPath:"urn:twinstack:config:wan/properties/leaseWaitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2486,9 +2477,21 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(typeof data108 == "number"){
-if(data108 > 10000 || isNaN(data108)){
-const err192 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+let data108 = data89.sim;
+if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
+if(data108.lanPps === undefined){
+data108.lanPps = 50;
+}
+if(data108.delayMs === undefined){
+data108.delayMs = 2;
+}
+if(data108.softwire === undefined){
+data108.softwire = "dslite";
+}
+for(const key18 in data108){
+if(!(((key18 === "lanPps") || (key18 === "delayMs")) || (key18 === "softwire"))){
+const err192 = {instancePath:instancePath+"/wan/sim",schemaPath:"urn:twinstack:config:wan/properties/sim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2497,8 +2500,10 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data108 < 0 || isNaN(data108)){
-const err193 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data109 = data108.lanPps;
+if(!((typeof data109 == "number") && (!(data109 % 1) && !isNaN(data109)))){
+const err193 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2507,10 +2512,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-let data109 = data107.delayMs;
-if(!((typeof data109 == "number") && (!(data109 % 1) && !isNaN(data109)))){
-const err194 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data109 == "number"){
+if(data109 > 10000 || isNaN(data109)){
+const err194 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2519,9 +2523,8 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(typeof data109 == "number"){
-if(data109 > 1000 || isNaN(data109)){
-const err195 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(data109 < 0 || isNaN(data109)){
+const err195 = {instancePath:instancePath+"/wan/sim/lanPps",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/lanPps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2530,8 +2533,10 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(data109 < 0 || isNaN(data109)){
-const err196 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data110 = data108.delayMs;
+if(!((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110)))){
+const err196 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2540,10 +2545,9 @@ vErrors.push(err196);
 }
 errors++;
 }
-}
-let data110 = data107.softwire;
-if(!(((data110 === "dslite") || (data110 === "lw4o6")) || (data110 === "lw4o6-dhcp4o6"))){
-const err197 = {instancePath:instancePath+"/wan/sim/softwire",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/softwire/enum",keyword:"enum",params:{allowedValues: schema16.properties.sim.properties.softwire.enum},message:"must be equal to one of the allowed values"};
+if(typeof data110 == "number"){
+if(data110 > 1000 || isNaN(data110)){
+const err197 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2552,9 +2556,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
-else {
-const err198 = {instancePath:instancePath+"/wan/sim",schemaPath:"urn:twinstack:config:wan/properties/sim/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data110 < 0 || isNaN(data110)){
+const err198 = {instancePath:instancePath+"/wan/sim/delayMs",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/delayMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2564,8 +2567,9 @@ vErrors.push(err198);
 errors++;
 }
 }
-else {
-const err199 = {instancePath:instancePath+"/wan",schemaPath:"urn:twinstack:config:wan/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data111 = data108.softwire;
+if(!(((data111 === "dslite") || (data111 === "lw4o6")) || (data111 === "lw4o6-dhcp4o6"))){
+const err199 = {instancePath:instancePath+"/wan/sim/softwire",schemaPath:"urn:twinstack:config:wan/properties/sim/properties/softwire/enum",keyword:"enum",params:{allowedValues: schema16.properties.sim.properties.softwire.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2576,12 +2580,34 @@ errors++;
 }
 }
 else {
-const err200 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err200 = {instancePath:instancePath+"/wan/sim",schemaPath:"urn:twinstack:config:wan/properties/sim/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err200];
 }
 else {
 vErrors.push(err200);
+}
+errors++;
+}
+}
+else {
+const err201 = {instancePath:instancePath+"/wan",schemaPath:"urn:twinstack:config:wan/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+}
+else {
+const err202 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
 }
 errors++;
 }

@@ -1,13 +1,14 @@
 // TWINSTACK-FAILOVER-MIB (mibs/TWINSTACK-FAILOVER-MIB.txt) served from Device.X_TWINSTACK-ORG_Failover.:
 // the mode, switch count, last reason, detector states and the switch history, plus the mode-change
 // notification; and tsNat46 with its Peer and Adopted tables from Device.X_TWINSTACK-ORG_NAT46. (issue 23: the
-// translation settings and counters, the peers' probe settings and liveness, the adoptions and their activation).
+// translation settings and counters, the peers' probe settings and liveness, the adoptions and their activation);
+// and tsTeredo with its Peer table from Device.X_TWINSTACK-ORG_Teredo. (issue 22: the Teredo last resort, RFC 4380).
 // Enumerations are the MIB's; the data model keeps the TR-181 strings. A SET is a data-model commit like any
 // other: the NAT46 object's veto (a configuration left invalid) reaches the manager as wrongValue.
 import { parseOid, type Value } from './ber.ts';
 import { canonicalIPv6 } from '../datamodel/index.ts';
 import {
-  c64, dateAndTime, enumSetter, gauge, int, ipv6Bytes, rows, str, textSetter, truth, truthSetter, unsignedSetter, type Provider, type SetMapper,
+  c32, c64, dateAndTime, enumSetter, gauge, int, ipv6Bytes, rows, str, textSetter, truth, truthSetter, unsignedSetter, type Provider, type SetMapper,
 } from './view.ts';
 
 export const FAILOVER_MIB = parseOid('1.3.6.1.4.1.32473.6333');
@@ -20,6 +21,8 @@ const TRIGGER_ENTRY = [...FAILOVER_MIB, 2, 3, 1];
 const NAT46_SCALARS = [...SCALARS, 17];
 const NAT46_PEER_ENTRY = [...FAILOVER_MIB, 2, 4, 1];
 const NAT46_ADOPTED_ENTRY = [...FAILOVER_MIB, 2, 5, 1];
+const TEREDO_SCALARS = [...SCALARS, 18];
+const TEREDO_PEER_ENTRY = [...FAILOVER_MIB, 2, 6, 1];
 /** sysObjectID: twinstackGateway in the products branch of our module. */
 export const PRODUCT_OID = [...FAILOVER_MIB, 4, 1];
 
@@ -32,8 +35,12 @@ const N46_STATUS: Record<string, number> = { Disabled: 1, Enabled: 2, Error_Misc
 const N46_PEER_STATUS: Record<string, number> = { Disabled: 1, Unknown: 2, Up: 3, Down: 4 };
 const N46_ACTIVATION: Record<string, number> = { Always: 1, PeerDown: 2 };
 const N46_ADOPTED_STATUS: Record<string, number> = { Disabled: 1, Standby: 2, Active: 3 };
+const TEREDO = 'Device.X_TWINSTACK-ORG_Teredo.';
+const TEREDO_STATUS: Record<string, number> = { Disabled: 1, Standby: 2, Qualifying: 3, Qualified: 4, Error: 5 };
+const TEREDO_NAT: Record<string, number> = { Unknown: 1, Cone: 2, Restricted: 3, Symmetric: 4 };
+const TEREDO_PEER_TYPE: Record<string, number> = { Teredo: 1, Native: 2 };
 /** TsIPv4ServiceMode: tsFailoverMode (and so tsFailoverModeChange), tsFailoverHistoryFrom and tsFailoverHistoryTo. */
-const MODE: Record<string, number> = { DSLite: 1, DualStack: 2, None: 3, LW4o6: 4, NAT46: 5 };
+const MODE: Record<string, number> = { DSLite: 1, DualStack: 2, None: 3, LW4o6: 4, NAT46: 5, Teredo: 6 };
 const LW_STATUS: Record<string, number> = { Disabled: 1, Unprovisioned: 2, Provisioning: 3, Bound: 4, Error: 5 };
 const LW_PROVISIONING: Record<string, number> = { '': 1, S46Bind: 2, DHCP4o6: 3 };
 const LW_ACTION: Record<string, number> = { Reprovisioned: 1, Unchanged: 2, Failed: 3 };
@@ -42,7 +49,7 @@ const COMBINE: Record<string, number> = { Any: 1, All: 2, Primary: 3 };
 const STATE: Record<string, number> = { Unknown: 1, Healthy: 2, Failed: 3, Disabled: 4 };
 const invert = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k]));
 
-export const failoverMib: Provider = { name: 'failover', root: FAILOVER_MIB, watch: [FO, N46], fill: (b, { dm }) => {
+export const failoverMib: Provider = { name: 'failover', root: FAILOVER_MIB, watch: [FO, N46, TEREDO], fill: (b, { dm }) => {
   let values;
   try {
     values = Object.fromEntries(dm.get(FO, { maxDepth: 0 }).map((v) => [v.path.slice(FO.length), v.value]));
@@ -69,6 +76,7 @@ export const failoverMib: Provider = { name: 'failover', root: FAILOVER_MIB, wat
 
   fillLw4o6(b, dm);
   fillNat46(b, dm);
+  fillTeredo(b, dm);
 
   for (const [i, d] of rows(dm, `${FO}Detector.`)) {
     const p = `${FO}Detector.${i}.`;
@@ -137,6 +145,15 @@ const ipv6Setter = (path: string): SetMapper => (v) => {
   return [{ op: 'set', path, value: words.length ? canonicalIPv6(words.join(':')) : '' }];
 };
 
+/** IpAddress written into an IPv4Address parameter: 0.0.0.0 is the empty string (no address), as ipAddress reads it. */
+const ipv4Setter = (path: string): SetMapper => (v) => {
+  if (v.type !== 'IpAddress') return 'wrongType';
+  if (v.value.length !== 4) return 'wrongLength';
+  const text = [...v.value].join('.');
+  return [{ op: 'set', path, value: text === '0.0.0.0' ? '' : text }];
+};
+
+
 /** tsNat46, tsNat46PeerTable and tsNat46AdoptedTable from Device.X_TWINSTACK-ORG_NAT46. (issue 23). */
 function fillNat46(b: Parameters<Provider['fill']>[0], dm: Parameters<Provider['fill']>[1]['dm']) {
   let values: Record<string, string>;
@@ -186,6 +203,46 @@ function fillNat46(b: Parameters<Provider['fill']>[0], dm: Parameters<Provider['
       6: [int(N46_ACTIVATION[r.Activation] ?? 1), enumSetter(`${p}Activation`, invert(N46_ACTIVATION))],
       7: int(N46_ADOPTED_STATUS[r.Status] ?? 1),
       8: str(r.ExportedRoute ?? '', 49),
+    });
+  }
+}
+
+/** tsTeredo and tsTeredoPeerTable from Device.X_TWINSTACK-ORG_Teredo. (issue 22); the peers are read-only. */
+function fillTeredo(b: Parameters<Provider['fill']>[0], dm: Parameters<Provider['fill']>[1]['dm']) {
+  let values: Record<string, string>;
+  try {
+    values = Object.fromEntries(dm.get(TEREDO, { maxDepth: 1 }).map((x) => [x.path.slice(TEREDO.length), x.value]));
+  } catch {
+    return; // no Teredo schema loaded
+  }
+  const v = (k: string) => values[k] ?? '';
+  const scalar = (n: number, value: Value, set?: SetMapper) => b.add([...TEREDO_SCALARS, n], [0], value, set);
+  scalar(1, truth(v('Enable')), truthSetter(`${TEREDO}Enable`));
+  scalar(2, int(TEREDO_STATUS[v('Status')] ?? 1));
+  scalar(3, ipAddress(v('ServerAddress')), ipv4Setter(`${TEREDO}ServerAddress`));
+  scalar(4, ipAddress(v('SecondaryServerAddress')), ipv4Setter(`${TEREDO}SecondaryServerAddress`));
+  scalar(5, gauge(Number(v('RefreshInterval'))), unsignedSetter(`${TEREDO}RefreshInterval`));
+  scalar(6, str(v('LANPrefix'), 49), textSetter(`${TEREDO}LANPrefix`, 49));
+  scalar(7, ipv6(v('TeredoAddress')));
+  scalar(8, ipAddress(v('MappedAddress')));
+  scalar(9, gauge(Number(v('MappedPort'))));
+  scalar(10, int(TEREDO_NAT[v('NATType')] ?? 1));
+  scalar(11, dateAndTime(v('QualificationTime')));
+  scalar(12, str(v('RelayInUse'), 21));
+  scalar(13, str(v('LastError'), 256));
+  scalar(14, gauge(Number(v('PeerNumberOfEntries'))));
+  scalar(15, c64(v('Stats.PacketsSent')));
+  scalar(16, c64(v('Stats.PacketsReceived')));
+  scalar(17, c64(v('Stats.BytesSent')));
+  scalar(18, c64(v('Stats.BytesReceived')));
+  scalar(19, c32(v('Stats.Qualifications')));
+  scalar(20, c32(v('Stats.AddressChanges')));
+  scalar(21, c64(v('Stats.ServerPackets')));
+  scalar(22, c64(v('Stats.Dropped')));
+  for (const [i, r] of rows(dm, `${TEREDO}Peer.`)) {
+    b.row(TEREDO_PEER_ENTRY, [i], {
+      2: ipv6(r.Address), 3: int(TEREDO_PEER_TYPE[r.Type] ?? 2), 4: truth(r.Trusted), 5: str(r.Via ?? '', 21),
+      6: c64(r.PacketsSent), 7: c64(r.PacketsReceived), 8: c64(r.Dropped),
     });
   }
 }

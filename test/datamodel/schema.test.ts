@@ -34,7 +34,7 @@ test('schema facts the agent relies on, as the BBF XML defines them', () => {
     ['Device.ManagementServer.ConnectionRequestPassword', { secured: true }],
     ['Device.ManagementServer.ParameterKey', { access: 'readOnly', activeNotify: 'canDeny' }],
     ['Device.IP.Interface.{i}.Stats.BytesSent', { type: 'unsignedLong', activeNotify: 'canDeny' }],
-    ['Device.X_TWINSTACK-ORG_Failover.Mode', { enums: ['DSLite', 'LW4o6', 'DualStack', 'None'], activeNotify: 'forceDefaultEnabled' }],
+    ['Device.X_TWINSTACK-ORG_Failover.Mode', { enums: ['DSLite', 'LW4o6', 'DualStack', 'None', 'NAT46', 'Teredo'], activeNotify: 'forceDefaultEnabled' }],
     // TR-181 2.19.1 ManagementServer.InformParameter.{i}. (what an ACS adds to every Inform).
     ['Device.ManagementServer.InformParameter.{i}.Enable', { type: 'boolean', access: 'readWrite', default: 'false' }],
     ['Device.ManagementServer.InformParameter.{i}.ParameterName', { type: 'string', access: 'readWrite', maxLength: 256, default: '' }],
