@@ -18,7 +18,11 @@ export interface TeredoConfig {
   localAddress: string;
   /** The socket's UDP port; default 0 (the kernel's choice). */
   localPort?: number;
-  /** Seconds between refreshes of the NAT mapping once qualified (RFC 4380 §5.2.5). Default 30, 5..3600. */
+  /**
+   * Seconds between refreshes of the NAT mapping once qualified (RFC 4380 §5.2.5): each interval is drawn between 75 %
+   * and 100 % of it (§5.2's randomized refresh interval). Below the NAT's UDP mapping lifetime, or the mapping may
+   * change between refreshes (the next refresh then finds the new one: a new address). Default 30, 5..3600.
+   */
   refreshIntervalS?: number;
   /** Wait for each router advertisement, ms (RFC 4380 §5.2.1: 4 s). Default 4000, 100..60000. */
   qualificationTimeoutMs?: number;
@@ -58,7 +62,7 @@ export const TEREDO_DROP_NAMES = [
 export type TeredoDropName = (typeof TEREDO_DROP_NAMES)[number];
 /** The Teredo client's totals; the same list as TEREDO_TOTALS in native/teredo.h. */
 export const TEREDO_TOTAL_NAMES = [
-  'tx_packets', 'tx_bytes', 'rx_packets', 'rx_bytes', 'rs_sent', 'ra_accepted', 'qualifications', 'address_changes',
+  'tx_packets', 'tx_bytes', 'rx_packets', 'rx_bytes', 'rs_sent', 'early_refreshes', 'ra_accepted', 'qualifications', 'address_changes',
   'bubbles_direct', 'bubbles_indirect', 'bubbles_received', 'echo_tests', 'relays_found', 'peers_trusted',
 ] as const;
 export type TeredoTotalName = (typeof TEREDO_TOTAL_NAMES)[number];

@@ -29,6 +29,8 @@ let dir: string;
 let lanNs: string;
 let socket: string;
 let agentLog = '';
+/** When the agent started: its DHCPv6 client's Solicits follow from then (RFC 8415 §15). */
+let agentStartedAt = 0;
 const kids = new Set<ChildProcess>();
 let lanHost: Child;
 let server: Child;
@@ -72,6 +74,7 @@ before(async () => {
     db: join(dir, 'agent.db'), socket, teredo: true,
     wan: { mode: 'linux', lanInterface: 'gw-lan', wanInterface: 'eth0', tunName: 'b4tun', teredoTun: 'teredo0', lanAddress: '192.168.1.1/24', leaseWaitMs: 1000, dhcp4TimeoutMs: 8000 },
   }));
+  agentStartedAt = Date.now();
   const agent = lab.spawn('cli', process.execPath, '--import', 'tsx', RUNNER, cfg);
   kids.add(agent);
   agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
@@ -106,7 +109,7 @@ async function until(path: string, want: string | RegExp, ms: number): Promise<s
   }, ms).catch((e: Error) => { throw new Error(`${e.message}\n${agentLog.split('\n').slice(-25).join('\n')}`); });
 }
 
-test('the whole agent on an IPv4-only WAN: dual-stack, Teredo qualified (Mode Teredo), the LAN reaches the IPv6 server through the relay; native IPv6 appears: Teredo torn down', { timeout: 330_000 }, async (t) => {
+test('the whole agent on an IPv4-only WAN: dual-stack, Teredo qualified (Mode Teredo), the LAN reaches the IPv6 server through the relay; native IPv6 appears: Teredo torn down', { timeout: 420_000 }, async (t) => {
   await until(`${FO}Mode`, 'DualStack', 30_000);
   await cli(socket, { cmd: 'set', values: { [`${T}ServerAddress`]: SERVER1, [`${T}LANPrefix`]: LAN_ULA, [`${T}Enable`]: 'true' } });
   await until(`${T}Status`, 'Qualified', 30_000);
@@ -137,11 +140,12 @@ test('the whole agent on an IPv4-only WAN: dual-stack, Teredo qualified (Mode Te
   assert.equal(await get(`${T}Peer.1.PacketsSent`), await get(`${T}Stats.PacketsSent`), 'one peer: all of it');
 
   // Native IPv6: Kea's DHCPv6 starts answering. The client retransmits its Solicit (RFC 8415 §15: the interval
-  // doubling from 1 s up to SOL_MAX_RT), by now every minute or two, so the lease comes at the next one; then
-  // Teredo is torn down at once.
+  // doubling from 1 s, each with up to 10 % jitter, up to SOL_MAX_RT 3600 s), so Solicits leave about 1, 3, 7, 15,
+  // 31, 63, 127 and 255 s after the agent started: the lease comes at the next one, then Teredo is torn down at
+  // once. The wait covers that schedule: up to 300 s after the start, at least 60 s from now.
   const solicitFrom = Date.now();
   kea('kea-dhcp6', 'kea6.json');
-  await until(`${T}Status`, 'Standby', 180_000).catch((e: Error) => {
+  await until(`${T}Status`, 'Standby', Math.max(60_000, agentStartedAt + 300_000 - solicitFrom)).catch((e: Error) => {
     throw new Error(`${e.message}\nkea6: ${spawnSync('tail', ['-n', '20', join(dir, 'kea6.log')], { encoding: 'utf8' }).stdout}\nKea's output: ${keaOut.slice(-3000)}`);
   });
   await until(`${FO}Mode`, 'DualStack', 10_000);

@@ -251,13 +251,13 @@ export class TeredoLab {
     await addr('nat2', 'lan0', '192.0.2.1/24');
     await addr('cli2', 'eth0', `${CLIENT2_4}/24`);
     await route('cli2', 'default', 'via', '192.0.2.1');
-    await this.exec('nat2', 'nft', this.#natRules('restricted'));
+    await this.exec('nat2', 'nft', this.#natRules('restricted', CLIENT2_4));
     await veth('rly', 'v6-0', 'v6', 'eth0');
     await addr('rly', 'v6-0', '2001:db8:66::1/64');
     await addr('v6', 'eth0', `${SERVER6}/64`);
     await route('v6', '::/0', 'via', '2001:db8:66::1');
     await route('srv', '2001:db8:66::/64', 'via', '2001:db8:20::20');
-    await this.exec('nat', 'nft', this.#natRules(this.nat));
+    await this.exec('nat', 'nft', this.#natRules(this.nat, CLIENT4));
     // Counters (PeerCounts): the server's Teredo port on both addresses, the relay's IPv4 UDP.
     await this.exec('srv', 'nft', [
       'add table inet lab',
@@ -291,13 +291,17 @@ export class TeredoLab {
    * endpoint-independent filtering). An inbound packet from a host the client never wrote to (the server's second
    * address answering a cone probe, a relay, another Teredo client) therefore reaches it: that is a cone NAT.
    */
-  #natRules(nat: NatKind): string {
+  #natRules(nat: NatKind, client: string): string {
     // The NAT box's own firewall drops what nobody asked for, as a home gateway's does. It matters: without it the
     // kernel confirms a conntrack entry for an unsolicited packet to the box (and answers port unreachable), e.g. the
     // Teredo server's answer to a cone probe, and the NAT's next mapping towards that server clashes with the entry
     // and gets another port, so that a port-restricted NAT looks symmetric to RFC 4380 §5.2.1's probes.
+    // The nat chains see only the first packet of a connection: `client_flows` counts the NAT mappings (conntrack
+    // entries) made for the client's Teredo socket, one per destination, and again after one expired (natFlows()).
     const base = [
       'add table ip nat', 'add chain ip nat post { type nat hook postrouting priority 100; }',
+      'add counter ip nat client_flows',
+      `add rule ip nat post oifname "wan0" ip saddr ${client} udp sport ${CLIENT_PORT} counter name client_flows`,
       'add table ip filter', 'add chain ip filter in { type filter hook input priority 0; policy accept; }',
       'add rule ip filter in iifname "wan0" ct state new drop',
     ];
@@ -371,6 +375,50 @@ export class TeredoLab {
       read('srv', 'server_in'), read('srv', 'server_out'), read('rly', 'relay_in'), read('rly', 'relay_out'),
     ]);
     return { serverIn, serverOut, relayIn, relayOut };
+  }
+
+  /**
+   * The NAT's UDP conntrack timeouts (seconds, both the unreplied and the stream one): how long a mapping lives
+   * without packets. They hold in the NAT's namespace only, for connections' next packets too.
+   */
+  async natUdpTimeout(seconds: number, role: 'nat' | 'nat2' = 'nat'): Promise<void> {
+    await this.exec(role, 'sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout=${seconds}`, `net.netfilter.nf_conntrack_udp_timeout_stream=${seconds}`);
+  }
+
+  /** The NAT mappings made so far for the client's Teredo socket (CLIENT4:CLIENT_PORT; CLIENT2_4's for 'nat2'). */
+  async natFlows(role: 'nat' | 'nat2' = 'nat'): Promise<number> {
+    return Number(/packets (\d+)/.exec(await this.exec(role, 'nft', 'list', 'counter', 'ip', 'nat', 'client_flows'))![1]);
+  }
+
+  /**
+   * The restricted NAT hands the client's socket `port` for its next mappings, as a NAT does that has forgotten the
+   * old mapping and gives the port to somebody else (or reboots). Mappings alive keep their port (the NAT decides at
+   * a connection's first packet): call it once the client's mappings have expired (natUdpTimeout), or the client
+   * would show another port to each destination.
+   */
+  async natRemap(port: number): Promise<void> {
+    if (this.nat !== 'restricted') throw new Error('natRemap: the restricted NAT only');
+    await this.exec('nat', 'nft', [
+      'flush chain ip nat post',
+      `add rule ip nat post oifname "wan0" ip saddr ${CLIENT4} udp sport ${CLIENT_PORT} counter name client_flows`,
+      `add rule ip nat post oifname "wan0" ip saddr ${CLIENT4} udp sport ${CLIENT_PORT} snat to ${NAT_OUTSIDE}:${port}`,
+      'add rule ip nat post oifname "wan0" masquerade',
+    ].join('; '));
+  }
+
+  /** A long-running command in `role` (an iperf3 server, stress), killed by pid at cleanup() or by the caller. */
+  spawn(role: Role, cmd: string, ...args: string[]): ChildProcess {
+    const p = spawn('ip', ['netns', 'exec', this.ns(role), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#procs.add(p);
+    p.once('exit', () => this.#procs.delete(p));
+    p.stdout!.resume();
+    p.stderr!.resume();
+    return p;
+  }
+
+  /** Stops a process of spawn() or miredoClient(): SIGTERM, SIGKILL after 3 s, both by pid. */
+  stop(p: ChildProcess): Promise<void> {
+    return this.#stop(p);
   }
 
   /** Children ended (politely, then by pid), miredo processes killed by pid, namespaces deleted. Safe to call twice. */

@@ -13,6 +13,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +74,7 @@ struct Client::Peer {
   bool pending = false;  // bubbles or a connectivity test out, packets queued
   int tries = 0;
   int64_t next_ms = 0, last_ms = 0;
+  int64_t unanswered_ms = 0;  // our first packet to it since its last one to us (0: it answered since)
   uint16_t echo_id = 0, echo_seq = 0;
   uint8_t echo_nonce[8] = {};
   std::vector<std::vector<uint8_t>> queue;
@@ -163,6 +166,11 @@ Snapshot Client::snapshot() {
 }
 
 void Client::run() {
+  // Packets before management, as the data plane's threads (dataplane.cc): this thread is mode 'teredo's data plane
+  // (best effort: needs CAP_SYS_NICE).
+  if (setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), kNice) < 0) {
+    // Unprivileged: the default priority.
+  }
   pthread_setname_np(pthread_self(), "teredo");
   std::vector<uint8_t> buf(65536);
   pollfd pfd[3] = {{tun_, POLLIN, 0}, {udp_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
@@ -171,12 +179,13 @@ void Client::run() {
     if (pfd[2].revents) break;
     std::lock_guard<std::mutex> lock(mu_);
     int64_t now = mono_ms();
-    for (int i = 0; i < 64; i++) {
+    // Only the descriptors poll named: a read that can only fail is a system call per wakeup for nothing.
+    for (int i = 0; i < 64 && pfd[0].revents; i++) {
       ssize_t n = read(tun_, buf.data(), buf.size());
       if (n < 0) break;
       on_tun(buf.data(), size_t(n), now);
     }
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < 64 && pfd[1].revents; i++) {
       sockaddr_in from{};
       socklen_t fl = sizeof from;
       ssize_t n = recvfrom(udp_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&from), &fl);
@@ -190,14 +199,25 @@ void Client::run() {
 // RFC 4380 §5.2.1 qualification as a state machine: the cone probe (solicitation with the cone bit, answered from
 // the server's other address: only a cone NAT lets it in), then the restricted probe to the primary address and the
 // symmetric check to the secondary one (the same mapping both times, or the NAT is symmetric). Each probe sends up
-// to qualify_retries solicitations, qualify_timeout_ms apart. Qualified, the client solicits again every refresh_s
+// to qualify_retries solicitations, qualify_timeout_ms apart. Qualified, the client solicits again every randomized
+// refresh interval (refresh_due)
 // (§5.2.5 maintenance: it keeps the NAT's mapping alive and shows a changed one); retries unanswered lose the server.
 void Client::enter(Phase p, int64_t now) {
   phase_ = p;
   tries_ = 0;
   // A fresh nonce for every probe's solicitations; only an advertisement echoing it counts (RFC 4380 §5.1.1, §5.2.1).
   random_bytes(nonce_, sizeof nonce_);
-  due_ms_ = p == Phase::kWaiting ? now + int64_t(cfg_.restart_s) * 1000 : p == Phase::kQualified ? now + int64_t(cfg_.refresh_s) * 1000 : now;
+  due_ms_ = p == Phase::kWaiting ? now + int64_t(cfg_.restart_s) * 1000 : p == Phase::kQualified ? refresh_due(now) : now;
+}
+
+// RFC 4380 §5.2 and §5.2.5: the next refresh after a "randomized Teredo refresh interval", between 75 % and 100 % of
+// the refresh interval, so that clients that qualified together (a gateway fleet after a power cut) do not keep
+// soliciting the server together. Below the interval, never above: it is what keeps the NAT's mapping alive.
+int64_t Client::refresh_due(int64_t now) {
+  uint16_t r;
+  random_bytes(&r, sizeof r);
+  int64_t full = int64_t(cfg_.refresh_s) * 1000;
+  return now + full - full * r / (4 * 65536);
 }
 
 void Client::send_rs() {
@@ -280,7 +300,7 @@ void Client::on_ra(const Headers &h, const uint8_t *ip6, size_t n, int64_t now) 
       return enter(Phase::kWaiting, now);
     case Phase::kQualified:
       tries_ = 0;
-      due_ms_ = now + int64_t(cfg_.refresh_s) * 1000;
+      due_ms_ = refresh_due(now);
       if (memcmp(mapped_ipv4_, h.origin_ipv4, 4) != 0 || mapped_port_ != h.origin_port) {
         add(T_address_changes);
         qualified(h.origin_ipv4, h.origin_port, nat_, now);
@@ -399,6 +419,24 @@ void Client::open_path(Peer &pe, int64_t now) {
   pe.next_ms = now + cfg_.peer_retry_ms;
 }
 
+// A trusted peer that stopped answering while we keep sending: our NAT may have given our socket another mapping
+// (the old one expired between two refreshes, RFC 4380 §5.2.5), which the relay or the peer refuses since it is not
+// the one our address names. Refreshing now, rather than at the next refresh interval, shows it (a new address) or
+// confirms the mapping; as RFC 6081 §5.1 allows for a peer whose neighbour entry is being probed. At most one such
+// refresh every kEarlyRefreshMs, whatever the traffic (a one-way flow to a silent host).
+void Client::silent_peer(Peer &pe, int64_t now) {
+  if (pe.unanswered_ms == 0) {
+    pe.unanswered_ms = now;
+    return;
+  }
+  if (now - pe.unanswered_ms < cfg_.peer_retry_ms || phase_ != Phase::kQualified || tries_ > 0) return;
+  if (last_early_ms_ != 0 && now - last_early_ms_ < kEarlyRefreshMs) return;
+  last_early_ms_ = now;
+  pe.unanswered_ms = 0;
+  due_ms_ = now;
+  add(T_early_refreshes);
+}
+
 void Client::flush(Peer &pe) {
   for (const std::vector<uint8_t> &q : pe.queue) {
     if (!send(pe.via_ipv4, pe.via_port, q.data(), q.size())) continue;
@@ -426,7 +464,7 @@ void Client::on_tun(uint8_t *p, size_t n, int64_t now) {
     pe->tx++;
     add(T_tx_packets);
     add(T_tx_bytes, n);
-    return;
+    return silent_peer(*pe, now);
   }
   if (pe->teredo && !global_ipv4(pe->via_ipv4)) return pe->dropped++, drop(D_peer_bad_ipv4);
   if (int(pe->queue.size()) >= kQueue) return pe->dropped++, drop(D_queue_full);
@@ -468,6 +506,7 @@ void Client::on_udp(uint8_t *p, size_t n, const uint8_t ip[4], uint16_t port, in
     if (Peer *pe = peer(src, now, true)) {
       if (!pe->trusted) pe->trusted = true, add(T_peers_trusted);
       pe->rx++;
+      pe->unanswered_ms = 0;
       flush(*pe);
     }
     if (is_bubble(ip6, len)) return add(T_bubbles_received);
@@ -489,6 +528,7 @@ void Client::on_udp(uint8_t *p, size_t n, const uint8_t ip[4], uint16_t port, in
   if (is_bubble(ip6, len)) return add(T_bubbles_received);
   if (!via_relay) return drop(D_udp_unknown_relay);
   pe->rx++;
+  pe->unanswered_ms = 0;
   write_tun(ip6, len);
 }
 

@@ -23,6 +23,7 @@ namespace teredo {
 
 constexpr uint16_t kPort = 3544;  // the Teredo server's UDP port (RFC 4380 §5.3)
 constexpr int kMtu = 1280;        // RFC 4380 §5.1.2: the Teredo interface's MTU
+constexpr int kNice = -10;        // the client thread's priority: the data plane's threads' (dataplane.cc)
 // RFC 4380 §4: 2001:0000::/32.
 constexpr uint8_t kPrefix[4] = {0x20, 0x01, 0x00, 0x00};
 // The flags word of the address (RFC 4380 §4, "CRAAAAUG AAAAAAAA" since RFC 5991): C the cone bit, R reserved, U and
@@ -34,6 +35,7 @@ constexpr uint16_t kFlagCone = 0x8000, kRandomBits = 0x3cff;
   X(tx_packets) X(tx_bytes)     /* IPv6 packets from the tun sent encapsulated (bubbles and tests not counted) */ \
   X(rx_packets) X(rx_bytes)     /* IPv6 packets decapsulated onto the tun */                                     \
   X(rs_sent)                    /* router solicitations (qualification and refresh, RFC 4380 §5.2.1, §5.2.5) */ \
+  X(early_refreshes)            /* refreshes brought forward: a trusted peer stopped answering (silent_peer) */  \
   X(ra_accepted)                /* router advertisements that matched our nonce and were parsed */               \
   X(qualifications)             /* times the client became qualified */                                           \
   X(address_changes)            /* a refresh found another mapping: a new Teredo address (RFC 4380 §5.2.5) */   \
@@ -138,7 +140,7 @@ struct Config {
   uint8_t server[4], server2[4];  // primary and secondary server address (RFC 4380 §5.2.1)
   uint8_t local[4];               // the WAN's IPv4 address, where the socket is bound
   uint16_t local_port;            // 0: the kernel's choice
-  int refresh_s;                  // RFC 4380 §5.2.5: 30 s
+  int refresh_s;                  // RFC 4380 §5.2.5: 30 s (each interval drawn in 75..100 % of it, §5.2)
   int qualify_timeout_ms;         // per solicitation, RFC 4380 §5.2.1: 4 s
   int qualify_retries;            // solicitations per probe, RFC 4380 §5.2.1: 3
   int restart_s;                  // after a failed qualification (no server, symmetric NAT)
@@ -177,6 +179,7 @@ class Client {
  public:
   static constexpr int kMaxPeers = 256;
   static constexpr int kQueue = 16;  // packets held per peer while bubbles or a test are out
+  static constexpr int64_t kEarlyRefreshMs = 10000;  // at most one early refresh (silent_peer) this often
 
   Client() = default;
   ~Client() { stop(); }
@@ -197,6 +200,7 @@ class Client {
   void on_ra(const Headers &h, const uint8_t *ip6, size_t n, int64_t now);
   void send_rs();
   void enter(Phase p, int64_t now);
+  int64_t refresh_due(int64_t now);
   void qualified(const uint8_t ipv4[4], uint16_t port, NatKind kind, int64_t now);
   void set_address(const uint8_t *addr);  // null: remove
   bool send(const uint8_t ip[4], uint16_t port, const uint8_t *p, size_t n);
@@ -204,6 +208,7 @@ class Client {
   Peer *peer(const uint8_t addr[16], int64_t now, bool create);
   void open_path(Peer &pe, int64_t now);
   void flush(Peer &pe);
+  void silent_peer(Peer &pe, int64_t now);
   void drop(Drop d) { drops_[d].fetch_add(1, std::memory_order_relaxed); }
   void add(Total t, uint64_t n = 1) { totals_[t].fetch_add(n, std::memory_order_relaxed); }
 
@@ -224,6 +229,7 @@ class Client {
   uint8_t nonce_[8] = {};
   int tries_ = 0;                   // solicitations sent in this phase
   int64_t due_ms_ = 0;              // next solicitation (or restart)
+  int64_t last_early_ms_ = 0;       // the last early refresh (silent_peer), 0: none
   uint32_t mtu_ = kMtu;
   std::vector<Peer *> peers_;
   std::atomic<uint64_t> totals_[T_COUNT] = {};
