@@ -1,5 +1,5 @@
 // The child process of each namespace of the nat46 lab (lab.ts), driven over stdin/stdout by JSON lines
-// ({ id, op, ...args } in, { id, ok, value | error } out, one { ready: true } first):
+// ({ id, op, ...args } in, { id, ok, value | error } out, one { ready: true } first; served by ../lab/jsonl.ts):
 //   `gateway.ts forwarder`: a gateway's bundled forwarder in mode nat46. It must run inside the gateway's
 //     namespace (the tun is created where the worker threads are), so it cannot run in the test process.
 //   `gateway.ts host`: the sockets of a LAN client or of the IPv6 server: UDP and TCP echo servers that record
@@ -7,12 +7,9 @@
 // Killing a forwarder child by its pid (SIGKILL) is the lab's "gateway dies": the kernel closes its tun.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, isIPv6, type Socket as TcpSocket } from 'node:net';
-import { createInterface } from 'node:readline';
 import type { Nat46Settings } from '../../src/dslite/nat46-model.ts';
 import type { Forwarder, ForwarderConfig } from '../../src/forwarder/index.ts';
-
-type Args = Record<string, unknown>;
-type Op = (a: Args) => Promise<unknown> | unknown;
+import { serveJsonl, type Op } from '../lab/jsonl.ts';
 
 /** What a server recorded: one row per datagram or connection, with the source as its socket saw it. */
 export interface Seen {
@@ -242,14 +239,5 @@ if (role !== 'forwarder' && role !== 'host') {
   process.exit(2);
 }
 const ops = role === 'forwarder' ? await forwarderOps() : hostOps();
-const reply = (m: object) => process.stdout.write(`${JSON.stringify(m)}\n`);
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const req = JSON.parse(line) as Args & { id: number; op: string };
-  const op = ops[req.op];
-  Promise.resolve()
-    .then(() => (op ? op(req) : Promise.reject(new Error(`unknown op ${req.op}`))))
-    .then((value) => reply({ id: req.id, ok: true, value }), (e: Error) => reply({ id: req.id, ok: false, error: e.message }));
-});
 // The lab closes stdin when it is done with a child: a host then ends; a forwarder stops its tun first.
-process.stdin.on('end', () => void Promise.resolve(role === 'forwarder' ? ops.stop({}) : undefined).finally(() => process.exit(0)));
-reply({ ready: true });
+serveJsonl(ops, role === 'forwarder' ? () => ops.stop({}) : undefined);

@@ -27,10 +27,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Counters, ForwarderConfig, Nat46Config } from '../../src/forwarder/types.ts';
+import { JsonlChild, killPid } from '../lab/jsonl.ts';
 import { until } from '../wait.ts';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DRIVER = fileURLToPath(new URL('./gateway.ts', import.meta.url));
 
 export type Gw = 1 | 2 | 3;
@@ -125,84 +125,13 @@ export function gatewayConfig(g: Gw, nat46: Partial<Nat46Config> = {}): Forwarde
 
 // ---- the child processes ----
 
-/** A `gateway.ts` child in a namespace (a forwarder or a host), driven by JSON lines. */
-export class Child {
-  #proc: ChildProcess;
-  #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  #nextId = 1;
-  /** Its stderr (forwarder warnings, crashes), for failure messages. */
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  private constructor(proc: ChildProcess, readonly name: string) {
-    this.#proc = proc;
-    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
-    void this.exited.then(() => {
-      for (const p of this.#pending.values()) p.reject(new Error(`${name} exited: ${this.stderr.slice(-2000)}`));
-      this.#pending.clear();
-    });
-  }
-
+/** A `gateway.ts` child in a namespace (a forwarder or a host), driven by JSON lines (../lab/jsonl.ts). */
+export class Child extends JsonlChild {
   /** `track` gets the process at once, so that it can be killed while it is still starting. */
-  static async start(ns: string, kind: 'forwarder' | 'host', name: string, track: (p: ChildProcess) => void = () => undefined): Promise<Child> {
-    // `ip netns exec` execs the command itself: the pid is node's, so a kill by pid reaches the forwarder.
-    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', DRIVER, kind], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    track(proc);
-    const c = new Child(proc, name);
-    proc.stderr!.on('data', (d: Buffer) => (c.stderr += d.toString()));
-    let buf = '';
-    let ready: () => void = () => undefined;
-    const isReady = new Promise<void>((r) => (ready = r));
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const m = JSON.parse(buf.slice(0, nl)) as { ready?: true; id: number; ok: boolean; value?: unknown; error?: string };
-        buf = buf.slice(nl + 1);
-        if (m.ready) ready();
-        const p = c.#pending.get(m.id);
-        c.#pending.delete(m.id);
-        if (m.ok) p?.resolve(m.value);
-        else p?.reject(new Error(`${name} ${m.error}`));
-      }
-    });
-    await Promise.race([isReady, c.exited.then((code) => Promise.reject(new Error(`${name} exited (${code}) before ready: ${c.stderr}`)))]);
+  static async start(ns: string, kind: 'forwarder' | 'host', name: string, track?: (p: ChildProcess) => void): Promise<Child> {
+    const c = new Child(ns, DRIVER, [kind], name, track);
+    await c.ready;
     return c;
-  }
-
-  get pid(): number {
-    return this.#proc.pid!;
-  }
-
-  get alive(): boolean {
-    return this.#proc.exitCode === null && this.#proc.signalCode === null;
-  }
-
-  call<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<T> {
-    if (!this.alive) return Promise.reject(new Error(`${this.name} is not running`));
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new Error(`${this.name} ${op}: no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v as T)), reject: (e) => (clearTimeout(timer), reject(e)) });
-      this.#proc.stdin!.write(`${JSON.stringify({ ...args, id, op })}\n`);
-    });
-  }
-
-  /** Sends `signal` to the process by its pid and waits for it to end. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.alive) process.kill(this.pid, signal);
-    await this.exited;
-  }
-
-  /** Stops it politely (stdin closed: a forwarder closes its tun), else SIGKILL after 3 s. */
-  async end(): Promise<void> {
-    if (!this.alive) return;
-    this.#proc.stdin!.end();
-    const t = setTimeout(() => this.alive && process.kill(this.pid, 'SIGKILL'), 3000);
-    await this.exited;
-    clearTimeout(t);
   }
 }
 
@@ -255,15 +184,6 @@ function ensureTools(): void {
     if (r.status !== 0) throw new Error(`nat46 lab: cannot install ${missing.join(' ')}: ${r.stderr}`);
   }
   toolsChecked = true;
-}
-
-/** SIGKILL by pid; a process that ended meanwhile is no error. */
-function killPid(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-  }
 }
 
 const live = new Set<Nat46Lab>();

@@ -1,14 +1,11 @@
 // The child process of a Teredo lab namespace (lab.ts), driven over stdin/stdout by JSON lines ({ id, op, ...args }
-// in, { id, ok, value | error } out, one { ready: true } first):
+// in, { id, ok, value | error } out, one { ready: true } first; served by ../lab/jsonl.ts):
 //   `harness.ts forwarder`: the bundled forwarder in mode 'teredo' (it must run inside the client's namespace: the
 //     tun and the socket are created where the worker runs).
 //   `harness.ts host`: a TCP echo server (the IPv6 server's), and TCP exchanges from a client.
 import { connect, createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import type { Forwarder, ForwarderConfig } from '../../src/forwarder/index.ts';
-
-type Args = Record<string, unknown>;
-type Op = (a: Args) => Promise<unknown> | unknown;
+import { serveJsonl, type Op } from '../lab/jsonl.ts';
 
 async function forwarderOps(): Promise<Record<string, Op>> {
   const [{ Forwarder }, { default: pino }] = await Promise.all([import('../../src/forwarder/index.ts'), import('pino')]);
@@ -76,14 +73,5 @@ if (role !== 'forwarder' && role !== 'host') {
   process.exit(2);
 }
 const ops = role === 'forwarder' ? await forwarderOps() : hostOps();
-const reply = (m: object) => process.stdout.write(`${JSON.stringify(m)}\n`);
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const req = JSON.parse(line) as Args & { id: number; op: string };
-  const op = ops[req.op];
-  Promise.resolve()
-    .then(() => (op ? op(req) : Promise.reject(new Error(`unknown op ${req.op}`))))
-    .then((value) => reply({ id: req.id, ok: true, value }), (e: Error) => reply({ id: req.id, ok: false, error: e.message }));
-});
 // The lab closes stdin when it is done with a child: a host then ends; a forwarder closes its tun and socket first.
-process.stdin.on('end', () => void Promise.resolve(role === 'forwarder' ? ops.stop({}) : undefined).finally(() => process.exit(0)));
-reply({ ready: true });
+serveJsonl(ops, role === 'forwarder' ? () => ops.stop({}) : undefined);

@@ -24,10 +24,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { JsonlChild, killPid } from '../lab/jsonl.ts';
 import { waitFor } from '../wait.ts';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HARNESS = fileURLToPath(new URL('./harness.ts', import.meta.url));
 
 export type Role = 'br' | 'srv' | 'rly' | 'nat' | 'cli' | 'v6' | 'nat2' | 'cli2';
@@ -72,80 +72,15 @@ function ensureTools(): void {
   toolsChecked = true;
 }
 
-function killPid(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
-  try {
-    process.kill(pid, signal);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-  }
-}
-
-/** A harness.ts child in a namespace (a forwarder in mode 'teredo', or a host's sockets), driven by JSON lines. */
-export class Child {
-  #proc: ChildProcess;
-  #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  #nextId = 1;
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  private constructor(proc: ChildProcess, readonly name: string) {
-    this.#proc = proc;
-    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
-    void this.exited.then(() => {
-      for (const p of this.#pending.values()) p.reject(new Error(`${name} exited: ${this.stderr.slice(-2000)}`));
-      this.#pending.clear();
-    });
-  }
-
+/**
+ * A harness.ts child in a namespace (a forwarder in mode 'teredo', or a host's sockets), driven by JSON lines
+ * (../lab/jsonl.ts).
+ */
+export class Child extends JsonlChild {
   static async start(ns: string, kind: 'forwarder' | 'host', name: string, track: (p: ChildProcess) => void): Promise<Child> {
-    // `ip netns exec` execs the command: the pid is node's, so a kill by pid reaches the forwarder.
-    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', HARNESS, kind], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    track(proc);
-    const c = new Child(proc, name);
-    proc.stderr!.on('data', (d: Buffer) => (c.stderr += d.toString()));
-    let buf = '';
-    let ready: () => void = () => undefined;
-    const isReady = new Promise<void>((r) => (ready = r));
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const m = JSON.parse(buf.slice(0, nl)) as { ready?: true; id: number; ok: boolean; value?: unknown; error?: string };
-        buf = buf.slice(nl + 1);
-        if (m.ready) ready();
-        const p = c.#pending.get(m.id);
-        c.#pending.delete(m.id);
-        if (m.ok) p?.resolve(m.value);
-        else p?.reject(new Error(`${name} ${m.error}`));
-      }
-    });
-    await Promise.race([isReady, c.exited.then((code) => Promise.reject(new Error(`${name} exited (${code}) before ready: ${c.stderr}`)))]);
+    const c = new Child(ns, HARNESS, [kind], name, track);
+    await c.ready;
     return c;
-  }
-
-  get alive(): boolean {
-    return this.#proc.exitCode === null && this.#proc.signalCode === null;
-  }
-
-  call<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<T> {
-    if (!this.alive) return Promise.reject(new Error(`${this.name} is not running: ${this.stderr.slice(-2000)}`));
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new Error(`${this.name} ${op}: no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v as T)), reject: (e) => (clearTimeout(timer), reject(e)) });
-      this.#proc.stdin!.write(`${JSON.stringify({ ...args, id, op })}\n`);
-    });
-  }
-
-  /** Stops it politely (stdin closed: a forwarder closes its tun and socket), else SIGKILL by pid after 3 s. */
-  async end(): Promise<void> {
-    if (!this.alive) return;
-    this.#proc.stdin!.end();
-    const t = setTimeout(() => this.alive && killPid(this.#proc.pid!), 3000);
-    await this.exited;
-    clearTimeout(t);
   }
 }
 
