@@ -8,8 +8,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, isIPv6, type Socket as TcpSocket } from 'node:net';
 import type { Nat46Settings } from '../../src/dslite/nat46-model.ts';
-import type { Forwarder, ForwarderConfig } from '../../src/forwarder/index.ts';
-import { serveJsonl, type Op } from '../lab/jsonl.ts';
+import type { ForwarderConfig } from '../../src/forwarder/index.ts';
+import { childForwarder, serveLabChild } from '../lab/forwarder-child.ts';
+import type { Op } from '../lab/jsonl.ts';
 
 /** What a server recorded: one row per datagram or connection, with the source as its socket saw it. */
 export interface Seen {
@@ -42,47 +43,33 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
 
 async function forwarderOps(): Promise<Record<string, Op>> {
   // Loaded only here: a host child starts without the forwarder's modules (the lab starts several at once).
-  const [{ Forwarder }, { default: pino }, { Nat46Controller }] = await Promise.all([
-    import('../../src/forwarder/index.ts'), import('pino'), import('../../src/dslite/nat46.ts'),
-  ]);
-  // Warnings and errors only, on stderr (stdout carries the protocol); the lab quotes it when the child dies.
-  const logger = pino({ level: 'warn' }, pino.destination(2));
-  let fwd: Forwarder | null = null;
+  const [fwd, { Nat46Controller }] = await Promise.all([childForwarder(), import('../../src/dslite/nat46.ts')]);
   let controller: InstanceType<typeof Nat46Controller> | null = null;
-  const get = () => fwd ?? (() => { throw new Error('forwarder not started'); })();
   return {
-    async start(a) {
-      fwd = await Forwarder.start(a.config as ForwarderConfig, { logger });
-      // A dead worker leaves a gateway that forwards nothing: end the process so the lab sees it at once.
-      fwd.on('error', (err: Error) => {
-        process.stderr.write(`forwarder died: ${err.message}\n`);
-        process.exit(1);
-      });
-      return fwd.config.nat46;
-    },
+    start: async (a) => (await fwd.start(a.config as ForwarderConfig)).config.nat46,
     // The resolved nat46 config in force afterwards: the test can see what the forwarder kept of what it sent.
     async reconfigure(a) {
-      await get().reconfigure(a.config as ForwarderConfig);
-      return get().config.nat46;
+      await fwd.get().reconfigure(a.config as ForwarderConfig);
+      return fwd.get().config.nat46;
     },
-    counters: () => get().counters(),
-    config: () => get().config.nat46,
+    counters: () => fwd.get().counters(),
+    config: () => fwd.get().config.nat46,
     /** One probe of a peer's hand-off address (what Nat46Port.probe does on Linux). */
-    echo: (a) => get().echo({ aftr: a.to as string, timeoutMs: a.timeoutMs as number }),
+    echo: (a) => fwd.get().echo({ aftr: a.to as string, timeoutMs: a.timeoutMs as number }),
     /**
      * The agent's NAT46 controller (src/dslite/nat46.ts) over this forwarder, given data-model settings: it applies
      * the configuration in force (reconfigure), probes the peers and brings PeerDown adoptions into force itself.
      */
     watch(a) {
-      const base = get().config;
+      const base = fwd.get().config;
       controller = new Nat46Controller({
-        log: logger,
+        log: fwd.logger,
         platform: {
           nat46: {
-            apply: async (c) => { if (c) await get().reconfigure({ ...base, nat46: c }); },
-            config: () => get().config.nat46 ?? null,
+            apply: async (c) => { if (c) await fwd.get().reconfigure({ ...base, nat46: c }); },
+            config: () => fwd.get().config.nat46 ?? null,
             counters: async () => ({ translated4to6: 0, translated6to4: 0, handedOff: 0, handOffsReceived: 0, dropped: 0 }),
-            probe: (address, timeoutMs) => get().echo({ aftr: address, timeoutMs }),
+            probe: (address, timeoutMs) => fwd.get().echo({ aftr: address, timeoutMs }),
           },
         },
       });
@@ -94,8 +81,7 @@ async function forwarderOps(): Promise<Record<string, Op>> {
     watchStatus: () => controller?.status() ?? null,
     async stop() {
       await controller?.stop();
-      await fwd?.stop();
-      fwd = null;
+      await fwd.stop();
     },
   };
 }
@@ -233,11 +219,4 @@ function hostOps(): Record<string, Op> {
   };
 }
 
-const role = process.argv[2];
-if (role !== 'forwarder' && role !== 'host') {
-  process.stderr.write('usage: gateway.ts forwarder|host\n');
-  process.exit(2);
-}
-const ops = role === 'forwarder' ? await forwarderOps() : hostOps();
-// The lab closes stdin when it is done with a child: a host then ends; a forwarder stops its tun first.
-serveJsonl(ops, role === 'forwarder' ? () => ops.stop({}) : undefined);
+await serveLabChild('gateway.ts', forwarderOps, hostOps);

@@ -20,14 +20,14 @@
 // exports: its identifier space, prefix | tenant | gateway ID as a /(prefix length + tenantBits + gatewayBits)
 // (here 2001:db8:462a:N::/64), and its hand-off address as a /128. `routeSpace` moves a space the way a routing
 // change does (ECMP or anycast choosing another gateway, a failover, the adoption of a dead gateway's space).
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Counters, ForwarderConfig, Nat46Config } from '../../src/forwarder/types.ts';
-import { JsonlChild, killPid } from '../lab/jsonl.ts';
+import { JsonlChild } from '../lab/jsonl.ts';
+import { ensureTools, NetnsLab } from '../lab/netns.ts';
 import { until } from '../wait.ts';
 
 const run = promisify(execFile);
@@ -170,66 +170,15 @@ export interface Capture {
 
 // ---- the lab ----
 
-let toolsChecked = false;
-/**
- * The Debian tools the lab drives, installed when missing (tools/ensure-peers.sh installs the suite's peers;
- * iputils-ping is not among them yet). Never a skip: a tool that cannot be installed fails the lab.
- */
-function ensureTools(): void {
-  if (toolsChecked) return;
-  const need: Record<string, string> = { ip: 'iproute2', nft: 'nftables', tcpdump: 'tcpdump', ping: 'iputils-ping' };
-  const missing = Object.entries(need).filter(([cmd]) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0).map(([, pkg]) => pkg);
-  if (missing.length) {
-    const r = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`nat46 lab: cannot install ${missing.join(' ')}: ${r.stderr}`);
-  }
-  toolsChecked = true;
-}
-
-const live = new Set<Nat46Lab>();
-// Last resort when the test process ends without its after() hooks (an uncaught error, or the runner interrupted:
-// a signal ends node without 'exit' handlers unless it is handled): no namespace or child is left.
-process.once('exit', () => {
-  for (const lab of live) lab.cleanupSync();
-});
-for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const)
-  process.once(sig, () => {
-    for (const lab of live) lab.cleanupSync();
-    process.exit(128 + n);
-  });
-
-export class Nat46Lab {
-  readonly dir: string;
+export class Nat46Lab extends NetnsLab<Role> {
   readonly gw = {} as Record<Gw, Child>;
   /** The server's sockets (its UDP and TCP echo servers on PORT run from the start). */
   srv!: Child;
   #clients = new Map<Gw, Promise<Child>>();
-  /** Every gateway.ts child started (their processes are in #procs from their spawn on, with tcpdump's). */
-  #kids = new Set<Child>();
-  #prefix: string;
-  #procs = new Set<ChildProcess>();
   #nftTables = new Set<Role>();
-  #created: Role[] = [];
 
   private constructor(tag: string) {
-    this.#prefix = `n46${process.pid}${tag}`;
-    this.dir = mkdtempSync(join(tmpdir(), `${this.#prefix}-`));
-  }
-
-  ns(role: Role): string {
-    return `${this.#prefix}-${role}`;
-  }
-
-  async exec(role: Role, cmd: string, ...args: string[]): Promise<string> {
-    return (await run('ip', ['netns', 'exec', this.ns(role), cmd, ...args], { maxBuffer: 16 << 20 })).stdout;
-  }
-
-  /** Exit code and output of a command that may fail (ping towards an error). */
-  async tryExec(role: Role, cmd: string, ...args: string[]): Promise<{ code: number; out: string }> {
-    return run('ip', ['netns', 'exec', this.ns(role), cmd, ...args]).then(
-      (r) => ({ code: 0, out: r.stdout }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
-    );
+    super(`n46${process.pid}${tag}`);
   }
 
   #ip(...args: string[]): Promise<unknown> {
@@ -238,25 +187,16 @@ export class Nat46Lab {
 
   /** Builds the namespaces, links and routes, starts the three forwarders, the clients and the server. */
   static async create(tag: string): Promise<Nat46Lab> {
-    ensureTools();
+    // tools/ensure-peers.sh installs the suite's peers; iputils-ping is not among them yet.
+    ensureTools('nat46', { ip: 'iproute2', nft: 'nftables', tcpdump: 'tcpdump', ping: 'iputils-ping' });
     const lab = new Nat46Lab(tag);
-    live.add(lab);
-    try {
-      await lab.#build();
-    } catch (e) {
-      await lab.cleanup();
-      throw e;
-    }
+    await lab.setUp(() => lab.#build());
     return lab;
   }
 
   async #build(): Promise<void> {
     const ip = (...a: string[]) => this.#ip(...a);
-    for (const r of ROLES) {
-      await ip('netns', 'add', this.ns(r));
-      this.#created.push(r);
-      await ip('-n', this.ns(r), 'link', 'set', 'lo', 'up');
-    }
+    await this.addNamespaces(ROLES);
     await Promise.all(ROLES.map(async (r) => {
       // IPv6 usable at once (no DAD); no reverse-path filter: translated packets arrive from the tun with sources
       // (the IPv4 side, B4_IPV4) that are routed back into it anyway, but a default of 2 elsewhere must not matter.
@@ -319,13 +259,8 @@ export class Nat46Lab {
     await srv.call('tcpServe', { port: PORT });
   }
 
-  async #spawn(role: Role, kind: 'forwarder' | 'host'): Promise<Child> {
-    const c = await Child.start(this.ns(role), kind, role, (p) => {
-      this.#procs.add(p);
-      p.once('exit', () => this.#procs.delete(p));
-    });
-    this.#kids.add(c);
-    return c;
+  #spawn(role: Role, kind: 'forwarder' | 'host'): Promise<Child> {
+    return this.startChild((track) => Child.start(this.ns(role), kind, role, track));
   }
 
   /** The sockets of gateway g's LAN client (a host child in lan<g>, started on first use). */
@@ -374,9 +309,7 @@ export class Nat46Lab {
   async capture(role: Role, dev: string, ...filter: string[]): Promise<Capture> {
     const file = join(this.dir, `${role}-${dev}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.pcap`);
     // -Z root: tcpdump would otherwise drop to its own user and fail to write into our 0700 directory.
-    const p = spawn('ip', ['netns', 'exec', this.ns(role), 'tcpdump', '-U', '-n', '-Z', 'root', '-i', dev, '-w', file, ...filter], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.#procs.add(p);
-    p.once('exit', () => this.#procs.delete(p));
+    const p = this.track(spawn('ip', ['netns', 'exec', this.ns(role), 'tcpdump', '-U', '-n', '-Z', 'root', '-i', dev, '-w', file, ...filter], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let err = '';
     p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     await until(() => /listening on/.test(err) || p.exitCode !== null, 10_000, `tcpdump on ${role} ${dev}`);
@@ -394,25 +327,9 @@ export class Nat46Lab {
   }
 
   /** Children ended (politely, then by pid), namespaces deleted, files removed. Safe to call twice. */
-  async cleanup(): Promise<void> {
+  override async cleanup(): Promise<void> {
+    // Clients still starting are in the lab's children once started: wait for them, so that none is left behind.
     await Promise.all([...this.#clients.values()].map((c) => c.catch(() => null)));
-    await Promise.all([...this.#kids].map((c) => c.end().catch(() => c.kill())));
-    await Promise.all([...this.#procs].map((p) => new Promise<void>((res) => {
-      if (p.exitCode !== null || p.signalCode !== null) return res();
-      p.once('exit', () => res());
-      killPid(p.pid!);
-    })));
-    for (const r of this.#created) await this.#ip('netns', 'del', this.ns(r)).catch(() => undefined);
-    this.#created = [];
-    rmSync(this.dir, { recursive: true, force: true });
-    live.delete(this);
-  }
-
-  /** cleanup() for process exit: synchronous, by pid and name. */
-  cleanupSync(): void {
-    live.delete(this);
-    for (const p of this.#procs) if (p.exitCode === null && p.signalCode === null) killPid(p.pid!);
-    for (const r of this.#created) spawnSync('ip', ['netns', 'del', this.ns(r)], { stdio: 'ignore' });
-    rmSync(this.dir, { recursive: true, force: true });
+    await this.teardown('SIGKILL');
   }
 }

@@ -4,29 +4,17 @@
 //     tun and the socket are created where the worker runs).
 //   `harness.ts host`: a TCP echo server (the IPv6 server's), and TCP exchanges from a client.
 import { connect, createServer } from 'node:net';
-import type { Forwarder, ForwarderConfig } from '../../src/forwarder/index.ts';
-import { serveJsonl, type Op } from '../lab/jsonl.ts';
+import type { ForwarderConfig } from '../../src/forwarder/index.ts';
+import { childForwarder, serveLabChild } from '../lab/forwarder-child.ts';
+import type { Op } from '../lab/jsonl.ts';
 
 async function forwarderOps(): Promise<Record<string, Op>> {
-  const [{ Forwarder }, { default: pino }] = await Promise.all([import('../../src/forwarder/index.ts'), import('pino')]);
-  const logger = pino({ level: 'warn' }, pino.destination(2));
-  let fwd: Forwarder | null = null;
-  const get = () => fwd ?? (() => { throw new Error('forwarder not started'); })();
+  const fwd = await childForwarder();
   return {
-    async start(a) {
-      fwd = await Forwarder.start(a.config as ForwarderConfig, { logger });
-      fwd.on('error', (err: Error) => {
-        process.stderr.write(`forwarder died: ${err.message}\n`);
-        process.exit(1);
-      });
-      return fwd.config.teredo;
-    },
-    teredo: () => get().teredo(),
-    counters: () => get().counters(),
-    async stop() {
-      await fwd?.stop();
-      fwd = null;
-    },
+    start: async (a) => (await fwd.start(a.config as ForwarderConfig)).config.teredo,
+    teredo: () => fwd.get().teredo(),
+    counters: () => fwd.get().counters(),
+    stop: () => fwd.stop(),
   };
 }
 
@@ -67,11 +55,4 @@ function hostOps(): Record<string, Op> {
   };
 }
 
-const role = process.argv[2];
-if (role !== 'forwarder' && role !== 'host') {
-  process.stderr.write('usage: harness.ts forwarder|host\n');
-  process.exit(2);
-}
-const ops = role === 'forwarder' ? await forwarderOps() : hostOps();
-// The lab closes stdin when it is done with a child: a host then ends; a forwarder closes its tun and socket first.
-serveJsonl(ops, role === 'forwarder' ? () => ops.stop({}) : undefined);
+await serveLabChild('harness.ts', forwarderOps, hostOps);

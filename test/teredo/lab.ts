@@ -18,13 +18,13 @@
 //
 // Never a public Teredo server: every miredo process runs with `-f -c <absolute path in our directory> -p <pid file
 // in our directory>` (PEERS.md §8: Debian's /etc/miredo/miredo.conf names a public server).
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { JsonlChild, killPid } from '../lab/jsonl.ts';
+import { JsonlChild } from '../lab/jsonl.ts';
+import { endProcess, ensureTools, NetnsLab } from '../lab/netns.ts';
 import { waitFor } from '../wait.ts';
 
 const run = promisify(execFile);
@@ -57,21 +57,6 @@ export const CONE_PORT = 40000;
 export const TCP_PORT = 7007;
 export const TEREDO_PORT = 3544;
 
-let toolsChecked = false;
-/** The Debian tools the lab drives, installed when missing (tools/ensure-peers.sh has them too). Never a skip. */
-function ensureTools(): void {
-  if (toolsChecked) return;
-  const need: Record<string, string> = { ip: 'iproute2', nft: 'nftables', ping: 'iputils-ping', miredo: 'miredo', 'miredo-server': 'miredo-server' };
-  const missing = Object.entries(need).filter(([cmd]) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0).map(([, pkg]) => pkg);
-  if (missing.length) {
-    // Debian's postinst would start miredo with /etc/miredo/miredo.conf (a public server) where services can start:
-    // a policy-rc.d that refuses is what keeps it from starting (this machine has one).
-    const r = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`teredo lab: cannot install ${missing.join(' ')}: ${r.stderr}`);
-  }
-  toolsChecked = true;
-}
-
 /**
  * A harness.ts child in a namespace (a forwarder in mode 'teredo', or a host's sockets), driven by JSON lines
  * (../lab/jsonl.ts).
@@ -92,66 +77,25 @@ export interface PeerCounts {
   relayOut: number;
 }
 
-const live = new Set<TeredoLab>();
-// Last resort when the test process ends without its after() hooks: no namespace or child is left.
-process.once('exit', () => {
-  for (const lab of live) lab.cleanupSync();
-});
-for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const)
-  process.once(sig, () => {
-    for (const lab of live) lab.cleanupSync();
-    process.exit(128 + n);
-  });
-
-export class TeredoLab {
-  readonly dir: string;
-  #prefix: string;
-  #procs = new Set<ChildProcess>();
-  #kids = new Set<Child>();
-  #created: Role[] = [];
-
+export class TeredoLab extends NetnsLab<Role> {
   private constructor(tag: string, readonly nat: NatKind) {
-    this.#prefix = `tr${process.pid}${tag}`;
-    this.dir = mkdtempSync(join(tmpdir(), `${this.#prefix}-`));
-  }
-
-  ns(role: Role): string {
-    return `${this.#prefix}-${role}`;
-  }
-
-  async exec(role: Role, cmd: string, ...args: string[]): Promise<string> {
-    return (await run('ip', ['netns', 'exec', this.ns(role), cmd, ...args], { maxBuffer: 16 << 20 })).stdout;
-  }
-
-  /** Exit code and output of a command that may fail. */
-  async tryExec(role: Role, cmd: string, ...args: string[]): Promise<{ code: number; out: string }> {
-    return run('ip', ['netns', 'exec', this.ns(role), cmd, ...args]).then(
-      (r) => ({ code: 0, out: r.stdout }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
-    );
+    super(`tr${process.pid}${tag}`);
   }
 
   /** Builds namespaces, links, routes and the NAT; starts miredo-server and the miredo relay; counters in place. */
   static async create(tag: string, nat: NatKind): Promise<TeredoLab> {
-    ensureTools();
+    // The Debian tools the lab drives (tools/ensure-peers.sh installs them too). Debian's postinst would start
+    // miredo with /etc/miredo/miredo.conf (a public server) where services can start: a policy-rc.d that refuses is
+    // what keeps it from starting (this machine has one).
+    ensureTools('teredo', { ip: 'iproute2', nft: 'nftables', ping: 'iputils-ping', miredo: 'miredo', 'miredo-server': 'miredo-server' });
     const lab = new TeredoLab(tag, nat);
-    live.add(lab);
-    try {
-      await lab.#build();
-    } catch (e) {
-      await lab.cleanup();
-      throw e;
-    }
+    await lab.setUp(() => lab.#build());
     return lab;
   }
 
   async #build(): Promise<void> {
     const ip = (...a: string[]) => run('ip', a);
-    for (const r of ROLES) {
-      await ip('netns', 'add', this.ns(r));
-      this.#created.push(r);
-      await ip('-n', this.ns(r), 'link', 'set', 'lo', 'up');
-    }
+    await this.addNamespaces(ROLES);
     await Promise.all(ROLES.map((r) => {
       const sysctls = ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'];
       if (r === 'nat' || r === 'nat2') sysctls.push('net.ipv4.ip_forward=1');
@@ -259,9 +203,7 @@ export class TeredoLab {
 
   /** miredo or miredo-server in `role`, always with our absolute config and pid file (PEERS.md §8). */
   #miredo(role: Role, bin: 'miredo' | 'miredo-server', conf: string): { proc: ChildProcess; log: () => string } {
-    const p = spawn('ip', ['netns', 'exec', this.ns(role), bin, '-f', '-c', join(this.dir, conf), '-p', join(this.dir, `${role}-${bin}.pid`)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.#procs.add(p);
-    p.once('exit', () => this.#procs.delete(p));
+    const p = this.track(spawn('ip', ['netns', 'exec', this.ns(role), bin, '-f', '-c', join(this.dir, conf), '-p', join(this.dir, `${role}-${bin}.pid`)], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let err = '';
     p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     return { proc: p, log: () => err };
@@ -281,26 +223,12 @@ export class TeredoLab {
       const out = await this.exec(role, 'ip', '-6', 'addr', 'show', 'dev', 'teredo').catch(() => '');
       return /inet6 (2001:0?:[0-9a-f:]+)\/32/.exec(out)?.[1];
     }, timeoutMs, 200);
-    return { address, log, stop: () => this.#stop(p) };
-  }
-
-  async #stop(p: ChildProcess): Promise<void> {
-    if (p.exitCode !== null || p.signalCode !== null) return;
-    const gone = new Promise((r) => p.once('exit', r));
-    killPid(p.pid!, 'SIGTERM');
-    const t = setTimeout(() => killPid(p.pid!), 3000);
-    await gone;
-    clearTimeout(t);
+    return { address, log, stop: () => endProcess(p) };
   }
 
   /** A harness child (forwarder or host sockets) in `role`, ended by cleanup(). */
-  async child(role: Role, kind: 'forwarder' | 'host'): Promise<Child> {
-    const c = await Child.start(this.ns(role), kind, `${role}-${kind}`, (p) => {
-      this.#procs.add(p);
-      p.once('exit', () => this.#procs.delete(p));
-    });
-    this.#kids.add(c);
-    return c;
+  child(role: Role, kind: 'forwarder' | 'host'): Promise<Child> {
+    return this.startChild((track) => Child.start(this.ns(role), kind, `${role}-${kind}`, track));
   }
 
   /** The packets the Teredo server and the relay have handled so far (nft counters in their namespaces). */
@@ -343,9 +271,7 @@ export class TeredoLab {
 
   /** A long-running command in `role` (an iperf3 server, stress), killed by pid at cleanup() or by the caller. */
   spawn(role: Role, cmd: string, ...args: string[]): ChildProcess {
-    const p = spawn('ip', ['netns', 'exec', this.ns(role), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#procs.add(p);
-    p.once('exit', () => this.#procs.delete(p));
+    const p = this.track(spawn('ip', ['netns', 'exec', this.ns(role), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
     p.stdout!.resume();
     p.stderr!.resume();
     return p;
@@ -353,25 +279,12 @@ export class TeredoLab {
 
   /** Stops a process of spawn() or miredoClient(): SIGTERM, SIGKILL after 3 s, both by pid. */
   stop(p: ChildProcess): Promise<void> {
-    return this.#stop(p);
+    return endProcess(p);
   }
 
-  /** Children ended (politely, then by pid), miredo processes killed by pid, namespaces deleted. Safe to call twice. */
-  async cleanup(): Promise<void> {
-    await Promise.all([...this.#kids].map((c) => c.end().catch(() => undefined)));
-    await Promise.all([...this.#procs].map((p) => this.#stop(p)));
-    for (const r of this.#created) await run('ip', ['netns', 'del', this.ns(r)]).catch(() => undefined);
-    this.#created = [];
-    rmSync(this.dir, { recursive: true, force: true });
-    live.delete(this);
-  }
-
-  /** cleanup() for process exit: synchronous, by pid. */
-  cleanupSync(): void {
-    live.delete(this);
-    for (const p of this.#procs) if (p.exitCode === null && p.signalCode === null) killPid(p.pid!);
-    for (const r of this.#created) spawnSync('ip', ['netns', 'del', this.ns(r)], { stdio: 'ignore' });
-    rmSync(this.dir, { recursive: true, force: true });
+  /** Children ended (politely, then by pid), miredo processes stopped by pid, namespaces deleted. Safe to call twice. */
+  override async cleanup(): Promise<void> {
+    await this.teardown('SIGTERM');
   }
 }
 
