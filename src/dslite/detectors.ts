@@ -398,3 +398,12 @@ export function combine(verdicts: readonly Verdict[], how: 'Any' | 'All' | 'Prim
   }
   return failed[0]?.reason ?? null;
 }
+
+/**
+ * The longest time the enabled watching detectors may take to call a failure (ms): the earliest an outage can have
+ * begun before a verdict. Establishment only reports; BFD and PCP keep their own time of the last sign of life.
+ */
+export function detectionWindow(detectors: readonly Detector[]): number {
+  return Math.max(...detectors.filter((d) => d.settings.enable && !(d instanceof EstablishmentDetector) && d.name !== 'BFD' && d.name !== 'PCP')
+    .map((d) => d.settings.timeout + d.settings.interval * d.settings.failureThreshold), 0);
+}

@@ -3,7 +3,7 @@
 // resolution over the DNS servers DHCPv6 gave.
 import { isIPv6 } from 'node:net';
 import { canonicalIPv6 } from '../datamodel/index.ts';
-import type { Lease6 } from '../wan/platform.ts';
+import type { Lease6, Platform } from '../wan/platform.ts';
 
 export interface EndpointSettings {
   enable: boolean;
@@ -60,4 +60,19 @@ export function candidates(primary: Endpoint | null, backups: readonly string[])
 /** An IPv6 literal in canonical form, or null for an FQDN. */
 export function literal(aftr: string): string | null {
   return isIPv6(aftr) ? canonicalIPv6(aftr) : null;
+}
+
+/**
+ * An AFTR's IPv6 address: a literal as is, an FQDN by AAAA over the DHCPv6 lease's DNS servers (RFC 6334 §5). Every
+ * failure is an Establishment reason (the detector of that name reports it).
+ */
+export async function resolveAftr(platform: Pick<Platform, 'dhcp6' | 'resolve'>, aftr: string, timeoutMs: number): Promise<string> {
+  const lit = literal(aftr);
+  if (lit) return lit;
+  const servers = platform.dhcp6.lease()?.dnsServers ?? [];
+  if (!servers.length) throw new Error(`Establishment: no DNS server to resolve ${aftr}`);
+  const addrs = await platform.resolve(aftr, servers, timeoutMs)
+    .catch((e: Error) => { throw new Error(`Establishment: DNS failure resolving ${aftr}: ${e.message}`); });
+  if (!addrs.length) throw new Error(`Establishment: ${aftr} has no AAAA record`);
+  return literal(addrs[0]) ?? addrs[0];
 }

@@ -14,9 +14,9 @@ import type { Logger } from 'pino';
 import { Emitter, type Disposable } from '../datamodel/index.ts';
 import type { Platform, TunnelCounters } from '../wan/platform.ts';
 import {
-  combine, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, nodeUdp, type Detector, type DetectorSettings, type UdpOpen, type UdpOptions, type Verdict,
+  combine, detectionWindow, DETECTOR_DEFAULTS, DETECTORS, EstablishmentDetector, nodeUdp, type Detector, type DetectorSettings, type UdpOpen, type UdpOptions, type Verdict,
 } from './detectors.ts';
-import { candidates, literal, primaryEndpoint, type Endpoint } from './endpoint.ts';
+import { candidates, literal, primaryEndpoint, resolveAftr, type Endpoint } from './endpoint.ts';
 import type { Mode, OutageFrom, PolicyOptions, PolicySettings, PolicyStatus, ServiceMode, SwitchRecord } from './policy-types.ts';
 import { Recovery } from './recovery.ts';
 import { WanReady } from './wan-ready.ts';
@@ -161,20 +161,17 @@ export class FailoverPolicy {
         if (this.mode === to) return resolve(`already in ${to}`);
         const ok = await this.switchTo(to, `ForceSwitch() to ${to}`);
         resolve(ok ? `switched to ${to}` : `could not switch to ${to}`);
-      });
+      }, true);
     });
   }
 
   /**
-   * Another IPv4 service takes the LAN's IPv4 (NAT46, issue 23: the forwarder becomes its translator): the policy
-   * stands aside before it is applied. The detectors and the recovery loop stop, a DHCPv4 lease is released (the
-   * public address is not used: the ISP may give it to someone else) and the softwire goes down; the switch is
-   * recorded (History, ModeChange!) like any other. Resolves when done. Until resume() nothing moves here: no
-   * verdict, probe, lease or forced mode switches the gateway back.
+   * Another IPv4 service takes the LAN's IPv4 (NAT46, issue 23), before it is applied: detectors and recovery stop,
+   * the DHCPv4 lease goes back (an address not used is the ISP's), the softwire goes down, the switch is recorded
+   * like any other. Until resume() nothing else on the queue runs (enqueue).
    */
   standAside(to: 'NAT46', reason: string): Promise<void> {
-    // At once, not when the queue gets there: a boot or a recovery probe queued before must not bring anything up.
-    this.aside = true;
+    this.aside = true; // at once: a boot or a probe queued before must not bring anything up
     return new Promise((resolve) => this.enqueue('stand aside', async () => {
       try {
         if (this.mode === to) return;
@@ -199,7 +196,7 @@ export class FailoverPolicy {
       } finally {
         resolve();
       }
-    }));
+    }, true));
   }
 
   /**
@@ -209,11 +206,12 @@ export class FailoverPolicy {
   ipv6ByTeredo(on: boolean, reason: string): void {
     this.enqueue('teredo', () => {
       if (on === this.teredo || (on && this.mode !== 'DualStack')) return;
-      const [from, to]: ServiceMode[] = on ? ['DualStack', 'Teredo'] : ['Teredo', this.mode];
+      // Recorded as shown: dual-stack is Teredo while the flag is set.
+      if (!on) this.teredo = false;
+      this.recordSwitch({ from: on ? 'DualStack' : 'Teredo', to: on ? 'Teredo' : this.mode, reason, aftr: '', outageMs: 0 });
       this.teredo = on;
-      this.recordSwitch({ from, to, reason, aftr: '', outageMs: 0 }, false);
       this.statusEmitter.fire(this.status());
-    });
+    }, true);
   }
 
   /** The other service is gone (NAT46 disabled): the policy takes over again as at boot (softwire, else dual-stack). */
@@ -235,7 +233,7 @@ export class FailoverPolicy {
       } finally {
         resolve();
       }
-    }));
+    }, true));
   }
 
   /** TestAFTR(): probes an AFTR without switching. */
@@ -248,9 +246,13 @@ export class FailoverPolicy {
 
   // ---- internals ------------------------------------------------------------------------------------
 
-  private enqueue(what: string, fn: () => Promise<unknown> | unknown) {
+  /**
+   * One action on the queue. While the policy stands aside (standAside(), until resume()) it is dropped when its
+   * turn comes, unless `whileAside`: no boot, lease, verdict, probe or forced mode brings anything up meanwhile.
+   */
+  private enqueue(what: string, fn: () => Promise<unknown> | unknown, whileAside = false) {
     this.queue = this.queue.then(async () => {
-      if (this.stopped) return;
+      if (this.stopped || (this.aside && !whileAside)) return;
       try {
         await fn();
       } catch (err) {
@@ -272,7 +274,6 @@ export class FailoverPolicy {
   }
 
   private async boot() {
-    if (this.aside) return;
     this.recompute();
     if (this.settings.forcedMode === 'DualStack') return this.switchTo('DualStack', 'ForcedMode DualStack');
     // RFC 6334: the AFTR-Name comes with the DHCPv6 reply, and so do the DNS servers that resolve an FQDN. Wait
@@ -289,14 +290,13 @@ export class FailoverPolicy {
   }
 
   private async bootWithout() {
-    if (this.mode !== 'None' || this.aside) return;
+    if (this.mode !== 'None') return;
     await this.bringUp('boot');
   }
 
   private async onLease() {
     const before = JSON.stringify(this.cands);
     this.recompute();
-    if (this.aside) return;
     if (this.mode === 'None') {
       // The reply the boot waited for: with an AFTR, DS-Lite; without one (no option 64, nothing static), no AFTR.
       if (!this.platform.dhcp6.lease()) return;
@@ -323,7 +323,7 @@ export class FailoverPolicy {
   private async reselect(why: string) {
     const cur = this.index >= 0 ? this.cands[this.index] : undefined;
     this.recompute();
-    if (this.mode !== 'DSLite' || this.aside) return;
+    if (this.mode !== 'DSLite') return;
     const want = this.cands[0];
     if (want && cur && want.aftr === cur.aftr && this.index === 0) {
       // The same AFTR, now perhaps by the other method: Origin follows (TR-181 InterfaceSetting.{i}.Origin).
@@ -352,7 +352,7 @@ export class FailoverPolicy {
   }
 
   private async evaluate() {
-    if (this.mode !== 'DSLite' || this.aside) return;
+    if (this.mode !== 'DSLite') return;
     const reason = combine(this.detectors.map((d) => d.verdict()), this.settings.combine, this.settings.primaryDetector);
     if (!reason) return;
     if (!this.automatic()) {
@@ -395,26 +395,14 @@ export class FailoverPolicy {
    */
   private outageStart(detectedAt: number, verdicts: Verdict[], c: TunnelCounters | null): number {
     const since = verdicts.filter((v) => v.state === 'Failed' && v.since !== undefined).map((v) => v.since!);
-    const start = Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - this.window(), ...since));
-    this.log.debug({ detectedAt, lastRxFromAftr: c?.lastRxFromAftr, window: this.window(), since, start }, 'outage start');
+    const window = detectionWindow(this.detectors);
+    const start = Math.min(detectedAt, Math.max(c?.lastRxFromAftr ?? detectedAt, detectedAt - window, ...since));
+    this.log.debug({ detectedAt, lastRxFromAftr: c?.lastRxFromAftr, window, since, start }, 'outage start');
     return start;
   }
 
-  /** The longest time the enabled watching detectors may take to call a failure (ms). */
-  private window(): number {
-    return Math.max(...this.detectors.filter((d) => d.settings.enable && d !== this.establishment && d.name !== 'BFD' && d.name !== 'PCP')
-      .map((d) => d.settings.timeout + d.settings.interval * d.settings.failureThreshold), 0);
-  }
-
-  private async resolve(aftr: string): Promise<string> {
-    const lit = literal(aftr);
-    if (lit) return lit;
-    const servers = this.platform.dhcp6.lease()?.dnsServers ?? [];
-    if (!servers.length) throw new Error(`Establishment: no DNS server to resolve ${aftr}`);
-    const addrs = await this.platform.resolve(aftr, servers, this.opts.dnsTimeout ?? 2000)
-      .catch((e: Error) => { throw new Error(`Establishment: DNS failure resolving ${aftr}: ${e.message}`); });
-    if (!addrs.length) throw new Error(`Establishment: ${aftr} has no AAAA record`);
-    return literal(addrs[0]) ?? addrs[0];
+  private resolve(aftr: string): Promise<string> {
+    return resolveAftr(this.platform, aftr, this.opts.dnsTimeout ?? 2000);
   }
 
   /**
@@ -469,10 +457,6 @@ export class FailoverPolicy {
 
   /** Moves to a mode on request (forced, ForceSwitch). Returns false when it cannot be reached now. */
   private async switchTo(to: 'DSLite' | 'DualStack', reason: string): Promise<boolean> {
-    if (this.aside) {
-      this.log.warn({ to, reason }, 'NAT46 carries IPv4: no switch');
-      return false;
-    }
     if (to === 'DualStack') {
       const now = this.now();
       return this.toDualStack(reason, now, now);
@@ -538,12 +522,11 @@ export class FailoverPolicy {
     await this.platform.ipv4.routeVia('tunnel');
     if (from === 'DualStack') this.recovery.failedBack(this.now());
     this.enterDSLite(index, addr, reason, 0, true);
-    this.wanReady.hold(this.window());
+    this.wanReady.hold(detectionWindow(this.detectors));
   }
 
   /** One recovery round: in dual-stack towards any AFTR of the list, on a backup towards the primary. */
   private async probe() {
-    if (this.aside) return this.recovery.stopRecovery();
     if (this.mode === 'None') return this.bringUp('retry');
     if (this.pendingDualStack) {
       const p = this.pendingDualStack;
@@ -611,9 +594,9 @@ export class FailoverPolicy {
     return m === 'DSLite' ? (this.opts.softwire?.kind() ?? 'DSLite') : m;
   }
 
-  /** `map`: the modes as shown (the softwire named, dual-stack with Teredo as Teredo); false: as given. */
-  private recordSwitch(r: Omit<SwitchRecord, 'time'>, map = true) {
-    const rec: SwitchRecord = { ...r, from: map ? this.shown(r.from) : r.from, to: map ? this.shown(r.to) : r.to, time: this.now(), outageMs: Math.max(0, Math.round(r.outageMs)) };
+  /** The modes as shown: the softwire named, dual-stack with Teredo as Teredo. */
+  private recordSwitch(r: Omit<SwitchRecord, 'time'>) {
+    const rec: SwitchRecord = { ...r, from: this.shown(r.from), to: this.shown(r.to), time: this.now(), outageMs: Math.max(0, Math.round(r.outageMs)) };
     this.log.warn({ ...rec }, 'failover switch');
     this.switchEmitter.fire(rec);
   }
