@@ -19,8 +19,10 @@ import type { FailoverHandle } from './index.ts';
 import { iso, UNKNOWN_TIME } from './model.ts';
 
 export const TEREDO = 'Device.X_TWINSTACK-ORG_Teredo.';
-/** How often the client's state is read while it runs (ms). */
+/** How often the client's state is read while it runs (ms): status and addresses follow within this. */
 export const POLL_MS = 1000;
+/** Counters alone (Stats, the peers' packet counts) are written at most this often (ms): a commit per poll while data flows would be work for nothing. */
+export const STATS_MS = 5000;
 /** Not qualified this long after the start: Error, the server does not answer (3 x 4 s per probe, RFC 4380 §5.2.1, twice). */
 export const NO_ANSWER_MS = 25_000;
 
@@ -94,6 +96,8 @@ export class TeredoController {
   private settings: TeredoConfigDm | null = null;
   private applied: TeredoSettings | null = null;
   private startedAt = 0;
+  /** When the counters were last reported (ms). */
+  private countersAt = 0;
   private report: TeredoReport = { status: 'Disabled', lastError: '', state: null, qualifiedAt: 0 };
   private busy: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
@@ -189,7 +193,10 @@ export class TeredoController {
     else if (state?.natKind === 'symmetric') [status, why] = ['Error', 'the NAT is symmetric: no Teredo behind it (RFC 4380 §5.2.1); trying again'];
     else if (this.now() - this.startedAt > NO_ANSWER_MS) [status, why] = ['Error', `no qualification from ${this.applied.server} (RFC 4380 §5.2.1); trying again`];
     const qualifiedAt = status === 'Qualified' && (this.report.status !== 'Qualified' || this.report.state?.address !== state?.address) ? this.now() : this.report.qualifiedAt;
-    this.set({ status, lastError: why, state, qualifiedAt });
+    const next = { ...this.report, status, lastError: why, state, qualifiedAt };
+    if (withoutCounters(next) === withoutCounters(this.report) && this.now() - this.countersAt < STATS_MS) return;
+    this.countersAt = this.now();
+    this.set(next);
   }
 
   private set(patch: Partial<TeredoReport>): void {
@@ -205,6 +212,12 @@ export class TeredoController {
     }
     this.emitter.fire(this.status());
   }
+}
+
+/** The report with every packet counter left out: what must be shown within a poll. */
+function withoutCounters(r: TeredoReport): string {
+  const st = r.state && { ...r.state, totals: null, drops: null, peers: r.state.peers.map((p) => ({ ...p, txPackets: 0, rxPackets: 0, dropped: 0 })) };
+  return JSON.stringify({ ...r, state: st });
 }
 
 /** Writes the report: the object's values, the Peer table (rows by address), the counters; one system commit. */
