@@ -17,6 +17,20 @@ export interface BgpLab {
   exec(cmd: string, ...args: string[]): Promise<string>;
 }
 
+/**
+ * A bgpd.conf with one eBGP IPv6 neighbour, sessions and updates without delays (a lab, not an Internet peer):
+ * `family` lines go into its IPv6 unicast address family, `tail` after the router block (prefix-lists, route-maps).
+ */
+export function bgpdConf(o: { as: number; routerId: string; neighbor: string; neighborAs: number; family?: string[]; tail?: string }): string {
+  const n = o.neighbor;
+  return [
+    `router bgp ${o.as}`, ` bgp router-id ${o.routerId}`, ' no bgp ebgp-requires-policy', ' no bgp default ipv4-unicast',
+    ` neighbor ${n} remote-as ${o.neighborAs}`, ` neighbor ${n} timers connect 1`, ` neighbor ${n} advertisement-interval 0`,
+    ' address-family ipv6 unicast', ...(o.family ?? []).map((l) => `  ${l}`), `  neighbor ${n} activate`, ' exit-address-family', '!',
+    o.tail ?? '', '',
+  ].join('\n');
+}
+
 /** zebra, then bgpd with `bgpdConf`; resolves once bgpd's vty answers. */
 export async function startBgp(lab: BgpLab, name: string, bgpdConf: string): Promise<BgpSpeaker> {
   const dir = join(lab.dir, `frr-${name}`);

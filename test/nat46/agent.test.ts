@@ -14,7 +14,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import { cli } from '../failover/cli.ts';
 import { FO, startLabAgent, type LabAgent } from '../failover/agent.ts';
 import { createTopo, type Topo } from '../failover/topo.ts';
-import { startBgp, type BgpSpeaker } from '../lab/frr.ts';
+import { bgpdConf, startBgp, type BgpSpeaker } from '../lab/frr.ts';
 import { waitFor } from '../wait.ts';
 
 const N = 'Device.X_TWINSTACK-ORG_NAT46.';
@@ -30,36 +30,15 @@ const LAN6 = '2001:db8:462a:1::c0a8:102';
 
 // The gateway's BGP speaker: it announces the kernel routes the agent adds for NAT46 (its identifier spaces, the
 // adopted ones while in force, and its hand-off address) and nothing else of its kernel table.
-const GATEWAY_BGPD = `router bgp 64512
- bgp router-id 192.0.2.2
- no bgp ebgp-requires-policy
- no bgp default ipv4-unicast
- neighbor 2001:db8:5::1 remote-as 64500
- neighbor 2001:db8:5::1 timers connect 1
- neighbor 2001:db8:5::1 advertisement-interval 0
- address-family ipv6 unicast
-  redistribute kernel route-map NAT46-EXPORT
-  neighbor 2001:db8:5::1 activate
- exit-address-family
-!
-ipv6 prefix-list NAT46-EXPORT seq 5 permit 2001:db8:4600::/40 ge 41 le 96
+const GATEWAY_BGPD = bgpdConf({
+  as: 64512, routerId: '192.0.2.2', neighbor: '2001:db8:5::1', neighborAs: 64500, family: ['redistribute kernel route-map NAT46-EXPORT'],
+  tail: `ipv6 prefix-list NAT46-EXPORT seq 5 permit 2001:db8:4600::/40 ge 41 le 96
 ipv6 prefix-list NAT46-EXPORT seq 10 permit 2001:db8:ff00::/64 ge 128
 route-map NAT46-EXPORT permit 10
  match ipv6 address prefix-list NAT46-EXPORT
-!
-`;
-const ISP_BGPD = `router bgp 64500
- bgp router-id 192.0.2.1
- no bgp ebgp-requires-policy
- no bgp default ipv4-unicast
- neighbor 2001:db8:5::2 remote-as 64512
- neighbor 2001:db8:5::2 timers connect 1
- neighbor 2001:db8:5::2 advertisement-interval 0
- address-family ipv6 unicast
-  neighbor 2001:db8:5::2 activate
- exit-address-family
-!
-`;
+!`,
+});
+const ISP_BGPD = bgpdConf({ as: 64500, routerId: '192.0.2.1', neighbor: '2001:db8:5::2', neighborAs: 64512 });
 
 let t: Topo;
 let agent: LabAgent;
