@@ -14,7 +14,7 @@
 //          upper reference, not a translation.
 // Load: 64-byte IPv4/UDP from test/lab/udpflood.c in v4 (4 flows per process), counted in v6 by nft (prerouting at
 // raw priority: count, drop). Back: 84-byte IPv6/UDP (the same 36-byte payload) from its IPv6 twin
-// (test/lab/udpflood6.c) in v6, SERVER6:9 -> CLIENT6:40001-40004, counted in v4. Our forwarder passes IPv6 only
+// (test/lab/udpflood.c -6) in v6, SERVER6:9 -> CLIENT6:40001-40004, counted in v4. Our forwarder passes IPv6 only
 // inside a flow a client opened (its firewall drops unsolicited IPv6), so before every IPv6 -> IPv4 measurement,
 // whatever the device, v4 sends one UDP datagram C:4000x -> S:9 per flow through the device under test.
 // Offered = what left the sender's veth towards dut (tx packets + tx dropped, i.e. after the shaper, including
@@ -216,7 +216,7 @@ async function tunDrops(net: Net, device: Device): Promise<number> {
   return link.stats64.tx.dropped;
 }
 
-async function measure(net: Net, gens: { flood: string; flood6: string }, dir: Direction, device: Device, rate: string, pid: number | undefined): Promise<Sample> {
+async function measure(net: Net, gens: { flood: string }, dir: Direction, device: Device, rate: string, pid: number | undefined): Promise<Sample> {
   await route(net, device);
   if (dir === '6to4') await openFlows(net);
   await sleep(200); // the previous measurement's queues drain; flows are in place
@@ -228,7 +228,7 @@ async function measure(net: Net, gens: { flood: string; flood6: string }, dir: D
   const senders = /^flood(\d+)$/.exec(rate) ? Number(rate.slice(5)) : 1;
   await Promise.all(Array.from({ length: senders }, () => dir === '4to6'
     ? net.sh('v4', gens.flood, S, '9', String(SECONDS), String(PAYLOAD), String(FLOWS))
-    : net.sh('v6', gens.flood6, SERVER6, '9', CLIENT6, String(PORT0), String(SECONDS), String(PAYLOAD), String(FLOWS))));
+    : net.sh('v6', gens.flood, '-6', SERVER6, '9', CLIENT6, String(PORT0), String(SECONDS), String(PAYLOAD), String(FLOWS))));
   await sleep(100); // what is still in the tuns' rings or the shaper arrives
   const c1 = cpuMs(pid);
   return { offered: (await linkTx(net, side, dev)) - tx0, delivered: (await delivered(net, dir)) - rx0, tunDrops: (await tunDrops(net, device)) - q0, cpuMs: c1 - c0 };
@@ -278,7 +278,6 @@ async function main(): Promise<void> {
   try {
     const gens = {
       flood: await compileC(fileURLToPath(new URL('../test/lab/udpflood.c', import.meta.url))),
-      flood6: await compileC(fileURLToPath(new URL('../test/lab/udpflood6.c', import.meta.url))),
     };
     for (const [side, dirn] of [['v6', '4to6'], ['v4', '6to4']] as const)
       await nft(net, side, `table inet n46sink {
