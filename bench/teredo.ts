@@ -20,7 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
 import type { ForwarderConfig, TeredoState } from '../src/forwarder/index.ts';
-import { CLIENT4, CLIENT_PORT, SERVER1, SERVER2, SERVER6, TeredoLab } from '../test/teredo/lab.ts';
+import { clientConfig, SERVER6, TeredoLab } from '../test/teredo/lab.ts';
 import { sleep, waitFor } from '../test/wait.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -47,13 +47,7 @@ interface Sample {
   relayDrops: number;
 }
 
-const CONFIG: ForwarderConfig = {
-  tunName: 'teredo',
-  softwire: '2001:db8:b4::1', // unused in mode 'teredo', required by the config: documentation addresses
-  aftr: '2001:db8:ff::1',
-  mode: 'teredo',
-  teredo: { server: SERVER1, server2: SERVER2, localAddress: CLIENT4, localPort: CLIENT_PORT, qualificationTimeoutMs: 1000 },
-};
+const CONFIG: ForwarderConfig = clientConfig();
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -6,17 +6,10 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Counters, ForwarderConfig, TeredoState } from '../../src/forwarder/types.ts';
 import { waitFor } from '../wait.ts';
-import { CLIENT4, CLIENT_PORT, CONE_PORT, NAT2_OUTSIDE, NAT_OUTSIDE, RELAY4, SERVER1, SERVER2, SERVER6, TCP_PORT, TeredoLab, teredoFields, type Child, type NatKind } from './lab.ts';
+import { CLIENT_PORT, CLIENT_TUN, clientConfig, CONE_PORT, NAT2_OUTSIDE, NAT_OUTSIDE, RELAY4, SERVER1, SERVER6, TCP_PORT, TeredoLab, teredoFields, type Child, type NatKind } from './lab.ts';
 
-const TUN = 'teredo';
-const config = (): ForwarderConfig => ({
-  tunName: TUN,
-  // Unused in mode 'teredo', required by the config (types.ts): documentation addresses.
-  softwire: '2001:db8:b4::1',
-  aftr: '2001:db8:ff::1',
-  mode: 'teredo',
-  teredo: { server: SERVER1, server2: SERVER2, localAddress: CLIENT4, localPort: CLIENT_PORT, qualificationTimeoutMs: 1000, refreshIntervalS: 5 },
-});
+const TUN = CLIENT_TUN;
+const config = (): ForwarderConfig => clientConfig({ refreshIntervalS: 5 });
 
 /** Drops a qualified client may have counted: the kernel's own packets into the tun before and after the address. */
 const BENIGN = new Set(['tun_not_unicast', 'not_qualified']);

@@ -13,18 +13,12 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { ForwarderConfig, TeredoState } from '../../src/forwarder/types.ts';
 import { sleep, waitFor } from '../wait.ts';
-import { CLIENT4, CLIENT_PORT, NAT_OUTSIDE, RELAY4, SERVER1, SERVER2, SERVER6, TeredoLab, teredoFields, type Child } from './lab.ts';
+import { clientConfig, NAT_OUTSIDE, RELAY4, SERVER6, TeredoLab, teredoFields, type Child } from './lab.ts';
 
 const TIMEOUT_S = 8;
 const NEW_PORT = 40001;
 
-const config = (refreshIntervalS: number): ForwarderConfig => ({
-  tunName: 'teredo',
-  softwire: '2001:db8:b4::1', // unused in mode 'teredo', required by the config: documentation addresses
-  aftr: '2001:db8:ff::1',
-  mode: 'teredo',
-  teredo: { server: SERVER1, server2: SERVER2, localAddress: CLIENT4, localPort: CLIENT_PORT, qualificationTimeoutMs: 1000, refreshIntervalS },
-});
+const config = (refreshIntervalS: number): ForwarderConfig => clientConfig({ refreshIntervalS });
 
 /** A lab whose NAT forgets mappings after TIMEOUT_S, and our client qualified in it with a default route. */
 async function qualifiedClient(tag: string, refreshIntervalS: number): Promise<{ lab: TeredoLab; fwd: Child; state: TeredoState }> {

@@ -23,6 +23,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { ForwarderConfig, TeredoConfig } from '../../src/forwarder/types.ts';
 import { JsonlChild } from '../lab/jsonl.ts';
 import { endProcess, ensureTools, NetnsLab } from '../lab/netns.ts';
 import { waitFor } from '../wait.ts';
@@ -56,6 +57,23 @@ export const CONE_PORT = 40000;
 /** The TCP echo port of the IPv6 server. */
 export const TCP_PORT = 7007;
 export const TEREDO_PORT = 3544;
+
+/** The tun of our client in the lab. */
+export const CLIENT_TUN = 'teredo';
+
+/**
+ * Our client's forwarder config in the client namespace: the lab's server, CLIENT4:CLIENT_PORT (the cone NAT's
+ * mapping), a 1 s qualification timeout (the cone probe's solicitations are dropped by a restricted NAT: 3 x 4 s
+ * otherwise), and `teredo` on top.
+ */
+export function clientConfig(teredo: Partial<TeredoConfig> = {}): ForwarderConfig {
+  return {
+    tunName: CLIENT_TUN, mode: 'teredo',
+    // Unused in mode 'teredo', required by the config (types.ts): documentation addresses.
+    softwire: '2001:db8:b4::1', aftr: '2001:db8:ff::1',
+    teredo: { server: SERVER1, server2: SERVER2, localAddress: CLIENT4, localPort: CLIENT_PORT, qualificationTimeoutMs: 1000, ...teredo },
+  };
+}
 
 /**
  * A harness.ts child in a namespace (a forwarder in mode 'teredo', or a host's sockets), driven by JSON lines

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test, type TestContext } from 'node:test';
 import type { ForwarderConfig, TeredoState } from '../../src/forwarder/types.ts';
 import { waitFor } from '../wait.ts';
-import { CLIENT4, CLIENT_PORT, SERVER1, SERVER2, SERVER6, TeredoLab, type PeerCounts, type Role } from './lab.ts';
+import { clientConfig, SERVER6, TeredoLab, type PeerCounts, type Role } from './lab.ts';
 
 const N = 1000;
 /**
@@ -17,14 +17,8 @@ const N = 1000;
  */
 const SERVER_MAX = 12;
 
-const config: ForwarderConfig = {
-  tunName: 'teredo',
-  softwire: '2001:db8:b4::1', // unused in mode 'teredo', required by the config: documentation addresses
-  aftr: '2001:db8:ff::1',
-  mode: 'teredo',
-  // RFC 4380's 30 s refresh, as miredo's; a shorter qualification timeout only to spare the test the cone probe's 12 s.
-  teredo: { server: SERVER1, server2: SERVER2, localAddress: CLIENT4, localPort: CLIENT_PORT, qualificationTimeoutMs: 1000 },
-};
+// RFC 4380's 30 s refresh, as miredo's.
+const config: ForwarderConfig = clientConfig();
 
 const diff = (a: PeerCounts, b: PeerCounts) => ({ server: b.serverIn - a.serverIn + b.serverOut - a.serverOut, relayIn: b.relayIn - a.relayIn, relayOut: b.relayOut - a.relayOut, serverIn: b.serverIn - a.serverIn, serverOut: b.serverOut - a.serverOut });
 
